@@ -1,0 +1,1 @@
+"""Backprop Lab's HTTP service."""

@@ -1,0 +1,136 @@
+"""The one error shape of the API and the exceptions that produce it.
+
+Every error body is ``{"error": {"code", "message", "details"}}``; every
+exception here carries its HTTP status, and one handler turns it into that body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("backprop_lab")
+
+
+class AppError(Exception):
+    """An error a client can act on; ``status`` is its HTTP status."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class BadRequest(AppError):
+    """The request is malformed or names something impossible (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(AppError):
+    """The thing named does not exist (404)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The request is valid but the state of things forbids it now (409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(AppError):
+    """A limit of the shared server was exceeded (413)."""
+
+    status = 413
+    code = "limit_exceeded"
+
+
+class Unprocessable(AppError):
+    """Well-formed but invalid content (422)."""
+
+    status = 422
+    code = "invalid"
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API's one error shape."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    """A JSONResponse in the error shape."""
+    return JSONResponse(error_body(code, message, details), status_code=status)
+
+
+def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts)
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, dict[str, Any]]:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        ctx = first.get("ctx") or {}
+        reason = ctx.get("error", "it is not valid JSON")
+        return 400, "malformed_json", f"The request body is not valid JSON: {reason}.", {}
+    field = _loc_to_field(first.get("loc", ()))
+    msg = str(first.get("msg", "is invalid"))
+    given = first.get("input")
+    details: dict[str, Any] = {"field": field, "errors": len(errors)}
+    try:
+        json.dumps(given)
+        if given is not None and len(json.dumps(given)) < 200:
+            details["value"] = given
+    except (TypeError, ValueError):
+        pass
+    if first.get("type") == "missing":
+        text = f"Field '{field}' is required." if field else "The request body is required."
+        return 422, "missing_field", text, details
+    where = f"Field '{field}'" if field else "The request body"
+    return 422, "invalid_field", f"{where}: {msg}.", details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through the one shape."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message, details = _describe_validation(exc)
+        return error_response(status, code, message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(404, "not_found", f"There is no resource at {request.url.path}.")
+        if exc.status_code == 405:
+            return error_response(
+                405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}."
+            )
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "The server failed unexpectedly; it has been logged.")

@@ -1,0 +1,42 @@
+"""Assemble the app: settings, error handlers, limits and one router per resource."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
+from app.routers import health
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI application."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="Backprop Lab",
+        version="0.1.0",
+        description=(
+            "Backpropagation made visible: evaluate computation graphs with every forward "
+            "value and upstream gradient, check gradients, and train the book's TwoLayerNet "
+            "on MNIST with live metrics. Errors always have the shape "
+            '`{"error": {"code", "message", "details"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

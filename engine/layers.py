@@ -1,0 +1,176 @@
+"""The chapter's layers: each has ``forward`` and ``backward(dout)``.
+
+Names and shapes follow *Deep Learning from Scratch*, chapter 5. Beyond the
+book: an input that NumPy broadcast in ``forward`` gets its gradient summed back
+to its own shape, labels may be one-hot or class indices, and ``backward``
+never writes into the ``dout`` it was given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.functions import labels_to_indices, log_softmax, sigmoid
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+    if np.shape(grad) == shape:
+        return grad
+    g = np.asarray(grad)
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if keep:
+        g = g.sum(axis=keep, keepdims=True)
+    if g.shape != shape:
+        g = np.broadcast_to(g, shape).copy()
+    return g
+
+
+class MulLayer:
+    """out = x * y; backward returns (dout * y, dout * x)."""
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x = x
+        self.y = y
+        return x * y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        dx = unbroadcast(dout * self.y, np.shape(self.x))
+        dy = unbroadcast(dout * self.x, np.shape(self.y))
+        return dx, dy
+
+
+class AddLayer:
+    """out = x + y; backward passes dout to both inputs unchanged."""
+
+    def __init__(self) -> None:
+        self.x_shape: tuple[int, ...] | None = None
+        self.y_shape: tuple[int, ...] | None = None
+
+    def forward(self, x: Any, y: Any) -> Any:
+        self.x_shape = np.shape(x)
+        self.y_shape = np.shape(y)
+        return x + y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        assert self.x_shape is not None and self.y_shape is not None, "forward first"
+        # NOTE: `dout * 1` hands each input its own object, so a caller that
+        # mutates dx cannot change dy or the caller's dout.
+        dx = unbroadcast(dout * 1, self.x_shape)
+        dy = unbroadcast(dout * 1, self.y_shape)
+        return dx, dy
+
+
+class Relu:
+    """out = max(0, x); the gradient is blocked where x <= 0 (``mask``)."""
+
+    def __init__(self) -> None:
+        self.mask: NDArray[np.bool_] | None = None
+
+    def forward(self, x: Any) -> Any:
+        x = np.asarray(x)
+        self.mask = x <= 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout: Any) -> Any:
+        assert self.mask is not None, "forward first"
+        # NOTE: the book writes `dout[self.mask] = 0`, which zeroes the
+        # caller's array; this returns a new one.
+        return np.where(self.mask, 0, dout)
+
+
+class Sigmoid:
+    """out = 1 / (1 + exp(-x)); backward is dout * out * (1 - out)."""
+
+    def __init__(self) -> None:
+        self.out: Any = None
+
+    def forward(self, x: Any) -> Any:
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout: Any) -> Any:
+        return dout * (1.0 - self.out) * self.out
+
+
+class Affine:
+    """out = x · W + b for a batch x of shape (N, ...) or a single vector x."""
+
+    def __init__(self, W: NDArray[np.floating], b: NDArray[np.floating]) -> None:
+        self.W = W
+        self.b = b
+        self.x: NDArray[np.floating] | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+        self.dW: NDArray[np.floating] | None = None
+        self.db: NDArray[np.floating] | None = None
+
+    def forward(self, x: Any) -> NDArray[np.floating]:
+        x = np.asarray(x)
+        self.original_x_shape = x.shape
+        if x.ndim > 2:
+            x = x.reshape(x.shape[0], -1)
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout: Any) -> NDArray[np.floating]:
+        assert self.x is not None and self.original_x_shape is not None, "forward first"
+        dout = np.asarray(dout)
+        dx = dout @ self.W.T
+        if self.x.ndim == 1:
+            self.dW = np.outer(self.x, dout)
+        else:
+            self.dW = self.x.T @ dout
+        # NOTE: b was broadcast over the batch in forward, so its gradient is
+        # the sum over the batch (the chapter's dB = [5, 7, 9] example).
+        self.db = unbroadcast(dout, self.b.shape)
+        return dx.reshape(self.original_x_shape)
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss; backward gives (y - t) / N."""
+
+    def __init__(self) -> None:
+        self.loss: float | None = None
+        self.y: NDArray[np.floating] | None = None
+        self.t: NDArray[Any] | None = None
+
+    def forward(self, x: Any, t: Any) -> float:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+        t = np.asarray(t)
+        logp = log_softmax(x)
+        self.y = np.exp(logp)
+        self.t = t
+        batch = logp.reshape(-1, logp.shape[-1])
+        idx = self._indices()
+        self.loss = float(-np.mean(batch[np.arange(batch.shape[0]), idx]))
+        return self.loss
+
+    def _indices(self) -> NDArray[np.intp]:
+        assert self.y is not None and self.t is not None
+        if self.t.shape == self.y.shape:  # one-hot rows
+            return np.argmax(self.t.reshape(-1, self.t.shape[-1]), axis=1)
+        return labels_to_indices(self.t, self.y.shape[-1])
+
+    def backward(self, dout: Any = 1) -> NDArray[np.floating]:
+        assert self.y is not None and self.t is not None, "forward first"
+        y = self.y
+        batch_size = 1 if y.ndim == 1 else y.shape[0]
+        if self.t.shape == y.shape:
+            dx = y - self.t
+        else:
+            dx = y.copy()
+            flat = dx.reshape(-1, dx.shape[-1])
+            flat[np.arange(flat.shape[0]), self._indices()] -= 1
+        return dx * (dout / batch_size)

@@ -1,0 +1,81 @@
+"""The book's two-layer network, built from the chapter's layers."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from engine.layers import Affine, Relu, SoftmaxWithLoss
+
+Array = NDArray[np.floating]
+
+
+class TwoLayerNet:
+    """Affine -> ReLU -> Affine -> Softmax-with-Loss, with the book's API."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        *,
+        seed: int | np.random.Generator | None = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, not {self.dtype}")
+        std = weight_init_std
+        self.params: dict[str, Array] = {
+            "W1": (std * rng.standard_normal((input_size, hidden_size))).astype(self.dtype),
+            "b1": np.zeros(hidden_size, dtype=self.dtype),
+            "W2": (std * rng.standard_normal((hidden_size, output_size))).astype(self.dtype),
+            "b2": np.zeros(output_size, dtype=self.dtype),
+        }
+        self.layers: OrderedDict[str, Any] = OrderedDict()
+        self.layers["Affine1"] = Affine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = Relu()
+        self.layers["Affine2"] = Affine(self.params["W2"], self.params["b2"])
+        self.lastLayer = SoftmaxWithLoss()
+
+    def predict(self, x: Any) -> Array:
+        """Scores (logits) for a batch x."""
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x: Any, t: Any) -> float:
+        """Mean cross-entropy of the network on (x, t); t one-hot or class indices."""
+        y = self.predict(x)
+        return self.lastLayer.forward(y, t)
+
+    def accuracy(self, x: Any, t: Any) -> float:
+        """Fraction of x classified as t."""
+        y = np.argmax(self.predict(x), axis=1)
+        t = np.asarray(t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        return float(np.sum(y == t)) / float(np.asarray(x).shape[0])
+
+    def numerical_gradient(self, x: Any, t: Any, eps: float = 1e-4) -> dict[str, Array]:
+        """Gradients of the loss by central differences, one element at a time (slow, as in the book)."""
+        from engine.gradcheck import numerical_gradient
+
+        def loss_w(_: Any) -> float:
+            return self.loss(x, t)
+
+        return {key: numerical_gradient(loss_w, self.params[key], eps) for key in self.params}
+
+    def gradient(self, x: Any, t: Any) -> dict[str, Array]:
+        """Gradients of the loss by backpropagation."""
+        self.loss(x, t)
+        dout: Any = self.lastLayer.backward(1)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+        a1, a2 = self.layers["Affine1"], self.layers["Affine2"]
+        return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
