@@ -3,20 +3,39 @@
 Everything a script or the service needs is importable from here.
 """
 
+from engine.datasets import Dataset, DatasetError, load_dataset, load_mnist
 from engine.functions import cross_entropy_error, log_softmax, relu, sigmoid, softmax
-from engine.layers import Affine, AddLayer, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+from engine.gradcheck import GradcheckReport, ParamReport, gradcheck, numerical_gradient
+from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
 from engine.network import TwoLayerNet
+from engine.optimizers import SGD, AdaGrad, Adam, Momentum
+from engine.trainer import TrainConfig, Trainer, TrainEvent
 
 __all__ = [
-    "Affine",
+    "SGD",
+    "AdaGrad",
+    "Adam",
     "AddLayer",
+    "Affine",
+    "Dataset",
+    "DatasetError",
+    "GradcheckReport",
+    "Momentum",
     "MulLayer",
+    "ParamReport",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "TrainConfig",
+    "TrainEvent",
+    "Trainer",
     "TwoLayerNet",
     "cross_entropy_error",
+    "gradcheck",
+    "load_dataset",
+    "load_mnist",
     "log_softmax",
+    "numerical_gradient",
     "relu",
     "sigmoid",
     "softmax",

@@ -51,7 +51,7 @@ def labels_to_indices(t: ArrayLike, num_classes: int) -> NDArray[np.intp]:
     t = np.asarray(t)
     if t.ndim >= 1 and t.shape[-1] == num_classes and t.ndim == 2:
         return np.argmax(t, axis=1)
-    return t.reshape(-1).astype(np.intp)
+    return t.reshape(-1).astype(np.intp, copy=False)
 
 
 def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:

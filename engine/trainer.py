@@ -1,0 +1,202 @@
+"""Training the book's TwoLayerNet, as a stream of events a service can forward.
+
+``Trainer.run`` reproduces the chapter's loop (mini-batches, gradient by
+backprop, optimizer step, loss every iteration, accuracy every epoch) and
+yields ``progress``, ``epoch`` and ``done`` events. Images stay uint8; each
+batch is gathered and scaled into preallocated float buffers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from engine.network import TwoLayerNet
+from engine.optimizers import OPTIMIZERS
+
+SAMPLINGS = ("replacement", "shuffle")
+DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
+
+
+class TrainingData(Protocol):
+    """What the trainer needs of a dataset: uint8 images (N, 784) and labels (N,)."""
+
+    x_train: NDArray[np.uint8]
+    t_train: NDArray[Any]
+    x_test: NDArray[np.uint8]
+    t_test: NDArray[Any]
+
+
+@dataclass
+class TrainConfig:
+    """A training run's settings; the defaults are the chapter's run."""
+
+    dataset: str = "mnist"
+    hidden_size: int = 50
+    learning_rate: float = 0.1
+    batch_size: int = 100
+    iterations: int = 10000
+    seed: int | None = 0
+    optimizer: str = "sgd"
+    sampling: str = "replacement"
+    dtype: str = "float32"
+    weight_init_std: float = 0.01
+    eval_every_epoch: bool = True
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field that cannot be trained with."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, not {self.optimizer!r}"
+            )
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, not {self.sampling!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}")
+        for name in ("hidden_size", "batch_size", "iterations"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError("learning_rate must be a positive finite number")
+        if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
+            raise ValueError("weight_init_std must be a positive finite number")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the settings."""
+        return asdict(self)
+
+
+@dataclass
+class TrainEvent:
+    """One thing that happened during training: ``progress``, ``epoch`` or ``done``."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _scale(dtype: type[np.floating[Any]]) -> np.floating[Any]:
+    return dtype(1.0 / 255.0)
+
+
+class Trainer:
+    """Runs one training of a TwoLayerNet on uint8 image data."""
+
+    def __init__(self, config: TrainConfig, data: TrainingData) -> None:
+        config.validate()
+        self.config = config
+        self.data = data
+        self.dtype = DTYPES[config.dtype]
+        self.rng = np.random.default_rng(config.seed)
+        input_size = int(np.prod(data.x_train.shape[1:]))
+        classes = int(max(data.t_train.max(), data.t_test.max())) + 1
+        self.network = TwoLayerNet(
+            input_size,
+            config.hidden_size,
+            max(classes, 10),
+            config.weight_init_std,
+            seed=self.rng,
+            dtype=self.dtype,
+        )
+        self.optimizer = OPTIMIZERS[config.optimizer](lr=config.learning_rate)
+        self.train_size = int(data.x_train.shape[0])
+        self.iters_per_epoch = max(self.train_size // config.batch_size, 1)
+        self.train_acc: float | None = None
+        self.test_acc: float | None = None
+        self.iteration = 0
+
+    def accuracy(self, x: NDArray[np.uint8], t: NDArray[Any], chunk: int = 10000) -> float:
+        """Accuracy on uint8 images, converted to floats a chunk at a time."""
+        correct = 0
+        scale = _scale(self.dtype)
+        flat = x.reshape(x.shape[0], -1)
+        for start in range(0, flat.shape[0], chunk):
+            xb = np.multiply(flat[start : start + chunk], scale, dtype=self.dtype)
+            pred = np.argmax(self.network.predict(xb), axis=1)
+            correct += int(np.count_nonzero(pred == t[start : start + chunk]))
+        return correct / flat.shape[0]
+
+    def evaluate(self) -> tuple[float, float]:
+        """Accuracy on the whole training and test sets."""
+        with threadpool_limits(limits=2, user_api="blas"):
+            self.train_acc = self.accuracy(self.data.x_train, self.data.t_train)
+            self.test_acc = self.accuracy(self.data.x_test, self.data.t_test)
+        return self.train_acc, self.test_acc
+
+    def _batches(self) -> Iterator[NDArray[np.intp]]:
+        cfg = self.config
+        if cfg.sampling == "replacement":
+            # NOTE: as the book's np.random.choice(train_size, batch_size):
+            # each batch is drawn with replacement, independently.
+            while True:
+                yield self.rng.integers(0, self.train_size, size=cfg.batch_size)
+        while True:
+            order = self.rng.permutation(self.train_size)
+            for start in range(0, self.train_size - cfg.batch_size + 1, cfg.batch_size):
+                yield order[start : start + cfg.batch_size]
+
+    def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
+        """Train, yielding progress every iteration, epoch every epoch, then done."""
+        cfg = self.config
+        started = time.perf_counter()
+        x_all = self.data.x_train.reshape(self.train_size, -1)
+        t_all = self.data.t_train.astype(np.intp)
+        xb_u8 = np.empty((cfg.batch_size, x_all.shape[1]), dtype=x_all.dtype)
+        xb = np.empty((cfg.batch_size, x_all.shape[1]), dtype=self.dtype)
+        scale = _scale(self.dtype)
+        params = self.network.params
+        status = "completed"
+        epoch = 0
+        batches = self._batches()
+        # NOTE: OpenBLAS's second thread makes these small products slower.
+        # Overflow is caught below as a non-finite loss, with a message that says what to do.
+        with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
+            for i in range(1, cfg.iterations + 1):
+                if should_stop is not None and should_stop():
+                    status = "cancelled"
+                    break
+                idx = next(batches)
+                np.take(x_all, idx, axis=0, out=xb_u8)
+                np.multiply(xb_u8, scale, out=xb)
+                grads = self.network.gradient(xb, t_all[idx])
+                self.optimizer.update(params, grads)
+                self.iteration = i
+                loss = self.network.lastLayer.loss
+                if loss is None or not np.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss} at iteration {i}; lower the learning rate"
+                    )
+                yield TrainEvent("progress", {"iteration": i, "loss": loss})
+                last = i == cfg.iterations
+                if cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last):
+                    epoch_value: float = i // self.iters_per_epoch
+                    if i % self.iters_per_epoch:
+                        epoch_value = round(i / self.iters_per_epoch, 2)
+                    train_acc, test_acc = self.evaluate()
+                    epoch += 1
+                    yield TrainEvent(
+                        "epoch",
+                        {
+                            "epoch": epoch_value,
+                            "iteration": i,
+                            "train_acc": train_acc,
+                            "test_acc": test_acc,
+                        },
+                    )
+        if (status == "cancelled" or not cfg.eval_every_epoch) and self.iteration:
+            self.evaluate()
+        yield TrainEvent(
+            "done",
+            {
+                "status": status,
+                "iterations": self.iteration,
+                "train_acc": self.train_acc,
+                "test_acc": self.test_acc,
+                "elapsed_s": time.perf_counter() - started,
+            },
+        )

@@ -1,0 +1,118 @@
+"""The gradient check itself: it catches wrong gradients, reports kinks, agrees with the loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import Affine, TwoLayerNet, gradcheck, numerical_gradient
+from engine.gradcheck import compare
+
+
+def data(seed: int, n: int = 3, d: int = 784) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)) * (rng.random((n, d)) > 0.7), rng.integers(0, 10, n)
+
+
+def test_numerical_gradient_of_a_known_function() -> None:
+    x = np.array([3.0, 4.0])
+    grad = numerical_gradient(lambda v: v[0] ** 2 + v[1] ** 2, x)
+    assert np.allclose(grad, [6.0, 8.0], atol=1e-8)
+    assert np.array_equal(x, [3.0, 4.0]), "x is restored"
+    scalar = np.array(2.0)
+    assert numerical_gradient(lambda v: float(v) ** 3, scalar) == pytest.approx(12.0, rel=1e-7)
+
+
+def test_vectorised_full_check_equals_the_books_loop() -> None:
+    net = TwoLayerNet(12, 6, 4, weight_init_std=0.3, seed=2)
+    x, t = data(3, n=4, d=12)
+    t = t % 4
+    report = gradcheck(net, x, t)
+    loop = net.numerical_gradient(x, t)
+    grad = net.gradient(x, t)
+    for key in net.params:
+        diff = np.abs(loop[key] - grad[key])
+        assert report.params[key].max_abs_diff == pytest.approx(diff.max(), abs=1e-11), key
+
+
+class BrokenNet(TwoLayerNet):
+    """A TwoLayerNet whose b1 gradient is wrong by a factor of 1.01."""
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        grads = super().gradient(x, t)
+        grads["b1"] = grads["b1"] * 1.01
+        return grads
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_wrong_gradient_fails_the_check(mode: str) -> None:
+    net = BrokenNet(784, 50, 10, seed=0, weight_init_std=0.1)
+    x, t = data(1)
+    report = gradcheck(net, x, t, mode=mode, seed=0)
+    assert not report.passed
+    assert not report.params["b1"].passed
+    assert report.params["W1"].passed and report.params["W2"].passed
+
+
+def test_relu_kinks_are_detected_and_not_judged() -> None:
+    net = TwoLayerNet(784, 50, 10, seed=4)
+    x, t = data(2)
+    a1 = x @ net.params["W1"]
+    # Put hidden unit 7 of sample 0 right on the kink: its pre-activation is 2e-5 < eps.
+    net.params["b1"][7] = -a1[0, 7] + 2e-5
+    report = gradcheck(net, x, t)
+    assert report.params["b1"].kinks >= 1
+    assert report.kinks == sum(p.kinks for p in report.params.values())
+    assert report.passed, "kinked elements are reported, not failed"
+    assert report.notes and "kink" in report.notes[0]
+
+
+def test_fast_mode_passes_and_is_fast_and_reports_directions() -> None:
+    net = TwoLayerNet(784, 50, 10, seed=5)
+    x, t = data(5)
+    report = gradcheck(net, x, t, mode="fast", seed=1, directions=4)
+    assert report.passed and report.mode == "fast" and report.directions == 4
+    assert report.params["W1"].size == 784 * 50
+    d = report.to_dict()
+    assert set(d["params"]["W2"]) >= {"mean_abs_diff", "max_abs_diff", "max_rel_error", "passed"}
+
+
+def test_float32_network_is_checked_in_float64_without_changing_it() -> None:
+    net = TwoLayerNet(784, 50, 10, seed=6, dtype=np.float32)
+    before = {k: v.copy() for k, v in net.params.items()}
+    x, t = data(6)
+    assert gradcheck(net, x, t).passed
+    for key, value in net.params.items():
+        assert value.dtype == np.float32 and np.array_equal(value, before[key])
+
+
+def test_generic_networks_use_the_element_loop() -> None:
+    class OneAffine:
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.params = {"W": rng.standard_normal((3, 2)), "b": np.zeros(2)}
+            self.layer = Affine(self.params["W"], self.params["b"])
+
+        def loss(self, x: np.ndarray, t: np.ndarray) -> float:
+            return float(0.5 * np.sum((self.layer.forward(x) - t) ** 2))
+
+        def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+            self.layer.forward(x)
+            self.layer.backward(self.layer.forward(x) - t)
+            return {"W": self.layer.dW, "b": self.layer.db}
+
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    t = np.zeros((4, 2))
+    assert gradcheck(OneAffine(), x, t).passed
+
+
+def test_compare_reports_worst_elements_and_relative_error() -> None:
+    rep = compare(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.0]), atol=1e-7, rtol=1e-5)
+    assert not rep.passed and rep.max_abs_diff == 0.5
+    assert rep.max_rel_error == pytest.approx(0.2)
+    assert rep.worst[0]["index"] == [1]
+
+
+def test_bad_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="full"):
+        gradcheck(TwoLayerNet(4, 3, 2), np.ones((1, 4)), np.array([0]), mode="slow")
