@@ -120,7 +120,9 @@ class Affine:
         if x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
         self.x = x
-        return x @ self.W + self.b
+        out = x @ self.W
+        out += self.b
+        return out
 
     def backward(self, dout: Any, *, need_dx: bool = True) -> NDArray[np.floating] | None:
         """Set ``dW`` and ``db``; return dx (``None`` with ``need_dx=False``, saving a product)."""

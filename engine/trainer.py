@@ -105,6 +105,11 @@ class Trainer:
         )
         self.optimizer = OPTIMIZERS[config.optimizer](lr=config.learning_rate)
         self.train_size = int(data.x_train.shape[0])
+        if config.sampling == "shuffle" and config.batch_size > self.train_size:
+            raise ValueError(
+                f"batch_size {config.batch_size} is larger than the {self.train_size} training "
+                "images; shuffle sampling needs batch_size <= the training set size"
+            )
         self.iters_per_epoch = max(self.train_size // config.batch_size, 1)
         self.train_acc: float | None = None
         self.test_acc: float | None = None
@@ -115,9 +120,16 @@ class Trainer:
         correct = 0
         scale = _scale(self.dtype)
         flat = x.reshape(x.shape[0], -1)
+        p = self.network.params
         for start in range(0, flat.shape[0], chunk):
             xb = np.multiply(flat[start : start + chunk], scale, dtype=self.dtype)
-            pred = np.argmax(self.network.predict(xb), axis=1)
+            # The network's predict, without keeping the layers' caches for backward.
+            h = xb @ p["W1"]
+            h += p["b1"]
+            np.maximum(h, 0, out=h)
+            scores = h @ p["W2"]
+            scores += p["b2"]
+            pred = np.argmax(scores, axis=1)
             correct += int(np.count_nonzero(pred == t[start : start + chunk]))
         return correct / flat.shape[0]
 

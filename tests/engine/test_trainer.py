@@ -129,3 +129,18 @@ def test_the_chapters_run_reaches_the_books_accuracy(seed: int, training_data: A
         assert len(training_data.t_train) == 60000 and len(training_data.t_test) == 10000
         assert len(epochs) == 17  # 16 full epochs of 600 iterations, then the end
         assert done["test_acc"] >= 0.968, done
+
+
+def test_shuffle_with_a_batch_larger_than_the_data_is_refused() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer(TrainConfig(sampling="shuffle", batch_size=501), tiny())
+
+
+def test_accuracy_equals_the_networks_own_accuracy() -> None:
+    data = tiny()
+    trainer = Trainer(TrainConfig(iterations=30, seed=0), data)
+    list(trainer.run())
+    x = data.x_test.astype(np.float32) / 255
+    assert trainer.accuracy(data.x_test, data.t_test, chunk=7) == trainer.network.accuracy(
+        x, data.t_test
+    )

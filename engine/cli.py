@@ -1,0 +1,383 @@
+"""``python -m engine``: the chapter's demos, a gradient check, training, and where the data is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import numpy as np
+
+from engine.datasets import SPECS, DatasetError, dataset_status, load_dataset, to_float
+from engine.layers import AddLayer, MulLayer
+
+DATASET_NAMES = tuple(SPECS)
+
+
+class UsageError(Exception):
+    """Bad input found after parsing; reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit status 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _num(v: float) -> str:
+    """A float with up to 15 significant digits, so 2.2 prints as 2.2, not 2.2000000000000002."""
+    return f"{v:.15g}"
+
+
+def demo_apple() -> list[str]:
+    """The chapter's apple example: 2 apples at 100 with 10% tax, forward and backward."""
+    apple, apple_num, tax = 100, 2, 1.1
+    mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
+    apple_price = mul_apple_layer.forward(apple, apple_num)
+    price = mul_tax_layer.forward(apple_price, tax)
+    dprice = 1
+    dapple_price, dtax = mul_tax_layer.backward(dprice)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
+    return [
+        "apple 100 x 2 -> (x) -> (x tax 1.1) -> price",
+        f"price: {_num(price)}",
+        f"dApple: {_num(dapple)}",
+        f"dApple_num: {_num(dapple_num)}",
+        f"dTax: {_num(dtax)}",
+    ]
+
+
+def demo_apple_orange() -> list[str]:
+    """The chapter's apple-and-orange example: 2 apples at 100, 3 oranges at 150, 10% tax."""
+    apple, apple_num, orange, orange_num, tax = 100, 2, 150, 3, 1.1
+    mul_apple_layer, mul_orange_layer = MulLayer(), MulLayer()
+    add_apple_orange_layer, mul_tax_layer = AddLayer(), MulLayer()
+    apple_price = mul_apple_layer.forward(apple, apple_num)
+    orange_price = mul_orange_layer.forward(orange, orange_num)
+    all_price = add_apple_orange_layer.forward(apple_price, orange_price)
+    price = mul_tax_layer.forward(all_price, tax)
+    dprice = 1
+    dall_price, dtax = mul_tax_layer.backward(dprice)
+    dapple_price, dorange_price = add_apple_orange_layer.backward(dall_price)
+    dorange, dorange_num = mul_orange_layer.backward(dorange_price)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
+    return [
+        "(apple 100 x 2) + (orange 150 x 3) -> (x tax 1.1) -> price",
+        f"price: {_num(price)}",
+        f"dApple: {_num(dapple)}",
+        f"dApple_num: {_num(dapple_num)}",
+        f"dOrange: {_num(dorange)}",
+        f"dOrange_num: {_num(dorange_num)}",
+        f"dTax: {_num(dtax)}",
+    ]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Print a demo's values and gradients."""
+    lines = demo_apple() if args.example == "apple" else demo_apple_orange()
+    print("\n".join(lines))
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Any:
+    data = load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        download=not args.offline,
+        progress=not getattr(args, "no_progress", False),
+    )
+    if data.subset:
+        print(f"note: dataset {data.name} is {data.note}", file=sys.stderr)
+    return data
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """Backprop vs numerical gradients of TwoLayerNet on a few real images."""
+    from engine.gradcheck import gradcheck
+    from engine.network import TwoLayerNet
+
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
+    data = _load(args)
+    if args.batch_size > len(data.t_train):
+        raise UsageError(
+            f"--batch-size {args.batch_size} exceeds the {len(data.t_train)} training images"
+        )
+    x = to_float(data.x_train[: args.batch_size], np.float64)
+    t = data.t_train[: args.batch_size].astype(np.intp)
+    network = TwoLayerNet(784, args.hidden_size, 10, seed=args.seed, dtype=np.float64)
+    report = gradcheck(
+        network, x, t, mode=args.mode, eps=args.eps, atol=args.atol, rtol=args.rtol, seed=args.seed
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0 if report.passed else 1
+    print(
+        f"TwoLayerNet(784, {args.hidden_size}, 10), seed {args.seed}, float64, "
+        f"{args.batch_size} {data.name} images, mode {report.mode}"
+    )
+    print("mean |backprop - numerical| per parameter (as the book's gradient_check.py):")
+    for key, p in report.params.items():
+        print(f"{key}:{p.mean_abs_diff:.2g}")
+    print()
+    header = (
+        f"{'param':<6}{'size':>8}{'checked':>9}{'kinks':>7}{'mean abs diff':>15}"
+        f"{'max abs diff':>14}{'max rel err':>13}  result"
+    )
+    print(header)
+    print("-" * len(header))
+    for key, p in report.params.items():
+        checked = getattr(p, "checked", p.size - p.kinks)
+        print(
+            f"{key:<6}{p.size:>8}{checked:>9}{p.kinks:>7}{p.mean_abs_diff:>15.3e}"
+            f"{p.max_abs_diff:>14.3e}{p.max_rel_error:>13.3e}  {'pass' if p.passed else 'FAIL'}"
+        )
+    print()
+    print(
+        f"tolerances: |backprop - numerical| <= atol + rtol * |numerical|, "
+        f"atol {report.atol:g}, rtol {report.rtol:g}; eps {report.eps:g}"
+    )
+    kinks = sum(p.kinks for p in report.params.values())
+    if kinks:
+        print(f"kinks: {kinks} elements not judged (a ReLU kink lies within eps of them)")
+    print(f"time: {report.elapsed_ms:.1f} ms")
+    print(f"result: {'PASS' if report.passed else 'FAIL'}")
+    return 0 if report.passed else 1
+
+
+def _save_weights(path: Path, params: dict[str, Any], meta: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in params.items()}
+    with path.open("wb") as f:
+        np.savez(f, **arrays, meta=np.array(json.dumps(meta)))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """The chapter's training run with a progress bar and per-epoch accuracies."""
+    from tqdm import tqdm
+
+    from engine.trainer import TrainConfig, Trainer
+
+    for opt, value in (
+        ("--hidden-size", args.hidden_size),
+        ("--batch-size", args.batch_size),
+        ("--iterations", args.iterations),
+    ):
+        if value < 1:
+            raise UsageError(f"{opt} must be at least 1, not {value}")
+    if not args.lr > 0:
+        raise UsageError(f"--lr must be positive, not {args.lr}")
+    config = TrainConfig(
+        dataset=args.dataset,
+        hidden_size=args.hidden_size,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        iterations=args.iterations,
+        seed=args.seed,
+        optimizer=args.optimizer,
+        sampling=args.sampling,
+        dtype=args.dtype,
+    )
+    data = _load(args)
+    if args.batch_size > len(data.t_train) and args.sampling == "shuffle":
+        raise UsageError(f"--batch-size exceeds the {len(data.t_train)} training images")
+    try:
+        trainer = Trainer(config, data)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(
+        f"training 784-{args.hidden_size}-10 on {data.name} ({len(data.t_train):,} train, "
+        f"{len(data.t_test):,} test, from {data.source}); {args.optimizer} lr {args.lr:g}, "
+        f"batch {args.batch_size}, {args.iterations:,} iterations "
+        f"({trainer.iters_per_epoch} per epoch), {args.sampling}, {args.dtype}, seed {args.seed}"
+    )
+    stop = {"requested": False}
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        stop["requested"] = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    done: dict[str, Any] = {}
+    try:
+        with tqdm(
+            total=args.iterations, unit="it", disable=args.no_progress, dynamic_ncols=True
+        ) as bar:
+            for event in trainer.run(should_stop=lambda: stop["requested"]):
+                if event.kind == "progress":
+                    bar.update(int(event.data["iteration"]) - bar.n)
+                    bar.set_postfix(loss=f"{event.data['loss']:.4f}", refresh=False)
+                elif event.kind == "epoch":
+                    d = event.data
+                    bar.write(
+                        f"epoch {format(d['epoch'], 'g'):>4}  iteration {d['iteration']:>6}  "
+                        f"train acc, test acc | {d['train_acc']:.4f}, {d['test_acc']:.4f}"
+                    )
+                elif event.kind == "done":
+                    done = dict(event.data)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    status = done.get("status", "completed")
+    accs = [done.get(k) for k in ("train_acc", "test_acc")]
+    acc = ", ".join(f"{n} acc {a:.4f}" for n, a in zip(("train", "test"), accs, strict=True) if a)
+    print(
+        f"{status}: {acc or 'not evaluated'} after {done.get('iterations', 0):,} iterations "
+        f"in {done.get('elapsed_s', 0.0):.2f} s"
+    )
+    if args.save:
+        meta = {"config": config.to_dict(), **done}
+        meta["dataset_source"] = data.source
+        _save_weights(Path(args.save), trainer.network.params, meta)
+        print(f"weights saved to {args.save}")
+    return 0 if status == "completed" else 130
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """Where each dataset is found (nothing is downloaded)."""
+    statuses = [dataset_status(name) for name in DATASET_NAMES]
+    if args.json:
+        print(json.dumps(statuses, indent=2))
+        return 0
+    for s in statuses:
+        if s["available"]:
+            sizes = s["sizes"] or {}
+            counts = f"{sizes.get('train', 0):,} train, {sizes.get('test', 0):,} test"
+            where = f"{s['source']} ({counts})"
+            if s["subset"]:
+                where += ", a subset, not the full MNIST"
+        else:
+            where = f"not available: {s['message']}"
+        print(f"{s['name']:<14} {where}")
+    return 0
+
+
+def _add_data_options(p: argparse.ArgumentParser, default: str = "mnist") -> None:
+    p.add_argument(
+        "--dataset", choices=DATASET_NAMES, default=default, help=f"dataset (default {default})"
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory holding the four IDX files (overrides MNIST_DIR / FASHION_MNIST_DIR)",
+    )
+    p.add_argument(
+        "--offline", action="store_true", help="never download (as BACKPROP_LAB_OFFLINE=1)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m engine``."""
+    parser = _Parser(
+        prog="python -m engine",
+        description="Backprop Lab's engine: the backpropagation chapter of Deep Learning from "
+        "Scratch in NumPy.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the chapter's apple / apple-orange graphs")
+    demo.add_argument(
+        "example", choices=("apple", "apple-orange"), help="which computational graph to run"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    gc = sub.add_parser(
+        "gradcheck",
+        help="backprop vs numerical gradients of TwoLayerNet on real images",
+        description="Compare TwoLayerNet's backprop gradients with central differences, "
+        "as the book's gradient_check.py does, and report more.",
+    )
+    _add_data_options(gc)
+    gc.add_argument(
+        "--batch-size", type=int, metavar="N", default=3, help="number of images (default 3)"
+    )
+    gc.add_argument(
+        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+    )
+    gc.add_argument(
+        "--seed", type=int, metavar="N", default=0, help="weight init / direction seed (default 0)"
+    )
+    gc.add_argument(
+        "--mode",
+        choices=("full", "fast"),
+        default="full",
+        help="every element, or random directions (default full)",
+    )
+    gc.add_argument(
+        "--eps", type=float, metavar="X", default=1e-4, help="central-difference step (1e-4)"
+    )
+    gc.add_argument(
+        "--atol", type=float, metavar="X", default=1e-7, help="absolute tolerance (1e-7)"
+    )
+    gc.add_argument(
+        "--rtol", type=float, metavar="X", default=1e-5, help="relative tolerance (1e-5)"
+    )
+    gc.add_argument("--json", action="store_true", help="print the report as JSON")
+    gc.set_defaults(func=cmd_gradcheck)
+
+    tr = sub.add_parser(
+        "train",
+        help="the chapter's training run (784-50-10, SGD, batch 100, 10,000 iterations)",
+        description="Train TwoLayerNet as the chapter's train_neuralnet.py does.",
+    )
+    _add_data_options(tr)
+    tr.add_argument(
+        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+    )
+    tr.add_argument(
+        "--lr", type=float, metavar="X", default=0.1, help="learning rate (default 0.1)"
+    )
+    tr.add_argument(
+        "--batch-size", type=int, metavar="N", default=100, help="batch size (default 100)"
+    )
+    tr.add_argument(
+        "--iterations", type=int, metavar="N", default=10000, help="iterations (default 10000)"
+    )
+    tr.add_argument("--seed", type=int, metavar="N", default=0, help="seed (default 0)")
+    tr.add_argument(
+        "--optimizer",
+        choices=("sgd", "momentum", "adagrad", "adam"),
+        default="sgd",
+        help="update rule (default sgd)",
+    )
+    tr.add_argument(
+        "--sampling",
+        choices=("replacement", "shuffle"),
+        default="replacement",
+        help="batches drawn with replacement as the book does, or by epoch shuffling",
+    )
+    tr.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="float type (default float32)",
+    )
+    tr.add_argument("--save", metavar="FILE.npz", help="save the trained weights to this file")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_train)
+
+    ds = sub.add_parser("datasets", help="where each dataset is found (downloads nothing)")
+    ds.add_argument("--json", action="store_true", help="print as JSON")
+    ds.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; dataset and usage errors print one line and return 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (DatasetError, UsageError) as e:
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,611 @@
+"""The one table of graph ops: inputs, parameters, shape rule, forward, backward and docs.
+
+Adding an op is one entry in ``OPS``: the evaluator (``engine/graph.py``),
+``GET /graphs/ops`` and the UI palette all read this table. Every op builds a
+fresh *step* per evaluation, a small object in the book's style with
+``forward(*inputs)`` and ``backward(dout)`` returning one gradient per input;
+the fused ops (``add``, ``mul``, ``relu``, ``sigmoid``, ``affine``,
+``softmax_with_loss``) are the engine's own layers from ``engine/layers.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.functions import softmax
+from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+
+Array = NDArray[Any]
+"""A float64 NumPy array (any shape, 0-d for a number)."""
+Shape = tuple[int, ...]
+
+
+class OpError(ValueError):
+    """An op cannot take these inputs; ``code`` is the API's error code."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of an op (set per node, not an input edge)."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+    required: bool = False
+    where: str = "params"
+
+    def public(self) -> dict[str, Any]:
+        """The JSON description used by GET /graphs/ops."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "required": self.required,
+            "where": self.where,
+            "doc": self.doc,
+        }
+
+
+@dataclass(frozen=True)
+class Op:
+    """One row of the table: what a node of this kind takes, computes and sends back.
+
+    ``make(params)`` builds a fresh step for one evaluation, in the book's style:
+    ``forward(*inputs)`` returns the node's value and ``backward(dout)`` returns
+    dL/d(each input), one per input and each of its input's shape.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    doc: str
+    formula: str
+    grad_rules: tuple[str, ...]
+    shape: Callable[[Sequence[Shape], Mapping[str, Any]], Shape]
+    make: Callable[[Mapping[str, Any]], Any]
+    params: tuple[Param, ...] = ()
+    label_ports: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def arity(self) -> int:
+        """Number of inputs."""
+        return len(self.inputs)
+
+    def public(self) -> dict[str, Any]:
+        """The JSON description used by GET /graphs/ops and the UI palette."""
+        return {
+            "name": self.name,
+            "inputs": list(self.inputs),
+            "arity": self.arity,
+            "params": [p.public() for p in self.params],
+            "doc": self.doc,
+            "formula": self.formula,
+            "backward": {
+                f"d{name}": rule for name, rule in zip(self.inputs, self.grad_rules, strict=True)
+            },
+            "label_inputs": [self.inputs[i] for i in sorted(self.label_ports)],
+        }
+
+
+# ---------------------------------------------------------------- shape rules
+
+
+def _fmt(shape: Shape) -> str:
+    return (
+        "()"
+        if not shape
+        else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    )
+
+
+def _same(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    return shapes[0]
+
+
+def _broadcast(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise OpError(
+            "shape_mismatch",
+            f"x of shape {_fmt(shapes[0])} and y of shape {_fmt(shapes[1])} do not broadcast "
+            "(NumPy rules: trailing dimensions must be equal or 1)",
+        ) from None
+
+
+def _need_ndim(name: str, shape: Shape, allowed: Sequence[int]) -> None:
+    if len(shape) not in allowed:
+        want = " or ".join(f"{n}-D" for n in allowed)
+        raise OpError("shape_mismatch", f"{name} must be {want}, but has shape {_fmt(shape)}")
+
+
+def _dot_shape(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    x, w = shapes
+    _need_ndim("x", x, (1, 2))
+    _need_ndim("W", w, (1, 2))
+    if x[-1] != w[0]:
+        raise OpError(
+            "shape_mismatch",
+            f"x of shape {_fmt(x)} and W of shape {_fmt(w)} cannot be multiplied: "
+            f"x has {x[-1]} columns but W has {w[0]} rows",
+        )
+    return x[:-1] + w[1:]
+
+
+def _affine_shape(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    x, w, b = shapes
+    _need_ndim("W", w, (2,))
+    if not x:
+        raise OpError("shape_mismatch", "x must be a vector or a batch, but is a scalar")
+    features = x[0] if len(x) == 1 else math.prod(x[1:])
+    if features != w[0]:
+        raise OpError(
+            "shape_mismatch",
+            f"x of shape {_fmt(x)} has {features} features but W of shape {_fmt(w)} expects {w[0]}",
+        )
+    out = (w[1],) if len(x) == 1 else (x[0], w[1])
+    try:
+        joined = tuple(np.broadcast_shapes(out, b))
+    except ValueError:
+        joined = ()
+    if joined != out:
+        raise OpError(
+            "shape_mismatch",
+            f"b of shape {_fmt(b)} does not broadcast to x · W of shape {_fmt(out)}",
+        )
+    return out
+
+
+def _sum_shape(shapes: Sequence[Shape], params: Mapping[str, Any]) -> Shape:
+    (x,) = shapes
+    axis = params.get("axis")
+    if axis is None:
+        return ()
+    if not -len(x) <= axis < len(x):
+        raise OpError("shape_mismatch", f"axis {axis} is out of range for x of shape {_fmt(x)}")
+    axis %= len(x)
+    return x[:axis] + x[axis + 1 :]
+
+
+def _softmax_shape(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    if not shapes[0]:
+        raise OpError("shape_mismatch", "x must have at least one dimension (the classes)")
+    return shapes[0]
+
+
+def _loss_shape(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
+    y, t = shapes
+    _need_ndim("the scores", y, (1, 2))
+    index_shapes = [(), (1,)] if len(y) == 1 else [(y[0],)]
+    if t != y and t not in index_shapes:
+        wanted = " or ".join(_fmt(s) for s in [y, *index_shapes])
+        raise OpError(
+            "shape_mismatch",
+            f"labels t of shape {_fmt(t)} do not fit scores of shape {_fmt(y)}: "
+            f"give one-hot rows or class indices, shape {wanted}",
+        )
+    return ()
+
+
+# ---------------------------------------------------------------- labels
+
+
+def label_problem(t: Array, scores_shape: Shape) -> str | None:
+    """Why ``t`` is not one-hot rows or whole class indices for these scores (None if it is)."""
+    classes = scores_shape[-1]
+    if t.shape == scores_shape:
+        rows = t.reshape(-1, classes)
+        one_hot = np.all((rows == 0) | (rows == 1), axis=1) & (rows.sum(axis=1) == 1)
+        if not one_hot.all():
+            return f"row {int(np.argmin(one_hot))} of the labels is not one-hot (one 1, rest 0)"
+        return None
+    flat = t.reshape(-1)
+    bad = (flat != np.rint(flat)) | (flat < 0) | (flat >= classes)
+    if bad.any():
+        return f"class index {flat[bad][0]!r} is not a whole number in 0..{classes - 1}"
+    return None
+
+
+def _class_indices(t: Array, scores: Array) -> NDArray[np.intp]:
+    """Class indices from one-hot rows (argmax) or index labels (rounded to whole numbers)."""
+    classes = scores.shape[-1]
+    if t.shape == scores.shape:
+        return np.argmax(t.reshape(-1, classes), axis=1)
+    # NOTE: rounding (not truncating) keeps a label of 2 at 2 when a numerical
+    # gradient check nudges it to 1.9999, so the loss is locally constant in t.
+    idx = np.rint(t.reshape(-1))
+    if (idx < 0).any() or (idx >= classes).any():
+        raise OpError(
+            "bad_labels",
+            f"class indices must be whole numbers in 0..{classes - 1}, got {t.tolist()}",
+        )
+    return idx.astype(np.intp)
+
+
+# ---------------------------------------------------------------- steps
+
+
+class InputStep:
+    """A constant: its value is the node's ``value``."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.value: Array = params["value"]
+
+    def forward(self, *xs: Array) -> Array:
+        return self.value
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        return ()
+
+
+class _OneInput:
+    """Adapts a book layer whose backward returns a single ``dx``."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+
+    def forward(self, *xs: Array) -> Any:
+        return self.layer.forward(*xs)
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        return (self.layer.backward(dout),)
+
+
+class DotStep:
+    """out = x · W (matrix product of 1-D or 2-D arrays, as ``np.dot``)."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.x: Array | None = None
+        self.W: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.x, self.W = xs
+        return np.asarray(np.dot(self.x, self.W))
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.x is not None and self.W is not None, "forward first"
+        # NOTE: a 1-D x is a row (1, n) and a 1-D W a column (n, 1); in that 2-D
+        # view the book's rules dx = dout · Wᵀ and dW = xᵀ · dout hold as written.
+        x2 = self.x.reshape(1, -1) if self.x.ndim == 1 else self.x
+        w2 = self.W.reshape(-1, 1) if self.W.ndim == 1 else self.W
+        d2 = np.asarray(dout).reshape(x2.shape[0], w2.shape[1])
+        return (d2 @ w2.T).reshape(self.x.shape), (x2.T @ d2).reshape(self.W.shape)
+
+
+class AffineStep:
+    """The book's Affine layer with W and b as inputs, so their gradients show on edges."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.layer: Affine | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        x, W, b = xs
+        self.layer = Affine(W, b)
+        return self.layer.forward(x)
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.layer is not None, "forward first"
+        dx = self.layer.backward(dout)
+        return dx, self.layer.dW, self.layer.db
+
+
+class ExpStep:
+    """out = exp(x); backward dout · out."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.out: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.out = np.exp(xs[0])
+        return self.out
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        return (dout * self.out,)
+
+
+class LogStep:
+    """out = log(x) (natural); backward dout / x."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.x: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.x = xs[0]
+        return np.log(self.x)
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.x is not None, "forward first"
+        return (dout / self.x,)
+
+
+class ReciprocalStep:
+    """The chapter's "/" node: out = 1 / x; backward −dout · out²."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.out: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.out = 1.0 / xs[0]
+        return self.out
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.out is not None, "forward first"
+        return (-dout * self.out * self.out,)
+
+
+class SumStep:
+    """out = Σ x over ``axis`` (all elements when axis is null)."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.axis: int | None = params.get("axis")
+        self.x_shape: Shape = ()
+
+    def forward(self, *xs: Array) -> Array:
+        self.x_shape = xs[0].shape
+        return np.asarray(np.sum(xs[0], axis=self.axis))
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        # NOTE: every element of x moved the sum by the same amount, so each gets
+        # dout (along the summed axis, the dout of its own slice).
+        d = np.asarray(dout)
+        if self.axis is not None:
+            d = np.expand_dims(d, self.axis)
+        return (np.broadcast_to(d, self.x_shape).copy(),)
+
+
+class SoftmaxStep:
+    """out = softmax(x) along the last axis."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.out: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.out = softmax(xs[0])
+        return self.out
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.out is not None, "forward first"
+        # NOTE: the Jacobian is diag(y) − y yᵀ, so J · dout = y · (dout − Σ dout · y).
+        y = self.out
+        return (y * (dout - np.sum(dout * y, axis=-1, keepdims=True)),)
+
+
+class CrossEntropyStep:
+    """Mean cross-entropy −Σ t · log(y) / N of probabilities y against labels t."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.y: Array | None = None
+        self.t: Array | None = None
+        self.idx: NDArray[np.intp] | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.y, self.t = xs
+        self.idx = _class_indices(self.t, self.y)
+        rows = self.y.reshape(-1, self.y.shape[-1])
+        # NOTE: no `+ 1e-7` as in the book: a probability of 0 for the true
+        # class is reported as a non-finite loss instead of hidden.
+        return np.asarray(-np.mean(np.log(rows[np.arange(rows.shape[0]), self.idx])))
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.y is not None and self.t is not None and self.idx is not None
+        rows = self.y.reshape(-1, self.y.shape[-1])
+        n = rows.shape[0]
+        dy = np.zeros_like(rows)
+        dy[np.arange(n), self.idx] = -1.0 / (n * rows[np.arange(n), self.idx])
+        # NOTE: t holds class labels, constants of the loss; its gradient is 0.
+        return dy.reshape(self.y.shape) * dout, np.zeros_like(self.t)
+
+
+class SoftmaxWithLossStep:
+    """The book's SoftmaxWithLoss layer: softmax then mean cross-entropy; dx = (y − t) / N."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        self.layer = SoftmaxWithLoss()
+        self.t: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        x, self.t = xs
+        idx = _class_indices(self.t, x)
+        labels = idx.reshape(()) if x.ndim == 1 else idx
+        return np.asarray(self.layer.forward(x, labels))
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.t is not None, "forward first"
+        # NOTE: t holds class labels, constants of the loss; its gradient is 0.
+        return self.layer.backward(dout), np.zeros_like(self.t)
+
+
+# ---------------------------------------------------------------- the table
+
+_AXIS = Param("axis", "int|null", None, "Axis to sum over; null sums every element.")
+_VALUE = Param(
+    "value",
+    "tensor",
+    None,
+    "A number or a nested list of numbers, given as the node's own `value` field.",
+    required=True,
+    where="node",
+)
+_LABELS = frozenset({1})
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        Op(
+            name="input",
+            inputs=(),
+            doc="A constant: a number or a tensor, and a leaf of the graph.",
+            formula="value",
+            grad_rules=(),
+            shape=lambda _shapes, _params: (),
+            make=InputStep,
+            params=(_VALUE,),
+        ),
+        Op(
+            name="add",
+            inputs=("x", "y"),
+            doc="The book's AddLayer: x + y, broadcasting as NumPy does.",
+            formula="x + y",
+            grad_rules=("dout", "dout"),
+            shape=_broadcast,
+            make=lambda _: AddLayer(),
+        ),
+        Op(
+            name="mul",
+            inputs=("x", "y"),
+            doc="The book's MulLayer: x · y elementwise, broadcasting as NumPy does.",
+            formula="x · y",
+            grad_rules=("dout · y", "dout · x"),
+            shape=_broadcast,
+            make=lambda _: MulLayer(),
+        ),
+        Op(
+            name="dot",
+            inputs=("x", "W"),
+            doc="Matrix product of 1-D or 2-D arrays, as np.dot.",
+            formula="x · W",
+            grad_rules=("dout · Wᵀ", "xᵀ · dout"),
+            shape=_dot_shape,
+            make=DotStep,
+        ),
+        Op(
+            name="exp",
+            inputs=("x",),
+            doc="Exponential, elementwise.",
+            formula="exp(x)",
+            grad_rules=("dout · out",),
+            shape=_same,
+            make=ExpStep,
+        ),
+        Op(
+            name="log",
+            inputs=("x",),
+            doc="Natural logarithm, elementwise (x must be positive).",
+            formula="log(x)",
+            grad_rules=("dout / x",),
+            shape=_same,
+            make=LogStep,
+        ),
+        Op(
+            name="reciprocal",
+            inputs=("x",),
+            doc='The chapter\'s "/" node: 1 / x, elementwise.',
+            formula="1 / x",
+            grad_rules=("−dout · out²",),
+            shape=_same,
+            make=ReciprocalStep,
+        ),
+        Op(
+            name="sum",
+            inputs=("x",),
+            doc="Sum of the elements of x, over one axis or all of them.",
+            formula="Σ x",
+            grad_rules=("dout",),
+            shape=_sum_shape,
+            make=SumStep,
+            params=(_AXIS,),
+        ),
+        Op(
+            name="relu",
+            inputs=("x",),
+            doc="The book's Relu layer: max(0, x); blocks the gradient where x ≤ 0.",
+            formula="max(0, x)",
+            grad_rules=("dout · (x > 0)",),
+            shape=_same,
+            make=lambda _: _OneInput(Relu()),
+        ),
+        Op(
+            name="sigmoid",
+            inputs=("x",),
+            doc="The book's Sigmoid layer: 1 / (1 + exp(−x)), elementwise.",
+            formula="1 / (1 + exp(−x))",
+            grad_rules=("dout · out · (1 − out)",),
+            shape=_same,
+            make=lambda _: _OneInput(Sigmoid()),
+        ),
+        Op(
+            name="affine",
+            inputs=("x", "W", "b"),
+            doc="The book's Affine layer: x · W + b for a vector x or a batch of rows.",
+            formula="x · W + b",
+            grad_rules=("dout · Wᵀ", "xᵀ · dout", "Σₙ dout"),
+            shape=_affine_shape,
+            make=AffineStep,
+        ),
+        Op(
+            name="softmax",
+            inputs=("x",),
+            doc="Softmax along the last axis (shifted by the maximum, never overflows).",
+            formula="exp(x) / Σ exp(x)",
+            grad_rules=("out · (dout − Σ dout · out)",),
+            shape=_softmax_shape,
+            make=SoftmaxStep,
+        ),
+        Op(
+            name="cross_entropy",
+            inputs=("y", "t"),
+            doc="Mean cross-entropy of probabilities y against labels t (one-hot or indices).",
+            formula="−Σ t · log(y) / N",
+            grad_rules=("−dout · t / (N · y)", "0 (labels)"),
+            shape=_loss_shape,
+            make=CrossEntropyStep,
+            label_ports=_LABELS,
+        ),
+        Op(
+            name="softmax_with_loss",
+            inputs=("x", "t"),
+            doc="The book's SoftmaxWithLoss layer: softmax, then mean cross-entropy against t.",
+            formula="−Σ t · log(softmax(x)) / N",
+            grad_rules=("dout · (softmax(x) − t) / N", "0 (labels)"),
+            shape=_loss_shape,
+            make=SoftmaxWithLossStep,
+            label_ports=_LABELS,
+        ),
+    )
+}
+"""Every op by name, in palette order."""
+
+INPUT = OPS["input"]
+
+
+def check_params(op: Op, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The node's parameters with defaults filled in; raises OpError when one is wrong."""
+    known = {p.name: p for p in op.params if p.where == "params"}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        names = ", ".join(known) or "none"
+        raise OpError(
+            "unknown_param",
+            f"has no parameter {unknown[0]!r} (its parameters: {names})",
+            {"param": unknown[0]},
+        )
+    out: dict[str, Any] = {}
+    for name, spec in known.items():
+        value = params.get(name, spec.default)
+        if spec.type == "int|null" and not (
+            value is None or (isinstance(value, int) and not isinstance(value, bool))
+        ):
+            raise OpError(
+                "invalid_param",
+                f"parameter {name!r} must be a whole number or null, not {value!r}",
+                {"param": name},
+            )
+        out[name] = value
+    return out
+
+
+def format_shape(shape: Shape) -> str:
+    """A shape as Python writes it: (), (3,), (2, 3)."""
+    return _fmt(shape)

@@ -1,0 +1,172 @@
+"""``python -m engine`` run as a user would: subprocesses, exact numbers, exit statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None, cache: Path) -> subprocess.CompletedProcess:
+    """Run ``python -m engine ARGS`` offline with its own cache dir."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "FASHION_MNIST_DIR")}
+    full_env.update({"BACKPROP_LAB_CACHE_DIR": str(cache), "BACKPROP_LAB_OFFLINE": "1"})
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A cache dir of the test's own."""
+    return tmp_path / "cache"
+
+
+def test_demo_apple(cache: Path) -> None:
+    out = run("demo", "apple", cache=cache)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[1:] == ["price: 220", "dApple: 2.2", "dApple_num: 110", "dTax: 200"]
+
+
+def test_demo_apple_orange(cache: Path) -> None:
+    out = run("demo", "apple-orange", cache=cache)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1:] == [
+        "price: 715",
+        "dApple: 2.2",
+        "dApple_num: 110",
+        "dOrange: 3.3",
+        "dOrange_num: 165",
+        "dTax: 650",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["demo"], ["gradcheck"], ["train"], ["datasets"]], ids=lambda a: " ".join(a)
+)
+def test_help(args: list[str], cache: Path) -> None:
+    out = run(*args, "--help", cache=cache)
+    assert out.returncode == 0 and out.stdout.startswith("usage: python -m engine")
+    assert out.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["demo"],
+        ["demo", "pear"],
+        ["frobnicate"],
+        ["gradcheck", "--batch-size", "x"],
+        ["gradcheck", "--batch-size", "0"],
+        ["gradcheck", "--mode", "slow"],
+        ["train", "--optimizer", "lbfgs"],
+        ["train", "--iterations", "0"],
+        ["train", "--lr", "-1"],
+        ["train", "--dataset", "cifar"],
+        ["train", "--data-dir", "/nonexistent/mnist"],
+        ["gradcheck"],  # offline, no MNIST_DIR, empty cache: nothing found
+    ],
+    ids=lambda a: " ".join(a) or "nothing",
+)
+def test_bad_arguments_one_line_exit_2(args: list[str], cache: Path) -> None:
+    out = run(*args, cache=cache)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stderr.startswith("python -m engine") and "error:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_dir_message_names_it(cache: Path) -> None:
+    out = run("train", "--data-dir", "/nonexistent/mnist", cache=cache)
+    assert "/nonexistent/mnist (from the data_dir argument) does not exist" in out.stderr
+
+
+def test_nothing_found_lists_places(cache: Path) -> None:
+    out = run("gradcheck", cache=cache)
+    assert "$MNIST_DIR (not set)" in out.stderr and str(cache / "mnist") in out.stderr
+    assert "mnist-10k" in out.stderr
+
+
+def test_datasets(cache: Path, mnist_dir: Path) -> None:
+    out = run("datasets", cache=cache, env={"MNIST_DIR": str(mnist_dir)})
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert set(lines) == {"mnist", "fashion-mnist", "mnist-10k"}
+    assert str(mnist_dir) in lines["mnist"] and "60,000 train" in lines["mnist"]
+    assert "not the full MNIST" in lines["mnist-10k"]
+    as_json = json.loads(run("datasets", "--json", cache=cache).stdout)
+    assert [s["name"] for s in as_json] == ["mnist", "fashion-mnist", "mnist-10k"]
+
+
+def test_gradcheck_full(cache: Path, mnist_dir: Path) -> None:
+    out = run("gradcheck", cache=cache, env={"MNIST_DIR": str(mnist_dir)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for key in ("W1", "b1", "W2", "b2"):
+        (line,) = [x for x in lines if x.startswith(f"{key}:")]
+        assert float(line.split(":")[1]) < 1e-9
+        (row,) = [x for x in lines if x.split()[:1] == [key]]
+        assert row.endswith("pass")
+    assert "3 mnist images" in lines[0] and "result: PASS" in lines
+    assert any(x.startswith("tolerances:") and "atol 1e-07" in x for x in lines)
+    assert any(x.startswith("time:") for x in lines)
+
+
+def test_gradcheck_fast_json(cache: Path, mnist_dir: Path) -> None:
+    out = run(
+        "gradcheck", "--mode", "fast", "--json", "--seed", "5", "--data-dir", str(mnist_dir),
+        cache=cache,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["passed"] and report["mode"] == "fast"
+    assert set(report["params"]) == {"W1", "b1", "W2", "b2"}
+
+
+def test_train_mnist_10k_and_save(cache: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "w.npz"
+    out = run(
+        "train", "--dataset", "mnist-10k", "--iterations", "200", "--seed", "1",
+        "--save", str(weights), cache=cache,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "subset, not the full MNIST" in out.stderr
+    lines = out.stdout.splitlines()
+    epochs = [x for x in lines if x.startswith("epoch")]
+    assert len(epochs) == 3  # 80 iterations per epoch: 1, 2 and after the last (2.5)
+    assert "train acc, test acc |" in epochs[0]
+    final = [x for x in lines if x.startswith("completed:")]
+    assert final and "after 200 iterations" in final[0]
+    test_acc = float(final[0].split("test acc ")[1].split()[0])
+    assert test_acc > 0.7
+    with np.load(weights) as z:
+        assert z["W1"].shape == (784, 50) and z["b2"].shape == (10,)
+        meta = json.loads(str(z["meta"]))
+    assert meta["config"]["iterations"] == 200 and meta["status"] == "completed"
+
+
+def test_train_full_mnist_short(cache: Path, mnist_dir: Path) -> None:
+    out = run(
+        "train", "--iterations", "100", "--optimizer", "adam", "--lr", "0.001",
+        "--sampling", "shuffle", "--dtype", "float64", "--no-progress",
+        cache=cache, env={"MNIST_DIR": str(mnist_dir)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "60,000 train" in out.stdout and "completed:" in out.stdout
+    assert out.stderr == ""

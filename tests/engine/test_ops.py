@@ -1,0 +1,201 @@
+"""Every op's backward against central differences, at random shapes (hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.ops import OPS, OpError, check_params, label_problem
+
+EPS = 1e-6
+
+Case = tuple[list[np.ndarray], dict[str, Any]]
+
+
+def _dims(draw: st.DrawFn, min_ndim: int = 0, max_ndim: int = 3) -> tuple[int, ...]:
+    ndim = draw(st.integers(min_ndim, max_ndim))
+    return tuple(draw(st.integers(1, 4)) for _ in range(ndim))
+
+
+def _broadcast_partner(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[int, ...]:
+    drop = draw(st.integers(0, len(shape)))
+    partner = list(shape[drop:])
+    for i in range(len(partner)):
+        if draw(st.booleans()):
+            partner[i] = 1
+    return tuple(partner)
+
+
+def _labels(draw: st.DrawFn, rng: np.random.Generator, scores_shape: tuple[int, ...]) -> np.ndarray:
+    classes = scores_shape[-1]
+    rows = 1 if len(scores_shape) == 1 else scores_shape[0]
+    idx = rng.integers(0, classes, size=rows)
+    if draw(st.booleans()):
+        return np.eye(classes)[idx].reshape(scores_shape)
+    if len(scores_shape) == 1:
+        return np.asarray(float(idx[0])) if draw(st.booleans()) else idx.astype(float)
+    return idx.astype(float)
+
+
+@st.composite
+def cases(draw: st.DrawFn, name: str) -> Case:
+    """Random inputs (and params) for op ``name``, in the op's domain and away from kinks."""
+    xs, params = draw(_raw_cases(name))
+    return [np.array(x, dtype=np.float64) for x in xs], params
+
+
+@st.composite
+def _raw_cases(draw: st.DrawFn, name: str) -> Case:
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def normal(shape: tuple[int, ...]) -> np.ndarray:
+        return rng.normal(size=shape)
+
+    if name in ("add", "mul"):
+        a = _dims(draw)
+        b = _broadcast_partner(draw, a)
+        pair = [normal(a), normal(b)]
+        return (pair if draw(st.booleans()) else pair[::-1]), {}
+    if name == "dot":
+        n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+        x_shape = (n,) if draw(st.booleans()) else (m, n)
+        w_shape = (n,) if draw(st.booleans()) else (n, k)
+        return [normal(x_shape), normal(w_shape)], {}
+    if name in ("exp", "sigmoid"):
+        return [normal(_dims(draw))], {}
+    if name == "log":
+        return [rng.uniform(0.5, 3.0, size=_dims(draw))], {}
+    if name == "reciprocal":
+        shape = _dims(draw)
+        return [rng.uniform(0.5, 3.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)], {}
+    if name == "relu":
+        shape = _dims(draw)
+        return [rng.uniform(0.1, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)], {}
+    if name == "sum":
+        shape = _dims(draw)
+        axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
+        return [normal(shape)], {"axis": axis}
+    if name == "affine":
+        n, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        x_shape = (n,) if draw(st.booleans()) else (draw(st.integers(1, 4)), n)
+        b_shape = draw(st.sampled_from([(m,), (1, m), ()])) if len(x_shape) == 2 else (m,)
+        return [normal(x_shape), normal((n, m)), normal(b_shape)], {}
+    if name == "softmax":
+        return [normal(_dims(draw, min_ndim=1))], {}
+    if name in ("cross_entropy", "softmax_with_loss"):
+        scores = _dims(draw, min_ndim=1, max_ndim=2)
+        x = normal(scores)
+        if name == "cross_entropy":
+            x = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
+        return [x, _labels(draw, rng, scores)], {}
+    raise AssertionError(f"no case generator for op {name}")
+
+
+def _run(name: str, xs: list[np.ndarray], params: dict[str, Any], dout: np.ndarray | None) -> Any:
+    step = OPS[name].make(check_params(OPS[name], params))
+    out = np.asarray(step.forward(*xs), dtype=np.float64)
+    if dout is None:
+        return out
+    return out, [np.asarray(g, dtype=np.float64) for g in step.backward(dout)]
+
+
+def _numerical(
+    name: str, xs: list[np.ndarray], params: dict[str, Any], dout: np.ndarray, i: int
+) -> np.ndarray:
+    grad = np.zeros_like(xs[i])
+    for k in np.ndindex(xs[i].shape):
+        moved = [x.copy() for x in xs]
+        moved[i][k] += EPS
+        plus = float(np.sum(_run(name, moved, params, None) * dout))
+        moved[i][k] -= 2 * EPS
+        minus = float(np.sum(_run(name, moved, params, None) * dout))
+        grad[k] = (plus - minus) / (2 * EPS)
+    return grad
+
+
+GRADIENT_OPS = [name for name in OPS if name != "input"]
+
+
+def test_every_op_has_a_case_generator_and_complete_docs() -> None:
+    """Adding an op to the table without docs or a test case fails here."""
+    assert set(GRADIENT_OPS) | {"input"} == set(OPS)
+    for op in OPS.values():
+        assert op.doc and "\n" not in op.doc
+        assert op.formula
+        assert len(op.grad_rules) == op.arity
+        public = op.public()
+        assert set(public) >= {"name", "inputs", "params", "doc", "arity", "formula"}
+
+
+@pytest.mark.parametrize("name", GRADIENT_OPS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_backward_matches_central_differences(name: str, data: st.DataObject) -> None:
+    """backward(dout) equals the numerical gradient of Σ(forward · dout) for every input.
+
+    Inputs and dout are read-only, so an op that writes into what it was given (as
+    the book's Relu.backward does to dout) fails here.
+    """
+    xs, params = data.draw(cases(name))
+    op = OPS[name]
+    expected_shape = op.shape([x.shape for x in xs], check_params(op, params))
+    rng = np.random.default_rng(0)
+    dout = np.array(rng.normal(size=expected_shape))
+    for a in [*xs, dout]:
+        a.setflags(write=False)
+    out, grads = _run(name, xs, params, dout)
+    assert out.shape == expected_shape
+    assert len(grads) == op.arity
+    for i, (x, g) in enumerate(zip(xs, grads, strict=True)):
+        assert g.shape == x.shape, f"{name}: d{op.inputs[i]} has shape {g.shape}, not {x.shape}"
+        if i in op.label_ports:
+            assert not g.any(), "labels get no gradient"
+            continue
+        np.testing.assert_allclose(
+            g,
+            _numerical(name, xs, params, dout, i),
+            rtol=1e-5,
+            atol=1e-7,
+            err_msg=f"{name}: d{op.inputs[i]}",
+        )
+
+
+def test_bias_gradient_is_summed_over_the_batch() -> None:
+    """The chapter's example: dY = [[1,2,3],[4,5,6]] gives dB = [5,7,9]."""
+    x_dot_w = np.array([[0.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
+    b = np.array([1.0, 2.0, 3.0])
+    out, (dxw, db) = _run("add", [x_dot_w, b], {}, np.array([[1.0, 2, 3], [4, 5, 6]]))
+    np.testing.assert_array_equal(out, [[1, 2, 3], [11, 12, 13]])
+    np.testing.assert_array_equal(db, [5.0, 7.0, 9.0])
+    np.testing.assert_array_equal(dxw, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_shape_rules_explain_mismatches() -> None:
+    """A shape error says both shapes."""
+    with pytest.raises(OpError, match=r"\(2, 3\).*\(4,\)"):
+        OPS["add"].shape([(2, 3), (4,)], {})
+    with pytest.raises(OpError, match=r"x of shape \(2, 3\) and W of shape \(2, 2\)"):
+        OPS["dot"].shape([(2, 3), (2, 2)], {})
+    with pytest.raises(OpError, match="axis 2"):
+        OPS["sum"].shape([(2, 3)], {"axis": 2})
+
+
+def test_label_problems_are_named() -> None:
+    """Labels are one-hot rows or whole class indices."""
+    assert label_problem(np.array([0.0, 0.0, 1.0]), (3,)) is None
+    assert label_problem(np.array([2.0]), (3,)) is None
+    assert "row 1" in str(label_problem(np.array([[0.0, 1.0], [0.5, 0.5]]), (2, 2)))
+    assert "0..2" in str(label_problem(np.array([3.0]), (3,)))
+
+
+def test_params_are_checked() -> None:
+    """Unknown or ill-typed parameters are errors, defaults are filled in."""
+    assert check_params(OPS["sum"], {}) == {"axis": None}
+    with pytest.raises(OpError, match="'keepdims'"):
+        check_params(OPS["sum"], {"keepdims": True})
+    with pytest.raises(OpError, match="whole number"):
+        check_params(OPS["sum"], {"axis": True})
