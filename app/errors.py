@@ -74,7 +74,9 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     """A JSONResponse in the error shape."""
     return JSONResponse(error_body(code, message, details), status_code=status)
 
@@ -96,8 +98,8 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, di
     given = first.get("input")
     details: dict[str, Any] = {"field": field, "errors": len(errors)}
     try:
-        json.dumps(given)
-        if given is not None and len(json.dumps(given)) < 200:
+        # NOTE: allow_nan=False: a NaN the client sent cannot be echoed back as JSON.
+        if given is not None and len(json.dumps(given, allow_nan=False)) < 200:
             details["value"] = given
     except (TypeError, ValueError):
         pass
@@ -133,4 +135,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "The server failed unexpectedly; it has been logged.")
+        return error_response(
+            500, "internal_error", "The server failed unexpectedly; it has been logged."
+        )

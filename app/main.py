@@ -7,9 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
-from app.routers import health
+from app.routers import datasets, gradcheck, health, predict, train
+from app.routers import graphs, insights
+from app.routers.ui import install_ui
+from app.runs import RunService
 from app.settings import Settings, get_settings
 
 
@@ -19,7 +23,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        runs = RunService(settings)
+        runs.start()
+        app.state.runs = runs
+        app.state.gradcheck = GradcheckRunner(settings)
+        try:
+            yield
+        finally:
+            app.state.gradcheck.close()
+            runs.close()
 
     app = FastAPI(
         title="Backprop Lab",
@@ -36,6 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(graphs.router)
+    app.include_router(train.router)
+    app.include_router(predict.router)
+    app.include_router(gradcheck.router)
+    app.include_router(datasets.router)
+    app.include_router(insights.router)
+    install_ui(app)
     return app
 
 

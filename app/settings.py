@@ -33,6 +33,47 @@ class Settings(BaseSettings):
         8, ge=1, description="Training runs queued and running at once, all users together."
     )
     max_gradcheck_batch: int = Field(100, ge=1, description="Images in one gradient check.")
+    max_gradcheck_params: int = Field(
+        500_000,
+        ge=1,
+        description="Parameters (or graph input elements) a full, element-wise gradient check "
+        "may perturb; larger checks must use mode 'fast'.",
+    )
+    max_gradcheck_work: int = Field(
+        200_000_000,
+        ge=1,
+        description="Budget of a full gradient check of a posted graph: input numbers perturbed "
+        "times numbers in the graph; larger checks must use mode 'fast'.",
+    )
+    gradcheck_workers: int = Field(
+        1, ge=1, le=16, description="Processes that run gradient checks off the request path."
+    )
+    max_subscribers_per_run: int = Field(
+        200, ge=1, description="Event streams open on one training run at once."
+    )
+    progress_interval: float = Field(
+        0.25,
+        gt=0,
+        le=60,
+        description="Seconds between progress events of a run (each carries every loss since "
+        "the previous one); also the longest a recorded metric waits before it is written.",
+    )
+    sse_ping_interval: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Seconds of silence after which an event stream sends a ping.",
+    )
+    download_datasets: bool = Field(
+        False,
+        description="Accept training on a dataset that is not on this machine but can be "
+        "downloaded (the worker fetches it); off: such a request gets 409.",
+    )
+    preload_datasets: str = Field(
+        "mnist",
+        description="Comma-separated datasets each training worker loads when it starts, so the "
+        "first run does not wait for them (only those available here).",
+    )
 
 
 @lru_cache

@@ -265,7 +265,7 @@ def main() -> None:
         f"{'fresh process: peak RSS':<46} {child['peak_rss_mb']:8.1f}MB {'':>9}  {'':<22} <= 300 MB"
     )
     print(
-        f"\nfloor (gathers + products): {floor:.3f} s; BLAS: 1 thread for training, 2 for evaluation"
+        f"\nfloor (gathers + products): {floor:.3f} s; BLAS: 1 thread to train, 2 to evaluate"
     )
     print(
         f"this process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
