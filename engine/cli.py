@@ -183,7 +183,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         sampling=args.sampling,
         dtype=args.dtype,
+        blas_threads=args.threads,
     )
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {args.threads}")
     data = _load(args)
     if args.batch_size > len(data.t_train) and args.sampling == "shuffle":
         raise UsageError(f"--batch-size exceeds the {len(data.t_train)} training images")
@@ -349,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("replacement", "shuffle"),
         default="replacement",
         help="batches drawn with replacement as the book does, or by epoch shuffling",
+    )
+    tr.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads for the training products (default 1; try 2 on an idle machine)",
     )
     tr.add_argument(
         "--dtype",

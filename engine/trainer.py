@@ -48,6 +48,7 @@ class TrainConfig:
     dtype: str = "float32"
     weight_init_std: float = 0.01
     eval_every_epoch: bool = True
+    blas_threads: int = 1
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot be trained with."""
@@ -59,7 +60,7 @@ class TrainConfig:
             raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, not {self.sampling!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}")
-        for name in ("hidden_size", "batch_size", "iterations"):
+        for name in ("hidden_size", "batch_size", "iterations", "blas_threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -135,7 +136,7 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float]:
         """Accuracy on the whole training and test sets."""
-        with threadpool_limits(limits=2, user_api="blas"):
+        with threadpool_limits(limits=max(2, self.config.blas_threads), user_api="blas"):
             self.train_acc = self.accuracy(self.data.x_train, self.data.t_train)
             self.test_acc = self.accuracy(self.data.x_test, self.data.t_test)
         return self.train_acc, self.test_acc
@@ -165,9 +166,11 @@ class Trainer:
         status = "completed"
         epoch = 0
         batches = self._batches()
-        # NOTE: OpenBLAS's second thread makes these small products slower.
+        # NOTE: one BLAS thread by default: a service runs one trainer per core, and on
+        # some machines a second thread makes these small products slower, not faster.
         # Overflow is caught below as a non-finite loss, with a message that says what to do.
-        with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
+        threads = cfg.blas_threads
+        with threadpool_limits(limits=threads, user_api="blas"), np.errstate(all="ignore"):
             for i in range(1, cfg.iterations + 1):
                 if should_stop is not None and should_stop():
                     status = "cancelled"
