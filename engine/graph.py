@@ -107,7 +107,11 @@ class Graph:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Forward value and gradient of every node and edge, at full precision."""
+    """Forward value and gradient of every node and edge, at full precision.
+
+    The arrays may be read-only or shared with the graph (an input's value is the
+    graph's own array): copy one before writing into it.
+    """
 
     graph: Graph
     values: Mapping[str, Array]
@@ -418,8 +422,12 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
     ops: dict[str, Op] = {}
     inputs: dict[str, tuple[str, ...]] = {}
     params: dict[str, dict[str, Any]] = {}
+    input_elements = 0
     for i, raw in enumerate(raw_nodes):
         node_id, op, node_inputs, node_params = _parse_node(raw, i, limits)
+        if op is INPUT:
+            input_elements += node_params["value"].size
+            _check_total(input_elements, limits)
         if node_id in index:
             raise GraphError(
                 "duplicate_id",
@@ -454,14 +462,7 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
     nodes, total = _infer_shapes(order, ops, inputs, params, index, limits)
     dout = _parse_dout(body.get("dout"), nodes[output].shape, limits)
     total += dout.size
-    if total > limits.max_total_elements:
-        raise GraphError(
-            "limit_exceeded",
-            f"The graph's tensors hold {total:,} elements together; "
-            f"the limit is {limits.max_total_elements:,}.",
-            {"limit": limits.max_total_elements, "name": "max_total_elements", "given": total},
-            413,
-        )
+    _check_total(total, limits)
 
     edges = tuple(
         Edge(src, n, port, ops[n].inputs[port]) for n in order for port, src in enumerate(inputs[n])
@@ -484,6 +485,17 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
         label_nodes=labels,
         total_elements=total,
     )
+
+
+def _check_total(total: int, limits: Limits) -> None:
+    if total > limits.max_total_elements:
+        raise GraphError(
+            "limit_exceeded",
+            f"The graph's tensors hold {total:,} elements together (at least); "
+            f"the limit is {limits.max_total_elements:,}.",
+            {"limit": limits.max_total_elements, "name": "max_total_elements", "given": total},
+            413,
+        )
 
 
 def _infer_shapes(
@@ -566,13 +578,22 @@ def _preview(a: Array, limit: int = 12) -> Any:
     return {"shape": list(a.shape), "first": flat}
 
 
+def _show(a: Array, limit: int = 6) -> str:
+    """A short human form of a tensor for messages: 0.5, or [1, -inf, …] (shape (3,))."""
+    if a.ndim == 0:
+        return f"{float(a):.6g}"
+    items = ", ".join(f"{float(v):.6g}" for v in a.reshape(-1)[:limit])
+    more = ", …" if a.size > limit else ""
+    return f"[{items}{more}] (shape {_fmt(a.shape)})"
+
+
 def _non_finite(node: Node, phase: str, produced: Array, operands: dict[str, Array]) -> GraphError:
     what = "value" if phase == "forward" else "gradient"
-    shown = ", ".join(f"{k} = {_preview(v)}" for k, v in operands.items())
+    shown = ", ".join(f"{k} = {_show(v)}" for k, v in operands.items())
     return GraphError(
         "non_finite_result",
-        f"Node '{node.id}' ({node.op.name}) produced a non-finite {what} in the {phase} pass "
-        f"from {shown}: {_preview(produced)}.",
+        f"Node '{node.id}' ({node.op.name}) produced a non-finite {what} in the {phase} pass, "
+        f"{_show(produced)}, from {shown}.",
         {
             "node": node.id,
             "op": node.op.name,

@@ -103,11 +103,7 @@ class Op:
 
 
 def _fmt(shape: Shape) -> str:
-    return (
-        "()"
-        if not shape
-        else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-    )
+    return str(tuple(shape))  # (), (3,), (2, 3): as Python and NumPy write shapes
 
 
 def _same(shapes: Sequence[Shape], _: Mapping[str, Any]) -> Shape:
@@ -214,7 +210,7 @@ def label_problem(t: Array, scores_shape: Shape) -> str | None:
     flat = t.reshape(-1)
     bad = (flat != np.rint(flat)) | (flat < 0) | (flat >= classes)
     if bad.any():
-        return f"class index {flat[bad][0]!r} is not a whole number in 0..{classes - 1}"
+        return f"class index {float(flat[bad][0]):g} is not a whole number in 0..{classes - 1}"
     return None
 
 
@@ -226,10 +222,11 @@ def _class_indices(t: Array, scores: Array) -> NDArray[np.intp]:
     # NOTE: rounding (not truncating) keeps a label of 2 at 2 when a numerical
     # gradient check nudges it to 1.9999, so the loss is locally constant in t.
     idx = np.rint(t.reshape(-1))
-    if (idx < 0).any() or (idx >= classes).any():
+    bad = (idx < 0) | (idx >= classes)
+    if bad.any():
         raise OpError(
             "bad_labels",
-            f"class indices must be whole numbers in 0..{classes - 1}, got {t.tolist()}",
+            f"class indices must be whole numbers in 0..{classes - 1}, got {float(idx[bad][0]):g}",
         )
     return idx.astype(np.intp)
 
@@ -312,6 +309,7 @@ class ExpStep:
         return self.out
 
     def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.out is not None, "forward first"
         return (dout * self.out,)
 
 

@@ -99,7 +99,10 @@ def test_broadcast_bias_gradient_is_summed_to_its_shape() -> None:
 
 def test_scalar_dout_is_broadcast_and_default_is_ones() -> None:
     """dout may be a number for a tensor output; by default it is ones of the output's shape."""
-    body = {"nodes": [inp("x", [1.0, 2.0]), op("y", "mul", "x", "x")], "output": "y"}
+    body: dict[str, Any] = {
+        "nodes": [inp("x", [1.0, 2.0]), op("y", "mul", "x", "x")],
+        "output": "y",
+    }
     np.testing.assert_array_equal(evaluate(parse_graph(body)).grads["x"], [2.0, 4.0])
     body["dout"] = 3
     np.testing.assert_array_equal(evaluate(parse_graph(body)).grads["x"], [6.0, 12.0])

@@ -8,7 +8,7 @@ import pytest
 from engine.functions import softmax
 from engine.graph import Evaluation, evaluate, parse_graph
 from engine.network import TwoLayerNet
-from engine.presets import ONE_HOT, PRESETS, PRESETS_BY_ID, SOFTMAX_SCORES, TWO_LAYER
+from engine.presets import ONE_HOT, PRESETS, PRESETS_BY_ID, SOFTMAX_SCORES, TWO_LAYER, Preset
 
 
 def run(preset_id: str) -> Evaluation:
@@ -118,7 +118,7 @@ def test_two_layer_net_matches_the_books_network() -> None:
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.id)
-def test_every_preset_matches_central_differences(preset) -> None:  # type: ignore[no-untyped-def]
+def test_every_preset_matches_central_differences(preset: Preset) -> None:
     """Backprop equals the numerical gradient of Σ(output · dout) for every input node."""
     graph = parse_graph(preset.public()["graph"])
     ev = evaluate(graph)

@@ -1,0 +1,124 @@
+"""Computation graphs: the op palette, the chapter's presets, and evaluation."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+
+from app.errors import AppError, BadRequest, Conflict, NotFound, TooLarge, Unprocessable
+from app.schemas_graphs import (
+    GRAPH_SCHEMA,
+    EvaluationPublic,
+    OpsPublic,
+    PresetsPublic,
+    evaluation_public,
+)
+from app.settings import Settings
+from engine.graph import GraphError, Limits, evaluate, parse_graph
+from engine.ops import OPS
+from engine.presets import PRESETS
+
+router = APIRouter(prefix="/graphs", tags=["graphs"])
+
+_STATUS: dict[int, type[AppError]] = {
+    400: BadRequest,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+    422: Unprocessable,
+}
+
+EVALUATE_DESCRIPTION = """\
+Evaluate a computation graph: validate it, run it forward in topological order, then
+backward from `output` seeded with `dout` (default 1, or ones of the output's shape).
+
+The answer has every node's forward `value`, its gradient `grad` (dL/d(node), the **sum**
+over every use of the node) and `shape`; every edge's forward `value` and the upstream
+`grad` carried back along it into input `port` of node `to`; and the forward and backward
+visiting orders. For the step-through, each node's `local` gives its backward rule per
+input, with the actual numbers when all its operands are scalars
+(e.g. `dx = dout · y = 1.1 · 2 = 2.2`).
+
+**Numbers** are computed in float64 at full precision and rounded to 15 significant digits
+for display only, so the book's 100 · 2 · 1.1 shows as `220.0`, not `220.00000000000003`.
+
+**Errors** have the one shape `{"error": {"code", "message", "details"}}` and name the node,
+input or field at fault: `malformed_json` (400); `invalid_body`, `invalid_field`,
+`missing_field`, `unknown_op`, `wrong_arity`, `missing_node`, `duplicate_id`, `graph_cycle`,
+`shape_mismatch`, `non_numeric_value`, `non_finite_value`, `ragged_tensor`, `empty_tensor`,
+`missing_value`, `unexpected_value`, `unknown_param`, `invalid_param`, `bad_labels`,
+`missing_output`, `dout_shape`, `non_finite_result` (422); `limit_exceeded`,
+`body_too_large` (413).
+
+**Limits** (the values in force are in `GET /graphs/ops` under `limits`): nodes per graph
+(`BACKPROP_LAB_MAX_GRAPH_NODES`, default 500), elements per tensor
+(`BACKPROP_LAB_MAX_TENSOR_ELEMENTS`, default 1,000,000), elements of all the graph's
+tensors together (`BACKPROP_LAB_MAX_TOTAL_ELEMENTS`, default 5,000,000), 32 dimensions per
+tensor, and the request body size (`BACKPROP_LAB_MAX_BODY_BYTES`, default 8,000,000).
+"""
+
+
+def get_limits(request: Request) -> Limits:
+    """The graph limits of this app, from its settings."""
+    settings: Settings = request.app.state.settings
+    return Limits(
+        max_graph_nodes=settings.max_graph_nodes,
+        max_tensor_elements=settings.max_tensor_elements,
+        max_total_elements=settings.max_total_elements,
+    )
+
+
+LimitsDep = Annotated[Limits, Depends(get_limits)]
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def to_app_error(exc: GraphError) -> AppError:
+    """The API error for an engine error (same code, message and details)."""
+    cls = _STATUS.get(exc.status_hint, Unprocessable)
+    return cls(exc.message, code=exc.code, details=_json_safe(exc.details))
+
+
+@router.get("/ops", response_model=OpsPublic)
+def list_ops(request: Request, limits: LimitsDep) -> dict[str, Any]:
+    """Every node type with its inputs, parameters, formula and doc, and the limits in force."""
+    settings: Settings = request.app.state.settings
+    return {
+        "ops": [op.public() for op in OPS.values()],
+        "limits": {**limits.public(), "max_body_bytes": settings.max_body_bytes},
+    }
+
+
+@router.get("/presets", response_model=PresetsPublic)
+def list_presets() -> dict[str, Any]:
+    """The chapter's example graphs, each with an id, a title and an explanation."""
+    return {"presets": [p.public() for p in PRESETS]}
+
+
+@router.post(
+    "/evaluate",
+    response_model=EvaluationPublic,
+    description=EVALUATE_DESCRIPTION,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
+    },
+)
+def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> JSONResponse:
+    """Run a graph forward and backward; every node's value and gradient, every edge's too."""
+    try:
+        graph = parse_graph(body, limits=limits)
+        result = evaluation_public(evaluate(graph, limits=limits))
+    except GraphError as exc:
+        raise to_app_error(exc) from None
+    return JSONResponse(result)

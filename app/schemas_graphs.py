@@ -1,0 +1,281 @@
+"""Request schema and response models of the graph endpoints, and their JSON rendering.
+
+The request body is validated by ``engine.graph.parse_graph`` (one place, one set of
+error codes); ``GRAPH_SCHEMA`` documents it in OpenAPI. Responses are rendered by
+``evaluation_public`` with every double rounded to 15 significant digits for display.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.graph import Evaluation, explain
+from engine.ops import OPS, Array
+from engine.presets import PRESETS_BY_ID
+
+TENSOR_SCHEMA: dict[str, Any] = {
+    "description": "A number or a rectangular nested list of numbers (a tensor).",
+    "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
+}
+
+GRAPH_SCHEMA: dict[str, Any] = {
+    "title": "GraphIn",
+    "type": "object",
+    "required": ["nodes", "output"],
+    "properties": {
+        "nodes": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The nodes; each names its inputs, in order, by id.",
+            "items": {
+                "type": "object",
+                "required": ["id", "op"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "op": {"type": "string", "enum": list(OPS)},
+                    "inputs": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Ids of the nodes feeding this one, in the op's order.",
+                    },
+                    "value": {**TENSOR_SCHEMA, "description": "The value of an `input` node."},
+                    "params": {"type": "object", "description": "The op's parameters."},
+                },
+            },
+        },
+        "output": {"type": "string", "description": "Id of the node the backward pass starts at."},
+        "dout": {
+            **TENSOR_SCHEMA,
+            "description": "Gradient fed into the output: a number or the output's shape "
+            "(default 1, or ones of the output's shape).",
+        },
+    },
+    "example": PRESETS_BY_ID["apples"].graph,
+}
+"""JSON schema of a posted graph, for the OpenAPI document."""
+
+Tensor = float | list[Any]
+
+
+class ParamPublic(BaseModel):
+    """A parameter of an op."""
+
+    name: str
+    type: str
+    default: Any
+    required: bool
+    where: str = Field(description="`params` (the node's params object) or `node` (a field).")
+    doc: str
+
+
+class OpPublic(BaseModel):
+    """One node type of the palette."""
+
+    name: str
+    inputs: list[str]
+    arity: int
+    params: list[ParamPublic]
+    doc: str
+    formula: str
+    backward: dict[str, str] = Field(description="Each input's gradient rule, e.g. dx: dout · y.")
+    label_inputs: list[str] = Field(description="Inputs that are class labels (gradient 0).")
+
+
+class LimitsPublic(BaseModel):
+    """Limits of this server for graphs."""
+
+    max_graph_nodes: int
+    max_tensor_elements: int
+    max_total_elements: int
+    max_tensor_dims: int
+    max_body_bytes: int
+
+
+class OpsPublic(BaseModel):
+    """Every op and the limits in force."""
+
+    ops: list[OpPublic]
+    limits: LimitsPublic
+
+
+class PresetPublic(BaseModel):
+    """One of the chapter's example graphs."""
+
+    id: str
+    title: str
+    description: str
+    graph: dict[str, Any]
+
+
+class PresetsPublic(BaseModel):
+    """The chapter's example graphs."""
+
+    presets: list[PresetPublic]
+
+
+class OutputPublic(BaseModel):
+    """The output node and its value."""
+
+    id: str
+    value: Tensor
+    shape: list[int]
+
+
+class LocalPortPublic(BaseModel):
+    """The backward rule for one input of a node, with numbers when all are scalars."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    port: int
+    input: str
+    from_: str = Field(alias="from")
+    rule: str
+    numbers: str | None
+    text: str = Field(description="e.g. dx = dout · y = 1.1 · 2 = 2.2")
+
+
+class LocalPublic(BaseModel):
+    """A node's backward step, for the UI's step-through."""
+
+    rule: str
+    scalar: bool
+    values: dict[str, float] | None = Field(description="dout, out and inputs when scalars.")
+    ports: list[LocalPortPublic]
+    text: str
+
+
+class NodePublic(BaseModel):
+    """A node's forward value and its gradient dL/d(node), summed over every use."""
+
+    op: str
+    inputs: list[str]
+    shape: list[int]
+    value: Tensor
+    grad: Tensor
+    in_backward: bool = Field(description="Whether the output depends on this node.")
+    differentiable: bool = Field(description="False for nodes used only as class labels.")
+    local: LocalPublic | None
+
+
+class EdgePublic(BaseModel):
+    """The value sent forward along an edge and the upstream gradient sent back."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    port: int
+    input: str
+    value: Tensor
+    grad: Tensor
+
+
+class EvaluationPublic(BaseModel):
+    """Everything the UI needs to animate the forward and backward passes."""
+
+    output: OutputPublic
+    dout: Tensor
+    nodes: dict[str, NodePublic]
+    edges: list[EdgePublic]
+    forward_order: list[str]
+    backward_order: list[str]
+
+
+def round15(v: float) -> float:
+    """A double rounded to 15 significant digits (220.00000000000003 -> 220.0)."""
+    return float(f"{v:.15g}")
+
+
+_POWERS_OF_TEN = 10.0 ** np.arange(23)  # exact doubles up to 1e22
+
+
+def round15_array(a: Array) -> Array:
+    """Every element rounded to 15 significant digits, vectorised; equal to ``round15`` each.
+
+    For 1e-8 <= |v| < 1e15 the digits to keep are an exact power of ten p, so
+    rint(v · p) / p is the double nearest the 15-digit decimal, unless v · p rounded
+    to exactly half an integer (the product's rounding may have made that tie):
+    those, and values out of that range, go through ``round15``.
+    """
+    original = np.asarray(a, dtype=np.float64)
+    out = original.copy()
+    magnitude = np.abs(out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = 14.0 - np.floor(np.log10(magnitude))
+    fast = np.isfinite(keep) & (keep >= 0) & (keep <= 22)
+    p = _POWERS_OF_TEN[keep[fast].astype(np.intp)]
+    scaled = out[fast] * p
+    rounded = np.rint(scaled)
+    out[fast] = rounded / p
+    slow = ~fast & (magnitude != 0) & np.isfinite(out)
+    slow[fast] = np.abs(scaled - rounded) == 0.5
+    flat, source = out.reshape(-1), original.reshape(-1)
+    for i in np.flatnonzero(slow):
+        flat[i] = round15(float(source[i]))
+    return out
+
+
+def display(a: Array) -> Any:
+    """A tensor as JSON numbers rounded to 15 significant digits (a number or nested lists)."""
+    if a.ndim == 0:
+        return round15(float(a))
+    if a.size <= 64:
+        return np.array([round15(v) for v in a.ravel().tolist()]).reshape(a.shape).tolist()
+    return round15_array(a).tolist()
+
+
+def evaluation_public(ev: Evaluation) -> dict[str, Any]:
+    """The JSON body of POST /graphs/evaluate."""
+    graph = ev.graph
+    shown: dict[int, Any] = {}
+
+    def show(a: Array) -> Any:
+        # A gradient sent along a node's only edge is the node's gradient itself: same array,
+        # rendered once (every array here lives until the end of this call, so ids are unique).
+        key = id(a)
+        if key not in shown:
+            shown[key] = display(a)
+        return shown[key]
+
+    backward = set(graph.backward_order)
+    nodes: dict[str, Any] = {}
+    for n, node in graph.nodes.items():
+        local = explain(ev, n)
+        if local is not None and local["values"] is not None:
+            local["values"] = {k: round15(v) for k, v in local["values"].items()}
+        nodes[n] = {
+            "op": node.op.name,
+            "inputs": list(node.inputs),
+            "shape": list(node.shape),
+            "value": show(ev.values[n]),
+            "grad": show(ev.grads[n]),
+            "in_backward": n in backward,
+            "differentiable": n not in graph.label_nodes,
+            "local": local,
+        }
+    edges = [
+        {
+            "from": e.source,
+            "to": e.target,
+            "port": e.port,
+            "input": e.input,
+            "value": show(ev.values[e.source]),
+            "grad": show(ev.edge_grad(e)),
+        }
+        for e in graph.edges
+    ]
+    return {
+        "output": {
+            "id": graph.output,
+            "value": show(ev.values[graph.output]),
+            "shape": list(graph.nodes[graph.output].shape),
+        },
+        "dout": show(graph.dout),
+        "nodes": nodes,
+        "edges": edges,
+        "forward_order": list(graph.forward_order),
+        "backward_order": list(graph.backward_order),
+    }
