@@ -130,6 +130,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(
                 405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}."
             )
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # NOTE: FastAPI's own parse failure, e.g. JSON nested deeper than Python recurses.
+            return error_response(
+                400,
+                "malformed_json",
+                "The request body could not be parsed: it is not JSON, or it is nested too "
+                "deeply. Send a JSON object with Content-Type: application/json.",
+            )
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -1,0 +1,45 @@
+"""The one error shape, for failures FastAPI itself raises before any route runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def client(live_server: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30.0) as c:
+        yield c
+
+
+def assert_error_shape(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return dict(body["error"])
+
+
+def test_json_nested_too_deeply_is_malformed_json_not_a_vague_error(client: httpx.Client) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    r = client.post("/graphs/evaluate", content=body, headers={"content-type": "application/json"})
+    err = assert_error_shape(r, 400, "malformed_json")
+    assert "nested too deeply" in err["message"]
+
+
+def test_unknown_path_and_wrong_method(client: httpx.Client) -> None:
+    err = assert_error_shape(client.get("/no/such/thing"), 404, "not_found")
+    assert "/no/such/thing" in err["message"]
+    err = assert_error_shape(client.put("/healthz"), 405, "method_not_allowed")
+    assert "PUT" in err["message"]
+
+
+def test_body_over_the_limit_is_413_with_the_limit(client: httpx.Client) -> None:
+    big = b'{"nodes": [' + b" " * 9_000_000 + b"]}"
+    r = client.post("/graphs/evaluate", content=big, headers={"content-type": "application/json"})
+    err = assert_error_shape(r, 413, "body_too_large")
+    assert err["details"]["limit"] == 8_000_000
