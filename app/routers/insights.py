@@ -1,0 +1,191 @@
+"""What a finished run learned: first-layer weights, confusion matrix, misclassified test digits.
+
+Also the server's limits, so a form can show them before a request is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from numpy.typing import NDArray
+from pydantic import BaseModel, Field
+
+from app.errors import Conflict
+from app.runs import ExistingRun, Service
+from app.schemas_service import error_responses
+
+router = APIRouter(tags=["runs"])
+
+_lock = threading.Lock()
+_datasets: OrderedDict[str, Any] = OrderedDict()
+_predictions: OrderedDict[str, NDArray[np.intp]] = OrderedDict()
+
+
+class Limits(BaseModel):
+    """The limits of this server that a training or gradient-check request must respect."""
+
+    max_iterations: int
+    max_hidden_size: int
+    max_batch_size: int
+    max_gradcheck_batch: int
+    max_active_runs: int
+    max_graph_nodes: int
+
+
+class FirstLayerWeights(BaseModel):
+    """Columns of W1: each hidden unit's 784 input weights, to draw as a 28x28 image."""
+
+    shape: list[int] = Field(description="Shape of W1: (784, hidden_size).")
+    units: list[int] = Field(description="Index of each hidden unit returned.")
+    images: list[list[float]] = Field(description="One list of 784 weights per unit.")
+    max_abs: float = Field(description="Largest |weight| over the units returned.")
+
+
+class Confusion(BaseModel):
+    """Counts of true class (rows) against predicted class (columns) on the test set."""
+
+    classes: list[str]
+    matrix: list[list[int]]
+    accuracy: float
+    test_size: int
+
+
+class Mistake(BaseModel):
+    """One misclassified test image."""
+
+    index: int = Field(description="Index in the test set.")
+    label: int
+    predicted: int
+    confidence: float = Field(description="Probability the network gave its (wrong) answer.")
+    image: list[float] = Field(description="784 pixels in 0..1, row by row.")
+
+
+class Misclassified(BaseModel):
+    """Misclassified test images, most confidently wrong first."""
+
+    classes: list[str]
+    total: int = Field(description="Misclassified test images in all.")
+    items: list[Mistake]
+
+
+def _dataset(name: str) -> Any:
+    """The dataset a run trained on (kept in memory, at most two)."""
+    from engine.datasets import DatasetError, load_dataset
+
+    with _lock:
+        if name in _datasets:
+            _datasets.move_to_end(name)
+            return _datasets[name]
+    try:
+        data = load_dataset(name, download=False, progress=False)
+    except DatasetError as e:
+        raise Conflict(str(e), code="dataset_unavailable", details={"dataset": name}) from None
+    with _lock:
+        _datasets[name] = data
+        while len(_datasets) > 2:
+            _datasets.popitem(last=False)
+    return data
+
+
+def _test_predictions(run: Any, service: Any) -> tuple[Any, NDArray[np.floating], NDArray[np.intp]]:
+    """The run's dataset, its softmax on the test set and the predicted classes."""
+    from engine.datasets import to_float
+    from engine.functions import softmax
+
+    net = service.network(run.id)
+    data = _dataset(str(run.config.get("dataset", "mnist")))
+    x = to_float(data.x_test, net.dtype)
+    probs = np.concatenate(
+        [softmax(net.predict(x[i : i + 2000])) for i in range(0, len(x), 2000)]
+    ).astype(np.float64)
+    pred = np.argmax(probs, axis=1)
+    with _lock:
+        _predictions[run.id] = pred
+        while len(_predictions) > 8:
+            _predictions.popitem(last=False)
+    return data, probs, pred
+
+
+@router.get("/limits", response_model=Limits, tags=["limits"])
+def limits(request: Request) -> Limits:
+    """This server's limits on training runs, gradient checks and graphs."""
+    s = request.app.state.settings
+    return Limits(
+        max_iterations=s.max_iterations,
+        max_hidden_size=s.max_hidden_size,
+        max_batch_size=s.max_batch_size,
+        max_gradcheck_batch=s.max_gradcheck_batch,
+        max_active_runs=s.max_active_runs,
+        max_graph_nodes=s.max_graph_nodes,
+    )
+
+
+@router.get(
+    "/runs/{run_id}/weights", response_model=FirstLayerWeights, responses=error_responses(404, 409)
+)
+def first_layer_weights(
+    run: ExistingRun,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=256, description="Hidden units to return.")] = 64,
+) -> FirstLayerWeights:
+    """The first layer's weights of a completed run, one 784-vector per hidden unit."""
+    w1 = np.asarray(service.network(run.id).params["W1"], dtype=np.float64)
+    n = min(limit, w1.shape[1])
+    cols = np.round(w1[:, :n].T, 5)
+    return FirstLayerWeights(
+        shape=list(w1.shape),
+        units=list(range(n)),
+        images=cols.tolist(),
+        max_abs=float(np.max(np.abs(cols))) if cols.size else 0.0,
+    )
+
+
+@router.get(
+    "/runs/{run_id}/confusion", response_model=Confusion, responses=error_responses(404, 409)
+)
+def confusion(run: ExistingRun, service: Service) -> Confusion:
+    """Confusion matrix of a completed run on its dataset's test set."""
+    data, _, pred = _test_predictions(run, service)
+    t = data.t_test.astype(np.intp)
+    k = len(data.classes)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (t, pred), 1)
+    return Confusion(
+        classes=list(data.classes),
+        matrix=matrix.tolist(),
+        accuracy=float(np.mean(pred == t)),
+        test_size=len(t),
+    )
+
+
+@router.get(
+    "/runs/{run_id}/misclassified",
+    response_model=Misclassified,
+    responses=error_responses(404, 409, 422),
+)
+def misclassified(
+    run: ExistingRun,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=200, description="Images to return.")] = 24,
+) -> Misclassified:
+    """Test images a completed run gets wrong, the most confidently wrong first."""
+    data, probs, pred = _test_predictions(run, service)
+    t = data.t_test.astype(np.intp)
+    wrong = np.flatnonzero(pred != t)
+    conf = probs[wrong, pred[wrong]]
+    order = wrong[np.argsort(-conf, kind="stable")][:limit]
+    items = [
+        Mistake(
+            index=int(i),
+            label=int(t[i]),
+            predicted=int(pred[i]),
+            confidence=float(probs[i, pred[i]]),
+            image=np.round(data.x_test[i].astype(np.float64) / 255.0, 3).tolist(),
+        )
+        for i in order
+    ]
+    return Misclassified(classes=list(data.classes), total=len(wrong), items=items)

@@ -1,0 +1,83 @@
+"""The browser UI: the page at ``/``, its static files and the npm packages it loads."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app.errors import error_response
+
+log = logging.getLogger("backprop_lab")
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC_DIR = ROOT / "static"
+TEMPLATES_DIR = ROOT / "templates"
+NODE_MODULES = ROOT / "node_modules"
+
+# Only these files of the npm packages are served, each under /vendor/<name>.
+VENDOR_FILES: dict[str, Path] = {
+    "dagre/dagre.min.js": NODE_MODULES / "@dagrejs" / "dagre" / "dist" / "dagre.min.js",
+    "uplot/uPlot.esm.js": NODE_MODULES / "uplot" / "dist" / "uPlot.esm.js",
+    "uplot/uPlot.min.css": NODE_MODULES / "uplot" / "dist" / "uPlot.min.css",
+}
+
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+MISSING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Backprop Lab: setup incomplete</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}
+code{{background:#f2f2f2;padding:.1rem .3rem}}</style></head>
+<body><h1>The front-end packages are not installed</h1>
+<p>The page needs these files from <code>node_modules/</code>, which are missing:</p>
+<ul>{items}</ul>
+<p>Run <code>npm ci</code> in the project directory, then reload this page.</p>
+</body></html>
+"""
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def missing_vendor_files() -> list[str]:
+    """The vendor files the page needs that are not installed."""
+    return [name for name, path in VENDOR_FILES.items() if not path.is_file()]
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> Response:
+    """The single page of the lab (or a page that says to run ``npm ci``)."""
+    missing = missing_vendor_files()
+    if missing:
+        items = "".join(f"<li><code>{VENDOR_FILES[name]}</code></li>" for name in missing)
+        return HTMLResponse(MISSING_PAGE.format(items=items), status_code=503)
+    return templates.TemplateResponse(request, "index.html", {})
+
+
+@router.get("/vendor/{name:path}")
+def vendor(name: str) -> Response:
+    """One file of an npm package's dist folder, from ``node_modules``."""
+    path = VENDOR_FILES.get(name)
+    if path is None:
+        return error_response(404, "not_found", f"There is no vendor file '{name}'.")
+    if not path.is_file():
+        return error_response(
+            503,
+            "frontend_not_installed",
+            f"{path} is missing: run `npm ci` in the project directory.",
+            {"file": str(path)},
+        )
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+
+
+def install_ui(app: FastAPI) -> None:
+    """Serve the page, ``/static`` and ``/vendor``; log clearly when ``npm ci`` was not run."""
+    missing = missing_vendor_files()
+    if missing:
+        log.error("front-end packages missing (%s): run `npm ci` in %s", ", ".join(missing), ROOT)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

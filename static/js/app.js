@@ -1,0 +1,62 @@
+// The page: tabs, language switch, the URL (view + graph), and the three views.
+
+import { preferredLanguage, setLanguage, language } from "./i18n.js";
+import { GraphView } from "./graph-view.js";
+import { TrainView } from "./train-view.js";
+import { GradcheckView } from "./gradcheck-view.js";
+import { bindTabs, selectTab } from "./ui.js";
+
+const VIEWS = ["graph", "train", "gradcheck"];
+const tabs = [...document.querySelectorAll(".tabs [role=tab]")];
+let currentView = "graph";
+let ready = false;
+
+function hashParams() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
+function writeUrl() {
+  if (!ready) return;
+  const params = new URLSearchParams();
+  params.set("view", currentView);
+  const g = graph.urlState();
+  if (g) params.set("g", g);
+  const next = `#${params.toString()}`;
+  if (location.hash !== next) history.replaceState(null, "", next);
+}
+
+const graph = new GraphView({ onUrlChange: writeUrl });
+const train = new TrainView();
+const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
+
+function show(view) {
+  if (!VIEWS.includes(view)) view = "graph";
+  currentView = view;
+  selectTab(tabs, "view", view);
+  for (const v of VIEWS) document.getElementById(`view-${v}`).hidden = v !== view;
+  document.body.dataset.view = view;
+  if (view === "graph") graph.onShow();
+  if (view === "train") train.onShow();
+  writeUrl();
+}
+
+async function main() {
+  await setLanguage(preferredLanguage());
+  const select = document.getElementById("lang-select");
+  select.value = language();
+  select.addEventListener("change", () => setLanguage(select.value));
+  document.addEventListener("langchange", () => {
+    select.value = language();
+    graph.relabel();
+    train.relabel();
+    gradcheck.relabel();
+  });
+  bindTabs(tabs, "view", show);
+  const params = hashParams();
+  await Promise.all([graph.init(params.get("g")), train.init(), gradcheck.init()]);
+  ready = true;
+  show(params.get("view") || "graph");
+  document.body.dataset.ready = "true";
+}
+
+main();

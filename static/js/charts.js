@@ -1,0 +1,106 @@
+// Live charts with uPlot: loss per iteration (raw + smoothed, other runs overlaid) and accuracy.
+
+import uPlot from "/vendor/uplot/uPlot.esm.js";
+
+export const COLORS = ["#d6336c", "#1c7ed6", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#e8590c", "#5c940d"];
+const HEIGHT = 210;
+
+/** TensorBoard's smoothing: an exponential moving average, debiased at the start. */
+export function smooth(values, weight) {
+  const out = new Array(values.length);
+  let last = 0;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) {
+      out[i] = null;
+      continue;
+    }
+    n += 1;
+    last = last * weight + (1 - weight) * v;
+    out[i] = weight > 0 ? last / (1 - weight ** n) : v;
+  }
+  return out;
+}
+
+function sizeOf(el) {
+  return { width: Math.max(280, el.clientWidth - 4), height: HEIGHT };
+}
+
+class Chart {
+  constructor(el) {
+    this.el = el;
+    this.plot = null;
+    this.key = "";
+    new ResizeObserver(() => {
+      if (this.plot && this.el.clientWidth) this.plot.setSize(sizeOf(this.el));
+    }).observe(el);
+  }
+
+  /** Draw `data` with `series`; the plot is rebuilt only when the series change. */
+  draw(key, options, data) {
+    if (!this.plot || key !== this.key) {
+      if (this.plot) this.plot.destroy();
+      this.plot = new uPlot({ ...sizeOf(this.el), ...options }, data, this.el);
+      this.key = key;
+    } else {
+      this.plot.setData(data);
+    }
+  }
+
+  /** How many x values are drawn now (used by tests and the status line). */
+  points() {
+    return this.plot ? this.plot.data[0].length : 0;
+  }
+}
+
+export class LossChart extends Chart {
+  /**
+   * `runs`: [{id, label, loss (array, index 0 = iteration 1), current}]; `weight`: smoothing.
+   */
+  update(runs, weight, labels) {
+    const length = Math.max(0, ...runs.map((r) => r.loss.length));
+    const xs = Array.from({ length }, (_, i) => i + 1);
+    const series = [{ label: labels.iteration }];
+    const data = [xs];
+    runs.forEach((run, i) => {
+      const pad = (arr) => (arr.length < length ? arr.concat(new Array(length - arr.length).fill(null)) : arr);
+      const raw = pad(run.loss.map((v) => (v === undefined ? null : v)));
+      const color = COLORS[i % COLORS.length];
+      if (run.current) {
+        series.push({ label: `${run.label} ${labels.raw}`, stroke: `${color}40`, width: 1, points: { show: false } });
+        data.push(raw);
+      }
+      series.push({ label: run.current ? `${run.label} ${labels.smoothed}` : run.label, stroke: color, width: 2, points: { show: false } });
+      data.push(smooth(raw, weight));
+    });
+    const key = series.map((s) => s.label).join("|");
+    this.draw(key, {
+      series,
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: false } },
+      axes: [{ label: labels.iteration }, { label: labels.loss, size: 56 }],
+    }, data);
+    this.el.dataset.points = String(runs.find((r) => r.current)?.loss.filter((v) => v !== null && v !== undefined).length ?? 0);
+  }
+}
+
+export class AccuracyChart extends Chart {
+  /** `epochs`: [{epoch, train_acc, test_acc}]. */
+  update(epochs, labels) {
+    const xs = epochs.map((e) => e.epoch);
+    const data = [xs, epochs.map((e) => e.train_acc), epochs.map((e) => e.test_acc)];
+    const series = [
+      { label: labels.epoch },
+      { label: labels.train, stroke: COLORS[1], width: 2, points: { show: true, size: 6 } },
+      { label: labels.test, stroke: COLORS[2], width: 2, points: { show: true, size: 6 } },
+    ];
+    this.draw(series.map((s) => s.label).join("|"), {
+      series,
+      scales: { x: { time: false }, y: { range: (u, min, max) => [Math.max(0, Math.min(min, 0.8) - 0.02), 1] } },
+      axes: [{ label: labels.epoch }, { label: labels.accuracy, size: 56 }],
+    }, data);
+    this.el.dataset.points = String(epochs.length);
+  }
+}

@@ -1,0 +1,188 @@
+// The gradient check: backprop against central differences, as a table and a log-scale picture.
+
+import { api } from "./api.js";
+import { t } from "./i18n.js";
+import { fmt } from "./tensor.js";
+import { h } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const NS = "http://www.w3.org/2000/svg";
+const LOG_MIN = -17;
+const LOG_MAX = 1;
+
+function s(name, attrs = {}, parent = null, text = null) {
+  const node = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  if (parent) parent.append(node);
+  return node;
+}
+
+function sci(x) {
+  if (typeof x !== "number") return "–";
+  if (x === 0) return "0";
+  return Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4 ? x.toExponential(2) : fmt(x, 4);
+}
+
+export class GradcheckView {
+  constructor({ graphBody }) {
+    this.graphBody = graphBody;
+    this.report = null;
+    this.request = null;
+  }
+
+  async init() {
+    const form = $("gc-form");
+    form.addEventListener("change", () => this.syncForm());
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.run();
+    });
+    this.syncForm();
+  }
+
+  target() {
+    return document.querySelector("input[name=gc-target]:checked").value;
+  }
+
+  syncForm() {
+    const net = this.target() === "net";
+    $("gc-net-fields").hidden = !net;
+  }
+
+  body() {
+    const mode = document.querySelector("input[name=gc-mode]:checked").value;
+    if (this.target() === "graph") return { graph: this.graphBody(), mode };
+    const ints = { hidden_size: "gc-hidden", batch_size: "gc-batch", seed: "gc-seed" };
+    const values = {};
+    for (const [name, id] of Object.entries(ints)) {
+      const input = $(id);
+      const v = Number(input.value);
+      const max = Number(input.max) || Infinity;
+      const ok = input.value.trim() !== "" && Number.isInteger(v) && v >= (name === "seed" ? 0 : 1) && v <= max;
+      input.setAttribute("aria-invalid", ok ? "false" : "true");
+      if (!ok) {
+        input.focus();
+        throw new Error(t("train.badField", { field: t(`field.${name}`), limit: Number.isFinite(max) ? t("train.limit", { max }) : "" }));
+      }
+      values[name] = v;
+    }
+    return {
+      model: { input_size: 784, hidden_size: values.hidden_size, output_size: 10 },
+      dataset: $("gc-dataset").value || "mnist",
+      batch_size: values.batch_size,
+      seed: values.seed,
+      mode,
+    };
+  }
+
+  async run() {
+    $("gc-error").textContent = "";
+    let body;
+    try {
+      body = this.body();
+    } catch (err) {
+      $("gc-error").textContent = err.message;
+      return;
+    }
+    const button = $("gc-run");
+    button.disabled = true;
+    $("gc-summary").replaceChildren(h("p", { className: "muted busy", text: t("gc.running") }));
+    try {
+      this.report = await api.gradcheck(body);
+      this.request = body;
+    } catch (err) {
+      this.report = null;
+      $("gc-error").textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+    this.render();
+  }
+
+  render() {
+    const tbody = $("gc-table").querySelector("tbody");
+    tbody.replaceChildren();
+    const picture = $("gc-picture");
+    picture.replaceChildren();
+    const r = this.report;
+    if (!r) {
+      $("gc-summary").replaceChildren(h("p", { className: "muted", text: t("gc.none") }));
+      return;
+    }
+    const what = this.request && this.request.graph ? t("gc.graph") : `TwoLayerNet (784-${this.request.model.hidden_size}-10, ${t("gc.batchN", { n: this.request.batch_size })})`;
+    $("gc-summary").replaceChildren(
+      h("p", { className: `verdict ${r.passed ? "pass" : "fail"}`, "data-passed": String(r.passed) },
+        h("strong", { text: r.passed ? t("gc.allPassed") : t("gc.someFailed") }), ` — ${what}`),
+      h("p", { className: "muted small", text: t("gc.meta", {
+        mode: t(`gc.mode.${r.mode}`), eps: sci(r.eps), atol: sci(r.atol), rtol: sci(r.rtol), ms: Math.round(r.elapsed_ms),
+      }) }),
+      ...(r.notes || []).map((n) => h("p", { className: "hint small", text: n })),
+    );
+    const entries = Object.entries(r.params || {});
+    for (const [name, p] of entries) {
+      tbody.append(h("tr", { "data-param": name, className: p.passed ? "pass" : "fail" },
+        h("th", { scope: "row", text: name }),
+        h("td", { className: "result", "data-passed": String(p.passed) },
+          h("span", { className: `badge ${p.passed ? "pass" : "fail"}`, text: p.passed ? t("gc.pass") : t("gc.fail") })),
+        h("td", { className: "num", text: sci(p.mean_abs_diff) }),
+        h("td", { className: "num", text: sci(p.max_abs_diff) }),
+        h("td", { className: "num", text: sci(p.max_rel_error) }),
+        h("td", { className: "num", text: r.mode === "fast" ? t("gc.directions", { n: p.checked, size: p.size }) : p.checked === p.size ? String(p.size) : `${p.checked} / ${p.size}` }),
+        h("td", { className: "num", text: String(p.kinks ?? 0) })));
+    }
+    picture.append(this.chart(entries, r));
+  }
+
+  /** One row per parameter on a log axis: mean and max |diff|, the worst elements, the tolerance. */
+  chart(entries, report) {
+    const rowH = 34;
+    const left = 90;
+    const right = 24;
+    const width = Math.max(560, ($("gc-picture").clientWidth || 760) - 4);
+    const height = 40 + entries.length * rowH + 34;
+    const svg = s("svg", { width, height, class: "gc-chart", role: "img", "aria-label": t("gc.picture") });
+    const x = (v) => {
+      const lv = Math.log10(Math.max(v, 10 ** LOG_MIN));
+      return left + ((lv - LOG_MIN) / (LOG_MAX - LOG_MIN)) * (width - left - right);
+    };
+    const axisY = 30 + entries.length * rowH;
+    for (let e = LOG_MIN + 1; e <= LOG_MAX; e += 2) {
+      s("line", { x1: x(10 ** e), x2: x(10 ** e), y1: 22, y2: axisY, class: "grid" }, svg);
+      s("text", { x: x(10 ** e), y: axisY + 16, "text-anchor": "middle", class: "tick" }, svg, `1e${e}`);
+    }
+    s("text", { x: left + (width - left - right) / 2, y: axisY + 31, "text-anchor": "middle", class: "axis-label" }, svg, t("gc.axis"));
+    if (report.atol > 0) {
+      s("line", { x1: x(report.atol), x2: x(report.atol), y1: 14, y2: axisY, class: "tol" }, svg);
+      s("text", { x: x(report.atol) + 4, y: 16, class: "tol-label" }, svg, `atol ${sci(report.atol)}`);
+    }
+    entries.forEach(([name, p], i) => {
+      const y = 30 + i * rowH;
+      s("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "param" }, svg, name);
+      const bar = s("rect", { x: left, y: y + 8, width: Math.max(1, x(p.max_abs_diff) - left), height: rowH - 16, class: `bar ${p.passed ? "pass" : "fail"}`, "data-param": name }, svg);
+      s("title", {}, bar, `${name}: max |diff| ${sci(p.max_abs_diff)}`);
+      const mean = s("line", { x1: x(p.mean_abs_diff), x2: x(p.mean_abs_diff), y1: y + 4, y2: y + rowH - 4, class: "mean" }, svg);
+      s("title", {}, mean, `${name}: mean |diff| ${sci(p.mean_abs_diff)}`);
+      for (const w of p.worst || []) {
+        const dot = s("circle", { cx: x(w.abs_diff), cy: y + rowH / 2, r: 3.5, class: "worst" }, svg);
+        const where = report.mode === "fast" ? t("gc.direction", { k: (w.index || []).join(", ") }) : `[${(w.index || []).join(", ")}]`;
+        s("title", {}, dot, t("gc.worstTip", { name, where, bp: sci(w.backprop), num: sci(w.numerical), d: sci(w.abs_diff) }));
+      }
+    });
+    const legend = s("g", { class: "legend" }, svg);
+    const items = [["bar pass", t("gc.legendMax")], ["mean", t("gc.legendMean")], ["worst", t("gc.legendWorst")]];
+    let lx = left;
+    for (const [cls, label] of items) {
+      if (cls === "mean") s("line", { x1: lx, x2: lx, y1: 2, y2: 14, class: cls }, legend);
+      else if (cls === "worst") s("circle", { cx: lx + 4, cy: 8, r: 3.5, class: cls }, legend);
+      else s("rect", { x: lx, y: 3, width: 12, height: 10, class: cls }, legend);
+      s("text", { x: lx + 16, y: 12, class: "tick" }, legend, label);
+      lx += 30 + label.length * 6.5;
+    }
+    return svg;
+  }
+
+  relabel() {
+    if (this.report) this.render();
+  }
+}

@@ -1,0 +1,228 @@
+// Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
+
+import { heatmapUrl, fullText, isScalar, short, flatten } from "./tensor.js";
+import { opDoc, symbolFor } from "./rules.js";
+import { t } from "./i18n.js";
+
+const NS = "http://www.w3.org/2000/svg";
+export const INPUT_W = 100;
+export const INPUT_H = 46;
+export const CIRCLE_R = 27;
+const PORT_GAP = 20;
+const STUB = 90;
+
+export function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+/** The shape of a node: a box for inputs, a circle for short symbols, a pill otherwise. */
+export function geometry(node, meta) {
+  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), (node.inputs || []).length);
+  if (node.op === "input") return { kind: "box", w: INPUT_W, h: INPUT_H, arity };
+  const symbol = symbolFor(node.op, meta);
+  if (symbol.length <= 2 && arity <= 2) {
+    return { kind: "circle", w: CIRCLE_R * 2, h: CIRCLE_R * 2, arity, symbol };
+  }
+  const w = Math.max(64, symbol.length * 8.2 + 26);
+  const h = Math.max(44, arity * PORT_GAP + 12);
+  return { kind: "pill", w, h, arity, symbol };
+}
+
+/** How many inputs an op takes, from the ops table (a list of names or a number). */
+export function arityOf(meta, node) {
+  if (!meta) return (node && node.inputs ? node.inputs.length : 2);
+  if (Array.isArray(meta.inputs)) return meta.inputs.length;
+  if (typeof meta.inputs === "number") return meta.inputs;
+  if (typeof meta.arity === "number") return meta.arity;
+  return node && node.inputs ? node.inputs.length : 2;
+}
+
+export function portNames(meta, arity) {
+  const names = meta && Array.isArray(meta.inputs) ? meta.inputs.map((p) => (typeof p === "string" ? p : p.name)) : [];
+  return Array.from({ length: arity }, (_, k) => names[k] || `in${k}`);
+}
+
+export function inPort(node, geo, k) {
+  const n = Math.max(1, geo.arity);
+  const dy = (k - (n - 1) / 2) * PORT_GAP;
+  if (geo.kind === "circle") {
+    const dx = Math.sqrt(Math.max(0, CIRCLE_R * CIRCLE_R - dy * dy));
+    return { x: node.x - dx, y: node.y + dy };
+  }
+  return { x: node.x - geo.w / 2, y: node.y + dy };
+}
+
+export function outPort(node, geo) {
+  return { x: node.x + geo.w / 2, y: node.y };
+}
+
+function edgePath(a, b) {
+  const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
+  return `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`;
+}
+
+/** Where an edge's labels go: a little before the middle, where converging edges are apart. */
+function bezierMid(a, b) {
+  const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
+  const p = [a, { x: a.x + dx, y: a.y }, { x: b.x - dx, y: b.y }, b];
+  const tt = 0.42;
+  const m = (u, v) => ({ x: u.x + (v.x - u.x) * tt, y: u.y + (v.y - u.y) * tt });
+  const q = [m(p[0], p[1]), m(p[1], p[2]), m(p[2], p[3])];
+  const r = [m(q[0], q[1]), m(q[1], q[2])];
+  return m(r[0], r[1]);
+}
+
+/** A value drawn at (x, y): a number as text, a tensor as a small heatmap with its shape. */
+function valueLabel(parent, value, x, y, cls, where) {
+  const g = el("g", { class: `label ${cls}` }, parent);
+  g.dataset.tip = fullText(value);
+  if (isScalar(value)) {
+    const text = el("text", { x, y: where === "above" ? y - 7 : y + 17, "text-anchor": "middle" }, g);
+    text.textContent = short(Array.isArray(value) ? flatten(value)[0] : value);
+    return g;
+  }
+  const hm = heatmapUrl(value, 8, 40);
+  const top = where === "above" ? y - hm.height - 6 : y + 6;
+  el("rect", { x: x - hm.width / 2 - 1.5, y: top - 1.5, width: hm.width + 3, height: hm.height + 3, class: "hm-frame" }, g);
+  el("image", { href: hm.url, x: x - hm.width / 2, y: top, width: hm.width, height: hm.height, style: "image-rendering:pixelated" }, g);
+  const text = el("text", { x: x + hm.width / 2 + 4, y: where === "above" ? top + hm.height : top + 10, class: "shape" }, g);
+  text.textContent = `${short(value)}`;
+  return g;
+}
+
+/**
+ * Draw `graph` into `svg`. `view` says what to show: result (evaluate answer or null), step
+ * visibility callbacks, selection, errors, the ops table, and the output id.
+ */
+export function render(svg, graph, view) {
+  svg.replaceChildren();
+  const defs = el("defs", {}, svg);
+  const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+  el("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }, marker);
+
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const geos = new Map(graph.nodes.map((n) => [n.id, geometry(n, view.ops.get(n.op))]));
+  const edgesLayer = el("g", { class: "edges" }, svg);
+  const labelsLayer = el("g", { class: "labels" }, svg);
+  const nodesLayer = el("g", { class: "nodes" }, svg);
+  const result = view.result;
+  const edgeResults = new Map();
+  if (result && Array.isArray(result.edges)) {
+    for (const e of result.edges) edgeResults.set(`${e.from}>${e.to}>${e.port}`, e);
+  }
+
+  for (const node of graph.nodes) {
+    (node.inputs || []).forEach((src, k) => {
+      if (!src || !byId.has(src)) return;
+      const from = byId.get(src);
+      const a = outPort(from, geos.get(src));
+      const b = inPort(node, geos.get(node.id), k);
+      const key = `${src}>${node.id}>${k}`;
+      const selected = view.selectedEdge === key;
+      const g = el("g", { class: `edge${selected ? " selected" : ""}`, "data-edge": key }, edgesLayer);
+      el("path", { d: edgePath(a, b), class: "hit" }, g);
+      el("path", { d: edgePath(a, { x: b.x - 2, y: b.y }), class: "line", "marker-end": "url(#arrow)" }, g);
+      const r = edgeResults.get(key);
+      if (!r) return;
+      const mid = bezierMid(a, b);
+      const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
+      const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
+      if (view.showValue(src) && r.value !== null && r.value !== undefined) {
+        valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above");
+      }
+      if (view.showGrad(node.id) && r.grad !== null && r.grad !== undefined) {
+        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
+      }
+    });
+  }
+
+  const outId = view.output;
+  if (outId && byId.has(outId)) {
+    const node = byId.get(outId);
+    const a = outPort(node, geos.get(outId));
+    const b = { x: a.x + STUB, y: a.y };
+    el("path", { d: `M${a.x},${a.y} L${b.x - 2},${b.y}`, class: "line output-line", "marker-end": "url(#arrow)" }, edgesLayer);
+    const res = result && result.nodes ? result.nodes[outId] : null;
+    if (res) {
+      const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
+      if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above");
+      if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below");
+    }
+  }
+
+  for (const node of graph.nodes) {
+    const meta = view.ops.get(node.op);
+    const geo = geos.get(node.id);
+    const classes = ["node", `op-${node.op}`];
+    if (view.selected === node.id) classes.push("selected");
+    if (view.current === node.id) classes.push("current");
+    if (view.errors[node.id]) classes.push("has-error");
+    if (node.id === outId) classes.push("is-output");
+    const g = el("g", {
+      class: classes.join(" "),
+      "data-node": node.id,
+      tabindex: 0,
+      role: "button",
+      "aria-label": t("graph.nodeAria", { id: node.id, op: node.op }),
+      "aria-pressed": view.selected === node.id ? "true" : "false",
+    }, nodesLayer);
+    if (geo.kind === "box") {
+      el("rect", { x: node.x - geo.w / 2, y: node.y - geo.h / 2, width: geo.w, height: geo.h, rx: 8, class: "body" }, g);
+      const id = el("text", { x: node.x, y: node.y - 5, "text-anchor": "middle", class: "node-id" }, g);
+      id.textContent = node.id;
+      const val = el("text", { x: node.x, y: node.y + 13, "text-anchor": "middle", class: "node-value" }, g);
+      val.textContent = short(node.value ?? 0);
+      g.dataset.tip = fullText(node.value ?? 0);
+    } else {
+      if (geo.kind === "circle") el("circle", { cx: node.x, cy: node.y, r: CIRCLE_R, class: "body" }, g);
+      else el("rect", { x: node.x - geo.w / 2, y: node.y - geo.h / 2, width: geo.w, height: geo.h, rx: geo.h / 2, class: "body" }, g);
+      const sym = el("text", { x: node.x, y: node.y + (geo.kind === "circle" ? 7 : 5), "text-anchor": "middle", class: geo.kind === "circle" ? "symbol" : "symbol small" }, g);
+      sym.textContent = geo.symbol;
+      const id = el("text", { x: node.x, y: node.y + geo.h / 2 + 15, "text-anchor": "middle", class: "node-id under" }, g);
+      id.textContent = node.id;
+      if (meta && meta.doc) g.dataset.tip = `${node.op}: ${opDoc(meta)}${meta.formula ? `\n${meta.formula}` : ""}`;
+      const names = portNames(meta, geo.arity);
+      for (let k = 0; k < geo.arity; k++) {
+        const p = inPort(node, geo, k);
+        const pg = el("g", { class: `port in${node.inputs && node.inputs[k] ? " connected" : ""}`, "data-port-in": k, "data-node-id": node.id }, g);
+        el("circle", { cx: p.x, cy: p.y, r: 7 }, pg);
+        const n = el("text", { x: p.x, y: p.y + 3.5, "text-anchor": "middle" }, pg);
+        n.textContent = String(k);
+        const title = el("title", {}, pg);
+        title.textContent = `${names[k]} (${k})`;
+      }
+    }
+    const res = result && result.nodes ? result.nodes[node.id] : null;
+    if (res && node.op === "input" && view.showGrad(node.id) && res.grad !== null && res.grad !== undefined) {
+      const gl = el("g", { class: "label node-grad", "data-node-grad": node.id }, g);
+      gl.dataset.tip = fullText(res.grad);
+      const txt = el("text", { x: node.x, y: node.y + geo.h / 2 + 16, "text-anchor": "middle" }, gl);
+      txt.textContent = `∂L/∂${node.id} = ${short(res.grad)}`;
+    }
+    const op = outPort(node, geo);
+    const og = el("g", { class: "port out", "data-port-out": node.id }, g);
+    el("circle", { cx: op.x, cy: op.y, r: 7 }, og);
+    const title = el("title", {}, og);
+    title.textContent = t("graph.dragToConnect");
+  }
+
+  if (view.pending) {
+    el("path", { d: edgePath(view.pending.a, view.pending.b), class: "line pending" }, svg);
+  }
+  return geos;
+}
+
+/** The box holding every node (and output stub), for sizing the canvas. */
+export function bounds(graph, geos) {
+  let maxX = 0;
+  let maxY = 0;
+  for (const n of graph.nodes) {
+    const g = geos.get(n.id);
+    maxX = Math.max(maxX, n.x + g.w / 2 + STUB + 40);
+    maxY = Math.max(maxY, n.y + g.h / 2 + 70);
+  }
+  return { maxX, maxY };
+}

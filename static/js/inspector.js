@@ -1,0 +1,203 @@
+// The panel that edits the selected node: id, value (number, vector or matrix), inputs, output.
+
+import { t } from "./i18n.js";
+import { opDoc } from "./rules.js";
+import { h } from "./ui.js";
+import { arityOf, portNames } from "./graph-render.js";
+import { asGrid, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
+
+const MAX_GRID = 10;
+
+function kindOf(value) {
+  const rank = shapeOf(value).length;
+  return rank === 0 ? "number" : rank === 1 ? "vector" : "matrix";
+}
+
+/** The value editor: a kind, its shape and a grid of cells, plus the value as JSON. */
+function valueEditor(node, actions) {
+  const value = node.value ?? 0;
+  const kind = kindOf(value);
+  const box = h("div", { className: "value-editor" });
+  const kindSel = h("select", {
+    id: "node-kind",
+    "data-focus-key": "kind",
+    onchange: (e) => {
+      const k = e.target.value;
+      const first = typeof value === "number" ? value : asGrid(value)[0][0];
+      if (k === "number") actions.setValue(node.id, first);
+      else if (k === "vector") actions.setValue(node.id, reshape(value, 0, 3));
+      else actions.setValue(node.id, reshape(value, 2, 2));
+    },
+  });
+  for (const k of ["number", "vector", "matrix"]) {
+    kindSel.append(h("option", { value: k, text: t(`inspector.kind.${k}`), selected: k === kind }));
+  }
+  box.append(h("label", { className: "field" }, h("span", { text: t("inspector.kind") }), kindSel));
+
+  if (kind === "number") {
+    box.append(
+      h("label", { className: "field" },
+        h("span", { text: t("inspector.value") }),
+        h("input", {
+          id: "node-value", type: "number", step: "any", value: String(value), "data-focus-key": "value",
+          onchange: (e) => {
+            const v = parseValue(e.target.value);
+            if (v === undefined || Array.isArray(v)) actions.invalid(t("inspector.badNumber"));
+            else actions.setValue(node.id, v);
+          },
+        })),
+    );
+  } else {
+    const shape = shapeOf(value);
+    const rows = kind === "vector" ? 0 : shape[0];
+    const cols = kind === "vector" ? shape[0] : shape[1];
+    const dims = h("div", { className: "dims" });
+    const dim = (label, key, current, apply) =>
+      h("label", { className: "inline" }, h("span", { text: label }),
+        h("input", {
+          type: "number", min: 1, max: 64, step: 1, value: String(current), size: 3, "data-focus-key": key,
+          onchange: (e) => {
+            const n = Math.round(Number(e.target.value));
+            if (!(n >= 1 && n <= 64)) actions.invalid(t("inspector.badShape"));
+            else apply(n);
+          },
+        }));
+    if (kind === "matrix") {
+      dims.append(dim(t("inspector.rows"), "rows", rows, (n) => actions.setValue(node.id, reshape(value, n, cols))));
+      dims.append(h("span", { text: "×" }));
+    }
+    dims.append(dim(t("inspector.cols"), "cols", cols, (n) => actions.setValue(node.id, reshape(value, rows, n))));
+    box.append(dims);
+    const grid = asGrid(value);
+    if (grid.length <= MAX_GRID && grid[0].length <= MAX_GRID) {
+      const table = h("table", { className: "cells", role: "grid" });
+      grid.forEach((row, i) => {
+        const tr = h("tr");
+        row.forEach((x, j) => {
+          tr.append(h("td", {}, h("input", {
+            type: "text", inputmode: "decimal", value: String(x), size: 4,
+            "aria-label": t("inspector.cell", { row: i, col: j }), "data-focus-key": `cell-${i}-${j}`,
+            onchange: (e) => {
+              const v = parseValue(e.target.value);
+              if (v === undefined || Array.isArray(v)) return actions.invalid(t("inspector.badNumber"));
+              const next = JSON.parse(JSON.stringify(value));
+              if (kind === "vector") next[j] = v;
+              else next[i][j] = v;
+              actions.setValue(node.id, next);
+            },
+          })));
+        });
+        table.append(tr);
+      });
+      box.append(table);
+    }
+  }
+  box.append(
+    h("label", { className: "field" },
+      h("span", { text: t("inspector.json") }),
+      h("textarea", {
+        rows: 2, spellcheck: false, value: JSON.stringify(value), "data-focus-key": "json",
+        onchange: (e) => {
+          const v = parseValue(e.target.value);
+          if (v === undefined) actions.invalid(t("inspector.badJson"));
+          else actions.setValue(node.id, v);
+        },
+      })),
+  );
+  return box;
+}
+
+/** Fill `container` with the editor of `node` (or a hint when nothing is selected). */
+export function renderInspector(container, ctx) {
+  const { graph, node, ops, result, output, actions } = ctx;
+  const active = document.activeElement;
+  const focusKey = container.contains(active) && active.dataset ? active.dataset.focusKey : null;
+  container.replaceChildren();
+  if (!node) {
+    container.append(h("p", { className: "muted", text: t("graph.nothingSelected") }));
+    return;
+  }
+  const meta = ops.get(node.op);
+  container.append(
+    h("label", { className: "field" },
+      h("span", { text: t("inspector.id") }),
+      h("input", {
+        id: "node-id", type: "text", value: node.id, spellcheck: false, "data-focus-key": "id",
+        onchange: (e) => actions.rename(node.id, e.target.value.trim()),
+      })),
+  );
+  const opLine = h("p", { className: "op-line" }, h("strong", { text: node.op }));
+  const doc = opDoc(meta);
+  if (doc) opLine.append(h("span", { text: ` — ${doc}` }));
+  container.append(opLine);
+  if (meta && meta.formula) container.append(h("p", { className: "formula", text: meta.formula }));
+
+  if (node.op === "input") container.append(valueEditor(node, actions));
+  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), (node.inputs || []).length);
+  if (arity) {
+    const names = portNames(meta, arity);
+    const fs = h("fieldset", { className: "ports" }, h("legend", { text: t("inspector.inputs") }));
+    for (let k = 0; k < arity; k++) {
+      const sel = h("select", {
+        "data-focus-key": `port-${k}`,
+        "aria-label": t("inspector.portAria", { k, name: names[k] }),
+        onchange: (e) => actions.setInput(node.id, k, e.target.value || null),
+      });
+      sel.append(h("option", { value: "", text: t("inspector.unconnected") }));
+      for (const other of graph.nodes) {
+        if (other.id === node.id) continue;
+        sel.append(h("option", { value: other.id, text: other.id, selected: (node.inputs || [])[k] === other.id }));
+      }
+      fs.append(h("label", { className: "field port-field" }, h("span", { text: `${k} · ${names[k]}` }), sel));
+    }
+    container.append(fs);
+  }
+  const params = meta && meta.params ? meta.params : [];
+  const paramNames = (Array.isArray(params) ? params : Object.keys(params))
+    .map((p) => (typeof p === "string" ? p : p.name))
+    .filter((p) => p && p !== "value");
+  if (node.op !== "input" && paramNames.length) {
+    const fs = h("fieldset", { className: "params" }, h("legend", { text: t("inspector.params") }));
+    for (const name of paramNames) {
+      const current = node.params ? node.params[name] : undefined;
+      fs.append(h("label", { className: "field" }, h("span", { text: name }),
+        h("input", {
+          type: "text", value: current === undefined ? "" : JSON.stringify(current), "data-focus-key": `param-${name}`,
+          placeholder: t("inspector.paramPlaceholder"),
+          onchange: (e) => {
+            const text = e.target.value.trim();
+            const v = text === "" ? undefined : parseValue(text);
+            if (text !== "" && v === undefined) actions.invalid(t("inspector.badJson"));
+            else actions.setParam(node.id, name, v);
+          },
+        })));
+    }
+    container.append(fs);
+  }
+  container.append(
+    h("label", { className: "check" },
+      h("input", {
+        type: "checkbox", checked: output === node.id, "data-focus-key": "output",
+        onchange: (e) => actions.setOutput(e.target.checked ? node.id : null),
+      }),
+      h("span", { text: t("inspector.isOutput") })),
+  );
+  const res = result && result.nodes ? result.nodes[node.id] : null;
+  if (res) {
+    const dl = h("dl", { className: "node-result" });
+    dl.append(h("dt", { text: t("inspector.forward") }), h("dd", { text: short(res.value), title: fullText(res.value) }));
+    dl.append(h("dt", { className: "grad", text: t("inspector.gradient", { id: node.id }) }),
+      h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) }));
+    if (Array.isArray(res.value)) {
+      dl.append(h("dt", { text: t("inspector.shape") }), h("dd", { text: `(${shapeOf(res.value).join(", ")})` }));
+      dl.append(h("dd", { className: "full" }, h("pre", { text: fullText(res.value) })));
+    }
+    container.append(dl);
+  }
+  container.append(h("div", { className: "row" },
+    h("button", { type: "button", className: "danger", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
+  if (focusKey) {
+    const again = container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+}

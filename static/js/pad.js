@@ -1,0 +1,149 @@
+// A pad to draw a digit, turned into a 28×28 MNIST-like image: the stroke's box scaled to fit
+// 20×20, then placed so its centre of mass is the image centre (as MNIST was made), values 0..1.
+
+import { diverging } from "./tensor.js";
+
+const SIZE = 28;
+const BOX = 20;
+
+/** Draw 784 values (0..1) as a grey image on a 28×28 canvas (white ink on black, like MNIST). */
+export function drawGray(canvas, pixels) {
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(SIZE, SIZE);
+  for (let i = 0; i < SIZE * SIZE; i++) {
+    const v = Math.round(255 * Math.max(0, Math.min(1, pixels[i])));
+    img.data.set([v, v, v, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** Draw 784 weights on a 28×28 canvas: red positive, blue negative, scaled by `scale`. */
+export function drawWeights(canvas, weights, scale) {
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(SIZE, SIZE);
+  const s = scale || Math.max(1e-12, ...weights.map(Math.abs));
+  for (let i = 0; i < SIZE * SIZE; i++) img.data.set([...diverging(weights[i] / s), 255], i * 4);
+  ctx.putImageData(img, 0, 0);
+}
+
+/** The pad's ink as a Float32Array of w×h intensities in 0..1. */
+function inkOf(canvas) {
+  const { width, height } = canvas;
+  const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+  const ink = new Float32Array(width * height);
+  for (let i = 0; i < ink.length; i++) ink[i] = data[i * 4] / 255;
+  return ink;
+}
+
+/** The drawing as 28 rows of 28 numbers in 0..1, or null if the pad is empty. */
+export function toMnist(canvas) {
+  const { width, height } = canvas;
+  const ink = inkOf(canvas);
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (ink[y * width + x] > 0.1) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
+    }
+  }
+  if (x1 < 0) return null;
+  const w = x1 - x0 + 1;
+  const h = y1 - y0 + 1;
+  const scale = BOX / Math.max(w, h);
+  const dw = Math.max(1, Math.round(w * scale));
+  const dh = Math.max(1, Math.round(h * scale));
+  // Box filter: each small pixel is the mean of the pad pixels it covers.
+  const small = new Float32Array(dw * dh);
+  for (let v = 0; v < dh; v++) {
+    const sy0 = y0 + Math.floor((v * h) / dh);
+    const sy1 = Math.max(sy0 + 1, y0 + Math.floor(((v + 1) * h) / dh));
+    for (let u = 0; u < dw; u++) {
+      const sx0 = x0 + Math.floor((u * w) / dw);
+      const sx1 = Math.max(sx0 + 1, x0 + Math.floor(((u + 1) * w) / dw));
+      let sum = 0;
+      for (let y = sy0; y < sy1; y++) for (let x = sx0; x < sx1; x++) sum += ink[y * width + x];
+      small[v * dw + u] = sum / ((sy1 - sy0) * (sx1 - sx0));
+    }
+  }
+  let mass = 0;
+  let cx = 0;
+  let cy = 0;
+  for (let v = 0; v < dh; v++) {
+    for (let u = 0; u < dw; u++) {
+      const m = small[v * dw + u];
+      mass += m;
+      cx += m * (u + 0.5);
+      cy += m * (v + 0.5);
+    }
+  }
+  cx /= mass;
+  cy /= mass;
+  const ox = Math.round(SIZE / 2 - cx);
+  const oy = Math.round(SIZE / 2 - cy);
+  const peak = Math.max(...small);
+  const rows = Array.from({ length: SIZE }, () => new Array(SIZE).fill(0));
+  for (let v = 0; v < dh; v++) {
+    for (let u = 0; u < dw; u++) {
+      const x = u + ox;
+      const y = v + oy;
+      if (x >= 0 && x < SIZE && y >= 0 && y < SIZE) {
+        rows[y][x] = Math.round(Math.min(1, small[v * dw + u] / peak) * 1000) / 1000;
+      }
+    }
+  }
+  return rows;
+}
+
+/** Make `canvas` a drawing pad; `onStroke` is called after each stroke ends. */
+export function bindPad(canvas, onStroke) {
+  const ctx = canvas.getContext("2d");
+  const clear = () => {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  };
+  clear();
+  let drawing = false;
+  let last = null;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return { x: ((e.clientX - r.left) * canvas.width) / r.width, y: ((e.clientY - r.top) * canvas.height) / r.height };
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    drawing = true;
+    last = at(e);
+    canvas.setPointerCapture(e.pointerId);
+    ctx.fillStyle = "#fff";
+    ctx.beginPath();
+    ctx.arc(last.x, last.y, 10, 0, Math.PI * 2);
+    ctx.fill();
+    e.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!drawing) return;
+    const p = at(e);
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = 20;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(last.x, last.y);
+    ctx.lineTo(p.x, p.y);
+    ctx.stroke();
+    last = p;
+  });
+  const end = () => {
+    if (!drawing) return;
+    drawing = false;
+    onStroke();
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  return { clear };
+}

@@ -1,0 +1,121 @@
+// Numbers and nested lists (tensors): shapes, formatting, and a compact heatmap picture.
+
+export function shapeOf(value) {
+  const shape = [];
+  let v = value;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  return shape;
+}
+
+export function flatten(value) {
+  return Array.isArray(value) ? value.flat(Infinity) : [value];
+}
+
+export function isScalar(value) {
+  return !Array.isArray(value) || flatten(value).length === 1;
+}
+
+/** A short human form of a number: 2.2, 110, 0.0312, 1.2e-7. */
+export function fmt(x, digits = 5) {
+  if (x === null || x === undefined) return "–";
+  if (typeof x !== "number") return String(x);
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "NaN" : x > 0 ? "∞" : "−∞";
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  if (a >= 1e6 || a < 1e-4) return x.toExponential(2).replace("e", "e").replace("+", "");
+  return String(Number(x.toPrecision(digits)));
+}
+
+/** "2×3" for a matrix, "" for a scalar. */
+export function shapeText(value) {
+  return shapeOf(value).join("×");
+}
+
+/** A number as-is, the only element of a 1-element tensor, or the tensor formatted by shape. */
+export function short(value) {
+  if (value === null || value === undefined) return "–";
+  if (!Array.isArray(value)) return fmt(value);
+  const flat = flatten(value);
+  if (flat.length === 1) return fmt(flat[0]);
+  return `[${shapeText(value)}]`;
+}
+
+/** Every element, rows on lines, for a hover card. */
+export function fullText(value, maxElements = 400) {
+  if (!Array.isArray(value)) return fmt(value, 8);
+  const shape = shapeOf(value);
+  const flat = flatten(value);
+  const head = `shape (${shape.join(", ")}), ${flat.length} elements`;
+  if (flat.length > maxElements) {
+    const min = Math.min(...flat);
+    const max = Math.max(...flat);
+    const mean = flat.reduce((s, x) => s + x, 0) / flat.length;
+    return `${head}\nmin ${fmt(min)}  mean ${fmt(mean)}  max ${fmt(max)}`;
+  }
+  const rows = shape.length <= 1 ? [value] : value.map((r) => flatten(r));
+  const cells = rows.map((r) => r.map((x) => fmt(x, 6)));
+  const width = Math.max(...cells.flat().map((c) => c.length));
+  return `${head}\n${cells.map((r) => r.map((c) => c.padStart(width)).join("  ")).join("\n")}`;
+}
+
+/** Diverging colour for v in [-1, 1]: blue for negative, white for 0, red for positive. */
+export function diverging(v) {
+  const a = Math.max(-1, Math.min(1, v));
+  if (a >= 0) return [255, Math.round(255 * (1 - a * 0.85)), Math.round(255 * (1 - a * 0.9))];
+  return [Math.round(255 * (1 + a * 0.9)), Math.round(255 * (1 + a * 0.6)), 255];
+}
+
+/** Rows × columns of a tensor seen as a 2-D picture (vectors are one row). */
+export function asGrid(value) {
+  const shape = shapeOf(value);
+  if (shape.length === 0) return [[value]];
+  if (shape.length === 1) return [value];
+  return value.map((row) => flatten(row));
+}
+
+/** A data: URL of a heatmap of `value` (each element a pixel block), scaled by its largest |x|. */
+export function heatmapUrl(value, cell = 6, maxSide = 60) {
+  const grid = asGrid(value);
+  const rows = grid.length;
+  const cols = Math.max(...grid.map((r) => r.length));
+  const c = Math.max(1, Math.min(cell, Math.floor(maxSide / Math.max(rows, cols))));
+  const canvas = document.createElement("canvas");
+  canvas.width = cols * c;
+  canvas.height = rows * c;
+  const ctx = canvas.getContext("2d");
+  const scale = Math.max(1e-12, ...grid.flat().map((x) => Math.abs(x)));
+  grid.forEach((row, i) =>
+    row.forEach((x, j) => {
+      const [r, g, b] = diverging(x / scale);
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(j * c, i * c, c, c);
+    }),
+  );
+  return { url: canvas.toDataURL(), width: canvas.width, height: canvas.height };
+}
+
+/** Parse a typed value: a number, or JSON for a nested list. Returns undefined if invalid. */
+export function parseValue(text) {
+  const s = String(text).trim();
+  if (s === "") return undefined;
+  const n = Number(s);
+  if (Number.isFinite(n)) return n;
+  try {
+    const v = JSON.parse(s);
+    const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : Number.isFinite(x));
+    return ok(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A rows × cols tensor keeping what fits from `old`, new cells 0; rows=0 means a vector. */
+export function reshape(old, rows, cols) {
+  const grid = asGrid(old ?? 0);
+  const at = (i, j) => (grid[i] && typeof grid[i][j] === "number" ? grid[i][j] : 0);
+  if (rows === 0) return Array.from({ length: cols }, (_, j) => at(0, j));
+  return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => at(i, j)));
+}

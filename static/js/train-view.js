@@ -1,0 +1,592 @@
+// The training dashboard: form, start/stop, live charts over SSE, runs, and what a run learned.
+
+import { api, listOf } from "./api.js";
+import { AccuracyChart, LossChart } from "./charts.js";
+import { t } from "./i18n.js";
+import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
+import { fmt } from "./tensor.js";
+import { bindTabs, h, selectTab, toast } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const ACTIVE = ["queued", "running"];
+const FIELDS = [
+  ["hidden_size", "t-hidden", "max_hidden_size", "int"],
+  ["learning_rate", "t-lr", null, "float"],
+  ["batch_size", "t-batch", "max_batch_size", "int"],
+  ["iterations", "t-iters", "max_iterations", "int"],
+  ["seed", "t-seed", null, "int"],
+];
+
+function duration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function pct(x) {
+  return typeof x === "number" ? `${(100 * x).toFixed(2)} %` : "–";
+}
+
+/** A run's history (GET /train/{id}) as a dense loss array and epoch points. */
+function historyOf(run) {
+  const hist = run.history || {};
+  const loss = (hist.loss || []).map((v) => (Array.isArray(v) ? v[1] : v && typeof v === "object" ? v.loss : v));
+  return { loss, epochs: hist.epochs || [] };
+}
+
+export class TrainView {
+  constructor() {
+    this.limits = {};
+    this.datasets = [];
+    this.runs = [];
+    this.overlay = new Set();
+    this.overlayData = new Map();
+    this.current = null;
+    this.insight = "draw";
+    this.insightCache = new Map();
+    this.classes = null;
+  }
+
+  async init() {
+    this.lossChart = new LossChart($("loss-chart"));
+    this.accChart = new AccuracyChart($("acc-chart"));
+    this.bindForm();
+    this.bindInsights();
+    const [datasets, limits] = await Promise.allSettled([api.datasets(), api.limits()]);
+    this.datasets = datasets.status === "fulfilled" ? listOf(datasets.value, "datasets") : [];
+    this.limits = limits.status === "fulfilled" ? limits.value : {};
+    this.renderDatasets();
+    this.renderLimits();
+    await this.loadRuns();
+    // Others may start runs on a shared server: refresh the list while this view is open.
+    setInterval(() => {
+      if (!$("view-train").hidden && document.visibilityState === "visible") this.loadRuns();
+    }, 15000);
+    const latest = this.runs[0];
+    if (latest) await this.open(latest.id);
+    else this.drawCharts();
+  }
+
+  labels() {
+    return {
+      iteration: t("chart.iteration"), loss: t("chart.loss"), raw: t("chart.raw"), smoothed: t("chart.smoothed"),
+      epoch: t("chart.epoch"), accuracy: t("chart.accuracy"), train: t("chart.train"), test: t("chart.test"),
+    };
+  }
+
+  // ------------------------------------------------------------------ form
+
+  renderDatasets() {
+    for (const id of ["t-dataset", "gc-dataset"]) {
+      const sel = $(id);
+      const keep = sel.value;
+      sel.replaceChildren();
+      for (const d of this.datasets) {
+        const usable = d.available || d.downloadable;
+        const state = d.available ? t("train.available") : d.downloadable ? t("train.downloadable") : t("train.unavailable");
+        sel.append(h("option", { value: d.name, text: `${d.title || d.name} — ${state}`, disabled: !usable }));
+      }
+      const first = this.datasets.find((d) => d.available) || this.datasets[0];
+      sel.value = keep || (first ? first.name : "");
+    }
+    this.renderDatasetInfo();
+  }
+
+  renderDatasetInfo() {
+    const d = this.datasets.find((x) => x.name === $("t-dataset").value);
+    if (!d) {
+      $("t-dataset-info").textContent = "";
+      return;
+    }
+    const sizes = d.sizes ? t("train.sizes", { train: d.sizes.train, test: d.sizes.test }) : "";
+    $("t-dataset-info").textContent = [sizes, d.available ? d.source : d.message].filter(Boolean).join(" · ");
+  }
+
+  renderLimits() {
+    const max = {
+      hidden_size: this.limits.max_hidden_size,
+      batch_size: this.limits.max_batch_size,
+      iterations: this.limits.max_iterations,
+      gradcheck_batch: this.limits.max_gradcheck_batch,
+    };
+    for (const el of document.querySelectorAll("[data-limit]")) {
+      const name = el.dataset.limit;
+      if (name === "learning_rate") el.textContent = t("train.lrLimit");
+      else el.textContent = max[name] ? t("train.limit", { max: max[name] }) : "";
+    }
+    for (const [, id, key] of FIELDS) if (key && this.limits[key]) $(id).max = this.limits[key];
+    if (this.limits.max_gradcheck_batch) $("gc-batch").max = this.limits.max_gradcheck_batch;
+  }
+
+  readForm() {
+    const config = { dataset: $("t-dataset").value, optimizer: $("t-optimizer").value };
+    for (const [name, id, limitKey, kind] of FIELDS) {
+      const input = $(id);
+      const value = Number(input.value);
+      const limit = limitKey ? this.limits[limitKey] : null;
+      const bad = input.value.trim() === "" || !Number.isFinite(value) || (kind === "int" && !Number.isInteger(value))
+        || (name === "learning_rate" ? value <= 0 : name === "seed" ? value < 0 : value < 1)
+        || (limit && value > limit);
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      if (bad) {
+        input.focus();
+        throw new Error(t("train.badField", { field: t(`field.${name}`), limit: limit ? t("train.limit", { max: limit }) : "" }));
+      }
+      config[name] = value;
+    }
+    return config;
+  }
+
+  bindForm() {
+    $("t-dataset").addEventListener("change", () => this.renderDatasetInfo());
+    $("train-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      $("t-form-error").textContent = "";
+      let config;
+      try {
+        config = this.readForm();
+      } catch (err) {
+        $("t-form-error").textContent = err.message;
+        return;
+      }
+      $("t-start").disabled = true;
+      try {
+        const accepted = await api.train(config);
+        await this.loadRuns();
+        await this.open(accepted.id, config);
+      } catch (err) {
+        $("t-form-error").textContent = err.message;
+        const field = err.details && err.details.field;
+        const entry = FIELDS.find((f) => f[0] === field);
+        if (entry) $(entry[1]).setAttribute("aria-invalid", "true");
+      } finally {
+        this.updateButtons();
+      }
+    });
+    $("t-stop").addEventListener("click", async () => {
+      if (!this.current) return;
+      $("t-stop").disabled = true;
+      try {
+        await api.cancel(this.current.id);
+      } catch (err) {
+        toast(err.message);
+      }
+    });
+    $("t-smooth").addEventListener("input", () => {
+      $("t-smooth-out").textContent = Number($("t-smooth").value).toFixed(2);
+      this.drawCharts();
+    });
+  }
+
+  updateButtons() {
+    const active = this.current && ACTIVE.includes(this.current.status);
+    $("t-stop").disabled = !active;
+    $("t-start").disabled = false;
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  async loadRuns() {
+    let runs;
+    try {
+      runs = listOf(await api.runs(), "runs");
+    } catch (err) {
+      toast(err.message);
+      return;
+    }
+    const changed = JSON.stringify(runs) !== JSON.stringify(this.runs);
+    this.runs = runs;
+    if (changed || !this.runsRendered) this.renderRuns();
+    this.runsRendered = true;
+  }
+
+  runLabel(run) {
+    const c = run.config || {};
+    return t("train.runLabel", { id: String(run.id).slice(0, 6), hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", opt: c.optimizer ?? "" });
+  }
+
+  renderRuns() {
+    const body = $("runs-table").querySelector("tbody");
+    body.replaceChildren();
+    if (!this.runs.length) {
+      body.append(h("tr", {}, h("td", { colSpan: 4, className: "muted", text: t("train.noRuns") })));
+      return;
+    }
+    this.runs.forEach((run) => {
+      const open = this.current && this.current.id === run.id;
+      const tr = h("tr", { className: open ? "open" : "", "data-run": run.id });
+      tr.append(
+        h("td", {}, h("input", {
+          type: "checkbox", checked: this.overlay.has(run.id) || open, disabled: open,
+          "aria-label": t("train.overlayRun", { run: this.runLabel(run) }),
+          onchange: (e) => this.toggleOverlay(run.id, e.target.checked),
+        })),
+        h("td", {}, h("button", {
+          type: "button", className: "link", text: this.runLabel(run), "aria-current": open ? "true" : "false",
+          onclick: () => this.open(run.id),
+        })),
+        h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) }),
+        h("td", { className: "num", text: run.test_acc === null || run.test_acc === undefined ? "–" : pct(run.test_acc) }),
+      );
+      body.append(tr);
+    });
+  }
+
+  async toggleOverlay(id, on) {
+    if (on) {
+      this.overlay.add(id);
+      if (!this.overlayData.has(id)) {
+        try {
+          const run = await api.run(id);
+          this.overlayData.set(id, { run, ...historyOf(run) });
+        } catch (err) {
+          toast(err.message);
+          this.overlay.delete(id);
+        }
+      }
+    } else {
+      this.overlay.delete(id);
+    }
+    this.drawCharts();
+  }
+
+  // ------------------------------------------------------------------ one run, live
+
+  closeStream() {
+    if (this.current && this.current.es) {
+      this.current.es.close();
+      this.current.es = null;
+    }
+  }
+
+  /** Show a run: its history at once, then (if it is still going) its live events. */
+  async open(id, config) {
+    this.closeStream();
+    const run = { id, status: "queued", config: config || {}, loss: [], epochs: [], lastEventId: 0, samples: [], done: null, es: null };
+    this.current = run;
+    this.overlay.delete(id);
+    let record = null;
+    try {
+      record = await api.run(id);
+    } catch (err) {
+      toast(err.message);
+    }
+    if (this.current !== run) return;
+    if (record) {
+      run.status = record.status;
+      run.config = record.config || run.config;
+      run.record = record;
+      if (!ACTIVE.includes(record.status)) {
+        Object.assign(run, historyOf(record));
+        run.done = record;
+      }
+    }
+    if (!run.done) this.listen(run);
+    this.renderRun();
+    this.renderRuns();
+    this.loadInsight();
+  }
+
+  listen(run) {
+    const es = new EventSource(api.eventsUrl(run.id));
+    run.es = es;
+    const handle = (kind) => (e) => {
+      if (this.current !== run) return;
+      const eid = Number(e.lastEventId);
+      if (Number.isFinite(eid) && eid > 0) {
+        if (eid <= run.lastEventId) return;
+        run.lastEventId = eid;
+      }
+      let data;
+      try {
+        data = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.onEvent(run, kind, data);
+    };
+    es.addEventListener("progress", handle("progress"));
+    es.addEventListener("epoch", handle("epoch"));
+    es.addEventListener("done", handle("done"));
+    es.addEventListener("open", () => {
+      if (this.current === run) run.reconnecting = false;
+      this.renderStats();
+    });
+    es.addEventListener("error", () => {
+      if (this.current !== run || run.done) return;
+      run.reconnecting = es.readyState === EventSource.CONNECTING;
+      if (es.readyState === EventSource.CLOSED) this.pollUntilDone(run);
+      this.renderStats();
+    });
+  }
+
+  /** The stream was refused for good: follow the run by its state instead. */
+  async pollUntilDone(run) {
+    while (this.current === run && !run.done) {
+      await new Promise((r) => setTimeout(r, 1500));
+      try {
+        const record = await api.run(run.id);
+        Object.assign(run, historyOf(record));
+        run.status = record.status;
+        if (!ACTIVE.includes(record.status)) run.done = record;
+        this.renderRun();
+      } catch {
+        return;
+      }
+    }
+  }
+
+  onEvent(run, kind, data) {
+    if (kind === "progress") {
+      run.status = "running";
+      const losses = Array.isArray(data.losses) ? data.losses : [data.loss];
+      const first = data.first_iteration ?? data.iteration - losses.length + 1;
+      losses.forEach((v, k) => {
+        run.loss[first + k - 1] = v;
+      });
+      for (let i = 0; i < run.loss.length; i++) if (run.loss[i] === undefined) run.loss[i] = null;
+      run.iteration = data.iteration;
+      run.lastLoss = data.loss;
+      const now = performance.now();
+      const prev = run.samples[run.samples.length - 1];
+      if (prev && now - prev.t < 60) run.samples.pop();
+      run.samples.push({ t: now, it: data.iteration });
+      while (run.samples.length > 2 && now - run.samples[0].t > 5000) run.samples.shift();
+    } else if (kind === "epoch") {
+      run.status = "running";
+      if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
+    } else if (kind === "done") {
+      run.status = data.status || "completed";
+      run.done = data;
+      this.closeStream();
+      this.loadRuns();
+      this.loadInsight();
+    }
+    this.scheduleRender();
+  }
+
+  scheduleRender() {
+    if (this.renderPending) return;
+    this.renderPending = true;
+    requestAnimationFrame(() => {
+      this.renderPending = false;
+      this.renderRun();
+    });
+  }
+
+  rate(run) {
+    const s = run.samples;
+    if (s.length < 2 || run.status !== "running") return null;
+    const a = s[0];
+    const b = s[s.length - 1];
+    if (b.t - a.t < 400) return null;
+    return ((b.it - a.it) * 1000) / (b.t - a.t);
+  }
+
+  renderStats() {
+    const run = this.current;
+    const total = run && run.config ? run.config.iterations : null;
+    const done = run && run.loss ? run.loss.filter((v) => v !== null && v !== undefined).length : 0;
+    const iteration = run ? run.iteration ?? (done || null) : null;
+    const lastLoss = run ? run.lastLoss ?? [...(run.loss || [])].reverse().find((v) => v !== null && v !== undefined) : null;
+    const lastEpoch = run && run.epochs.length ? run.epochs[run.epochs.length - 1] : null;
+    const rate = run ? this.rate(run) : null;
+    let status = run ? t(`status.${run.status}`) : "–";
+    if (run && run.reconnecting) status = t("train.reconnecting");
+    $("s-status").textContent = status;
+    $("s-status").className = run ? `status-${run.status}` : "";
+    $("s-iter").textContent = iteration ? `${iteration}${total ? ` / ${total}` : ""}` : "–";
+    $("s-loss").textContent = lastLoss === null || lastLoss === undefined ? "–" : fmt(lastLoss, 3);
+    $("s-rate").textContent = rate ? t("train.rate", { rate: Math.round(rate) }) : "–";
+    $("s-eta").textContent = rate && total && iteration ? duration((total - iteration) / rate) : run && run.done ? duration(0) : "–";
+    const acc = run && run.done && typeof run.done.test_acc === "number" ? run.done.test_acc : lastEpoch ? lastEpoch.test_acc : null;
+    $("s-acc").textContent = pct(acc);
+    $("run-progress").style.width = total && iteration ? `${Math.min(100, (100 * iteration) / total)}%` : run && run.done ? "100%" : "0";
+  }
+
+  renderRun() {
+    const run = this.current;
+    if (run) {
+      const c = run.config || {};
+      $("run-title").textContent = t("train.runTitle", { id: run.id });
+      $("run-config").textContent = t("train.configLine", {
+        dataset: c.dataset ?? "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", batch: c.batch_size ?? "?",
+        iterations: c.iterations ?? "?", opt: c.optimizer ?? "?", seed: c.seed ?? "?",
+      }) + (run.done && run.done.message ? ` — ${run.done.message}` : "");
+      for (const [id, format] of [["export-csv", "csv"], ["export-json", "json"]]) {
+        $(id).href = api.historyUrl(run.id, format);
+        $(id).setAttribute("aria-disabled", "false");
+      }
+    }
+    $("view-train").dataset.runStatus = run ? run.status : "";
+    $("view-train").dataset.runId = run ? run.id : "";
+    this.renderStats();
+    this.drawCharts();
+    this.updateButtons();
+  }
+
+  drawCharts() {
+    const weight = Number($("t-smooth").value);
+    const runs = [];
+    if (this.current) runs.push({ id: this.current.id, label: t("chart.thisRun"), loss: this.current.loss, current: true });
+    for (const id of this.overlay) {
+      const d = this.overlayData.get(id);
+      if (d) runs.push({ id, label: this.runLabel(d.run), loss: d.loss, current: false });
+    }
+    if (!$("view-train").hidden || !this.lossChart.plot) {
+      this.lossChart.update(runs, weight, this.labels());
+      this.accChart.update(this.current ? this.current.epochs : [], this.labels());
+    }
+  }
+
+  // ------------------------------------------------------------------ what a finished run learned
+
+  bindInsights() {
+    const tabs = [...document.querySelectorAll("[data-insight]")];
+    bindTabs(tabs, "insight", (name) => {
+      this.insight = name;
+      selectTab(tabs, "insight", name);
+      for (const p of document.querySelectorAll(".insight[data-panel]")) p.hidden = p.dataset.panel !== name;
+      this.loadInsight();
+    });
+    this.pad = bindPad($("pad"), () => this.predict());
+    $("pad-clear").addEventListener("click", () => {
+      this.pad.clear();
+      $("pad-small").getContext("2d").clearRect(0, 0, 28, 28);
+      $("prob-bars").replaceChildren();
+      $("pad-result").textContent = "";
+    });
+  }
+
+  completed() {
+    return this.current && this.current.status === "completed" ? this.current : null;
+  }
+
+  async loadInsight() {
+    const run = this.completed();
+    $("insight-note").hidden = Boolean(run);
+    $("insights").dataset.ready = run ? "true" : "false";
+    if (!run) {
+      for (const id of ["weights-grid", "confusion", "mistakes-grid"]) $(id).replaceChildren();
+      return;
+    }
+    const key = `${run.id}:${this.insight}`;
+    if (this.insight === "draw") return;
+    if (this.insightCache.get(key) === "loading") return;
+    const target = { weights: "weights-grid", confusion: "confusion", mistakes: "mistakes-grid" }[this.insight];
+    if (this.insightCache.has(key) && $(target).dataset.run === run.id) return;
+    this.insightCache.set(key, "loading");
+    $(target).replaceChildren(h("p", { className: "muted", text: t("train.loading") }));
+    try {
+      if (this.insight === "weights") this.renderWeights(await api.weights(run.id));
+      if (this.insight === "confusion") this.renderConfusion(await api.confusion(run.id));
+      if (this.insight === "mistakes") this.renderMistakes(await api.misclassified(run.id, 30));
+      $(target).dataset.run = run.id;
+      this.insightCache.set(key, "done");
+    } catch (err) {
+      this.insightCache.delete(key);
+      $(target).replaceChildren(h("p", { className: "error-text", text: err.message }));
+    }
+  }
+
+  renderWeights(data) {
+    const grid = $("weights-grid");
+    grid.replaceChildren();
+    data.images.forEach((w, k) => {
+      const c = h("canvas", { width: 28, height: 28, className: "tile-img" });
+      drawWeights(c, w);
+      grid.append(h("figure", { className: "tile", title: t("train.unit", { k: data.units[k] }) }, c,
+        h("figcaption", { text: String(data.units[k]) })));
+    });
+  }
+
+  renderConfusion(data) {
+    this.classes = data.classes;
+    const box = $("confusion");
+    const max = Math.max(1, ...data.matrix.flatMap((row, i) => row.filter((_, j) => j !== i)));
+    const table = h("table", { className: "cm" });
+    table.append(h("caption", { text: t("train.cmCaption", { acc: pct(data.accuracy), n: data.test_size }) }));
+    const head = h("tr", {}, h("th", { scope: "col", className: "corner", text: t("train.cmCorner") }));
+    data.classes.forEach((c, j) => head.append(h("th", { scope: "col", text: String(j), title: c })));
+    table.append(h("thead", {}, head));
+    const body = h("tbody");
+    data.matrix.forEach((row, i) => {
+      const tr = h("tr", {}, h("th", { scope: "row", text: String(i), title: data.classes[i] }));
+      const total = row.reduce((a, b) => a + b, 0) || 1;
+      row.forEach((n, j) => {
+        const diag = i === j;
+        const a = diag ? n / total : Math.min(1, n / max);
+        const bg = diag ? `rgba(47,158,68,${0.15 + 0.6 * a})` : n ? `rgba(214,51,108,${0.08 + 0.7 * a})` : "transparent";
+        tr.append(h("td", { text: String(n), style: `background:${bg}`, title: t("train.cmCell", { t: data.classes[i], p: data.classes[j], n }) }));
+      });
+      body.append(tr);
+    });
+    table.append(body);
+    box.replaceChildren(table, h("p", { className: "hint small", text: t("train.cmHint") }));
+  }
+
+  renderMistakes(data) {
+    const grid = $("mistakes-grid");
+    grid.replaceChildren();
+    grid.append(h("p", { className: "hint small wide", text: t("train.mistakesHint", { total: data.total }) }));
+    for (const m of data.items) {
+      const c = h("canvas", { width: 28, height: 28, className: "tile-img" });
+      drawGray(c, m.image);
+      grid.append(h("figure", { className: "tile mistake", title: t("train.mistakeTitle", { index: m.index }) }, c,
+        h("figcaption", {}, h("span", { className: "true", text: t("train.trueLabel", { label: m.label }) }), " ",
+          h("span", { className: "pred", text: t("train.predLabel", { label: m.predicted, p: Math.round(100 * m.confidence) }) }))));
+    }
+  }
+
+  async predict() {
+    const image = toMnist($("pad"));
+    if (!image) return;
+    drawGray($("pad-small"), image.flat());
+    const run = this.completed();
+    if (!run) {
+      $("pad-result").textContent = t("train.needsFinished");
+      return;
+    }
+    try {
+      const res = await api.predict(run.id, image);
+      this.renderProbs(res);
+    } catch (err) {
+      $("pad-result").textContent = err.message;
+    }
+  }
+
+  renderProbs(res) {
+    this.lastPrediction = res;
+    const list = $("prob-bars");
+    list.replaceChildren();
+    res.probabilities.forEach((p, k) => {
+      const li = h("li", { className: k === res.label ? "top" : "", "data-digit": String(k), "data-p": String(p) },
+        h("span", { className: "digit", text: String(k) }),
+        h("span", { className: "bar" }, h("span", { className: "fill", style: `width:${(100 * p).toFixed(1)}%` })),
+        h("span", { className: "p", text: `${(100 * p).toFixed(1)}%` }));
+      list.append(li);
+    });
+    $("pad-result").textContent = t("train.itIs", { label: res.label, p: (100 * res.probabilities[res.label]).toFixed(1) });
+  }
+
+  relabel() {
+    this.renderDatasets();
+    this.renderLimits();
+    this.renderRuns();
+    this.lossChart.key = "";
+    this.accChart.key = "";
+    if (this.current) this.renderRun();
+    else this.drawCharts();
+    if (this.lastPrediction) this.renderProbs(this.lastPrediction);
+    for (const [key] of this.insightCache) this.insightCache.delete(key);
+    for (const id of ["weights-grid", "confusion", "mistakes-grid"]) delete $(id).dataset.run;
+    this.loadInsight();
+  }
+
+  onShow() {
+    this.drawCharts();
+    this.loadRuns();
+  }
+}
+

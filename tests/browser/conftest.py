@@ -1,0 +1,137 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against a real uvicorn server.
+
+Every test gets a fresh page that records console errors, page errors, failed requests and
+4xx/5xx answers; the test fails if any were recorded that it did not provoke on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    ViewportSize,
+    sync_playwright,
+)
+
+from tests.conftest import ROOT, Server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+_RESOURCE_STATUS = re.compile(r"status of (\d{3})")
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+    """One real server with MNIST for every browser test."""
+    server = Server(tmp_path_factory.mktemp("ui-data"), {"MNIST_DIR": str(mnist_dir)}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """The Playwright driver."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium (never a downloaded one)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Lab:
+    """A page of the app, with what went wrong on it so far."""
+
+    page: Page
+    url: str
+    problems: list[str] = field(default_factory=list)
+    allowed: list[tuple[int, str]] = field(default_factory=list)
+    may_fail: list[str] = field(default_factory=list)
+
+    def allow(self, status: int, path: str) -> None:
+        """Expect an answer with ``status`` from a URL containing ``path`` (provoked on purpose)."""
+        self.allowed.append((status, path))
+
+    def allow_dropped(self, path: str) -> None:
+        """Expect requests to URLs containing ``path`` to be cut off (a test drops the network)."""
+        self.may_fail.append(path)
+
+    def open(self, fragment: str = "") -> Page:
+        """Load the page and wait until every view is ready."""
+        self.page.goto(self.url + "/" + fragment)
+        self.page.wait_for_selector("body[data-ready=true]")
+        return self.page
+
+    def screenshot(self, name: str) -> None:
+        """Write docs/screenshots/<name>.png for the README."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+    def _allowed_status(self, status: int, url: str) -> bool:
+        return any(status == s and p in url for s, p in self.allowed)
+
+    def on_console(self, msg: ConsoleMessage) -> None:
+        if msg.type != "error":
+            return
+        if self.may_fail and "net::ERR_" in msg.text:
+            return
+        m = _RESOURCE_STATUS.search(msg.text)
+        if m and any(int(m.group(1)) == s for s, _ in self.allowed):
+            return
+        self.problems.append(f"console error: {msg.text} ({msg.location.get('url', '')})")
+
+    def on_response(self, response: Response) -> None:
+        if response.status >= 400 and not self._allowed_status(response.status, response.url):
+            self.problems.append(f"HTTP {response.status} {response.request.method} {response.url}")
+
+    def on_failed(self, request: Request) -> None:
+        failure = request.failure or ""
+        if "ERR_ABORTED" in failure and "/events" in request.url:
+            return  # an event stream the page closed on purpose
+        if any(p in request.url for p in self.may_fail):
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} ({failure})")
+
+
+@pytest.fixture
+def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
+    """A fresh 1280x800 page; fails the test on console errors or unexpected failed requests."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    lab = Lab(page, ui_server.url)
+    page.on("console", lab.on_console)
+    page.on("pageerror", lambda e: lab.problems.append(f"page error: {e}"))
+    page.on("response", lab.on_response)
+    page.on("requestfailed", lab.on_failed)
+    yield lab
+    page.close()
+    context.close()
+    assert not lab.problems, "\n".join(lab.problems)

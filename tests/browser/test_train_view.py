@@ -1,0 +1,185 @@
+"""The training view in a real browser: a short MNIST run streamed live, then what it learned."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, Route, expect
+
+from tests.browser.conftest import Lab
+
+ITERATIONS = 6000
+BATCH = 100
+EPOCH = 60000 // BATCH
+
+
+def points(page: Page, chart: str) -> int:
+    """How many points a chart holds now."""
+    return int(page.locator(f"#{chart}").get_attribute("data-points") or 0)
+
+
+def status(page: Page) -> str:
+    """The open run's status, as the page has it."""
+    return page.locator("#view-train").get_attribute("data-run-status") or ""
+
+
+def draw_seven(page: Page) -> None:
+    """Draw a 7 on the pad with the mouse."""
+    box = page.locator("#pad").bounding_box()
+    assert box is not None
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+    page.mouse.move(*at(0.25, 0.22))
+    page.mouse.down()
+    page.mouse.move(*at(0.75, 0.22), steps=8)
+    page.mouse.move(*at(0.45, 0.85), steps=12)
+    page.mouse.up()
+
+
+def test_a_short_mnist_run_streams_live_and_can_be_inspected(lab: Lab) -> None:
+    page = lab.open("#view=train")
+    expect(page.locator("#t-dataset")).to_have_value("mnist")
+    expect(page.locator('[data-limit="iterations"]')).to_contain_text("100000")
+    page.fill("#t-iters", str(ITERATIONS))
+    page.fill("#t-batch", str(BATCH))
+    page.click("#t-start")
+
+    # Two moments while the run is in progress: the loss chart has gained points.
+    page.wait_for_function(
+        "document.querySelector('#view-train').dataset.runStatus === 'running'"
+        " && Number(document.querySelector('#loss-chart').dataset.points) > 0",
+        timeout=30_000,
+    )
+    first = points(page, "loss-chart")
+    box_before = page.locator("#loss-chart").bounding_box()
+    insights_before = page.locator("#insights").bounding_box()
+    time.sleep(0.8)
+    second = points(page, "loss-chart")
+    assert status(page) == "running", "the run ended before the second look; make it longer"
+    assert second > first > 0
+    expect(page.locator("#t-stop")).to_be_enabled()
+    expect(page.locator("#s-rate")).to_contain_text("it/s")
+    # Streaming does not move the layout.
+    assert page.locator("#loss-chart").bounding_box() == box_before
+    assert page.locator("#insights").bounding_box() == insights_before
+
+    page.wait_for_function(
+        "document.querySelector('#view-train').dataset.runStatus === 'completed'", timeout=90_000
+    )
+    expect(page.locator("#s-status")).to_have_text("completed")
+    # Every iteration exactly once, and one accuracy point per epoch.
+    assert points(page, "loss-chart") == ITERATIONS
+    assert points(page, "acc-chart") == ITERATIONS // EPOCH
+    expect(page.locator("#s-iter")).to_have_text(f"{ITERATIONS} / {ITERATIONS}")
+    expect(page.locator("#s-acc")).to_contain_text("%")
+    assert (page.locator("#export-csv").get_attribute("href") or "").endswith("/history.csv")
+    expect(page.locator("#runs-table tbody tr").first.locator("td").nth(2)).to_have_text(
+        "completed"
+    )
+
+    draw_seven(page)
+    bars = page.locator("#prob-bars li")
+    expect(bars).to_have_count(10)
+    total = sum(float(bars.nth(k).get_attribute("data-p") or "nan") for k in range(10))
+    assert abs(total - 1.0) < 1e-6
+    expect(page.locator("#pad-result")).to_contain_text("The network says")
+    lab.screenshot("train-view")
+
+    page.click('[data-insight="weights"]')
+    expect(page.locator("#weights-grid .tile")).to_have_count(50)
+    page.click('[data-insight="confusion"]')
+    expect(page.locator("#confusion table.cm tbody tr")).to_have_count(10)
+    page.click('[data-insight="mistakes"]')
+    expect(page.locator("#mistakes-grid .tile").first).to_be_visible()
+    expect(page.locator("#mistakes-grid .tile").first).to_contain_text("true")
+    page.locator("#insights").scroll_into_view_if_needed()
+    lab.screenshot("train-misclassified")
+    page.click('[data-insight="weights"]')
+    lab.screenshot("train-weights")
+
+
+def wait_status(page: Page, wanted: str, timeout: float = 60_000) -> None:
+    """Wait until the open run has status `wanted`."""
+    page.wait_for_function(
+        f"document.querySelector('#view-train').dataset.runStatus === '{wanted}'", timeout=timeout
+    )
+
+
+def start(page: Page, iterations: int) -> None:
+    """Start a run of `iterations` from the form."""
+    before = page.locator("#view-train").get_attribute("data-run-id") or ""
+    page.fill("#t-iters", str(iterations))
+    page.fill("#t-batch", str(BATCH))
+    page.click("#t-start")
+    page.wait_for_function(
+        f"['', '{before}'].indexOf(document.querySelector('#view-train').dataset.runId) === -1"
+    )
+
+
+def events(url: str, after: int = 0, count: int | None = None) -> tuple[str, int]:
+    """SSE text of a run's events after id `after` (`count` of them, or all), and the last id."""
+    text, last = "retry: 200\n\n", 0
+    headers = {"Last-Event-ID": str(after)} if after else {}
+    with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+        for line in response.iter_lines():
+            text += line + "\n"
+            if line.startswith("id:"):
+                last = int(line[3:].strip())
+            if line == "" and last and count is not None:
+                count -= 1
+                if count == 0:
+                    break
+    return text, last
+
+
+def test_a_dropped_connection_resumes_without_gaps_or_duplicates(lab: Lab) -> None:
+    page = lab.open("#view=train")
+    connections: list[int] = []
+
+    def drop_then_resume(route: Route) -> None:
+        if not connections:
+            # The first connection ends after four events, as a dropped connection would.
+            body, last = events(route.request.url, count=4)
+            connections.append(last)
+        else:
+            # The reconnection: resume two events early, so the page gets two it already has.
+            body, last = events(route.request.url, after=connections[0] - 2)
+            connections.append(last)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    page.route("**/train/*/events", drop_then_resume)
+    start(page, ITERATIONS)
+    wait_status(page, "completed", 90_000)
+    assert len(connections) == 2
+    assert points(page, "loss-chart") == ITERATIONS
+    assert points(page, "acc-chart") == ITERATIONS // EPOCH
+    expect(page.locator("#s-iter")).to_have_text(f"{ITERATIONS} / {ITERATIONS}")
+
+
+def test_stop_a_run_and_overlay_an_earlier_one(lab: Lab) -> None:
+    page = lab.open("#view=train")
+    start(page, 300)
+    wait_status(page, "completed")
+    earlier = page.locator("#runs-table tbody tr").first.get_attribute("data-run")
+    start(page, 100_000)
+    wait_status(page, "running")
+    page.click("#t-stop")
+    wait_status(page, "cancelled")
+    expect(page.locator("#s-status")).to_have_text("cancelled")
+    expect(page.locator("#t-stop")).to_be_disabled()
+    page.check(f'#runs-table tr[data-run="{earlier}"] input[type=checkbox]')
+    legend = page.locator("#loss-chart .u-legend")
+    expect(legend).to_contain_text(str(earlier)[:6])
+    expect(legend).to_contain_text("this run (smoothed)")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    csv = Path(download.value.path()).read_text()
+    assert csv.splitlines()[0].startswith("iteration,loss")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    assert json.loads(Path(download.value.path()).read_text())["status"] == "cancelled"
