@@ -97,13 +97,26 @@ def _load(args: argparse.Namespace) -> Any:
     return data
 
 
+def _check_seed(seed: int) -> None:
+    """NumPy seeds are non-negative; say so naming the option, not with a traceback."""
+    if seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, not {seed}")
+
+
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Backprop vs numerical gradients of TwoLayerNet on a few real images."""
     from engine.gradcheck import gradcheck
     from engine.network import TwoLayerNet
 
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
+    for opt, value in (("--batch-size", args.batch_size), ("--hidden-size", args.hidden_size)):
+        if value < 1:
+            raise UsageError(f"{opt} must be at least 1, not {value}")
+    _check_seed(args.seed)
+    if not (np.isfinite(args.eps) and args.eps > 0):
+        raise UsageError(f"--eps must be a positive number, not {args.eps:g}")
+    for opt, value in (("--atol", args.atol), ("--rtol", args.rtol)):
+        if not (np.isfinite(value) and value >= 0):
+            raise UsageError(f"{opt} must be a non-negative number, not {value:g}")
     data = _load(args)
     if args.batch_size > len(data.t_train):
         raise UsageError(
@@ -158,6 +171,13 @@ def _save_weights(path: Path, params: dict[str, Any], meta: dict[str, Any]) -> N
         np.savez(f, **arrays, meta=np.array(json.dumps(meta)))
 
 
+def accuracies_text(done: dict[str, Any]) -> str:
+    """'train acc 0.9700, test acc 0.9680' from a done event (an accuracy of 0 is shown too)."""
+    accs = [(n, done.get(f"{n}_acc")) for n in ("train", "test")]
+    text = ", ".join(f"{n} acc {a:.4f}" for n, a in accs if a is not None)
+    return text or "not evaluated"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """The chapter's training run with a progress bar and per-epoch accuracies."""
     from tqdm import tqdm
@@ -173,6 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{opt} must be at least 1, not {value}")
     if not args.lr > 0:
         raise UsageError(f"--lr must be positive, not {args.lr}")
+    _check_seed(args.seed)
     config = TrainConfig(
         dataset=args.dataset,
         hidden_size=args.hidden_size,
@@ -226,10 +247,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     status = done.get("status", "completed")
-    accs = [done.get(k) for k in ("train_acc", "test_acc")]
-    acc = ", ".join(f"{n} acc {a:.4f}" for n, a in zip(("train", "test"), accs, strict=True) if a)
     print(
-        f"{status}: {acc or 'not evaluated'} after {done.get('iterations', 0):,} iterations "
+        f"{status}: {accuracies_text(done)} after {done.get('iterations', 0):,} iterations "
         f"in {done.get('elapsed_s', 0.0):.2f} s"
     )
     if args.save:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -100,7 +101,9 @@ def _parse_header(path: str | Path, raw: bytes) -> tuple[np.dtype[Any], tuple[in
 def parse_idx(raw: bytes, path: str | Path = "<bytes>", *, what: str = "data") -> NDArray[Any]:
     """Decode IDX bytes (already decompressed), checking magic, type, dimensions and length."""
     dtype, shape, header_len = _parse_header(path, raw)
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # NOTE: Python ints, not np.prod: four dimensions of up to 2**32 - 1 overflow int64,
+    # which turned a corrupt header into a negative size or a reshape traceback.
+    expected = math.prod(shape) * dtype.itemsize
     held = len(raw) - header_len
     dims = " x ".join(str(d) for d in shape)
     type_name = _IDX_TYPES[raw[2]][1]

@@ -46,12 +46,32 @@ def _as_batch(y: NDArray, t: NDArray) -> tuple[NDArray, NDArray]:
     return y, t
 
 
-def labels_to_indices(t: ArrayLike, num_classes: int) -> NDArray[np.intp]:
-    """Class indices from labels given either as indices or as one-hot rows."""
+def labels_to_indices(t: ArrayLike, num_classes: int, rows: int | None = None) -> NDArray[np.intp]:
+    """Class indices from labels given either as indices or as one-hot rows.
+
+    With ``rows`` (the number of score rows) the labels must give one class per row,
+    each in 0..num_classes-1, or a ValueError says what is wrong: NumPy would
+    otherwise broadcast one label over every row, or read a one-hot vector as
+    ``num_classes`` indices, or take -1 as the last class.
+    """
     t = np.asarray(t)
-    if t.ndim >= 1 and t.shape[-1] == num_classes and t.ndim == 2:
-        return np.argmax(t, axis=1)
-    return t.reshape(-1).astype(np.intp, copy=False)
+    if rows is None:
+        if t.ndim >= 1 and t.shape[-1] == num_classes and t.ndim == 2:
+            return np.argmax(t, axis=1)
+        return t.reshape(-1).astype(np.intp, copy=False)
+    if num_classes > 1 and t.size == rows * num_classes and t.shape[-1:] == (num_classes,):
+        idx = np.argmax(t.reshape(rows, num_classes), axis=1)
+    elif t.size == rows:
+        idx = t.reshape(-1).astype(np.intp, copy=False)
+    else:
+        raise ValueError(
+            f"labels of shape {t.shape} do not fit {rows} row(s) of {num_classes} scores: "
+            "give one class index per row or one-hot rows"
+        )
+    bad = (idx < 0) | (idx >= num_classes)
+    if bad.any():
+        raise ValueError(f"class index {int(idx[bad][0])} is not in 0..{num_classes - 1}")
+    return idx
 
 
 def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
@@ -62,15 +82,6 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     the loss is exact wherever it is finite.
     """
     y_arr, t_arr = _as_batch(np.asarray(y, dtype=np.float64), np.asarray(t))
-    idx = labels_to_indices(t_arr, y_arr.shape[1])
+    idx = labels_to_indices(t_arr, y_arr.shape[1], y_arr.shape[0])
     p = y_arr[np.arange(y_arr.shape[0]), idx]
     return float(-np.mean(np.log(np.maximum(p, np.finfo(np.float64).tiny))))
-
-
-def softmax_cross_entropy(x: ArrayLike, t: ArrayLike) -> float:
-    """Mean cross-entropy of softmax(x) against ``t``, via log-softmax (exact)."""
-    x_arr = np.asarray(x)
-    x_arr, t_arr = _as_batch(x_arr, np.asarray(t))
-    logp = log_softmax(x_arr)
-    idx = labels_to_indices(t_arr, x_arr.shape[1])
-    return float(-np.mean(logp[np.arange(x_arr.shape[0]), idx]))

@@ -36,16 +36,20 @@ def numerical_gradient(f: Callable[[Any], Any], x: NDArray[Any], eps: float = EP
     ``x`` is perturbed in place and restored, as in the book, so ``f`` may read
     it through any reference (e.g. a network's ``params``).
     """
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a float array to be perturbed by eps, not {x.dtype}")
     grad = np.zeros(x.shape, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         idx = it.multi_index
         tmp = x[idx].copy()
         x[idx] = tmp + eps
+        up = float(x[idx])
         fxh1 = float(f(x))
         x[idx] = tmp - eps
         fxh2 = float(f(x))
-        grad[idx] = (fxh1 - fxh2) / (2 * eps)
+        # NOTE: divide by the step actually stored: in float32, x + eps is not exact.
+        grad[idx] = (fxh1 - fxh2) / (up - float(x[idx]))
         x[idx] = tmp
         it.iternext()
     return grad
@@ -245,8 +249,12 @@ def gradcheck(
         raise ValueError(f"mode must be 'full' or 'fast', not {mode!r}")
     start = time.perf_counter()
     net = _as_float64(network) if _is_plain_two_layer(network) else network
-    x64 = np.asarray(x, dtype=np.float64).reshape(np.shape(x)[0], -1)
+    x64 = np.asarray(x, dtype=np.float64)
     t_arr = np.asarray(t)
+    if x64.ndim == 1:  # one sample: a batch of one (labels: one index or one one-hot row)
+        x64 = x64.reshape(1, -1)
+        t_arr = t_arr.reshape(1, -1) if t_arr.ndim == 1 and t_arr.size > 1 else t_arr.reshape(1)
+    x64 = x64.reshape(x64.shape[0], -1)
     backprop: dict[str, Any] = net.gradient(x64, t_arr)
     notes: list[str] = []
     reports: dict[str, ParamReport] = {}

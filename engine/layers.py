@@ -21,6 +21,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if np.shape(grad) == shape:
         return grad
     g = np.asarray(grad)
+    if g.ndim < len(shape):  # e.g. dout = 1 for an array output
+        g = g.reshape((1,) * (len(shape) - g.ndim) + g.shape)
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
@@ -160,23 +162,29 @@ class SoftmaxWithLoss:
         total = e.sum(axis=-1, keepdims=True)
         self.y = e / total
         rows = shifted.reshape(-1, x.shape[-1])
-        picked = rows[np.arange(rows.shape[0]), self._indices()]
-        # mean over rows of log(sum exp) - shifted[true class]
-        self.loss = float(np.log(total).sum() - picked.sum()) / rows.shape[0]
+        n = rows.shape[0]
+        if self.t.shape == x.shape:  # one-hot (or any probability) rows: the book's -sum t log y
+            logp = rows - np.log(total).reshape(-1, 1)
+            self.loss = float(-(self.t.reshape(rows.shape) * logp).sum()) / n
+        else:
+            picked = rows[np.arange(n), self._indices()]
+            # mean over rows of log(sum exp) - shifted[true class]
+            self.loss = float(np.log(total).sum() - picked.sum()) / n
         return self.loss
 
     def _indices(self) -> NDArray[np.intp]:
         assert self.y is not None and self.t is not None
         if self.t.shape == self.y.shape:  # one-hot rows
             return np.argmax(self.t.reshape(-1, self.t.shape[-1]), axis=1)
-        return labels_to_indices(self.t, self.y.shape[-1])
+        classes = self.y.shape[-1]
+        return labels_to_indices(self.t, classes, self.y.size // classes)
 
     def backward(self, dout: Any = 1) -> NDArray[np.floating]:
         assert self.y is not None and self.t is not None, "forward first"
         y = self.y
-        batch_size = 1 if y.ndim == 1 else y.shape[0]
+        batch_size = y.size // y.shape[-1]  # rows, as forward averages over
         if self.t.shape == y.shape:
-            dx = y - self.t
+            dx = y - self.t.astype(y.dtype, copy=False)
         else:
             dx = y.copy()
             flat = dx.reshape(-1, dx.shape[-1])

@@ -56,11 +56,13 @@ class TwoLayerNet:
 
     def accuracy(self, x: Any, t: Any) -> float:
         """Fraction of x classified as t."""
-        y = np.argmax(self.predict(x), axis=1)
+        scores = self.predict(x)
+        classes = scores.shape[-1]
+        y = np.argmax(scores.reshape(-1, classes), axis=1)
         t = np.asarray(t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        return float(np.sum(y == t)) / float(np.asarray(x).shape[0])
+        if t.shape == scores.shape:  # one-hot rows (or one one-hot vector)
+            t = np.argmax(t.reshape(-1, classes), axis=1)
+        return float(np.mean(y == t.reshape(-1)))
 
     def numerical_gradient(self, x: Any, t: Any, eps: float = 1e-4) -> dict[str, Array]:
         """Gradients of the loss by central differences, element by element (slow, as the book)."""

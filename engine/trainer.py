@@ -61,8 +61,9 @@ class TrainConfig:
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}")
         for name in ("hidden_size", "batch_size", "iterations", "blas_threads"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1")
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("learning_rate must be a positive finite number")
         if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
@@ -94,6 +95,9 @@ class Trainer:
         self.data = data
         self.dtype = DTYPES[config.dtype]
         self.rng = np.random.default_rng(config.seed)
+        for name in ("x_train", "x_test"):
+            if len(getattr(data, name)) == 0:
+                raise ValueError(f"the {name[2:]} set is empty; training needs images in both sets")
         input_size = int(np.prod(data.x_train.shape[1:]))
         classes = int(max(data.t_train.max(), data.t_test.max())) + 1
         self.network = TwoLayerNet(

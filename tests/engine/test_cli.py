@@ -80,6 +80,11 @@ def test_help(args: list[str], cache: Path) -> None:
         ["train", "--dataset", "cifar"],
         ["train", "--data-dir", "/nonexistent/mnist"],
         ["gradcheck"],  # offline, no MNIST_DIR, empty cache: nothing found
+        ["gradcheck", "--seed", "-1"],  # was a NumPy traceback
+        ["gradcheck", "--hidden-size", "0"],  # was a meaningless PASS on empty W1
+        ["gradcheck", "--eps", "0"],  # was a FAIL full of NaN
+        ["gradcheck", "--atol=-1"],
+        ["train", "--seed", "-1"],  # was "expected non-negative integer", naming nothing
     ],
     ids=lambda a: " ".join(a) or "nothing",
 )
@@ -90,6 +95,31 @@ def test_bad_arguments_one_line_exit_2(args: list[str], cache: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert out.stderr.startswith("python -m engine") and "error:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["gradcheck", "--seed", "-1"], "--seed"),
+        (["gradcheck", "--hidden-size", "0"], "--hidden-size"),
+        (["gradcheck", "--eps", "0"], "--eps"),
+        (["gradcheck", "--rtol=-1"], "--rtol"),
+        (["train", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_value_names_the_option(args: list[str], option: str, cache: Path) -> None:
+    out = run(*args, cache=cache)
+    assert out.returncode == 2 and f"error: {option} must be" in out.stderr, out.stderr
+
+
+def test_zero_accuracy_is_printed_not_dropped() -> None:
+    # Regression: `if a` dropped an accuracy of exactly 0.0 from the summary line.
+    from engine.cli import accuracies_text
+
+    assert accuracies_text({"train_acc": 0.5, "test_acc": 0.0}) == (
+        "train acc 0.5000, test acc 0.0000"
+    )
+    assert accuracies_text({"train_acc": None, "test_acc": None}) == "not evaluated"
 
 
 def test_missing_dir_message_names_it(cache: Path) -> None:

@@ -142,6 +142,20 @@ def test_too_long_file(tmp_path: Path) -> None:
         read_idx(path)
 
 
+@pytest.mark.parametrize(
+    ("dims", "code"), [((2**16,) * 4, 0x08), ((2**32 - 1,) * 4, 0x08), ((2**16,) * 4, 0x0C)]
+)
+def test_huge_dimensions_do_not_overflow(tmp_path: Path, dims: tuple[int, ...], code: int) -> None:
+    # Regression: the size was computed in int64, so 2**16 x 4 dims wrapped to 0 bytes
+    # (a ValueError traceback from reshape) and (2**32 - 1) x 4 gave a negative size.
+    path = tmp_path / "train-images-idx3-ubyte"
+    header = bytes([0, 0, code, len(dims)]) + np.array(dims, dtype=">u4").tobytes()
+    path.write_bytes(header + bytes(10))
+    with pytest.raises(DatasetError, match="is truncated: header promises ") as err:
+        read_idx(path)
+    assert "promises -" not in str(err.value)
+
+
 def test_truncated_header(tmp_path: Path) -> None:
     path = tmp_path / "labels"
     path.write_bytes(bytes([0, 0, 8, 3, 0, 0]))
