@@ -149,6 +149,7 @@ class SoftmaxWithLoss:
         self.loss: float | None = None
         self.y: NDArray[np.floating] | None = None
         self.t: NDArray[Any] | None = None
+        self.idx: NDArray[np.intp] | None = None  # class indices, when t is not one-hot
 
     def forward(self, x: Any, t: Any) -> float:
         x = np.asarray(x)
@@ -164,29 +165,24 @@ class SoftmaxWithLoss:
         rows = shifted.reshape(-1, x.shape[-1])
         n = rows.shape[0]
         if self.t.shape == x.shape:  # one-hot (or any probability) rows: the book's -sum t log y
+            self.idx = None
             logp = rows - np.log(total).reshape(-1, 1)
             self.loss = float(-(self.t.reshape(rows.shape) * logp).sum()) / n
         else:
-            picked = rows[np.arange(n), self._indices()]
+            self.idx = labels_to_indices(self.t, x.shape[-1], n)
+            picked = rows[np.arange(n), self.idx]
             # mean over rows of log(sum exp) - shifted[true class]
             self.loss = float(np.log(total).sum() - picked.sum()) / n
         return self.loss
-
-    def _indices(self) -> NDArray[np.intp]:
-        assert self.y is not None and self.t is not None
-        if self.t.shape == self.y.shape:  # one-hot rows
-            return np.argmax(self.t.reshape(-1, self.t.shape[-1]), axis=1)
-        classes = self.y.shape[-1]
-        return labels_to_indices(self.t, classes, self.y.size // classes)
 
     def backward(self, dout: Any = 1) -> NDArray[np.floating]:
         assert self.y is not None and self.t is not None, "forward first"
         y = self.y
         batch_size = y.size // y.shape[-1]  # rows, as forward averages over
-        if self.t.shape == y.shape:
+        if self.idx is None:
             dx = y - self.t.astype(y.dtype, copy=False)
         else:
             dx = y.copy()
             flat = dx.reshape(-1, dx.shape[-1])
-            flat[np.arange(flat.shape[0]), self._indices()] -= 1
+            flat[np.arange(flat.shape[0]), self.idx] -= 1
         return dx * (dout / batch_size)
