@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
-from app.routers import datasets, gradcheck, health, predict, train
-from app.routers import graphs, insights
+from app.routers import datasets, gradcheck, graphs, health, insights, predict, train
 from app.routers.ui import install_ui
 from app.runs import RunService
+from app.schemas_service import document_limits
 from app.settings import Settings, get_settings
 
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(insights.router)
     install_ui(app)
+    document_limits(app, settings)
     return app
 
 

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
     )
+    worker_nice: int = Field(
+        5,
+        ge=0,
+        le=19,
+        description="Niceness added to training workers, so the server's own requests win the "
+        "CPU over training when cores are scarce.",
+    )
     max_subscribers_per_run: int = Field(
         200, ge=1, description="Event streams open on one training run at once."
     )

@@ -1,0 +1,386 @@
+"""The executor seam: submit a run's configuration, receive its events.
+
+``LocalExecutor`` is a pool of worker processes on this machine (spawned, one
+BLAS thread each, datasets loaded once per process and kept). Workers send
+their events over one multiprocessing queue; a pump thread in the server
+collects them and hands each batch to the sink (which writes the event log).
+A distributed engine can replace it by implementing ``Executor``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger("backprop_lab.executor")
+
+#: Message kinds a worker sends: ``started`` (not an event), then events.
+STARTED = "started"
+
+
+@dataclass(frozen=True)
+class WorkerMessage:
+    """Something a worker reports about a run; ``weights`` only on a completed ``done``."""
+
+    run_id: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    weights: bytes | None = None
+    worker: int = -1
+
+
+Sink = Callable[[Sequence[WorkerMessage]], None]
+
+
+class Executor(Protocol):
+    """Runs training configurations somewhere and reports their events to a sink."""
+
+    def start(self, sink: Sink) -> None:
+        """Start accepting runs; every message of every run goes to ``sink``."""
+
+    def submit(self, run_id: str, config: dict[str, Any]) -> None:
+        """Queue a run; it starts when a worker is free."""
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a queued or running run to stop; False if the executor does not hold it."""
+
+    def shutdown(self) -> None:
+        """Stop every worker (runs in flight are abandoned)."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How each worker process behaves."""
+
+    preload: tuple[str, ...] = ("mnist",)
+    progress_interval: float = 0.25
+    download: bool = False
+    nice: int = 5
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _weights_npz(params: dict[str, Any]) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in params.items()}
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _finite(x: float) -> float | None:
+    """The loss to 7 significant digits (float32's precision), None if not finite."""
+    return float(f"{x:.7g}") if math.isfinite(x) else None
+
+
+def _train_one(
+    index: int,
+    run_id: str,
+    config: dict[str, Any],
+    results: Any,
+    stop_flag: Any,
+    datasets: dict[str, Any],
+    options: WorkerOptions,
+) -> None:
+    from engine.datasets import DatasetError, load_dataset
+    from engine.trainer import TrainConfig, Trainer
+
+    def send(kind: str, data: dict[str, Any], weights: bytes | None = None) -> None:
+        results.put(WorkerMessage(run_id, kind, data, weights, index))
+
+    send(STARTED, {})
+    losses: list[float | None] = []
+    first = 1
+    try:
+        name = str(config.get("dataset", "mnist"))
+        if name not in datasets:
+            datasets[name] = load_dataset(name, download=options.download, progress=False)
+        trainer = Trainer(TrainConfig(**config), datasets[name])
+        last_sent = -math.inf
+
+        def flush(iteration: int, loss: float | None) -> None:
+            nonlocal losses, first
+            if losses:
+                send(
+                    "progress",
+                    {
+                        "iteration": iteration,
+                        "loss": loss,
+                        "first_iteration": first,
+                        "losses": losses,
+                    },
+                )
+                first = iteration + 1
+                losses = []
+
+        iteration, loss = 0, None
+        for ev in trainer.run(lambda: bool(stop_flag.value)):
+            if ev.kind == "progress":
+                iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
+                losses.append(loss)
+                now = time.monotonic()
+                if now - last_sent >= options.progress_interval:
+                    flush(iteration, loss)
+                    last_sent = now
+            elif ev.kind == "epoch":
+                flush(iteration, loss)
+                send("epoch", {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()})
+            else:
+                flush(iteration, loss)
+                done = dict(ev.data)
+                weights = None
+                if done.get("status") == "completed":
+                    weights = _weights_npz(trainer.network.params)
+                send("done", done, weights)
+                return
+    except DatasetError as e:
+        send("done", {"status": "failed", "message": str(e), "iterations": 0})
+    except Exception as e:  # the run fails; the worker lives on
+        log.exception("run %s failed", run_id)
+        send("done", {"status": "failed", "message": f"{type(e).__name__}: {e}"})
+
+
+class _StopCheck:
+    """The trainer's stop flag: raised by the server, or implied when the server is gone."""
+
+    def __init__(self, flag: Any, parent: int) -> None:
+        self.flag = flag
+        self.parent = parent
+        self.next_check = 0.0
+
+    @property
+    def value(self) -> bool:
+        """True when the run must stop."""
+        if self.flag.value:
+            return True
+        now = time.monotonic()
+        if now >= self.next_check:
+            self.next_check = now + 1.0
+            return os.getppid() != self.parent
+        return False
+
+
+def worker_main(
+    index: int, tasks: Any, results: Any, stop_flag: Any, options: WorkerOptions
+) -> None:
+    """Entry point of a worker process: one BLAS thread, datasets kept, runs one task at a time.
+
+    SIGINT and SIGTERM sent to the whole process group (Ctrl+C, a service manager) are
+    left to the server, which stops its workers itself; a worker whose server died exits.
+    """
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = os.getppid()
+    if options.nice:
+        os.nice(options.nice)
+    limits = threadpool_limits(limits=1)
+    datasets: dict[str, Any] = {}
+    try:
+        from engine.datasets import dataset_status, load_dataset
+
+        for name in options.preload:
+            if dataset_status(name).get("available"):
+                datasets[name] = load_dataset(name, download=False, progress=False)
+    except Exception:
+        log.exception("worker %d could not preload datasets", index)
+    stop = _StopCheck(stop_flag, parent)
+    while os.getppid() == parent:
+        try:
+            task = tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        if task is None:
+            break
+        run_id, config = task
+        _train_one(index, run_id, config, results, stop, datasets, options)
+    del limits
+
+
+# --------------------------------------------------------------------------- server side
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: Any
+    tasks: Any
+    stop_flag: Any
+    run_id: str | None = None
+    spawned_at: float = field(default_factory=time.monotonic)
+
+
+#: A worker that dies sooner than this after it started is restarted only once this has passed.
+RESPAWN_BACKOFF = 5.0
+
+
+class LocalExecutor:
+    """A pool of spawned worker processes on this machine."""
+
+    def __init__(self, workers: int, options: WorkerOptions | None = None) -> None:
+        self.size = workers
+        self.options = options or WorkerOptions()
+        self._ctx = mp.get_context("spawn")
+        self._results: Any = None
+        self._workers: list[_Worker] = []
+        self._pending: deque[tuple[str, dict[str, Any]]] = deque()
+        self._lock = threading.Lock()
+        self._sink: Sink | None = None
+        self._pump: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self, sink: Sink) -> None:
+        """Spawn the workers and the pump thread."""
+        self._sink = sink
+        self._results = self._ctx.Queue()
+        self._workers = [self._spawn(i) for i in range(self.size)]
+        self._pump = threading.Thread(target=self._pump_loop, name="executor-pump", daemon=True)
+        self._pump.start()
+
+    def _spawn(self, index: int) -> _Worker:
+        tasks = self._ctx.Queue()
+        stop_flag = self._ctx.RawValue("b", 0)
+        proc = self._ctx.Process(
+            target=worker_main,
+            args=(index, tasks, self._results, stop_flag, self.options),
+            name=f"backprop-lab-worker-{index}",
+            daemon=True,
+        )
+        proc.start()
+        return _Worker(index, proc, tasks, stop_flag)
+
+    def submit(self, run_id: str, config: dict[str, Any]) -> None:
+        """Queue a run; it is handed to the first free worker."""
+        with self._lock:
+            self._pending.append((run_id, config))
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        for w in self._workers:
+            if not self._pending:
+                return
+            if w.run_id is None and w.process.is_alive():
+                run_id, config = self._pending.popleft()
+                w.stop_flag.value = 0
+                w.run_id = run_id
+                w.tasks.put((run_id, config))
+
+    def cancel(self, run_id: str) -> bool:
+        """Drop a queued run (reporting it cancelled) or raise the stop flag of its worker."""
+        with self._lock:
+            for item in self._pending:
+                if item[0] == run_id:
+                    self._pending.remove(item)
+                    self._results.put(
+                        WorkerMessage(run_id, "done", {"status": "cancelled", "iterations": 0})
+                    )
+                    return True
+            for w in self._workers:
+                if w.run_id == run_id:
+                    w.stop_flag.value = 1
+                    return True
+        return False
+
+    @property
+    def active(self) -> int:
+        """Runs queued or running here."""
+        with self._lock:
+            return len(self._pending) + sum(1 for w in self._workers if w.run_id is not None)
+
+    def _pump_loop(self) -> None:
+        assert self._sink is not None
+        last_check = time.monotonic()
+        while not self._stopping.is_set():
+            batch: list[WorkerMessage] = []
+            try:
+                batch.append(self._results.get(timeout=0.2))
+                while len(batch) < 1000:
+                    batch.append(self._results.get_nowait())
+            except queue.Empty:
+                pass
+            except (EOFError, OSError):
+                if self._stopping.is_set():
+                    return
+                raise
+            if time.monotonic() - last_check > 0.5:
+                batch.extend(self._reap_dead_workers())
+                last_check = time.monotonic()
+            if not batch:
+                continue
+            try:
+                self._sink(batch)
+            except Exception:
+                log.exception("could not record %d worker messages", len(batch))
+            with self._lock:
+                for msg in batch:
+                    if msg.kind == "done" and 0 <= msg.worker < len(self._workers):
+                        w = self._workers[msg.worker]
+                        if w.run_id == msg.run_id:
+                            w.run_id = None
+                self._dispatch()
+
+    def _reap_dead_workers(self) -> list[WorkerMessage]:
+        lost: list[WorkerMessage] = []
+        with self._lock:
+            for i, w in enumerate(self._workers):
+                if self._stopping.is_set() or w.process.is_alive():
+                    continue
+                code = w.process.exitcode
+                if w.run_id is not None:
+                    log.error("training worker %d exited with code %s during a run", i, code)
+                    lost.append(
+                        WorkerMessage(
+                            w.run_id,
+                            "done",
+                            {
+                                "status": "failed",
+                                "message": f"The training worker stopped unexpectedly "
+                                f"(exit code {code}); the run could not finish.",
+                            },
+                        )
+                    )
+                    w.run_id = None
+                if time.monotonic() - w.spawned_at < RESPAWN_BACKOFF:
+                    continue  # it died young: do not restart it in a tight loop
+                log.error("training worker %d exited with code %s; restarting it", i, code)
+                w.process.close()
+                w.tasks.close()
+                self._workers[i] = self._spawn(i)
+            self._dispatch()
+        return lost
+
+    def shutdown(self) -> None:
+        """Stop the pump and the workers; queued and running runs are dropped."""
+        self._stopping.set()
+        with self._lock:
+            self._pending.clear()
+            for w in self._workers:
+                w.stop_flag.value = 1
+                w.tasks.cancel_join_thread()
+                if w.process.is_alive():
+                    w.process.kill()
+        if self._pump is not None:
+            self._pump.join(5)
+        for w in self._workers:
+            w.process.join(5)
+            w.process.close()
+            w.tasks.close()
+        if self._results is not None:
+            self._results.cancel_join_thread()
+            self._results.close()
+        # NOTE: dropping the queues now lets their semaphores be released before exit.
+        self._workers, self._results = [], None

@@ -1,0 +1,20 @@
+"""Predictions with a finished run's trained weights."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.runs import ExistingRun, Service
+from app.schemas_service import Prediction, PredictRequest, error_responses
+
+router = APIRouter(tags=["runs"])
+
+
+@router.post(
+    "/runs/{run_id}/predict",
+    response_model=Prediction,
+    responses=error_responses(400, 404, 409, 422),
+)
+def predict(req: PredictRequest, run: ExistingRun, service: Service) -> Prediction:
+    """Classify a 28x28 image (values 0..1) with a completed run's network."""
+    return Prediction(**service.predict(run.id, req.image))

@@ -1,0 +1,158 @@
+"""Training runs: start, watch live over server-sent events, inspect, cancel, list, export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import PlainTextResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from app.errors import BadRequest
+from app.runs import ExistingRun, Service
+from app.schemas_service import (
+    CancelAccepted,
+    RunHistory,
+    RunList,
+    RunPublic,
+    RunStatus,
+    RunSummary,
+    TrainAccepted,
+    TrainRequest,
+    error_responses,
+)
+from app.store import RunRecord
+
+router = APIRouter(tags=["training"])
+
+
+class CSVResponse(PlainTextResponse):
+    """A text/csv body."""
+
+    media_type = "text/csv"
+
+
+def summary(run: RunRecord) -> RunSummary:
+    """The public view of a run record."""
+    return RunSummary(
+        id=run.id,
+        status=cast(RunStatus, run.status),
+        config=run.config,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        iterations=run.iterations,
+        train_acc=run.train_acc,
+        test_acc=run.test_acc,
+        elapsed_s=run.elapsed_s,
+        message=run.message,
+        events=f"/train/{run.id}/events",
+        last_event_id=run.last_seq,
+    )
+
+
+@router.post(
+    "/train",
+    status_code=202,
+    response_model=TrainAccepted,
+    responses=error_responses(400, 409, 413, 422),
+)
+def start_training(req: TrainRequest, service: Service) -> TrainAccepted:
+    """Queue a training run and answer at once with its id and event stream."""
+    run = service.create(req)
+    return TrainAccepted(id=run.id, status="queued", events=f"/train/{run.id}/events")
+
+
+@router.get("/train/{run_id}", response_model=RunPublic, responses=error_responses(404, 422))
+def get_run(run: ExistingRun, service: Service) -> RunPublic:
+    """A run's state, configuration and full history."""
+    history = RunHistory.model_validate(service.history(run.id))
+    return RunPublic(**summary(run).model_dump(), history=history)
+
+
+def stream_start(
+    run: ExistingRun,
+    service: Service,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="Resume after this event id (sent by a reconnecting browser)."),
+    ] = None,
+) -> int:
+    """The event id a stream starts after; 400 for a bad header, 409 past the stream limit."""
+    after = 0
+    if last_event_id is not None and last_event_id.strip():
+        value = last_event_id.strip()
+        if not value.isdigit():
+            raise BadRequest(
+                f"Last-Event-ID must be a whole number (an event id), not '{value[:40]}'.",
+                code="bad_last_event_id",
+                details={"field": "Last-Event-ID"},
+            )
+        after = int(value)
+    service.subscribe_check(run.id)
+    return after
+
+
+@router.get(
+    "/train/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses=error_responses(400, 404, 409, 422),
+)
+async def run_events(
+    run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]
+) -> AsyncIterator[ServerSentEvent]:
+    """Stream a run's events (progress, epoch, done), replaying from the log, then live."""
+    async for ev in service.stream(run.id, after):
+        if ev is None:
+            yield ServerSentEvent(comment="ping")
+        else:
+            yield ServerSentEvent(id=str(ev.seq), event=ev.kind, raw_data=ev.data)
+
+
+@router.delete(
+    "/train/{run_id}",
+    status_code=202,
+    response_model=CancelAccepted,
+    responses=error_responses(404, 409, 422),
+)
+def cancel_run(run: ExistingRun, service: Service) -> CancelAccepted:
+    """Cancel a queued or running run; its stream ends with done/cancelled."""
+    current, requested = service.cancel(run.id)
+    status = cast(RunStatus, current.status)
+    return CancelAccepted(id=current.id, status=status, cancel_requested=requested)
+
+
+@router.get("/runs", response_model=RunList, responses=error_responses(422))
+def list_runs(
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Runs to list.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Runs to skip.")] = 0,
+) -> RunList:
+    """Runs, newest first, with status and final accuracies."""
+    return RunList(runs=[summary(r) for r in service.store.list_runs(limit, offset)])
+
+
+@router.get(
+    "/train/{run_id}/history.json", response_model=RunPublic, responses=error_responses(404, 422)
+)
+def history_json(run: ExistingRun, service: Service, response: Response) -> RunPublic:
+    """The run and its history as a JSON download."""
+    response.headers["Content-Disposition"] = f'attachment; filename="run-{run.id}.json"'
+    return get_run(run, service)
+
+
+@router.get(
+    "/train/{run_id}/history.csv",
+    response_class=CSVResponse,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(404, 422, model=False),
+    },
+)
+def history_csv(run: ExistingRun, service: Service) -> CSVResponse:
+    """Every iteration's loss and each epoch's accuracies as CSV."""
+    return CSVResponse(
+        service.history_csv(run.id),
+        headers={"Content-Disposition": f'attachment; filename="run-{run.id}.csv"'},
+    )

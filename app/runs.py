@@ -1,0 +1,385 @@
+"""Training runs as a service: limits, the executor, the event log, subscribers, predictions."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.errors import Conflict, NotFound, TooLarge, Unprocessable
+from app.executor import STARTED, Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.schemas_service import TrainRequest
+from app.settings import Settings
+from app.store import NewEvent, RunRecord, RunStore, StoredEvent
+
+INTERRUPTED = "The server stopped while this run was queued or training; it was not finished."
+
+
+def dataset_status(name: str) -> dict[str, Any]:
+    """The engine's view of a dataset, or an unavailable status naming the problem."""
+    from engine.datasets import DatasetError
+    from engine.datasets import dataset_status as engine_status
+
+    try:
+        return engine_status(name)
+    except DatasetError as e:
+        return {"name": name, "available": False, "message": str(e)}
+
+
+class RunNotifier:
+    """Recent events of each run in memory (on the event loop), and a wake-up per append.
+
+    It holds only events already committed to the log, so a stream that reads
+    them instead of the database sends exactly what the database holds; a
+    stream that falls behind its window reads the database.
+    """
+
+    def __init__(self, window: int = 512, runs: int = 64) -> None:
+        self.window = window
+        self.runs = runs
+        self._events: dict[str, asyncio.Event] = {}
+        self._recent: OrderedDict[str, list[StoredEvent]] = OrderedDict()
+
+    def waiter(self, run_id: str) -> asyncio.Event:
+        """An asyncio.Event set at the next append to the run's log."""
+        ev = self._events.get(run_id)
+        if ev is None:
+            ev = self._events[run_id] = asyncio.Event()
+        return ev
+
+    def publish(self, written: dict[str, list[StoredEvent]]) -> None:
+        """Remember newly committed events and wake everyone waiting on their runs."""
+        for run_id, events in written.items():
+            recent = self._recent.pop(run_id, [])
+            if recent and events and recent[-1].seq + 1 != events[0].seq:
+                recent = []
+            recent = (recent + events)[-self.window :]
+            self._recent[run_id] = recent
+            while len(self._recent) > self.runs:
+                self._recent.popitem(last=False)
+            ev = self._events.pop(run_id, None)
+            if ev is not None:
+                ev.set()
+
+    def since(self, run_id: str, after: int) -> list[StoredEvent] | None:
+        """Events after ``after`` from memory; None if memory cannot say (read the log)."""
+        recent = self._recent.get(run_id)
+        if not recent or recent[0].seq > after + 1:
+            return None
+        if recent[-1].kind == "done" and recent[-1].seq <= after:
+            return None  # nothing more will come: the log says so, and ends the stream
+        return [e for e in recent if e.seq > after]
+
+
+class RunService:
+    """Everything about training runs; routes call it and stay thin."""
+
+    def __init__(self, settings: Settings, executor: Executor | None = None) -> None:
+        self.settings = settings
+        self.store = RunStore(settings.data_dir / "backprop-lab.sqlite3")
+        preload = tuple(n.strip() for n in settings.preload_datasets.split(",") if n.strip())
+        self.executor: Executor = executor or LocalExecutor(
+            settings.workers,
+            WorkerOptions(
+                preload,
+                settings.progress_interval,
+                settings.download_datasets,
+                settings.worker_nice,
+            ),
+        )
+        self.notifier = RunNotifier()
+        self.subscribers: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._admit = threading.Lock()
+        self._networks: OrderedDict[str, Any] = OrderedDict()
+        self._networks_lock = threading.Lock()
+        self._status_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Close runs a previous process left unfinished, then start the executor."""
+        self._loop = asyncio.get_running_loop()
+        self.store.interrupt_unfinished(INTERRUPTED)
+        self.executor.start(self._record)
+
+    def close(self) -> None:
+        """Stop the executor; runs still queued or training become ``interrupted``."""
+        self.executor.shutdown()
+        self.store.interrupt_unfinished(INTERRUPTED)
+        self.store.close()
+
+    def _record(self, batch: Sequence[WorkerMessage]) -> None:
+        """Sink of the executor (pump thread): write a batch in one transaction, wake streams."""
+        for msg in batch:
+            if msg.kind == STARTED:
+                self.store.mark_running(msg.run_id)
+        events = [NewEvent(m.run_id, m.kind, m.data, m.weights) for m in batch if m.kind != STARTED]
+        self._publish(self.store.append(events))
+
+    def _publish(self, written: dict[str, list[StoredEvent]]) -> None:
+        if written and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.notifier.publish, written)
+
+    # ----------------------------------------------------------------- runs
+
+    def _dataset_status(self, name: str) -> dict[str, Any]:
+        cached = self._status_cache.get(name)
+        if cached and time.monotonic() - cached[0] < 10:
+            return cached[1]
+        status = dataset_status(name)
+        self._status_cache[name] = (time.monotonic(), status)
+        return status
+
+    def check_limits(self, req: TrainRequest) -> None:
+        """Raise a 413 naming the first field over the server's limit."""
+        s = self.settings
+        for field, limit in (
+            ("iterations", s.max_iterations),
+            ("hidden_size", s.max_hidden_size),
+            ("batch_size", s.max_batch_size),
+        ):
+            value = getattr(req, field)
+            if value > limit:
+                raise TooLarge(
+                    f"'{field}' is {value}, over this server's limit of {limit}.",
+                    details={"field": field, "limit": limit, "value": value},
+                )
+
+    def create(self, req: TrainRequest) -> RunRecord:
+        """Validate a request against limits and data, record it queued, submit it."""
+        self.check_limits(req)
+        status = self._dataset_status(req.dataset)
+        if not status.get("available") and not (
+            self.settings.download_datasets and status.get("downloadable")
+        ):
+            raise Conflict(
+                f"Dataset '{req.dataset}' is not available on this server: {status.get('message')}",
+                code="dataset_unavailable",
+                details={"field": "dataset", "dataset": req.dataset},
+            )
+        with self._admit:
+            limit = self.settings.max_active_runs
+            if self.store.count_active() >= limit:
+                raise Conflict(
+                    f"This server already has {limit} runs queued or training, its limit; "
+                    "wait for one to finish or cancel one.",
+                    code="too_many_runs",
+                    details={"field": "active_runs", "limit": limit},
+                )
+            run = self.store.create_run(secrets.token_hex(8), req.model_dump())
+        self.executor.submit(run.id, req.model_dump())
+        return run
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run, or a 404."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(
+                f"There is no run with id '{run_id}'.",
+                code="run_not_found",
+                details={"run_id": run_id},
+            )
+        return run
+
+    def cancel(self, run_id: str) -> tuple[RunRecord, bool]:
+        """Ask a queued or running run to stop; 409 if it has already finished."""
+        run = self.get(run_id)
+        if run.finished:
+            raise Conflict(
+                f"Run '{run_id}' has already finished ({run.status}); there is nothing to cancel.",
+                code="run_finished",
+                details={"run_id": run_id, "status": run.status},
+            )
+        if not self.executor.cancel(run_id):
+            self._publish(self.store.append([NewEvent(run_id, "done", {"status": "cancelled"})]))
+        return self.get(run_id), True
+
+    def history(self, run_id: str) -> dict[str, Any]:
+        """Every loss (one per iteration) and every epoch's accuracies, from the event log."""
+        loss: list[float | None] = []
+        epochs: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            batch = self.store.events_after(run_id, after)
+            if not batch:
+                break
+            for ev in batch:
+                if ev.kind == "progress":
+                    loss.extend(json.loads(ev.data).get("losses", []))
+                elif ev.kind == "epoch":
+                    epochs.append(json.loads(ev.data))
+            after = batch[-1].seq
+        return {"loss": loss, "epochs": epochs}
+
+    def history_csv(self, run_id: str) -> str:
+        """The history as CSV: one row per iteration, accuracies on epoch rows."""
+        hist = self.history(run_id)
+        by_iter = {e["iteration"]: e for e in hist["epochs"]}
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["iteration", "loss", "epoch", "train_acc", "test_acc"])
+        for i, loss in enumerate(hist["loss"], start=1):
+            e = by_iter.get(i, {})
+            writer.writerow(
+                [
+                    i,
+                    "" if loss is None else repr(loss),
+                    e.get("epoch", ""),
+                    e.get("train_acc", ""),
+                    e.get("test_acc", ""),
+                ]
+            )
+        return out.getvalue()
+
+    # ----------------------------------------------------------------- streams
+
+    def subscribe_check(self, run_id: str) -> None:
+        """Refuse a new stream past the per-run limit (409)."""
+        limit = self.settings.max_subscribers_per_run
+        if self.subscribers.get(run_id, 0) >= limit:
+            raise Conflict(
+                f"Run '{run_id}' already has {limit} open event streams, this server's limit.",
+                code="too_many_subscribers",
+                details={"field": "subscribers", "limit": limit},
+            )
+
+    async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
+        """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.
+
+        Live events come from the notifier's memory of committed events; the
+        database is read (in a thread) to replay history or to fill a gap.
+        """
+        self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
+        ping = self.settings.sse_ping_interval
+        poll, quiet_since = False, time.monotonic()
+        try:
+            while True:
+                waiter = self.notifier.waiter(run_id)
+                batch = None if poll else self.notifier.since(run_id, after)
+                poll = False
+                if batch is None:
+                    batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
+                    if not batch:
+                        run = await run_in_threadpool(self.store.get_run, run_id)
+                        if run is None or (run.finished and run.last_seq <= after):
+                            return
+                for ev in batch:
+                    yield ev
+                    after = ev.seq
+                    if ev.kind == "done":
+                        return
+                if batch:
+                    quiet_since = time.monotonic()
+                    continue
+                try:
+                    await asyncio.wait_for(waiter.wait(), timeout=min(ping, 1.0))
+                except TimeoutError:
+                    # NOTE: a quiet second re-reads the log, so a stream also follows runs
+                    # whose events another server process records.
+                    poll = True
+                    if time.monotonic() - quiet_since >= ping:
+                        yield None
+                        quiet_since = time.monotonic()
+        finally:
+            self.subscribers[run_id] -= 1
+            if not self.subscribers[run_id]:
+                del self.subscribers[run_id]
+
+    # ----------------------------------------------------------------- predictions
+
+    def network(self, run_id: str) -> Any:
+        """The trained TwoLayerNet of a completed run (cached); 409 before it completed."""
+        with self._networks_lock:
+            net = self._networks.get(run_id)
+            if net is not None:
+                self._networks.move_to_end(run_id)
+                return net
+        run = self.get(run_id)
+        blob = self.store.weights(run_id) if run.status == "completed" else None
+        if blob is None:
+            raise Conflict(
+                f"Run '{run_id}' is {run.status}; only a completed run has weights "
+                "to predict with.",
+                code="run_not_finished" if not run.finished else "no_weights",
+                details={"run_id": run_id, "status": run.status},
+            )
+        from engine.network import TwoLayerNet
+
+        with np.load(io.BytesIO(blob)) as npz:
+            params = {k: npz[k] for k in npz.files}
+        w1, w2 = params["W1"], params["W2"]
+        net = TwoLayerNet(w1.shape[0], w1.shape[1], w2.shape[1], dtype=w1.dtype, seed=0)
+        for key, value in params.items():
+            net.params[key][...] = value
+        with self._networks_lock:
+            self._networks[run_id] = net
+            while len(self._networks) > 16:
+                self._networks.popitem(last=False)
+        return net
+
+    def predict(self, run_id: str, image: list[list[float]]) -> dict[str, Any]:
+        """Classify a 28x28 image in 0..1 with a completed run's network."""
+        x = validate_image(image)
+        net = self.network(run_id)
+        from engine.functions import softmax
+
+        probs = softmax(net.predict(x.reshape(1, -1).astype(net.dtype)).astype(np.float64))[0]
+        return {"label": int(np.argmax(probs)), "probabilities": [float(p) for p in probs]}
+
+
+def validate_image(image: list[list[float]]) -> np.ndarray:
+    """A 28x28 float array from rows of numbers, or a 422 naming what is wrong."""
+    rows = len(image)
+    if rows != 28 or any(len(r) != 28 for r in image):
+        bad = next((i for i, r in enumerate(image) if len(r) != 28), None)
+        where = f"row {bad} has {len(image[bad])} numbers" if bad is not None else f"{rows} rows"
+        raise Unprocessable(
+            f"'image' must be 28 rows of 28 numbers; got {where}.",
+            code="bad_shape",
+            details={"field": "image", "expected": [28, 28], "rows": rows},
+        )
+    x = np.asarray(image, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        r, c = np.argwhere(~np.isfinite(x))[0]
+        raise Unprocessable(
+            f"'image' holds a value that is not a finite number at row {r}, column {c}.",
+            code="not_finite",
+            details={"field": "image", "row": int(r), "column": int(c)},
+        )
+    if x.min() < 0 or x.max() > 1:
+        r, c = np.argwhere((x < 0) | (x > 1))[0]
+        raise Unprocessable(
+            f"'image' values must be in 0..1; row {r}, column {c} is {x[r, c]}.",
+            code="out_of_range",
+            details={"field": "image", "row": int(r), "column": int(c), "value": float(x[r, c])},
+        )
+    return x
+
+
+def get_service(request: Request) -> RunService:
+    """The app's RunService (a FastAPI dependency)."""
+    service: RunService = request.app.state.runs
+    return service
+
+
+Service = Annotated[RunService, Depends(get_service)]
+
+
+def existing_run(run_id: str, service: Service) -> RunRecord:
+    """The run named in the path, or 404 (a FastAPI dependency)."""
+    return service.get(run_id)
+
+
+ExistingRun = Annotated[RunRecord, Depends(existing_run)]

@@ -1,0 +1,261 @@
+"""Request and response models of training, runs, predictions, gradient checks and datasets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.settings import Settings
+
+DatasetName = Literal["mnist", "fashion-mnist", "mnist-10k"]
+RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
+
+
+class ErrorDetail(BaseModel):
+    """The inside of every error body."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int, model: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route may answer with (always JSON).
+
+    ``model=False`` is for routes whose own response is not JSON (the CSV export):
+    the error body is then referenced directly, under application/json.
+    """
+    entry: dict[str, Any] = {"description": "An error in the one error shape."}
+    if model:
+        entry["model"] = ErrorBody
+    else:
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        entry["content"] = {"application/json": {"schema": ref}}
+    return {s: dict(entry) for s in statuses}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------------- training
+
+
+class TrainRequest(_Strict):
+    """A training run of the book's TwoLayerNet; upper bounds come from the server's limits."""
+
+    dataset: DatasetName = Field("mnist", description="Dataset to train on (see GET /datasets).")
+    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    learning_rate: float = Field(0.1, gt=0, le=1000, description="Step size of the optimizer.")
+    batch_size: int = Field(100, ge=1, description="Images per mini-batch (limit: max_batch_size).")
+    iterations: int = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
+    optimizer: Literal["sgd", "momentum", "adagrad", "adam"] = "sgd"
+    sampling: Literal["replacement", "shuffle"] = Field(
+        "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
+    )
+    dtype: Literal["float32", "float64"] = "float32"
+    weight_init_std: float = Field(0.01, gt=0, le=100, description="Std of the initial weights.")
+
+
+class TrainAccepted(BaseModel):
+    """The answer to POST /train: the run's id and where its events stream."""
+
+    id: str
+    status: RunStatus
+    events: str
+
+
+class EpochPoint(BaseModel):
+    """Accuracies measured at the end of an epoch (or at the last iteration)."""
+
+    epoch: float
+    iteration: int
+    train_acc: float
+    test_acc: float
+
+
+class RunHistory(BaseModel):
+    """Every recorded metric: the loss of each iteration (index 0 is iteration 1), each epoch."""
+
+    loss: list[float | None]
+    epochs: list[EpochPoint]
+
+
+class RunSummary(BaseModel):
+    """A run's state and final metrics."""
+
+    id: str
+    status: RunStatus
+    config: dict[str, Any]
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    iterations: int | None = Field(None, description="Iterations trained, once finished.")
+    train_acc: float | None = None
+    test_acc: float | None = None
+    elapsed_s: float | None = None
+    message: str | None = None
+    events: str = Field(description="Path of the run's event stream.")
+    last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")
+
+
+class RunPublic(RunSummary):
+    """A run with its full history."""
+
+    history: RunHistory
+
+
+class RunList(BaseModel):
+    """Runs, newest first."""
+
+    runs: list[RunSummary]
+
+
+class CancelAccepted(BaseModel):
+    """The answer to DELETE /train/{id}."""
+
+    id: str
+    status: RunStatus
+    cancel_requested: bool
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+class PredictRequest(BaseModel):
+    """A 28x28 grey image, 0 (black) to 1 (white), as 28 rows of 28 numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: list[list[float]] = Field(description="28 rows of 28 numbers in 0..1.")
+
+
+class Prediction(BaseModel):
+    """The class a finished run's network gives the image, and every class's probability."""
+
+    label: int
+    probabilities: list[float]
+
+
+# --------------------------------------------------------------------------- gradient check
+
+
+class ModelSpec(_Strict):
+    """The book's TwoLayerNet (input and output sizes are the dataset's: 784 and 10)."""
+
+    input_size: Literal[784] = 784
+    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    output_size: Literal[10] = 10
+    weight_init_std: float = Field(0.01, gt=0, le=100)
+
+
+class GradcheckRequest(_Strict):
+    """Check the book's network on real images, or a posted graph (every ``input`` node)."""
+
+    model: ModelSpec | None = None
+    graph: dict[str, Any] | None = Field(
+        None, description="A graph as POST /graphs/evaluate takes it; excludes model/dataset."
+    )
+    dataset: DatasetName = "mnist"
+    batch_size: int = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    mode: Literal["full", "fast"] = "full"
+    eps: float = Field(1e-4, gt=0, le=1)
+    atol: float = Field(1e-7, ge=0, le=1)
+    rtol: float = Field(1e-5, ge=0, le=1)
+    directions: int = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
+
+
+class ParamCheck(BaseModel):
+    """How backprop and numerical gradients agree for one parameter or input node."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mean_abs_diff: float
+    max_abs_diff: float
+    max_rel_error: float
+    passed: bool
+    size: int
+    checked: int
+    kinks: int = 0
+
+
+class GradcheckReport(BaseModel):
+    """The result of a gradient check."""
+
+    model_config = ConfigDict(extra="allow")
+
+    passed: bool
+    mode: Literal["full", "fast"]
+    eps: float
+    atol: float
+    rtol: float
+    elapsed_ms: float
+    params: dict[str, ParamCheck]
+    kinks: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class DatasetPublic(BaseModel):
+    """A dataset, whether this server has it, from where, and its sizes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    title: str
+    description: str
+    available: bool
+    source: str | None = None
+    sizes: dict[str, int] | None = None
+    subset: bool = False
+    message: str | None = None
+
+
+class DatasetList(BaseModel):
+    """Every dataset the server knows."""
+
+    datasets: list[DatasetPublic]
+
+
+# --------------------------------------------------------------------------- limits in the schema
+
+#: (model, field) -> the setting that caps it; enforced by the service with a 413.
+LIMITED_FIELDS: dict[tuple[str, str], str] = {
+    ("TrainRequest", "iterations"): "max_iterations",
+    ("TrainRequest", "hidden_size"): "max_hidden_size",
+    ("TrainRequest", "batch_size"): "max_batch_size",
+    ("ModelSpec", "hidden_size"): "max_hidden_size",
+    ("GradcheckRequest", "batch_size"): "max_gradcheck_batch",
+}
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Show this server's limits in its OpenAPI schema as ``maximum`` of the capped fields."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.get("components", {}).get("schemas", {})
+        for (model, field), name in LIMITED_FIELDS.items():
+            prop = components.get(model, {}).get("properties", {}).get(field)
+            if prop is not None:
+                limit = getattr(settings, name)
+                prop["maximum"] = limit
+                prop["description"] = f"{prop.get('description', '')} At most {limit} here."
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,67 @@
+"""A small server-sent-events reader for the service tests (httpx, no extra packages)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Event:
+    """One received event with the time it arrived."""
+
+    id: int
+    event: str
+    data: dict[str, Any]
+    received: float = field(default_factory=time.monotonic)
+
+
+def iter_events(response: httpx.Response) -> Iterator[Event]:
+    """Parse a text/event-stream response into events (comments and pings skipped)."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line == "":
+            if "data" in fields:
+                yield Event(
+                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
+                )
+            fields = {}
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        fields[name] = fields[name] + "\n" + value if name == "data" and name in fields else value
+
+
+def stream(
+    url: str, run_id: str, last_event_id: int | None = None, limit: int | None = None
+) -> list[Event]:
+    """Every event of a run's stream (until it ends, or ``limit`` events)."""
+    headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+    out: list[Event] = []
+    with httpx.stream(
+        "GET", f"{url}/train/{run_id}/events", headers=headers, timeout=httpx.Timeout(60.0)
+    ) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for ev in iter_events(r):
+            out.append(ev)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def wait_status(url: str, run_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    """Poll GET /train/{id} until its status is one of ``statuses``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = httpx.get(f"{url}/train/{run_id}", timeout=10).json()
+        if body["status"] in statuses or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)

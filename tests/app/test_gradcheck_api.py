@@ -1,0 +1,176 @@
+"""POST /gradcheck: the book's check on real MNIST images, posted graphs, and bad bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.presets import PRESETS
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+    """A server with the real MNIST and a small budget for full graph checks."""
+    env = {
+        "MNIST_DIR": str(mnist_dir),
+        "BACKPROP_LAB_WORKERS": "1",
+        "BACKPROP_LAB_MAX_GRADCHECK_WORK": "1000000",
+    }
+    srv = Server(tmp_path_factory.mktemp("gradcheck-data"), env).start()
+    yield srv
+    srv.stop()
+
+
+def check(server: Server, body: Any) -> httpx.Response:
+    return httpx.post(f"{server.url}/gradcheck", json=body, timeout=120)
+
+
+def test_book_check_full_on_three_mnist_images(server: Server) -> None:
+    r = check(
+        server,
+        {
+            "model": {"input_size": 784, "hidden_size": 50, "output_size": 10},
+            "dataset": "mnist",
+            "batch_size": 3,
+            "seed": 0,
+            "mode": "full",
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["passed"] is True
+    assert body["mode"] == "full"
+    assert body["eps"] == 1e-4 and body["atol"] == 1e-7 and body["rtol"] == 1e-5
+    assert set(body["params"]) == {"W1", "b1", "W2", "b2"}
+    for p in body["params"].values():
+        assert p["mean_abs_diff"] < 1e-8
+        assert p["max_abs_diff"] <= 1e-7
+        assert p["max_rel_error"] >= 0
+        assert p["passed"] is True
+    assert body["params"]["W1"]["size"] == 784 * 50
+    assert body["elapsed_ms"] > 0
+    assert body["images"]["labels"] == [5, 0, 4]  # the first three MNIST training digits
+
+
+def test_fast_mode_and_defaults(server: Server) -> None:
+    r = check(server, {"mode": "fast", "directions": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["passed"] is True and body["mode"] == "fast"
+    assert body["params"]["W1"]["checked"] == 3
+
+
+@pytest.mark.parametrize("preset", [p.id for p in PRESETS])
+def test_every_preset_graph_passes(server: Server, preset: str) -> None:
+    graph = next(p for p in PRESETS if p.id == preset).public()["graph"]
+    for mode in ("full", "fast"):
+        r = check(server, {"graph": graph, "mode": mode})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["passed"] is True, body
+        inputs = {n["id"] for n in graph["nodes"] if n["op"] == "input"}
+        assert set(body["params"]) <= inputs
+        assert body["params"]
+
+
+def test_relu_kink_is_reported_not_failed(server: Server) -> None:
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": [0.0, 1.0, -2.0]},
+            {"id": "r", "op": "relu", "inputs": ["x"]},
+            {"id": "s", "op": "sum", "inputs": ["r"]},
+        ],
+        "output": "s",
+    }
+    body = check(server, {"graph": graph}).json()
+    assert body["passed"] is True
+    assert body["params"]["x"]["kinks"] == 1
+    assert body["kinks"] == 1
+    assert any("kink" in n for n in body["notes"])
+
+
+def test_tolerances_are_applied(server: Server) -> None:
+    """exp's central difference is off by about eps**2 * e**x / 6: within 1e-7, not within 1e-12."""
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": [[0.5, -1.0], [2.0, 0.1]]},
+            {"id": "e", "op": "exp", "inputs": ["x"]},
+            {"id": "s", "op": "sum", "inputs": ["e"]},
+        ],
+        "output": "s",
+    }
+    loose = check(server, {"graph": graph}).json()
+    assert loose["passed"] is True
+    assert 1e-9 < loose["params"]["x"]["max_abs_diff"] < 1e-7
+    tight = check(server, {"graph": graph, "atol": 0, "rtol": 1e-12}).json()
+    assert tight["passed"] is False
+    assert tight["params"]["x"]["passed"] is False
+    assert (tight["atol"], tight["rtol"]) == (0, 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ({"mode": "slow"}, 422, "invalid_field", "'mode'"),
+        ({"batch_size": 0}, 422, "invalid_field", "'batch_size'"),
+        ({"batch_size": 101}, 413, "limit_exceeded", "limit of 100"),
+        ({"model": {"hidden_size": 5000}}, 413, "limit_exceeded", "model.hidden_size"),
+        ({"model": {"hidden_size": 1000}}, 413, "limit_exceeded", "Use mode 'fast'"),
+        ({"model": {"input_size": 100}}, 422, "invalid_field", "'model.input_size'"),
+        ({"dataset": "imagenet"}, 422, "invalid_field", "'dataset'"),
+        ({"eps": -1}, 422, "invalid_field", "'eps'"),
+        (
+            {
+                "graph": {"nodes": [{"id": "a", "op": "input", "value": 1}], "output": "a"},
+                "model": {},
+            },
+            422,
+            "ambiguous_check",
+            "not both",
+        ),
+        ({"graph": {"nodes": [], "output": "a"}}, 422, "invalid_field", "empty"),
+        ({"graph": {"nodes": [{"id": "a", "op": "nope"}], "output": "a"}}, 422, None, "nope"),
+        ({"graph": "apple"}, 422, "invalid_field", "'graph'"),
+        (
+            {
+                "graph": {
+                    "nodes": [
+                        {"id": "x", "op": "input", "value": [[0.0] * 100] * 100},
+                        {"id": "s", "op": "sum", "inputs": ["x"]},
+                    ],
+                    "output": "s",
+                }
+            },
+            413,
+            "limit_exceeded",
+            "mode 'fast'",
+        ),
+        ([1, 2, 3], 422, "invalid_field", "request body"),
+    ],
+)
+def test_bad_bodies(server: Server, body: Any, status: int, code: str | None, words: str) -> None:
+    r = check(server, body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    if code is not None:
+        assert err["code"] == code
+    assert words in err["message"]
+
+
+def test_nan_and_malformed_json(server: Server) -> None:
+    headers = {"content-type": "application/json"}
+    r = httpx.post(f"{server.url}/gradcheck", content=b'{"eps": NaN}', headers=headers)
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["field"] == "eps"
+    r = httpx.post(f"{server.url}/gradcheck", content=b'{"mode": "full"', headers=headers)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "malformed_json"
+    nan_graph = b'{"graph": {"nodes": [{"id": "a", "op": "input", "value": NaN}], "output": "a"}}'
+    r = httpx.post(f"{server.url}/gradcheck", content=nan_graph, headers=headers)
+    assert r.status_code == 422
+    assert "a" in r.json()["error"]["message"]

@@ -1,0 +1,111 @@
+"""POST /runs/{id}/predict: a finished run's network classifies a posted 28x28 image."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.app.sse_client import stream, wait_status
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+    """A server with the real MNIST and one worker."""
+    env = {"MNIST_DIR": str(mnist_dir), "BACKPROP_LAB_WORKERS": "1"}
+    srv = Server(tmp_path_factory.mktemp("predict-data"), env).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def trained(server: Server) -> str:
+    run_id = httpx.post(f"{server.url}/train", json={"iterations": 1200, "seed": 0}).json()["id"]
+    assert stream(server.url, run_id)[-1].data["status"] == "completed"
+    return str(run_id)
+
+
+def mnist_test_images(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:50]
+    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
+        t = np.frombuffer(f.read(), np.uint8, offset=8)[:50]
+    return x, t
+
+
+def test_predicts_test_digits(server: Server, trained: str, mnist_dir: Path) -> None:
+    x, t = mnist_test_images(mnist_dir)
+    right = 0
+    for img, label in zip(x, t, strict=True):
+        r = httpx.post(f"{server.url}/runs/{trained}/predict", json={"image": (img / 255).tolist()})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["probabilities"]) == 10
+        assert sum(body["probabilities"]) == pytest.approx(1.0)
+        assert body["label"] == int(np.argmax(body["probabilities"]))
+        right += body["label"] == int(label)
+    assert right >= 40
+
+
+def test_predict_before_done_is_409(server: Server) -> None:
+    run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
+    try:
+        r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
+        assert r.status_code == 409
+        err = r.json()["error"]
+        assert err["code"] == "run_not_finished"
+        assert run_id in err["message"]
+    finally:
+        httpx.delete(f"{server.url}/train/{run_id}")
+    wait_status(server.url, run_id, {"cancelled"})
+    r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "no_weights"
+
+
+def test_unknown_run_is_404(server: Server) -> None:
+    r = httpx.post(f"{server.url}/runs/none/predict", json={"image": [[0.0] * 28] * 28})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "run_not_found"
+
+
+@pytest.mark.parametrize(
+    ("image", "code", "words"),
+    [
+        ([[0.0] * 28] * 27, "bad_shape", "27 rows"),
+        ([[0.0] * 28] * 27 + [[0.0] * 5], "bad_shape", "row 27 has 5"),
+        ([[0.0] * 28] * 27 + [[0.0] * 27 + [1.5]], "out_of_range", "row 27, column 27 is 1.5"),
+        ([[-0.1] + [0.0] * 27] * 28, "out_of_range", "0..1"),
+    ],
+)
+def test_bad_images_are_422(
+    server: Server, trained: str, image: list[list[float]], code: str, words: str
+) -> None:
+    r = httpx.post(f"{server.url}/runs/{trained}/predict", json={"image": image})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == code
+    assert words in err["message"]
+    assert err["details"]["field"] == "image"
+
+
+def test_nan_and_wrong_types_are_422(server: Server, trained: str) -> None:
+    row = "[" + ",".join(["0"] * 27 + ["NaN"]) + "]"
+    body = '{"image": [' + ",".join([row] * 28) + "]}"
+    r = httpx.post(
+        f"{server.url}/runs/{trained}/predict",
+        content=body.encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "not_finite"
+    r = httpx.post(f"{server.url}/runs/{trained}/predict", json={"image": "seven"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["field"] == "image"
+    r = httpx.post(f"{server.url}/runs/{trained}/predict", json={"image": [0.5] * 784})
+    assert r.status_code == 422

@@ -1,0 +1,172 @@
+"""POST /train and its event stream, end to end against a real uvicorn server and real MNIST."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.app.sse_client import Event, stream, wait_status
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+    """A server with one worker, frequent progress events and the real MNIST."""
+    env = {
+        "MNIST_DIR": str(mnist_dir),
+        "BACKPROP_LAB_PROGRESS_INTERVAL": "0.02",
+        "BACKPROP_LAB_WORKERS": "1",
+    }
+    srv = Server(tmp_path_factory.mktemp("train-data"), env).start()
+    yield srv
+    srv.stop()
+
+
+def start(url: str, **config: object) -> str:
+    r = httpx.post(f"{url}/train", json=config, timeout=30)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "queued"
+    assert body["events"] == f"/train/{body['id']}/events"
+    return str(body["id"])
+
+
+def assert_consecutive(events: list[Event], first: int = 1) -> None:
+    assert [e.id for e in events] == list(range(first, first + len(events)))
+
+
+def test_short_mnist_run_streams_live_and_matches_the_run(server: Server) -> None:
+    run_id = start(server.url, iterations=300, hidden_size=100, batch_size=100, seed=1)
+    events = stream(server.url, run_id)
+
+    assert_consecutive(events)
+    assert events[-1].event == "done"
+    assert [e.event for e in events].count("done") == 1
+    assert {e.event for e in events} <= {"progress", "epoch", "done"}
+    progress = [e for e in events if e.event == "progress"]
+    assert len(progress) >= 2
+    # events arrive while the run trains, not all at the end
+    assert events[-1].received - progress[0].received > 0.05
+    losses = [x for e in progress for x in e.data["losses"]]
+    assert len(losses) == 300
+    assert progress[-1].data["iteration"] == 300
+    assert losses[-1] < losses[0]
+
+    done = events[-1].data
+    assert done["status"] == "completed"
+    run = httpx.get(f"{server.url}/train/{run_id}").json()
+    assert run["status"] == "completed"
+    assert run["train_acc"] == pytest.approx(done["train_acc"])
+    assert run["test_acc"] == pytest.approx(done["test_acc"])
+    assert 0.8 < run["test_acc"] <= 1.0
+    assert run["iterations"] == 300
+    assert run["history"]["loss"] == losses
+    epochs = [e.data for e in events if e.event == "epoch"]
+    assert run["history"]["epochs"] == epochs
+    assert epochs[-1]["test_acc"] == pytest.approx(done["test_acc"])
+    assert run["config"]["hidden_size"] == 100
+    assert run["last_event_id"] == events[-1].id
+
+    # a late subscriber gets the whole history, then the stream ends
+    again = stream(server.url, run_id)
+    assert [(e.id, e.event, e.data) for e in again] == [(e.id, e.event, e.data) for e in events]
+
+    # listed newest first, with final accuracies
+    runs = httpx.get(f"{server.url}/runs").json()["runs"]
+    assert runs[0]["id"] == run_id
+    assert runs[0]["test_acc"] == pytest.approx(done["test_acc"])
+    assert all(a["created_at"] >= b["created_at"] for a, b in itertools.pairwise(runs))
+
+    # exports
+    exported = httpx.get(f"{server.url}/train/{run_id}/history.json")
+    assert exported.status_code == 200
+    assert exported.json()["history"] == run["history"]
+    text = httpx.get(f"{server.url}/train/{run_id}/history.csv")
+    assert text.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(text.text)))
+    assert len(rows) == 300
+    assert float(rows[0]["loss"]) == pytest.approx(losses[0])
+    assert rows[-1]["test_acc"] != ""
+
+
+def test_reconnect_with_last_event_id_loses_and_repeats_nothing(server: Server) -> None:
+    run_id = start(server.url, iterations=1500, seed=2)
+    first = stream(server.url, run_id, limit=3)
+    assert_consecutive(first)
+    rest = stream(server.url, run_id, last_event_id=first[-1].id)
+    assert rest[0].id == first[-1].id + 1
+    assert_consecutive(first + rest)
+    assert rest[-1].event == "done"
+    full = stream(server.url, run_id)
+    assert [(e.id, e.data) for e in first + rest] == [(e.id, e.data) for e in full]
+    losses = [x for e in first + rest if e.event == "progress" for x in e.data["losses"]]
+    assert len(losses) == 1500
+    # resuming after the last event: nothing more, the stream ends at once
+    assert stream(server.url, run_id, last_event_id=full[-1].id) == []
+
+
+def test_many_subscribers_each_receive_every_event(server: Server) -> None:
+    run_id = start(server.url, iterations=800, seed=3)
+    results: list[list[Event]] = [[] for _ in range(10)]
+
+    def watch(i: int) -> None:
+        results[i] = stream(server.url, run_id)
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    reference = [(e.id, e.event, e.data) for e in results[0]]
+    assert reference[-1][1] == "done"
+    for got in results:
+        assert [(e.id, e.event, e.data) for e in got] == reference
+
+
+def test_cancel_a_running_run(server: Server) -> None:
+    run_id = start(server.url, iterations=100_000, seed=4)
+    head = stream(server.url, run_id, limit=1)
+    assert head[0].event == "progress"
+    r = httpx.delete(f"{server.url}/train/{run_id}")
+    assert r.status_code == 202, r.text
+    assert r.json()["cancel_requested"] is True
+    rest = stream(server.url, run_id, last_event_id=head[0].id)
+    assert rest[-1].event == "done"
+    assert rest[-1].data["status"] == "cancelled"
+    run = wait_status(server.url, run_id, {"cancelled"})
+    assert run["status"] == "cancelled"
+    assert 0 < run["iterations"] < 100_000
+    assert len(run["history"]["loss"]) == run["iterations"]
+    again = httpx.delete(f"{server.url}/train/{run_id}")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "run_finished"
+
+
+def test_unknown_run_is_404_everywhere(server: Server) -> None:
+    for method, path in [
+        ("GET", "/train/nope"),
+        ("GET", "/train/nope/events"),
+        ("DELETE", "/train/nope"),
+        ("GET", "/train/nope/history.csv"),
+        ("GET", "/train/nope/history.json"),
+    ]:
+        r = httpx.request(method, server.url + path)
+        assert r.status_code == 404, (method, path)
+        err = r.json()["error"]
+        assert err["code"] == "run_not_found"
+        assert "nope" in err["message"]
+
+
+def test_bad_last_event_id_is_400(server: Server) -> None:
+    run_id = start(server.url, iterations=10)
+    r = httpx.get(f"{server.url}/train/{run_id}/events", headers={"Last-Event-ID": "abc"})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_last_event_id"
+    wait_status(server.url, run_id, {"completed"})
