@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -81,14 +82,16 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status)
 
 
-def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+def _loc_to_field(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts)
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, dict[str, Any]]:
     errors = exc.errors()
-    first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    first: dict[str, Any] = (
+        dict(errors[0]) if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
+    )
     if first.get("type") == "json_invalid":
         ctx = first.get("ctx") or {}
         reason = ctx.get("error", "it is not valid JSON")
