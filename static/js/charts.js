@@ -4,6 +4,7 @@ import uPlot from "/vendor/uplot/uPlot.esm.js";
 
 export const COLORS = ["#d6336c", "#1c7ed6", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#e8590c", "#5c940d"];
 const HEIGHT = 210;
+const EPOCH_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
 /** TensorBoard's smoothing: an exponential moving average, debiased at the start. */
 export function smooth(values, weight) {
@@ -99,7 +100,10 @@ export class AccuracyChart extends Chart {
     this.draw(series.map((s) => s.label).join("|"), {
       series,
       scales: { x: { time: false }, y: { range: (u, min, max) => [Math.max(0, Math.min(min, 0.8) - 0.02), 1] } },
-      axes: [{ label: labels.epoch }, { label: labels.accuracy, size: 56 }],
+      // The epoch ticks drawn, for tests (uPlot draws them on a canvas).
+      hooks: { draw: [(u) => { this.el.dataset.xTicks = (u.axes[0]._splits || []).join(" "); }] },
+      // Epochs are whole numbers: never a tick at 1.2 or 1.4.
+      axes: [{ label: labels.epoch, incrs: EPOCH_STEPS }, { label: labels.accuracy, size: 56 }],
     }, data);
     this.el.dataset.points = String(epochs.length);
   }

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
-import { h } from "./ui.js";
+import { fieldMessage, h } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const NS = "http://www.w3.org/2000/svg";
@@ -52,7 +52,11 @@ export class GradcheckView {
 
   body() {
     const mode = document.querySelector("input[name=gc-mode]:checked").value;
-    if (this.target() === "graph") return { graph: this.graphBody(), mode };
+    if (this.target() === "graph") {
+      const graph = this.graphBody();
+      if (!graph.nodes.length) throw new Error(t("graph.nothingToRun"));
+      return { graph, mode };
+    }
     const ints = { hidden_size: "gc-hidden", batch_size: "gc-batch", seed: "gc-seed" };
     const values = {};
     for (const [name, id] of Object.entries(ints)) {
@@ -63,7 +67,7 @@ export class GradcheckView {
       input.setAttribute("aria-invalid", ok ? "false" : "true");
       if (!ok) {
         input.focus();
-        throw new Error(t("train.badField", { field: t(`field.${name}`), limit: Number.isFinite(max) ? t("train.limit", { max }) : "" }));
+        throw new Error(fieldMessage(name, max));
       }
       values[name] = v;
     }

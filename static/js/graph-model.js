@@ -15,7 +15,10 @@ export function sinkOf(graph) {
   const used = new Set(graph.nodes.flatMap((n) => n.inputs || []));
   const sinks = graph.nodes.filter((n) => !used.has(n.id) && n.op !== "input");
   const pick = sinks.length ? sinks : graph.nodes.filter((n) => !used.has(n.id));
-  return pick.length ? pick[pick.length - 1].id : null;
+  if (pick.length) return pick[pick.length - 1].id;
+  // Every node feeds another: a cycle. Name the last node, so the server reports the cycle
+  // on its nodes instead of "the graph has no output".
+  return graph.nodes.length ? graph.nodes[graph.nodes.length - 1].id : null;
 }
 
 export function outputOf(graph) {

@@ -75,6 +75,30 @@ function bezierMid(a, b) {
   return m(r[0], r[1]);
 }
 
+/**
+ * A point below the nodes that the edge a→b would otherwise run through (e.g. x → add in
+ * x·y + x, with x·y on the same row), or null when the way is clear. The edge then bends
+ * under them and its labels sit at that point, clear of the nodes and their names.
+ */
+function detourPoint(a, b, nodes, geos, skip) {
+  const lo = Math.min(a.x, b.x);
+  const hi = Math.max(a.x, b.x);
+  let bottom = null;
+  for (const n of nodes) {
+    if (skip.includes(n.id) || n.x <= lo + 10 || n.x >= hi - 10) continue;
+    const g = geos.get(n.id);
+    const y = a.y + ((b.y - a.y) * (n.x - a.x)) / (b.x - a.x || 1);
+    if (Math.abs(n.y - y) < g.h / 2 + 16) bottom = Math.max(bottom ?? -Infinity, n.y + g.h / 2 + 62);
+  }
+  return bottom === null ? null : { x: (a.x + b.x) / 2, y: bottom };
+}
+
+function detourPath(a, w, b) {
+  const d1 = Math.max(30, (w.x - a.x) / 2);
+  const d2 = Math.max(30, (b.x - w.x) / 2);
+  return `M${a.x},${a.y} C${a.x + d1},${a.y} ${w.x - d1},${w.y} ${w.x},${w.y} C${w.x + d2},${w.y} ${b.x - d2},${b.y} ${b.x},${b.y}`;
+}
+
 /** A value drawn at (x, y): a number as text, a tensor as a small heatmap with its shape. */
 function valueLabel(parent, value, x, y, cls, where) {
   const g = el("g", { class: `label ${cls}` }, parent);
@@ -123,11 +147,13 @@ export function render(svg, graph, view) {
       const key = `${src}>${node.id}>${k}`;
       const selected = view.selectedEdge === key;
       const g = el("g", { class: `edge${selected ? " selected" : ""}`, "data-edge": key }, edgesLayer);
-      el("path", { d: edgePath(a, b), class: "hit" }, g);
-      el("path", { d: edgePath(a, { x: b.x - 2, y: b.y }), class: "line", "marker-end": "url(#arrow)" }, g);
+      const via = detourPoint(a, b, graph.nodes, geos, [src, node.id]);
+      const path = (end) => (via ? detourPath(a, via, end) : edgePath(a, end));
+      el("path", { d: path(b), class: "hit" }, g);
+      el("path", { d: path({ x: b.x - 2, y: b.y }), class: "line", "marker-end": "url(#arrow)" }, g);
       const r = edgeResults.get(key);
       if (!r) return;
-      const mid = bezierMid(a, b);
+      const mid = via || bezierMid(a, b);
       const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
       if (view.showValue(src) && r.value !== null && r.value !== undefined) {

@@ -8,11 +8,12 @@ import {
 import { arityOf, bounds, geometry, outPort, render } from "./graph-render.js";
 import { renderInspector } from "./inspector.js";
 import { backwardRule, forwardRule, opDoc, serverRule, symbolFor } from "./rules.js";
-import { fmt, parseValue, short } from "./tensor.js";
+import { compact, fmt, isScalar, parseValue, short } from "./tensor.js";
 import { toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MIN_ZOOM = 0.6;
 
 export class GraphView {
   constructor({ onUrlChange }) {
@@ -32,6 +33,7 @@ export class GraphView {
     this.drag = null;
     this.zoom = 1;
     this.playing = null;
+    this.tipTarget = null;
     this.svg = $("graph-svg");
     this.scroll = $("graph-scroll");
   }
@@ -54,19 +56,22 @@ export class GraphView {
     this.renderPalette();
     this.renderPresets();
     let loaded = false;
+    let badLink = false;
     if (encoded) {
       try {
         this.graph = decodeFromUrl(encoded);
         if (this.graph.nodes.some((n) => typeof n.x !== "number")) this.layout();
         loaded = true;
       } catch {
-        this.setStatus("error", () => t("graph.badLink"));
+        badLink = true;
       }
     }
     if (!loaded && this.presets.length) {
       const apples = this.presets.find((p) => /apple/i.test(p.id ?? "")) || this.presets[0];
       this.loadPreset(apples.id, { record: false });
     }
+    // After the fallback example, which clears the status line.
+    if (badLink) this.setStatus("error", () => t("graph.badLink"));
     this.refresh();
   }
 
@@ -151,18 +156,33 @@ export class GraphView {
     return this.graph.nodes.find((n) => n.id === id);
   }
 
-  /** Where to put a new node: the first free spot in the visible part of the canvas. */
-  freeSpot() {
+  /**
+   * Where to put a new node, in the visible part of the canvas. Inputs go down the first
+   * column, like the book's figures; each new operation goes one column to the right of the
+   * rightmost operation, so a graph built in order reads left to right (not one tall stack).
+   */
+  freeSpot(op) {
     const z = this.zoom || 1;
     const left = this.scroll.scrollLeft / z + 90;
     const top = this.scroll.scrollTop / z + 70;
     const width = Math.max(300, this.scroll.clientWidth / z - 180);
     const height = Math.max(200, this.scroll.clientHeight / z - 120);
-    for (let gx = 0; gx * 150 <= width; gx++) {
-      for (let gy = 0; gy * 110 <= height; gy++) {
-        const x = left + gx * 150;
-        const y = top + gy * 110;
-        if (!this.graph.nodes.some((n) => Math.abs(n.x - x) < 120 && Math.abs(n.y - y) < 90)) return { x, y };
+    const colW = 170;
+    const rowH = 110;
+    const cols = Math.max(2, Math.floor(width / colW) + 1);
+    const free = (x, y) => !this.graph.nodes.some((n) => Math.abs(n.x - x) < 120 && Math.abs(n.y - y) < 90);
+    let first = 0;
+    if (op !== "input") {
+      const opsX = this.graph.nodes.filter((n) => n.op !== "input").map((n) => n.x);
+      first = opsX.length ? Math.round((Math.max(...opsX) - left) / colW) + 1 : 1;
+      first = Math.max(1, Math.min(cols - 1, first));
+    }
+    const order = [...Array.from({ length: cols - first }, (_, k) => first + k), ...Array.from({ length: first }, (_, k) => k)];
+    for (const gx of order) {
+      for (let gy = 0; gy * rowH <= height; gy++) {
+        const x = left + gx * colW;
+        const y = top + gy * rowH;
+        if (free(x, y)) return { x, y };
       }
     }
     return { x: left + 20 * (this.graph.nodes.length % 10), y: top + 20 * (this.graph.nodes.length % 10) };
@@ -172,7 +192,7 @@ export class GraphView {
     this.checkpoint();
     const meta = this.ops.get(op);
     const id = freshId(this.graph, op);
-    const { x, y } = this.freeSpot();
+    const { x, y } = this.freeSpot(op);
     const node = { id, op, x, y, inputs: [] };
     if (op === "input") node.value = 1;
     else node.inputs = Array.from({ length: arityOf(meta, null) }, () => null);
@@ -334,8 +354,14 @@ export class GraphView {
       this.refresh();
       return null;
     }
-    const dout = parseValue($("g-dout").value);
-    this.graph.dout = dout === undefined ? 1 : dout;
+    const typed = $("g-dout").value;
+    const dout = parseValue(typed);
+    if (dout === undefined && typed.trim() !== "" && typed !== doutText(this.graph.dout)) {
+      this.setStatus("error", () => t("graph.badDout"));
+      this.refresh();
+      return null;
+    }
+    if (dout !== undefined) this.graph.dout = dout;
     this.setStatus("busy", () => t("graph.running"));
     this.refreshStatus();
     try {
@@ -362,7 +388,9 @@ export class GraphView {
     if (id && this.node(id)) {
       this.errors[id] = err.message;
       this.selected = id;
-      this.setStatus("error", () => t("graph.errorOnNode", { id, message: err.message }));
+      // The API's message usually names the node already ("Node 'x' (mul) …"): don't say it twice.
+      const named = err.message.includes(`'${id}'`);
+      this.setStatus("error", () => (named ? err.message : t("graph.errorOnNode", { id, message: err.message })));
     } else {
       this.setStatus("error", err.message);
     }
@@ -470,6 +498,16 @@ export class GraphView {
     phase.textContent = t(cur.phase === "forward" ? "graph.phaseForward" : "graph.phaseBackward", { n, total, id: cur.id, op: node ? node.op : "" });
     phase.className = `phase ${cur.phase}`;
     let lines = serverRule(this.result, cur.id, cur.phase);
+    if (lines && node) {
+      // The server writes numbers into scalar rules only: add what a small tensor rule gives
+      // (softmax-with-loss's y − t, the ReLU mask), element by element.
+      const ctx = this.ruleContext(cur.id);
+      const srcs = (node.inputs || []).filter(Boolean);
+      lines = lines.concat(srcs.flatMap((src, k) => {
+        const g = ctx.grads[k];
+        return Array.isArray(g) && !isScalar(g) && compact(g) !== short(g) ? [`∂L/∂${src} = ${compact(g)}`] : [];
+      }));
+    }
     if (!lines && node) {
       const ctx = this.ruleContext(cur.id);
       lines = cur.phase === "forward" ? forwardRule(node, ctx) : backwardRule(node, ctx);
@@ -501,6 +539,12 @@ export class GraphView {
     const focusId = focused && this.svg.contains(focused) ? focused.dataset.node : null;
     const vis = this.visibility();
     const output = outputOf(this.graph);
+    // Redrawing replaces the element under the pointer, which then never reports leaving:
+    // a hover card left open would show the values of a node that is gone.
+    if (this.tipTarget) {
+      this.tipTarget = null;
+      $("tooltip").hidden = true;
+    }
     const geos = render(this.svg, this.graph, {
       ops: this.ops,
       result: this.result,
@@ -520,8 +564,8 @@ export class GraphView {
     const availW = Math.max(200, this.scroll.clientWidth - 2);
     const availH = Math.max(200, this.scroll.clientHeight - 2);
     if (!this.drag) {
-      // Shrink a graph larger than the canvas to fit (down to 80 %), never enlarge it.
-      this.zoom = Math.max(0.8, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
+      // Shrink a graph larger than the canvas to fit (down to 60 %, still legible), never enlarge it.
+      this.zoom = Math.max(MIN_ZOOM, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
     }
     const z = this.zoom || 1;
     const width = Math.max(availW, maxX * z);
@@ -547,7 +591,12 @@ export class GraphView {
     $("g-undo").disabled = !this.history.canUndo;
     $("g-redo").disabled = !this.history.canRedo;
     $("g-step-reset").disabled = this.step === null;
-    $("g-dout").value = String(this.graph.dout ?? 1);
+    const dout = $("g-dout");
+    if (document.activeElement !== dout) {
+      dout.value = doutText(this.graph.dout);
+      dout.size = Math.max(4, Math.min(24, dout.value.length + 1));
+      dout.title = dout.value;
+    }
     this.onUrlChange();
   }
 
@@ -706,17 +755,16 @@ export class GraphView {
         e.preventDefault();
       }
     });
-    let tipTarget = null;
     const tip = $("tooltip");
     this.svg.addEventListener("pointerover", (e) => {
       const target = e.target.closest && e.target.closest("[data-tip]");
       if (!target || this.drag) return;
-      tipTarget = target;
+      this.tipTarget = target;
       tip.textContent = target.dataset.tip;
       tip.hidden = false;
     });
     this.svg.addEventListener("pointermove", (e) => {
-      if (!tipTarget || tip.hidden) return;
+      if (!this.tipTarget || tip.hidden) return;
       const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
       const y = Math.min(e.clientY + 16, window.innerHeight - tip.offsetHeight - 8);
       tip.style.left = `${x}px`;
@@ -724,8 +772,8 @@ export class GraphView {
     });
     this.svg.addEventListener("pointerout", (e) => {
       const target = e.target.closest && e.target.closest("[data-tip]");
-      if (target && target === tipTarget && !target.contains(e.relatedTarget)) {
-        tipTarget = null;
+      if (target && target === this.tipTarget && !target.contains(e.relatedTarget)) {
+        this.tipTarget = null;
         tip.hidden = true;
       }
     });
@@ -797,8 +845,17 @@ export class GraphView {
       e.target.value = "";
       if (!file) return;
       try {
-        const g = fromApi(JSON.parse(await file.text()));
-        if (!g.nodes.length) throw new Error("no nodes");
+        let raw;
+        try {
+          raw = JSON.parse(await file.text());
+        } catch {
+          throw new Error(t("graph.fileNotJson"));
+        }
+        const ok = (n) => n && typeof n === "object" && typeof n.id === "string" && typeof n.op === "string";
+        if (!raw || !Array.isArray(raw.nodes) || !raw.nodes.length || !raw.nodes.every(ok)) {
+          throw new Error(t("graph.fileNoNodes"));
+        }
+        const g = fromApi(raw);
         this.checkpoint();
         this.graph = g;
         this.presetId = "";
@@ -843,6 +900,12 @@ export class GraphView {
   apiBody() {
     return toApi(this.graph);
   }
+}
+
+/** The dout field's text: a number as-is, a tensor as JSON (never "1,2,3,4"). */
+function doutText(dout) {
+  if (dout === undefined || dout === null || dout === "") return "1";
+  return Array.isArray(dout) ? JSON.stringify(dout) : String(dout);
 }
 
 function formatOut(value) {

@@ -190,7 +190,12 @@ export function renderInspector(container, ctx) {
       h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) }));
     if (Array.isArray(res.value)) {
       dl.append(h("dt", { text: t("inspector.shape") }), h("dd", { text: `(${shapeOf(res.value).join(", ")})` }));
-      dl.append(h("dd", { className: "full" }, h("pre", { text: fullText(res.value) })));
+      dl.append(h("dd", { className: "full" }, h("pre", { className: "full-value", text: fullText(res.value) })));
+    }
+    // The gradient in full too: the ReLU mask, dB summed over the batch, y − t are what a reader checks.
+    if (Array.isArray(res.grad)) {
+      dl.append(h("dt", { className: "grad full-label", text: t("inspector.gradientFull", { id: node.id }) }));
+      dl.append(h("dd", { className: "full grad" }, h("pre", { className: "full-grad", text: fullText(res.grad) })));
     }
     container.append(dl);
   }

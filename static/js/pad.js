@@ -103,7 +103,7 @@ export function toMnist(canvas) {
 
 /** Make `canvas` a drawing pad; `onStroke` is called after each stroke ends. */
 export function bindPad(canvas, onStroke) {
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true }); // toMnist reads it back after every stroke
   const clear = () => {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);

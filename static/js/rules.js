@@ -2,7 +2,7 @@
 // Built from the ops table (formula, backward rules); the server's own text wins if it sends one.
 
 import { t } from "./i18n.js";
-import { isScalar, short } from "./tensor.js";
+import { compact, isScalar, short } from "./tensor.js";
 
 /** An op's one-line doc in the interface language (the API's English text otherwise). */
 export function opDoc(meta) {
@@ -48,14 +48,14 @@ function num(value) {
 /** Forward rule lines: "apple_price = apple · apple_num = 100 · 2 = 200". */
 export function forwardRule(node, ctx) {
   const { ins, out, meta } = ctx;
-  if (node.op === "input") return [`${node.id} = ${short(out)}`];
+  if (node.op === "input") return [`${node.id} = ${compact(out)}`];
   const formula = meta && meta.formula ? meta.formula : `${node.op}(${portNames(meta, ins.length).join(", ")})`;
   const ports = portNames(meta, ins.length);
   const byName = Object.fromEntries(ports.map((p, k) => [p, ins[k].id]));
   const byValue = Object.fromEntries(ports.map((p, k) => [p, num(ins[k].value)]));
   let line = `${node.id} = ${substitute(formula, byName)}`;
   if (ins.every((i) => isScalar(i.value)) && ins.length) line += ` = ${substitute(formula, byValue)}`;
-  return [`${line} = ${short(out)}`];
+  return [`${line} = ${compact(out)}`];
 }
 
 /** Backward rule lines, one per input: "∂L/∂apple = dout · apple_num = 1.1 · 2 = 2.2". */
@@ -63,9 +63,9 @@ export function backwardRule(node, ctx) {
   const { ins, out, dout, grads, meta, usesGrads } = ctx;
   if (node.op === "input") {
     if (usesGrads.length > 1) {
-      return [`∂L/∂${node.id} = ${usesGrads.map(num).join(" + ")} = ${short(dout)}`];
+      return [`∂L/∂${node.id} = ${usesGrads.map((g) => (isScalar(g) ? num(g) : compact(g))).join(" + ")} = ${compact(dout)}`];
     }
-    return [`∂L/∂${node.id} = dout = ${short(dout)}`];
+    return [`∂L/∂${node.id} = dout = ${compact(dout)}`];
   }
   const ports = portNames(meta, ins.length);
   const rules = meta && meta.backward && typeof meta.backward === "object" ? meta.backward : {};
@@ -84,7 +84,7 @@ export function backwardRule(node, ctx) {
         if (numeric !== rule && /\d/.test(numeric) && plain !== short(grads[k])) line += ` = ${numeric}`;
       }
     }
-    lines.push(`${line} = ${short(grads[k])}`);
+    lines.push(`${line} = ${compact(grads[k])}`);
   });
   return lines;
 }

@@ -43,6 +43,13 @@ export function short(value) {
   return `[${shapeText(value)}]`;
 }
 
+/** A small tensor written out ("[[1, 0], [0, 4]]"), a larger one by its shape, a number as-is. */
+export function compact(value, maxElements = 12) {
+  if (!Array.isArray(value) || flatten(value).length > maxElements) return short(value);
+  const write = (v) => (Array.isArray(v) ? `[${v.map(write).join(", ")}]` : fmt(v));
+  return write(value);
+}
+
 /** Every element, rows on lines, for a hover card. */
 export function fullText(value, maxElements = 400) {
   if (!Array.isArray(value)) return fmt(value, 8);
@@ -94,7 +101,9 @@ export function heatmapUrl(value, cell = 6, maxSide = 60) {
       ctx.fillRect(j * c, i * c, c, c);
     }),
   );
-  return { url: canvas.toDataURL(), width: canvas.width, height: canvas.height };
+  // Drawn no larger than maxSide: a 64×64 tensor is one pixel per element, shown shrunk.
+  const fit = Math.min(1, maxSide / Math.max(canvas.width, canvas.height));
+  return { url: canvas.toDataURL(), width: canvas.width * fit, height: canvas.height * fit };
 }
 
 /** Parse a typed value: a number, or JSON for a nested list. Returns undefined if invalid. */

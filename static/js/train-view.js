@@ -5,7 +5,7 @@ import { AccuracyChart, LossChart } from "./charts.js";
 import { t } from "./i18n.js";
 import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
 import { fmt } from "./tensor.js";
-import { bindTabs, h, selectTab, toast } from "./ui.js";
+import { bindTabs, fieldMessage, h, selectTab, toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const ACTIVE = ["queued", "running"];
@@ -117,6 +117,7 @@ export class TrainView {
     }
     for (const [, id, key] of FIELDS) if (key && this.limits[key]) $(id).max = this.limits[key];
     if (this.limits.max_gradcheck_batch) $("gc-batch").max = this.limits.max_gradcheck_batch;
+    if (this.limits.max_hidden_size) $("gc-hidden").max = this.limits.max_hidden_size;
   }
 
   readForm() {
@@ -131,7 +132,7 @@ export class TrainView {
       input.setAttribute("aria-invalid", bad ? "true" : "false");
       if (bad) {
         input.focus();
-        throw new Error(t("train.badField", { field: t(`field.${name}`), limit: limit ? t("train.limit", { max: limit }) : "" }));
+        throw new Error(fieldMessage(name, limit ? Number(limit) : NaN));
       }
       config[name] = value;
     }
@@ -286,6 +287,7 @@ export class TrainView {
     this.renderRun();
     this.renderRuns();
     this.loadInsight();
+    this.resetPrediction();
   }
 
   listen(run) {
@@ -362,6 +364,7 @@ export class TrainView {
       this.closeStream();
       this.loadRuns();
       this.loadInsight();
+      this.resetPrediction();
     }
     this.scheduleRender();
   }
@@ -399,7 +402,7 @@ export class TrainView {
     $("s-iter").textContent = iteration ? `${iteration}${total ? ` / ${total}` : ""}` : "–";
     $("s-loss").textContent = lastLoss === null || lastLoss === undefined ? "–" : fmt(lastLoss, 3);
     $("s-rate").textContent = rate ? t("train.rate", { rate: Math.round(rate) }) : "–";
-    $("s-eta").textContent = rate && total && iteration ? duration((total - iteration) / rate) : run && run.done ? duration(0) : "–";
+    $("s-eta").textContent = rate && total && iteration ? duration((total - iteration) / rate) : run && run.done && run.status === "completed" ? duration(0) : "–";
     const acc = run && run.done && typeof run.done.test_acc === "number" ? run.done.test_acc : lastEpoch ? lastEpoch.test_acc : null;
     $("s-acc").textContent = pct(acc);
     $("run-progress").style.width = total && iteration ? `${Math.min(100, (100 * iteration) / total)}%` : run && run.done ? "100%" : "0";
@@ -550,10 +553,19 @@ export class TrainView {
     }
     try {
       const res = await api.predict(run.id, image);
+      if (this.current !== run) return; // another run was opened meanwhile
       this.renderProbs(res);
     } catch (err) {
-      $("pad-result").textContent = err.message;
+      if (this.current === run) $("pad-result").textContent = err.message;
     }
+  }
+
+  /** A new run is shown: the probabilities of the previous one no longer apply; ask this one. */
+  resetPrediction() {
+    this.lastPrediction = null;
+    $("prob-bars").replaceChildren();
+    $("pad-result").textContent = "";
+    this.predict();
   }
 
   renderProbs(res) {
@@ -561,7 +573,7 @@ export class TrainView {
     const list = $("prob-bars");
     list.replaceChildren();
     res.probabilities.forEach((p, k) => {
-      const li = h("li", { className: k === res.label ? "top" : "", "data-digit": String(k), "data-p": String(p) },
+      const li = h("li", { className: k === res.label ? "best" : "", "data-digit": String(k), "data-p": String(p) },
         h("span", { className: "digit", text: String(k) }),
         h("span", { className: "bar" }, h("span", { className: "fill", style: `width:${(100 * p).toFixed(1)}%` })),
         h("span", { className: "p", text: `${(100 * p).toFixed(1)}%` }));

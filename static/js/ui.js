@@ -1,5 +1,15 @@
 // Small shared pieces of the page: the toast line and element helpers.
 
+import { t } from "./i18n.js";
+
+/** What a form field accepts, said when it is refused ("a whole number from 1 to 2048"). */
+export function fieldMessage(name, max) {
+  if (name === "learning_rate") return t("train.badLr");
+  const min = name === "seed" ? 0 : 1;
+  const field = t(`field.${name}`);
+  return Number.isFinite(max) && max > 0 ? t("train.badInt", { field, min, max }) : t("train.badIntMin", { field, min });
+}
+
 let timer = null;
 
 /** Show a short message at the top of the page for a few seconds. */

@@ -77,6 +77,9 @@ def test_a_short_mnist_run_streams_live_and_can_be_inspected(lab: Lab) -> None:
     assert points(page, "acc-chart") == ITERATIONS // EPOCH
     expect(page.locator("#s-iter")).to_have_text(f"{ITERATIONS} / {ITERATIONS}")
     expect(page.locator("#s-acc")).to_contain_text("%")
+    # Epochs are whole numbers: the accuracy chart has no tick at 1.5.
+    ticks = (page.locator("#acc-chart").get_attribute("data-x-ticks") or "").split()
+    assert ticks and all(float(x).is_integer() for x in ticks), ticks
     assert (page.locator("#export-csv").get_attribute("href") or "").endswith("/history.csv")
     expect(page.locator("#runs-table tbody tr").first.locator("td").nth(2)).to_have_text(
         "completed"
@@ -176,6 +179,12 @@ def test_stop_a_run_and_overlay_an_earlier_one(lab: Lab) -> None:
     legend = page.locator("#loss-chart .u-legend")
     expect(legend).to_contain_text(str(earlier)[:6])
     expect(legend).to_contain_text("this run (smoothed)")
+    # With a second run the legend wraps to two lines: it stays inside the chart's box.
+    legend_box = legend.bounding_box()
+    chart_box = page.locator("figure.chart-box").first.bounding_box()
+    assert legend_box is not None and chart_box is not None
+    assert legend_box["y"] + legend_box["height"] <= chart_box["y"] + chart_box["height"]
+    expect(page.locator("#s-eta")).to_have_text("–")
     with page.expect_download() as download:
         page.click("#export-csv")
     csv = Path(download.value.path()).read_text()
@@ -183,3 +192,19 @@ def test_stop_a_run_and_overlay_an_earlier_one(lab: Lab) -> None:
     with page.expect_download() as download:
         page.click("#export-json")
     assert json.loads(Path(download.value.path()).read_text())["status"] == "cancelled"
+
+    # The pad classifies with the open run; opening another run drops the old probabilities.
+    cancelled = page.locator("#view-train").get_attribute("data-run-id")
+    page.click(f'#runs-table tr[data-run="{earlier}"] button.link')
+    page.wait_for_function(f"document.querySelector('#view-train').dataset.runId === '{earlier}'")
+    draw_seven(page)
+    bars = page.locator("#prob-bars li")
+    expect(bars).to_have_count(10)
+    # The most likely digit's row is bold, but laid out like the others (its bar not shifted).
+    boxes = [bars.nth(k).locator(".bar").bounding_box() for k in range(10)]
+    lefts = {round(b["x"]) for b in boxes if b}
+    widths = {round(b["width"]) for b in boxes if b}
+    assert len(lefts) == 1 and len(widths) == 1, f"a row is laid out differently: {lefts} {widths}"
+    page.click(f'#runs-table tr[data-run="{cancelled}"] button.link')
+    expect(bars).to_have_count(0)
+    expect(page.locator("#pad-result")).to_contain_text("Open a completed run")
