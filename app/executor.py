@@ -28,6 +28,9 @@ log = logging.getLogger("backprop_lab.executor")
 #: Message kinds a worker sends: ``started`` (not an event), then events.
 STARTED = "started"
 
+#: The ``message`` of a cancelled run's ``done`` (the API promises one on cancelled and failed).
+CANCELLED = "The run was cancelled (DELETE /train/{id}) before it finished."
+
 
 @dataclass(frozen=True)
 class WorkerMessage:
@@ -104,6 +107,23 @@ def _train_one(
     send(STARTED, {})
     losses: list[float | None] = []
     first = 1
+
+    def flush(iteration: int, loss: float | None) -> None:
+        nonlocal losses, first
+        if losses:
+            send(
+                "progress",
+                {
+                    "iteration": iteration,
+                    "loss": loss,
+                    "first_iteration": first,
+                    "losses": losses,
+                },
+            )
+            first = iteration + 1
+            losses = []
+
+    iteration, loss = 0, None
     try:
         name = str(config.get("dataset", "mnist"))
         if name not in datasets:
@@ -111,22 +131,6 @@ def _train_one(
         trainer = Trainer(TrainConfig(**config), datasets[name])
         last_sent = -math.inf
 
-        def flush(iteration: int, loss: float | None) -> None:
-            nonlocal losses, first
-            if losses:
-                send(
-                    "progress",
-                    {
-                        "iteration": iteration,
-                        "loss": loss,
-                        "first_iteration": first,
-                        "losses": losses,
-                    },
-                )
-                first = iteration + 1
-                losses = []
-
-        iteration, loss = 0, None
         for ev in trainer.run(lambda: bool(stop_flag.value)):
             if ev.kind == "progress":
                 iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
@@ -141,6 +145,8 @@ def _train_one(
             else:
                 flush(iteration, loss)
                 done = dict(ev.data)
+                if done.get("status") == "cancelled":
+                    done.setdefault("message", CANCELLED)
                 weights = None
                 if done.get("status") == "completed":
                     weights = _weights_npz(trainer.network.params)
@@ -150,6 +156,7 @@ def _train_one(
         send("done", {"status": "failed", "message": str(e), "iterations": 0})
     except Exception as e:  # the run fails; the worker lives on
         log.exception("run %s failed", run_id)
+        flush(iteration, loss)  # the losses up to the failure are part of its history
         send("done", {"status": "failed", "message": f"{type(e).__name__}: {e}"})
 
 
@@ -286,7 +293,11 @@ class LocalExecutor:
                 if item[0] == run_id:
                     self._pending.remove(item)
                     self._results.put(
-                        WorkerMessage(run_id, "done", {"status": "cancelled", "iterations": 0})
+                        WorkerMessage(
+                            run_id,
+                            "done",
+                            {"status": "cancelled", "iterations": 0, "message": CANCELLED},
+                        )
                     )
                     return True
             for w in self._workers:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import secrets
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import Conflict, NotFound, TooLarge, Unprocessable
-from app.executor import STARTED, Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.executor import CANCELLED, STARTED, Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
@@ -72,6 +73,12 @@ class RunNotifier:
             if ev is not None:
                 ev.set()
 
+    def wake_all(self) -> None:
+        """Wake every waiting stream (the server is shutting down)."""
+        events, self._events = self._events, {}
+        for ev in events.values():
+            ev.set()
+
     def since(self, run_id: str, after: int) -> list[StoredEvent] | None:
         """Events after ``after`` from memory; None if memory cannot say (read the log)."""
         recent = self._recent.get(run_id)
@@ -105,6 +112,8 @@ class RunService:
         self._networks: OrderedDict[str, Any] = OrderedDict()
         self._networks_lock = threading.Lock()
         self._status_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.stopping = False
+        self._previous_handlers: dict[int, Any] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -113,9 +122,41 @@ class RunService:
         self._loop = asyncio.get_running_loop()
         self.store.interrupt_unfinished(INTERRUPTED)
         self.executor.start(self._record)
+        self._watch_shutdown_signals()
+
+    def _watch_shutdown_signals(self) -> None:
+        """End event streams when the server is told to stop (SIGINT, SIGTERM).
+
+        The server waits for open responses to finish before it shuts the app down, and an
+        event stream of a long run would otherwise keep it waiting until the run ends. The
+        server's own handler still runs after ours.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                self.begin_shutdown()
+                previous(signum, frame)
+
+            signal.signal(sig, handler)
+            self._previous_handlers[sig] = previous
+
+    def begin_shutdown(self) -> None:
+        """End every event stream (clients reconnect with Last-Event-ID later)."""
+        self.stopping = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.notifier.wake_all)
 
     def close(self) -> None:
         """Stop the executor; runs still queued or training become ``interrupted``."""
+        self.begin_shutdown()
+        for sig, previous in self._previous_handlers.items():
+            signal.signal(sig, previous)
+        self._previous_handlers.clear()
         self.executor.shutdown()
         self.store.interrupt_unfinished(INTERRUPTED)
         self.store.close()
@@ -203,7 +244,11 @@ class RunService:
                 details={"run_id": run_id, "status": run.status},
             )
         if not self.executor.cancel(run_id):
-            self._publish(self.store.append([NewEvent(run_id, "done", {"status": "cancelled"})]))
+            self._publish(
+                self.store.append(
+                    [NewEvent(run_id, "done", {"status": "cancelled", "message": CANCELLED})]
+                )
+            )
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
@@ -265,7 +310,7 @@ class RunService:
         ping = self.settings.sse_ping_interval
         poll, quiet_since = False, time.monotonic()
         try:
-            while True:
+            while not self.stopping:
                 waiter = self.notifier.waiter(run_id)
                 batch = None if poll else self.notifier.since(run_id, after)
                 poll = False
@@ -276,6 +321,8 @@ class RunService:
                         if run is None or (run.finished and run.last_seq <= after):
                             return
                 for ev in batch:
+                    if self.stopping:
+                        return
                     yield ev
                     after = ev.seq
                     if ev.kind == "done":

@@ -180,9 +180,10 @@ class ParamCheck(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    mean_abs_diff: float
-    max_abs_diff: float
-    max_rel_error: float
+    # NOTE: null when not a finite number (an overflow, e.g. a huge dout): JSON has no inf.
+    mean_abs_diff: float | None = Field(description="Mean |backprop - numerical|; null if inf.")
+    max_abs_diff: float | None = Field(description="Largest |backprop - numerical|; null if inf.")
+    max_rel_error: float | None = Field(description="Largest relative error; null if inf.")
     passed: bool
     size: int
     checked: int

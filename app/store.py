@@ -136,7 +136,7 @@ class RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._connections_lock = threading.Lock()
         with self._writing() as db:
             db.executescript(_SCHEMA)
@@ -151,8 +151,24 @@ class RunStore:
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
             with self._connections_lock:
-                self._connections.append(db)
+                # NOTE: the server's worker threads come and go (anyio ends a thread idle for
+                # 10 s), so close the connections of threads that have ended, or every new
+                # thread would leak one connection (and its file handles).
+                alive = []
+                for thread, conn in self._connections:
+                    if thread.is_alive():
+                        alive.append((thread, conn))
+                    else:
+                        conn.close()
+                alive.append((threading.current_thread(), db))
+                self._connections = alive
         return db
+
+    @property
+    def open_connections(self) -> int:
+        """Connections this store holds open (one per live thread that used it)."""
+        with self._connections_lock:
+            return len(self._connections)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -164,7 +180,7 @@ class RunStore:
     def close(self) -> None:
         """Close every connection this store opened."""
         with self._connections_lock:
-            for db in self._connections:
+            for _, db in self._connections:
                 db.close()
             self._connections.clear()
         self._local = threading.local()

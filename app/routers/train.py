@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
@@ -25,6 +26,10 @@ from app.schemas_service import (
 from app.store import RunRecord
 
 router = APIRouter(tags=["training"])
+
+#: The largest event id a stream can resume after (SQLite's largest integer).
+MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 
 class CSVResponse(PlainTextResponse):
@@ -83,9 +88,12 @@ def stream_start(
     after = 0
     if last_event_id is not None and last_event_id.strip():
         value = last_event_id.strip()
-        if not value.isdigit():
+        # NOTE: ASCII digits only (str.isdigit also accepts '²', which int() refuses), and
+        # no more than an event id can be (SQLite's 64-bit integers).
+        if not _EVENT_ID.fullmatch(value) or int(value) > MAX_EVENT_ID:
             raise BadRequest(
-                f"Last-Event-ID must be a whole number (an event id), not '{value[:40]}'.",
+                f"Last-Event-ID must be a whole number (an event id) up to {MAX_EVENT_ID}, "
+                f"not '{value[:40]}'.",
                 code="bad_last_event_id",
                 details={"field": "Last-Event-ID"},
             )

@@ -174,3 +174,23 @@ def test_nan_and_malformed_json(server: Server) -> None:
     r = httpx.post(f"{server.url}/gradcheck", content=nan_graph, headers=headers)
     assert r.status_code == 422
     assert "a" in r.json()["error"]["message"]
+
+
+def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: Server) -> None:
+    """A difference that overflows to inf is null in JSON; the schema used to say number."""
+    graph = {
+        "nodes": [
+            {"id": "a", "op": "input", "value": [1, 2]},
+            {"id": "b", "op": "relu", "inputs": ["a"]},
+        ],
+        "output": "b",
+        "dout": [1e308, 1e308],
+    }
+    r = check(server, {"graph": graph, "mode": "full"})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["passed"] is False
+    assert report["params"]["a"]["mean_abs_diff"] is None
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    prop = schema["components"]["schemas"]["ParamCheck"]["properties"]["mean_abs_diff"]
+    assert {"type": "null"} in prop["anyOf"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.app.sse_client import stream, wait_status
+from tests.app.sse_client import iter_events, stream, wait_status
 from tests.conftest import Server
 
 
@@ -103,3 +103,82 @@ def test_a_worker_killed_mid_run_fails_the_run_and_is_replaced(
         assert stream(server.url, new_id)[-1].data["status"] == "completed"
     finally:
         server.stop()
+
+
+def test_sigterm_with_an_open_event_stream_stops_promptly(tmp_path: Path, mnist_dir: Path) -> None:
+    """A graceful stop must not wait for a long run's event stream to end (it used to)."""
+    import subprocess
+    import threading
+    import time
+
+    env = {"MNIST_DIR": str(mnist_dir), "BACKPROP_LAB_WORKERS": "1"}
+    data = tmp_path / "data"
+    server = Server(data, env).start()
+    seen: list[Any] = []
+    try:
+        run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
+
+        def read() -> None:
+            url = f"{server.url}/train/{run_id}/events"
+            with httpx.stream("GET", url, timeout=60) as r:
+                seen.extend(iter_events(r))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        deadline = time.monotonic() + 30
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert seen, "no event arrived"
+        assert server.proc is not None
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        started = time.monotonic()
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
+        assert time.monotonic() - started < 10
+        reader.join(10)
+        assert not reader.is_alive()
+        # the stream ended without a done: the client reconnects with Last-Event-ID later
+        assert all(e.event != "done" for e in seen)
+    finally:
+        server.kill()
+
+    again = Server(data, env).start()
+    try:
+        run = httpx.get(f"{again.url}/train/{run_id}").json()
+        assert run["status"] == "interrupted"
+        rest = stream(again.url, run_id, last_event_id=seen[-1].id)
+        assert rest[0].id == seen[-1].id + 1
+        assert rest[-1].data["status"] == "interrupted"
+    finally:
+        again.stop()
+
+
+def test_store_closes_the_connections_of_ended_threads(tmp_path: Path) -> None:
+    """Threads come and go (anyio ends idle ones); each used to leak its SQLite connection."""
+    import threading
+
+    from app.store import RunStore
+
+    store = RunStore(tmp_path / "runs.sqlite3")
+    try:
+        store.create_run("r1", {"iterations": 1})
+        for _ in range(20):
+            t = threading.Thread(target=store.get_run, args=("r1",))
+            t.start()
+            t.join()
+        store.get_run("r1")
+        # this thread, the last ended thread's (closed at the next new connection)
+        assert store.open_connections <= 2
+        fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []
+        if fds:
+            before = len(fds)
+            for _ in range(20):
+                t = threading.Thread(target=store.get_run, args=("r1",))
+                t.start()
+                t.join()
+            assert len(os.listdir("/proc/self/fd")) <= before + 3
+    finally:
+        store.close()
+    assert store.open_connections == 0

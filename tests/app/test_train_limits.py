@@ -102,7 +102,10 @@ def test_cancel_a_queued_run(server: Server) -> None:
     events = stream(server.url, b)
     assert [e.event for e in events] == ["done"]
     assert events[0].data["status"] == "cancelled"
-    assert httpx.get(f"{server.url}/train/{b}").json()["status"] == "cancelled"
+    assert "cancelled" in events[0].data["message"]  # api.md: cancelled/failed carry a message
+    run_b = httpx.get(f"{server.url}/train/{b}").json()
+    assert run_b["status"] == "cancelled"
+    assert run_b["message"] == events[0].data["message"]
     httpx.delete(f"{server.url}/train/{a}")
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"
 

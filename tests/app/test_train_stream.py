@@ -140,8 +140,10 @@ def test_cancel_a_running_run(server: Server) -> None:
     rest = stream(server.url, run_id, last_event_id=head[0].id)
     assert rest[-1].event == "done"
     assert rest[-1].data["status"] == "cancelled"
+    assert "cancelled" in rest[-1].data["message"]  # api.md: cancelled/failed carry a message
     run = wait_status(server.url, run_id, {"cancelled"})
     assert run["status"] == "cancelled"
+    assert run["message"] == rest[-1].data["message"]
     assert 0 < run["iterations"] < 100_000
     assert len(run["history"]["loss"]) == run["iterations"]
     again = httpx.delete(f"{server.url}/train/{run_id}")
@@ -170,3 +172,66 @@ def test_bad_last_event_id_is_400(server: Server) -> None:
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "bad_last_event_id"
     wait_status(server.url, run_id, {"completed"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-1",
+        "1.5",
+        "²",  # str.isdigit() accepts it, int() does not: it was a 500
+        "9" * 5000,  # past Python's int-from-text limit: it was a 500
+        str(2**63),  # past SQLite's integers: the stream failed on the database read
+    ],
+)
+def test_odd_last_event_id_is_400_not_500(server: Server, value: str) -> None:
+    run_id = start(server.url, iterations=10)
+    wait_status(server.url, run_id, {"completed"})
+    r = httpx.get(
+        f"{server.url}/train/{run_id}/events",
+        headers=[(b"Last-Event-ID", value.encode("latin-1"))],
+        timeout=30,
+    )
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["code"] == "bad_last_event_id"
+    assert "Last-Event-ID" in err["message"]
+
+
+def test_largest_last_event_id_ends_a_finished_stream(server: Server) -> None:
+    run_id = start(server.url, iterations=10)
+    wait_status(server.url, run_id, {"completed"})
+    assert stream(server.url, run_id, last_event_id=2**63 - 1) == []
+
+
+def test_a_failing_run_keeps_the_losses_before_its_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Losses not yet sent when training raises are flushed before the failed done."""
+    import engine.trainer
+    from app.executor import WorkerMessage, WorkerOptions, _train_one
+    from engine.trainer import TrainEvent
+
+    class Exploding:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def run(self, should_stop: object) -> Iterator[TrainEvent]:
+            for i in range(1, 6):
+                yield TrainEvent("progress", {"iteration": i, "loss": 1.0 / i})
+            raise FloatingPointError("the loss became nan at iteration 6")
+
+    class Sent(list[WorkerMessage]):
+        def put(self, msg: WorkerMessage) -> None:
+            self.append(msg)
+
+    monkeypatch.setattr(engine.trainer, "Trainer", Exploding)
+    sent = Sent()
+    options = WorkerOptions(preload=(), progress_interval=3600)
+    _train_one(0, "r", {"dataset": "mnist"}, sent, threading.Event(), {"mnist": None}, options)
+    kinds = [m.kind for m in sent]
+    assert kinds == ["started", "progress", "progress", "done"]
+    losses = [x for m in sent if m.kind == "progress" for x in m.data["losses"]]
+    assert losses == [1.0, 0.5, 0.3333333, 0.25, 0.2]
+    assert sent[-1].data["status"] == "failed"
+    assert "FloatingPointError" in sent[-1].data["message"]
