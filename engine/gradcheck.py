@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.functions import labels_to_indices
+from engine.functions import labels_to_indices, log_softmax
 from engine.network import TwoLayerNet
 
 Array = NDArray[np.float64]
@@ -144,10 +144,9 @@ def compare(
 
 def _loss_from_logits(a: Array, idx: NDArray[np.intp]) -> Array:
     """Mean softmax cross-entropy over the second-to-last axis, for a stack of logit batches."""
-    m = a.max(axis=-1, keepdims=True)
-    lse = np.log(np.exp(a - m).sum(axis=-1)) + m[..., 0]
-    picked = np.take_along_axis(a, np.broadcast_to(idx[:, None], (*a.shape[:-1], 1)), -1)[..., 0]
-    return (lse - picked).mean(axis=-1)
+    logp = log_softmax(a)
+    picked = np.take_along_axis(logp, np.broadcast_to(idx[:, None], (*a.shape[:-1], 1)), -1)
+    return -picked[..., 0].mean(axis=-1)
 
 
 def _as_float64(network: TwoLayerNet) -> TwoLayerNet:
