@@ -13,6 +13,7 @@ import io
 import logging
 import math
 import multiprocessing as mp
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -226,6 +227,7 @@ class _Worker:
     index: int
     process: Any
     tasks: Any
+    results: Any
     stop_flag: Any
     run_id: str | None = None
     spawned_at: float = field(default_factory=time.monotonic)
@@ -253,22 +255,27 @@ class LocalExecutor:
     def start(self, sink: Sink) -> None:
         """Spawn the workers and the pump thread."""
         self._sink = sink
-        self._results = self._ctx.Queue()
+        # Messages made in this process (a queued run cancelled); workers have their own queues.
+        self._results = queue.SimpleQueue()
         self._workers = [self._spawn(i) for i in range(self.size)]
         self._pump = threading.Thread(target=self._pump_loop, name="executor-pump", daemon=True)
         self._pump.start()
 
     def _spawn(self, index: int) -> _Worker:
         tasks = self._ctx.Queue()
+        # NOTE: one results queue per worker: a worker killed while writing holds the
+        # queue's lock forever and may leave half a message, so a shared queue would
+        # stall every other worker; this one is thrown away with its worker.
+        results = self._ctx.Queue()
         stop_flag = self._ctx.RawValue("b", 0)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(index, tasks, self._results, stop_flag, self.options),
+            args=(index, tasks, results, stop_flag, self.options),
             name=f"backprop-lab-worker-{index}",
             daemon=True,
         )
         proc.start()
-        return _Worker(index, proc, tasks, stop_flag)
+        return _Worker(index, proc, tasks, results, stop_flag)
 
     def submit(self, run_id: str, config: dict[str, Any]) -> None:
         """Queue a run; it is handed to the first free worker."""
@@ -316,17 +323,9 @@ class LocalExecutor:
         assert self._sink is not None
         last_check = time.monotonic()
         while not self._stopping.is_set():
-            batch: list[WorkerMessage] = []
-            try:
-                batch.append(self._results.get(timeout=0.2))
-                while len(batch) < 1000:
-                    batch.append(self._results.get_nowait())
-            except queue.Empty:
-                pass
-            except (EOFError, OSError):
-                if self._stopping.is_set():
-                    return
-                raise
+            batch = self._collect(timeout=0.2)
+            if self._stopping.is_set():
+                return
             if time.monotonic() - last_check > 0.5:
                 batch.extend(self._reap_dead_workers())
                 last_check = time.monotonic()
@@ -343,6 +342,31 @@ class LocalExecutor:
                         if w.run_id == msg.run_id:
                             w.run_id = None
                 self._dispatch()
+
+    def _collect(self, timeout: float) -> list[WorkerMessage]:
+        """Every message waiting here and in the live workers' queues (waiting up to timeout)."""
+        with self._lock:
+            # NOTE: a dead worker's queue is never read: it may end in half a message.
+            workers = [w for w in self._workers if w.process.is_alive()]
+        readers = [w.results._reader for w in workers]
+        mp.connection.wait(readers, timeout=timeout)
+        batch: list[WorkerMessage] = []
+        for w in workers:
+            batch.extend(self._drain(w))
+        while True:
+            try:
+                batch.append(self._results.get_nowait())
+            except queue.Empty:
+                return batch
+
+    def _drain(self, w: _Worker, limit: int = 1000) -> list[WorkerMessage]:
+        out: list[WorkerMessage] = []
+        try:
+            while len(out) < limit:
+                out.append(w.results.get_nowait())
+        except queue.Empty:
+            pass
+        return out
 
     def _reap_dead_workers(self) -> list[WorkerMessage]:
         lost: list[WorkerMessage] = []
@@ -370,6 +394,8 @@ class LocalExecutor:
                 log.error("training worker %d exited with code %s; restarting it", i, code)
                 w.process.close()
                 w.tasks.close()
+                w.results.cancel_join_thread()
+                w.results.close()
                 self._workers[i] = self._spawn(i)
             self._dispatch()
         return lost
@@ -390,8 +416,7 @@ class LocalExecutor:
             w.process.join(5)
             w.process.close()
             w.tasks.close()
-        if self._results is not None:
-            self._results.cancel_join_thread()
-            self._results.close()
+            w.results.cancel_join_thread()
+            w.results.close()
         # NOTE: dropping the queues now lets their semaphores be released before exit.
         self._workers, self._results = [], None
