@@ -3,7 +3,9 @@
 ``Trainer.run`` reproduces the chapter's loop (mini-batches, gradient by
 backprop, optimizer step, loss every iteration, accuracy every epoch) and
 yields ``progress``, ``epoch`` and ``done`` events. Images stay uint8; each
-batch is gathered and scaled into preallocated float buffers.
+batch is gathered and converted into preallocated float buffers. By default the
+step is ``engine.fused.FusedStep`` (the layers' gradients in one function);
+``TrainConfig(step="layers")`` walks the chapter's layer objects instead.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from engine.fused import FusedStep, Reordered
 from engine.network import TwoLayerNet
 from engine.optimizers import OPTIMIZERS
 
 SAMPLINGS = ("replacement", "shuffle")
+STEPS = ("fused", "layers")
+_BLOCK = 100  # batches drawn per call of the random generator
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
 
@@ -49,6 +54,7 @@ class TrainConfig:
     weight_init_std: float = 0.01
     eval_every_epoch: bool = True
     blas_threads: int = 1
+    step: str = "fused"
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot be trained with."""
@@ -58,6 +64,8 @@ class TrainConfig:
             )
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, not {self.sampling!r}")
+        if self.step not in STEPS:
+            raise ValueError(f"step must be one of {list(STEPS)}, not {self.step!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}")
         for name in ("hidden_size", "batch_size", "iterations", "blas_threads"):
@@ -119,8 +127,17 @@ class Trainer:
         self.train_acc: float | None = None
         self.test_acc: float | None = None
         self.iteration = 0
+        # NOTE: the fused step computes the layers' gradients in one function and
+        # skips the pixels a batch has all at 0 (see engine/fused.py); "layers"
+        # walks the chapter's layer objects, as TwoLayerNet.gradient does.
+        self.fused: FusedStep | None = None
+        self._test: Reordered | None = None
+        if config.step == "fused":
+            self.fused = FusedStep(
+                self.network, self.optimizer, data.x_train, data.t_train, config.batch_size
+            )
 
-    def accuracy(self, x: NDArray[np.uint8], t: NDArray[Any], chunk: int = 10000) -> float:
+    def accuracy(self, x: NDArray[np.uint8], t: NDArray[Any], chunk: int = 1000) -> float:
         """Accuracy on uint8 images, converted to floats a chunk at a time."""
         correct = 0
         scale = _scale(self.dtype)
@@ -140,73 +157,108 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float]:
         """Accuracy on the whole training and test sets."""
+        data = self.data
         with threadpool_limits(limits=max(2, self.config.blas_threads), user_api="blas"):
-            self.train_acc = self.accuracy(self.data.x_train, self.data.t_train)
-            self.test_acc = self.accuracy(self.data.x_test, self.data.t_test)
+            if self.fused is None:
+                self.train_acc = self.accuracy(data.x_train, data.t_train)
+                self.test_acc = self.accuracy(data.x_test, data.t_test)
+            else:
+                if self._test is None:
+                    self._test = Reordered(data.x_test, self.fused.order)
+                self.train_acc = self.fused.accuracy(self.fused.train, data.t_train)
+                self.test_acc = self.fused.accuracy(self._test, data.t_test)
         return self.train_acc, self.test_acc
 
     def _batches(self) -> Iterator[NDArray[np.intp]]:
+        """Blocks of batches, one batch of training-image indices per row."""
         cfg = self.config
         if cfg.sampling == "replacement":
-            # NOTE: as the book's np.random.choice(train_size, batch_size):
-            # each batch is drawn with replacement, independently.
+            # NOTE: as the book's np.random.choice(train_size, batch_size): each
+            # batch is drawn with replacement, independently; drawing a block of
+            # them at once gives the same numbers as one call per batch.
             while True:
-                yield self.rng.integers(0, self.train_size, size=cfg.batch_size)
+                yield self.rng.integers(0, self.train_size, size=(_BLOCK, cfg.batch_size))
+        per_epoch = self.train_size // cfg.batch_size
         while True:
             order = self.rng.permutation(self.train_size)
-            for start in range(0, self.train_size - cfg.batch_size + 1, cfg.batch_size):
-                yield order[start : start + cfg.batch_size]
+            yield order[: per_epoch * cfg.batch_size].reshape(per_epoch, cfg.batch_size)
+
+    def _layers_step(self, x_all: NDArray[np.uint8], t_all: NDArray[np.intp]) -> Any:
+        """The chapter's step through the layer objects, as a function of the batch indices."""
+        batch = self.config.batch_size
+        xb_u8 = np.empty((batch, x_all.shape[1]), dtype=x_all.dtype)
+        xb = np.empty((batch, x_all.shape[1]), dtype=self.dtype)
+        scale = _scale(self.dtype)
+
+        def step(idx: NDArray[np.intp], _k: int) -> float | None:
+            np.take(x_all, idx, axis=0, out=xb_u8)
+            np.multiply(xb_u8, scale, out=xb)
+            grads = self.network.gradient(xb, t_all[idx])
+            self.optimizer.update(self.network.params, grads)
+            return self.network.lastLayer.loss
+
+        return step
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
         """Train, yielding progress every iteration, epoch every epoch, then done."""
         cfg = self.config
         started = time.perf_counter()
-        x_all = self.data.x_train.reshape(self.train_size, -1)
-        t_all = self.data.t_train.astype(np.intp)
-        xb_u8 = np.empty((cfg.batch_size, x_all.shape[1]), dtype=x_all.dtype)
-        xb = np.empty((cfg.batch_size, x_all.shape[1]), dtype=self.dtype)
-        scale = _scale(self.dtype)
-        params = self.network.params
+        fused = self.fused
+        if fused is not None:
+            step = fused.step
+        else:
+            x_all = self.data.x_train.reshape(self.train_size, -1)
+            step = self._layers_step(x_all, self.data.t_train.astype(np.intp))
         status = "completed"
         epoch = 0
-        batches = self._batches()
+        blocks = self._batches()
+        block: NDArray[np.intp] = np.empty((0, cfg.batch_size), dtype=np.intp)
+        extents: list[int] = []
+        row = 0
         # NOTE: one BLAS thread by default: a service runs one trainer per core, and on
         # some machines a second thread makes these small products slower, not faster.
         # Overflow is caught below as a non-finite loss, with a message that says what to do.
-        threads = cfg.blas_threads
-        with threadpool_limits(limits=threads, user_api="blas"), np.errstate(all="ignore"):
-            for i in range(1, cfg.iterations + 1):
-                if should_stop is not None and should_stop():
-                    status = "cancelled"
-                    break
-                idx = next(batches)
-                np.take(x_all, idx, axis=0, out=xb_u8)
-                np.multiply(xb_u8, scale, out=xb)
-                grads = self.network.gradient(xb, t_all[idx])
-                self.optimizer.update(params, grads)
-                self.iteration = i
-                loss = self.network.lastLayer.loss
-                if loss is None or not np.isfinite(loss):
-                    raise FloatingPointError(
-                        f"the loss became {loss} at iteration {i}; lower the learning rate"
-                    )
-                yield TrainEvent("progress", {"iteration": i, "loss": loss})
-                last = i == cfg.iterations
-                if cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last):
-                    epoch_value: float = i // self.iters_per_epoch
-                    if i % self.iters_per_epoch:
-                        epoch_value = round(i / self.iters_per_epoch, 2)
-                    train_acc, test_acc = self.evaluate()
-                    epoch += 1
-                    yield TrainEvent(
-                        "epoch",
-                        {
-                            "epoch": epoch_value,
-                            "iteration": i,
-                            "train_acc": train_acc,
-                            "test_acc": test_acc,
-                        },
-                    )
+        try:
+            with (
+                threadpool_limits(limits=cfg.blas_threads, user_api="blas"),
+                np.errstate(all="ignore"),
+            ):
+                for i in range(1, cfg.iterations + 1):
+                    if should_stop is not None and should_stop():
+                        status = "cancelled"
+                        break
+                    if row == len(block):
+                        block, row = next(blocks), 0
+                        extents = fused.extents(block).tolist() if fused else [0] * len(block)
+                    loss = step(block[row], extents[row])
+                    row += 1
+                    self.iteration = i
+                    if loss is None or not np.isfinite(loss):
+                        raise FloatingPointError(
+                            f"the loss became {loss} at iteration {i}; lower the learning rate"
+                        )
+                    yield TrainEvent("progress", {"iteration": i, "loss": loss})
+                    last = i == cfg.iterations
+                    if cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last):
+                        epoch_value: float = i // self.iters_per_epoch
+                        if i % self.iters_per_epoch:
+                            epoch_value = round(i / self.iters_per_epoch, 2)
+                        train_acc, test_acc = self.evaluate()
+                        epoch += 1
+                        if fused is not None:
+                            fused.sync()
+                        yield TrainEvent(
+                            "epoch",
+                            {
+                                "epoch": epoch_value,
+                                "iteration": i,
+                                "train_acc": train_acc,
+                                "test_acc": test_acc,
+                            },
+                        )
+        finally:
+            if fused is not None:  # the network's weights, in the images' pixel order
+                fused.sync()
         if (status == "cancelled" or not cfg.eval_every_epoch) and self.iteration:
             self.evaluate()
         yield TrainEvent(

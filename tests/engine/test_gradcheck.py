@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import Affine, TwoLayerNet, gradcheck, numerical_gradient
-from engine.gradcheck import compare
+from engine.gradcheck import EPS, _two_layer_directional, compare
 
 
 def data(seed: int, n: int = 3, d: int = 784) -> tuple[np.ndarray, np.ndarray]:
@@ -116,3 +116,33 @@ def test_compare_reports_worst_elements_and_relative_error() -> None:
 def test_bad_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="full"):
         gradcheck(TwoLayerNet(4, 3, 2), np.ones((1, 4)), np.array([0]), mode="slow")
+
+
+@pytest.mark.parametrize("key", ["W1", "b1", "W2", "b2"])
+def test_fast_directional_differences_are_the_networks_own(key: str) -> None:
+    """The vectorised directional differences equal perturbing the parameter and calling loss."""
+    net = TwoLayerNet(784, 20, 10, seed=7, weight_init_std=0.1)
+    x, t = data(7)
+    rng = np.random.default_rng(0)
+    param = net.params[key]
+    v = rng.uniform(-1, 1, (3, *param.shape))
+    a1 = x @ net.params["W1"] + net.params["b1"]
+    got, _ = _two_layer_directional(net, x, t, key, EPS * v, EPS, (a1, np.maximum(a1, 0)))
+    saved = param.copy()
+    for k in range(3):
+        param[...] = saved + EPS * v[k]
+        plus = net.loss(x, t)
+        param[...] = saved - EPS * v[k]
+        minus = net.loss(x, t)
+        param[...] = saved
+        assert got[k] == pytest.approx((plus - minus) / (2 * EPS), rel=1e-6, abs=1e-12)
+
+
+def test_fast_mode_reports_directions_across_a_relu_kink() -> None:
+    net = TwoLayerNet(784, 50, 10, seed=4)
+    x, t = data(2)
+    a1 = x @ net.params["W1"]
+    net.params["b1"][7] = -a1[0, 7] + 1e-9  # within any step of eps * direction
+    report = gradcheck(net, x, t, mode="fast", seed=0)
+    assert report.params["b1"].kinks == 4, "every b1 direction moves unit 7 across 0"
+    assert report.passed and report.notes

@@ -70,9 +70,22 @@ def test_every_optimizer_learns(optimizer: str, lr: float) -> None:
 
 def test_shuffle_sampling_visits_every_image_once_per_epoch() -> None:
     trainer = Trainer(TrainConfig(sampling="shuffle", batch_size=100, seed=0), tiny())
-    batches = trainer._batches()
-    seen = np.concatenate([next(batches) for _ in range(5)])
-    assert np.array_equal(np.sort(seen), np.arange(500))
+    blocks = trainer._batches()
+    epoch, following = next(blocks), next(blocks)
+    assert epoch.shape == (5, 100), "one epoch: 500 images in 5 batches of 100"
+    assert np.array_equal(np.sort(epoch.ravel()), np.arange(500))
+    assert np.array_equal(np.sort(following.ravel()), np.arange(500))
+    assert not np.array_equal(epoch, following), "each epoch is shuffled afresh"
+
+
+def test_replacement_batches_are_the_books_draws() -> None:
+    """A block of batches holds the same indices as one draw per batch with the same seed."""
+    trainer = Trainer(TrainConfig(batch_size=100, seed=3), tiny())
+    block = next(trainer._batches())
+    rng = np.random.default_rng(3)
+    rng.standard_normal((784, 50)), rng.standard_normal((50, 10))  # the weights come first
+    expected = np.stack([rng.integers(0, 500, size=100) for _ in range(len(block))])
+    assert np.array_equal(block, expected)
 
 
 def test_cancel_between_iterations() -> None:
