@@ -205,6 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         sampling=args.sampling,
         dtype=args.dtype,
         blas_threads=args.threads,
+        step=args.step,
     )
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {args.threads}")
@@ -219,7 +220,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"training 784-{args.hidden_size}-10 on {data.name} ({len(data.t_train):,} train, "
         f"{len(data.t_test):,} test, from {data.source}); {args.optimizer} lr {args.lr:g}, "
         f"batch {args.batch_size}, {args.iterations:,} iterations "
-        f"({trainer.iters_per_epoch} per epoch), {args.sampling}, {args.dtype}, seed {args.seed}"
+        f"({trainer.iters_per_epoch} per epoch), {args.sampling}, {args.dtype}, seed {args.seed}, "
+        f"{args.step} step"
     )
     stop = {"requested": False}
 
@@ -377,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="BLAS threads for the training products (default 1; try 2 on an idle machine)",
+    )
+    tr.add_argument(
+        "--step",
+        choices=("fused", "layers"),
+        default="fused",
+        help="fused: the layers' gradients in one function, all-zero pixels skipped (default); "
+        "layers: through the chapter's layer objects, as TwoLayerNet.gradient",
     )
     tr.add_argument(
         "--dtype",

@@ -200,3 +200,19 @@ def test_train_full_mnist_short(cache: Path, mnist_dir: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "60,000 train" in out.stdout and "completed:" in out.stdout
     assert out.stderr == ""
+
+
+def test_train_step_layers_matches_the_fused_step(cache: Path, tmp_path: Path) -> None:
+    weights = {}
+    for step in ("fused", "layers"):
+        weights[step] = tmp_path / f"{step}.npz"
+        out = run(
+            "train", "--dataset", "mnist-10k", "--iterations", "60", "--seed", "2",
+            "--dtype", "float64", "--step", step, "--no-progress",
+            "--save", str(weights[step]), cache=cache,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert f"{step} step" in out.stdout
+    with np.load(weights["fused"]) as fused, np.load(weights["layers"]) as layers:
+        for key in ("W1", "b1", "W2", "b2"):
+            np.testing.assert_allclose(fused[key], layers[key], rtol=1e-7, atol=1e-12)

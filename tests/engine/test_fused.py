@@ -115,18 +115,21 @@ def test_only_pixels_that_are_zero_in_the_whole_batch_are_skipped() -> None:
     x[7] = 0  # a blank image
     order = pixel_order(x)
     data = Reordered(x, order)
-    assert np.array_equal(data.x, x[:, order])
+    assert np.array_equal(data.x, x[data.images][:, order])
+    assert np.array_equal(data.images[data.row_of], np.arange(200))
+    assert np.all(np.diff(data.extent[data.images]) >= 0), "rows sorted by extent"
     for i in range(200):
-        lit = np.flatnonzero(data.x[i])
+        lit = np.flatnonzero(data.x[data.row_of[i]])
         assert data.extent[i] == (lit[-1] + 1 if lit.size else 0)
-        assert not data.x[i, data.extent[i] :].any()
+        assert not data.x[data.row_of[i], data.extent[i] :].any()
     counts = np.count_nonzero(x, axis=0)[order]
     assert np.all(np.diff(counts) <= 0), "most often lit pixels first"
     step = FusedStep(TwoLayerNet(50, 4, 3, seed=0), SGD(), x, rng.integers(0, 3, 200), 5)
     batches = rng.integers(0, 200, (20, 5))
     ks = step.extents(batches)
     for batch, k in zip(batches, ks, strict=True):
-        assert not data.x[batch, k:].any() and (k == 1 or data.x[batch, k - 1].any())
+        rows = data.x[data.row_of[batch]]
+        assert not rows[:, k:].any() and (k == 1 or rows[:, k - 1].any())
     assert step.extents(np.array([[7, 7]]))[0] == 1, "a blank batch still has one column"
 
 
