@@ -177,7 +177,7 @@ def row(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=ITERS)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the best counts")
     args = parser.parse_args()
     steps = 8
     step = iter(range(1, steps + 1))
