@@ -13,8 +13,10 @@ preallocated buffers and skips the pixels that are 0 in every image of a batch:
 - the images stay uint8 (exact integers once cast), and the 1/255 scale is
   applied to the small (batch, hidden) matrices instead of every pixel.
 
-The step keeps W1 in its own pixel order and ``sync`` writes it back into the
-network. Tests check the step against ``TwoLayerNet.gradient`` and a run against
+The step keeps W1 (and the optimizer's state for it) in its own pixel order:
+``load`` takes the network's weights, ``sync`` writes W1 back, ``release`` also
+puts the optimizer's state back. Between a ``load`` and a ``sync`` the network's
+own W1 lags behind. Tests check the step against ``TwoLayerNet.gradient`` and a run against
 the layer-by-layer run.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.functions import labels_to_indices
 from engine.network import TwoLayerNet
 from engine.optimizers import SGD
 
@@ -89,9 +92,10 @@ class FusedStep:
         self.order = pixel_order(x_train)
         self.train = Reordered(x_train, self.order)
         self.scale = dtype.type(1.0 / 255.0)
-        # The step's own parameters: W1 in pixel order, the rest shared with the network.
-        self.params: dict[str, Array] = {"W1": p["W1"][self.order], "b1": p["b1"]}
-        self.params.update(W2=p["W2"], b2=p["b2"])
+        # The step's own parameters: W1 in pixel order (see load), the rest the network's.
+        self.params: dict[str, Array] = {"W1": np.empty_like(p["W1"])}
+        self._loaded = False
+        self.load()
         self.grads: dict[str, Array] = {k: np.zeros_like(v) for k, v in self.params.items()}
         # NOTE: for plain SGD the learning rate is folded into dscores, so every
         # gradient comes out already multiplied by it and the update is W -= grad.
@@ -100,7 +104,7 @@ class FusedStep:
         n, d = batch_size, self.train.x.shape[1]
         hidden, classes = p["W2"].shape
         # one-hot labels, classes-first, times fold / n: dscores = fold * (softmax - onehot) / n
-        labels = t_train.astype(np.intp)
+        labels = labels_to_indices(t_train, classes, len(t_train))
         self._onehot = np.zeros((classes, len(labels)), dtype=dtype)
         self._onehot[labels, np.arange(len(labels))] = self.fold / n
         self._u8 = np.empty((n, d), dtype=np.uint8)
@@ -170,9 +174,37 @@ class FusedStep:
             self.optimizer.update(p, g)
         return loss
 
+    def _optimizer_w1(self) -> list[dict[str, Array]]:
+        """The optimizer's per-parameter state (Momentum's v, Adam's m and v...) holding W1."""
+        return [
+            state
+            for state in vars(self.optimizer).values()
+            if isinstance(state, dict) and isinstance(state.get("W1"), np.ndarray)
+        ]
+
+    def load(self) -> None:
+        """Take the network's current weights, W1 (and the optimizer's W1 state) reordered."""
+        p = self.network.params
+        self.params["W1"][...] = p["W1"][self.order]
+        self.params.update(b1=p["b1"], W2=p["W2"], b2=p["b2"])
+        if not self._loaded:
+            for state in self._optimizer_w1():
+                state["W1"] = state["W1"][self.order]
+            self._loaded = True
+
     def sync(self) -> None:
         """Write W1 back into the network, in the images' own pixel order."""
         self.network.params["W1"][self.order] = self.params["W1"]
+
+    def release(self) -> None:
+        """Sync, and put the optimizer's W1 state back in the images' pixel order too."""
+        self.sync()
+        if self._loaded:
+            for state in self._optimizer_w1():
+                restored = np.empty_like(state["W1"])
+                restored[self.order] = state["W1"]
+                state["W1"] = restored
+            self._loaded = False
 
     def accuracy(self, data: Reordered, t: NDArray[Any]) -> float:
         """Accuracy on reordered images, a chunk at a time, without the all-zero columns."""

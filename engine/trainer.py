@@ -200,11 +200,17 @@ class Trainer:
         return step
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
-        """Train, yielding progress every iteration, epoch every epoch, then done."""
+        """Train, yielding progress every iteration, epoch every epoch, then done.
+
+        ``network`` holds the current weights at every epoch and done event and once
+        the run ends in any way; at progress events its W1 may lag (the fused step
+        trains its own copy; ``self.fused.sync()`` brings it up to date).
+        """
         cfg = self.config
         started = time.perf_counter()
         fused = self.fused
         if fused is not None:
+            fused.load()  # the network's weights as they are now
             step = fused.step
         else:
             x_all = self.data.x_train.reshape(self.train_size, -1)
@@ -258,7 +264,7 @@ class Trainer:
                         )
         finally:
             if fused is not None:  # the network's weights, in the images' pixel order
-                fused.sync()
+                fused.release()
         if (status == "cancelled" or not cfg.eval_every_epoch) and self.iteration:
             self.evaluate()
         yield TrainEvent(

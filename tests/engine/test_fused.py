@@ -201,21 +201,69 @@ def test_weights_are_in_image_order_at_every_epoch_and_after_a_cancel() -> None:
     assert event.data["status"] == "cancelled" and event.data["iterations"] == 30
 
 
-def test_an_error_mid_run_leaves_the_weights_in_image_order() -> None:
+def fused_test_accuracy(trainer: Trainer, data: Data) -> float:
+    """Accuracy of the fused step's own weights, on the test images in its pixel order."""
+    assert trainer.fused is not None
+    return trainer.fused.accuracy(Reordered(data.x_test, trainer.fused.order), data.t_test)
+
+
+def test_a_consumer_going_away_leaves_the_weights_in_image_order() -> None:
     data = small_mnist_like(2)
     trainer = Trainer(TrainConfig(iterations=50, batch_size=50, seed=0), data)
     events = trainer.run()
-    for _ in range(5):
-        next(events)
+    for _ in range(7):
+        next(events)  # progress events: the network's W1 lags the step's
     events.close()  # the consumer went away (as when a worker stops streaming)
     x_test = data.x_test.astype(np.float32) / 255
-    assert trainer.fused is not None
-    assert np.array_equal(
-        trainer.network.params["W1"][trainer.fused.order], trainer.fused.params["W1"]
-    )
-    assert trainer.network.accuracy(x_test, data.t_test) == pytest.approx(
-        trainer.accuracy(data.x_test, data.t_test)
-    )
+    assert trainer.network.accuracy(x_test, data.t_test) == fused_test_accuracy(trainer, data)
+
+
+def test_a_failing_run_leaves_the_weights_in_image_order() -> None:
+    data = small_mnist_like(3)
+    trainer = Trainer(TrainConfig(iterations=500, learning_rate=1e30, seed=0), data)
+    seen = 0
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        for event in trainer.run():
+            seen += event.kind == "progress"
+    assert seen >= 1 and trainer.fused is not None
+    w1 = trainer.network.params["W1"]
+    assert np.array_equal(w1[trainer.fused.order], trainer.fused.params["W1"], equal_nan=True)
+    assert not np.isnan(w1).all(), "some weights are still numbers, so the order can be seen"
+
+
+def test_weights_set_before_the_run_are_the_ones_trained() -> None:
+    """A warm start: weights put into the network after Trainer() are what run() starts from."""
+    data = small_mnist_like(4)
+    donor = Trainer(TrainConfig(iterations=60, batch_size=50, seed=1), data)
+    list(donor.run())
+    results = {}
+    for step in ("fused", "layers"):
+        cfg = TrainConfig(iterations=1, batch_size=50, learning_rate=1e-9, seed=2, step=step)
+        trainer = Trainer(cfg, data)
+        for key, value in donor.network.params.items():
+            trainer.network.params[key][...] = value
+        results[step] = list(trainer.run())[-1].data["test_acc"]
+    assert results["fused"] == results["layers"] == donor.test_acc
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adagrad", "adam"])
+def test_optimizer_state_ends_in_image_order(optimizer: str) -> None:
+    data = small_mnist_like(5)
+    cfg = dict(iterations=30, batch_size=50, seed=0, optimizer=optimizer, dtype="float64")
+    fused, _ = run(data, step="fused", **cfg)
+    layers, _ = run(data, step="layers", **cfg)
+    for name, state in vars(layers.optimizer).items():
+        if isinstance(state, dict):
+            got = vars(fused.optimizer)[name]["W1"]
+            np.testing.assert_allclose(got, state["W1"], rtol=1e-8, atol=1e-14, err_msg=name)
+
+
+def test_labels_outside_the_classes_are_refused() -> None:
+    data = small_mnist_like(6)
+    data.t_train = data.t_train.astype(np.int64)
+    data.t_train[3] = -1
+    with pytest.raises(ValueError, match="class index -1"):
+        FusedStep(TwoLayerNet(784, 5, 10, seed=0), SGD(), data.x_train, data.t_train, 10)
 
 
 def test_step_must_be_known() -> None:

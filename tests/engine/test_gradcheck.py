@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine import Affine, TwoLayerNet, gradcheck, numerical_gradient
-from engine.gradcheck import EPS, _two_layer_directional, compare
+from engine.gradcheck import EPS, _fast_check, _two_layer_directional, compare
+from engine.layers import SoftmaxWithLoss
 
 
 def data(seed: int, n: int = 3, d: int = 784) -> tuple[np.ndarray, np.ndarray]:
@@ -146,3 +147,34 @@ def test_fast_mode_reports_directions_across_a_relu_kink() -> None:
     report = gradcheck(net, x, t, mode="fast", seed=0)
     assert report.params["b1"].kinks == 4, "every b1 direction moves unit 7 across 0"
     assert report.passed and report.notes
+
+
+class SumLoss(SoftmaxWithLoss):
+    """A loss layer that sums over the batch where the network's gradient assumes the mean."""
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:
+        return super().forward(x, t) * np.asarray(x).shape[0]
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_a_network_whose_loss_is_not_the_books_is_checked_against_its_own_loss(
+    mode: str,
+) -> None:
+    net = TwoLayerNet(784, 20, 10, seed=8, weight_init_std=0.1)
+    net.lastLayer = SumLoss()
+    x, t = data(8)
+    report = gradcheck(net, x, t, mode=mode, seed=0)
+    assert not report.passed, "backprop's mean-loss gradient is 1/3 of the summed loss's"
+
+
+def test_fast_mode_in_chunks_draws_and_judges_the_same_directions() -> None:
+    net = TwoLayerNet(784, 30, 10, seed=9, weight_init_std=0.1)
+    x, t = data(9)
+    backprop = net.gradient(x, t)
+    whole = _fast_check(net, x, t, backprop, EPS, 1e-7, 1e-5, 3, 6)
+    chunked = _fast_check(net, x, t, backprop, EPS, 1e-7, 1e-5, 3, 6, chunk_elements=1)
+    for key in net.params:
+        assert chunked[key].max_abs_diff == pytest.approx(whole[key].max_abs_diff, rel=1e-6)
+        for field in ("backprop", "numerical"):
+            got = [w[field] for w in chunked[key].worst]
+            assert got == pytest.approx([w[field] for w in whole[key].worst], rel=1e-9), key
