@@ -16,6 +16,7 @@ from app.schemas_graphs import (
     PresetsPublic,
     evaluation_public,
 )
+from app.schemas_service import error_responses
 from app.settings import Settings
 from engine.graph import GraphError, Limits, evaluate, parse_graph
 from engine.ops import OPS
@@ -109,6 +110,7 @@ def list_presets() -> dict[str, Any]:
 @router.post(
     "/evaluate",
     response_model=EvaluationPublic,
+    responses=error_responses(400, 413, 422),
     description=EVALUATE_DESCRIPTION,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}

@@ -13,7 +13,7 @@ router = APIRouter(tags=["runs"])
 @router.post(
     "/runs/{run_id}/predict",
     response_model=Prediction,
-    responses=error_responses(400, 404, 409, 422),
+    responses=error_responses(400, 404, 409, 413, 422),
 )
 def predict(req: PredictRequest, run: ExistingRun, service: Service) -> Prediction:
     """Classify a 28x28 image (values 0..1) with a completed run's network."""

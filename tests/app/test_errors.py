@@ -43,3 +43,14 @@ def test_body_over_the_limit_is_413_with_the_limit(client: httpx.Client) -> None
     r = client.post("/graphs/evaluate", content=big, headers={"content-type": "application/json"})
     err = assert_error_shape(r, 413, "body_too_large")
     assert err["details"]["limit"] == 8_000_000
+
+
+def test_every_route_with_a_body_documents_the_413_it_can_answer(client: httpx.Client) -> None:
+    big = b'{"image": [' + b" " * 9_000_000 + b"]}"
+    r = client.post("/runs/nope/predict", content=big, headers={"content-type": "application/json"})
+    assert_error_shape(r, 413, "body_too_large")
+    spec = client.get("/openapi.json").json()
+    posts = {path: ops["post"] for path, ops in spec["paths"].items() if "post" in ops}
+    assert posts, "the API has routes that take a body"
+    for path, op in posts.items():
+        assert "413" in op["responses"], f"{path} does not document 413"
