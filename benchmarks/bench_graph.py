@@ -16,8 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,63 +31,23 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import serve  # noqa: E402
 from engine.presets import PRESETS  # noqa: E402
 
 LATENCY_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 300.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def server(workers: int) -> Iterator[str]:
     """A uvicorn server on a free loopback port, stopped (its process group) on exit."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            **os.environ,
-            "BACKPROP_LAB_DATA_DIR": data,
-            # No training worker preloads MNIST while we measure.
-            "BACKPROP_LAB_PRELOAD_DATASETS": "",
-            "BACKPROP_LAB_WORKERS": "1",
-        }
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    # No training worker preloads MNIST while we measure.
+    settings = {"BACKPROP_LAB_PRELOAD_DATASETS": "", "BACKPROP_LAB_WORKERS": "1"}
+    args = ["--no-access-log"] + (["--workers", str(workers)] if workers > 1 else [])
+    with serve(settings, args, log=True) as (url, _):
         if workers > 1:
-            cmd += ["--workers", str(workers)]
-        log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 (closed in finally)
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server exited before answering /healthz")
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not answer /healthz within 60 s")
-                time.sleep(0.1)
-            if workers > 1:
-                time.sleep(1.0)  # let every worker finish starting
-            yield url
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-            log.close()
+            time.sleep(1.0)  # let every worker finish starting
+        yield url
 
 
 Case = tuple[str, str, str, bytes | None]

@@ -15,10 +15,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,11 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from benchmarks._server import serve  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -48,29 +41,11 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def server(workers: int, nice: int | None = None) -> Iterator[tuple[str, int]]:
     """A uvicorn server on a free loopback port with a fresh data directory."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data:
-        env = {**os.environ, "BACKPROP_LAB_DATA_DIR": data, "BACKPROP_LAB_WORKERS": str(workers)}
-        if nice is not None:
-            env["BACKPROP_LAB_WORKER_NICE"] = str(nice)
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
-        cmd += ["--log-level", "warning"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            yield url, proc.pid
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    settings = {"BACKPROP_LAB_WORKERS": str(workers)}
+    if nice is not None:
+        settings["BACKPROP_LAB_WORKER_NICE"] = str(nice)
+    with serve(settings) as (url, pid):
+        yield url, pid
 
 
 def events(url: str, run_id: str) -> list[dict[str, Any]]:
