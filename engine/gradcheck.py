@@ -323,8 +323,9 @@ def _fast_check(
         idx = labels_to_indices(t, net.params["W2"].shape[1])
         p = net.params
         a1 = x @ p["W1"] + p["b1"]
-        acts = (a1, np.maximum(a1, 0))
-        base = float(_loss_from_logits(acts[1] @ p["W2"] + p["b2"], idx))
+        h = np.maximum(a1, 0)
+        acts = (a1, h, h @ p["W2"] + p["b2"])
+        base = float(_loss_from_logits(acts[2], idx))
         if not np.isclose(base, net.loss(x, t), rtol=1e-12, atol=0):
             raise RuntimeError("vectorised loss disagrees with the network's loss")
         width = max(a1.shape[1], p["W2"].shape[1]) * x.shape[0]
@@ -380,14 +381,13 @@ def _two_layer_directional(
     key: str,
     steps: Array,
     eps: float,
-    acts: tuple[Array, Array],
+    acts: tuple[Array, Array, Array],
 ) -> tuple[Array, NDArray[np.bool_]]:
     """Central differences of a TwoLayerNet's loss along stacked steps (eps * direction) of one
-    parameter, all at once from the activations ``acts`` = (a1, h); and whether each step
-    crosses a ReLU kink."""
+    parameter, all at once from the activations ``acts`` = (a1, h, a2); and whether each
+    step crosses a ReLU kink."""
     p = net.params
-    a1, h = acts  # (N, H)
-    a2 = h @ p["W2"] + p["b2"]  # (N, C)
+    a1, h, a2 = acts  # (N, H), (N, H), (N, C)
     kink = np.zeros(len(steps), dtype=bool)
     if key in ("W1", "b1"):
         shift = x @ steps if key == "W1" else steps[:, None, :]  # (D, N, H) or (D, 1, H)

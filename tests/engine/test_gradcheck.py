@@ -128,7 +128,9 @@ def test_fast_directional_differences_are_the_networks_own(key: str) -> None:
     param = net.params[key]
     v = rng.uniform(-1, 1, (3, *param.shape))
     a1 = x @ net.params["W1"] + net.params["b1"]
-    got, _ = _two_layer_directional(net, x, t, key, EPS * v, EPS, (a1, np.maximum(a1, 0)))
+    h = np.maximum(a1, 0)
+    acts = (a1, h, h @ net.params["W2"] + net.params["b2"])
+    got, _ = _two_layer_directional(net, x, t, key, EPS * v, EPS, acts)
     saved = param.copy()
     for k in range(3):
         param[...] = saved + EPS * v[k]
