@@ -70,14 +70,16 @@ def graph_limits(settings: Settings) -> Any:
         max_graph_nodes=settings.max_graph_nodes,
         max_tensor_elements=settings.max_tensor_elements,
         max_total_elements=settings.max_total_elements,
+        max_response_elements=settings.max_response_elements,
     )
 
 
 def graph_error(exc: Any) -> AppError:
-    """The app error for an engine GraphError, mapped as POST /graphs/evaluate maps it."""
-    from app.routers.graphs import to_app_error
+    """The app error for an engine GraphError: 413 over a limit, else 422 (as /graphs/evaluate)."""
+    from engine.graph import GraphTooLarge  # the engine loads lazily here, as in the checks
 
-    return to_app_error(exc)
+    cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
+    return cls(exc.message, code=exc.code, details=exc.details)
 
 
 def graph_check(job: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def graph_check(job: dict[str, Any]) -> dict[str, Any]:
         graph = parse_graph(job["graph"], limits=limits)
         base = evaluate(graph, limits=limits)
     except GraphError as e:
-        return {"graph_error": [e.code, e.message, e.details, e.status_hint]}
+        return {"graph_error": e}
     dout = np.asarray(graph.dout, dtype=np.float64)
     eps, atol, rtol = job["eps"], job["atol"], job["rtol"]
     rng = np.random.default_rng(job["seed"])
@@ -293,8 +295,6 @@ class GradcheckRunner:
                 code="check_failed",
             ) from None
         if "graph_error" in report:
-            from engine.graph import GraphError
-
-            raise graph_error(GraphError(*report["graph_error"]))
+            raise graph_error(report["graph_error"])
         report["total_ms"] = (time.perf_counter() - started) * 1000
         return report

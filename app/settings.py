@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_total_elements: int = Field(
         5_000_000, ge=1, description="Elements of all tensors of one graph evaluation together."
     )
+    max_response_elements: int = Field(
+        4_000_000,
+        ge=1,
+        description="Numbers one graph evaluation's answer may carry (every node's and edge's "
+        "value and gradient), counted from shapes before any work.",
+    )
     max_iterations: int = Field(100_000, ge=1, description="Iterations per training run.")
     max_hidden_size: int = Field(2048, ge=1, description="Hidden units of a trained network.")
     max_batch_size: int = Field(10_000, ge=1, description="Batch size of a training run.")

@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from app.errors import AppError, BadRequest, Conflict, NotFound, TooLarge, Unprocessable
+from app.errors import AppError, TooLarge, Unprocessable
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
     EvaluationPublic,
     OpsPublic,
     PresetsPublic,
-    evaluation_public,
+    evaluation_json,
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
-from engine.graph import GraphError, Limits, evaluate, parse_graph
+from engine.graph import (
+    Graph,
+    GraphError,
+    GraphTooLarge,
+    Limits,
+    check_evaluation_size,
+    evaluate,
+    parse_graph,
+)
 from engine.ops import OPS
 from engine.presets import PRESETS
 
 router = APIRouter(prefix="/graphs", tags=["graphs"])
 
-_STATUS: dict[int, type[AppError]] = {
-    400: BadRequest,
-    404: NotFound,
-    409: Conflict,
-    413: TooLarge,
-    422: Unprocessable,
-}
 
 EVALUATE_DESCRIPTION = """\
 Evaluate a computation graph: validate it, run it forward in topological order, then
@@ -51,13 +54,15 @@ input or field at fault: `malformed_json` (400); `invalid_body`, `invalid_field`
 `missing_field`, `unknown_op`, `wrong_arity`, `missing_node`, `duplicate_id`, `graph_cycle`,
 `shape_mismatch`, `non_numeric_value`, `non_finite_value`, `ragged_tensor`, `empty_tensor`,
 `missing_value`, `unexpected_value`, `unknown_param`, `invalid_param`, `bad_labels`,
-`missing_output`, `dout_shape`, `non_finite_result` (422); `limit_exceeded`,
+`missing_output`, `dout_shape`, `non_finite_result` (422); `limit_exceeded`, `response_too_large`,
 `body_too_large` (413).
 
 **Limits** (the values in force are in `GET /graphs/ops` under `limits`): nodes per graph
 (`BACKPROP_LAB_MAX_GRAPH_NODES`, default 500), elements per tensor
 (`BACKPROP_LAB_MAX_TENSOR_ELEMENTS`, default 1,000,000), elements of all the graph's
-tensors together (`BACKPROP_LAB_MAX_TOTAL_ELEMENTS`, default 5,000,000), 32 dimensions per
+tensors together (`BACKPROP_LAB_MAX_TOTAL_ELEMENTS`, default 5,000,000), numbers in the
+answer (every node's and edge's value and gradient, `BACKPROP_LAB_MAX_RESPONSE_ELEMENTS`,
+default 4,000,000), 32 dimensions per
 tensor, and the request body size (`BACKPROP_LAB_MAX_BODY_BYTES`, default 8,000,000).
 """
 
@@ -69,6 +74,7 @@ def get_limits(request: Request) -> Limits:
         max_graph_nodes=settings.max_graph_nodes,
         max_tensor_elements=settings.max_tensor_elements,
         max_total_elements=settings.max_total_elements,
+        max_response_elements=settings.max_response_elements,
     )
 
 
@@ -86,8 +92,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def to_app_error(exc: GraphError) -> AppError:
-    """The API error for an engine error (same code, message and details)."""
-    cls = _STATUS.get(exc.status_hint, Unprocessable)
+    """The API error for an engine error: 413 over a limit, else 422; same code and message."""
+    cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
     return cls(exc.message, code=exc.code, details=_json_safe(exc.details))
 
 
@@ -116,11 +122,36 @@ def list_presets() -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
     },
 )
-def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> JSONResponse:
+async def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> Response:
     """Run a graph forward and backward; every node's value and gradient, every edge's too."""
+    graph = await run_in_threadpool(_parse, body, limits)
+    if graph.evaluation_elements <= HEAVY_EVALUATION:
+        content = await run_in_threadpool(_answer, graph, limits)
+    else:
+        async with _heavy_slot:
+            content = await run_in_threadpool(_answer, graph, limits)
+    return Response(content, media_type="application/json")
+
+
+HEAVY_EVALUATION = 200_000
+"""Numbers in an answer above which an evaluation waits for the one heavy slot of a process."""
+
+# NOTE: heavy evaluations run one at a time per process, so concurrent large requests
+# cannot multiply the memory one of them needs; small ones never wait behind them.
+_heavy_slot = asyncio.Semaphore(1)
+
+
+def _parse(body: Any, limits: Limits) -> Graph:
     try:
         graph = parse_graph(body, limits=limits)
-        result = evaluation_public(evaluate(graph, limits=limits))
+        check_evaluation_size(graph, limits)
     except GraphError as exc:
         raise to_app_error(exc) from None
-    return JSONResponse(result)
+    return graph
+
+
+def _answer(graph: Graph, limits: Limits) -> bytes:
+    try:
+        return evaluation_json(evaluate(graph, limits=limits))
+    except GraphError as exc:
+        raise to_app_error(exc) from None

@@ -68,6 +68,7 @@ def test_ops_lists_the_palette(client: httpx.Client) -> None:
         "max_tensor_elements": 1_000_000,
         "max_total_elements": 5_000_000,
         "max_tensor_dims": 32,
+        "max_response_elements": 4_000_000,
         "max_body_bytes": 8_000_000,
     }
 

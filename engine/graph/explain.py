@@ -1,0 +1,63 @@
+"""The step-through text of a node's backward step: its rule per input, with numbers.
+
+The rules and the symbols they use come from the op table (``engine/ops.py``), so a
+new op with new port names explains itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.graph.evaluate import Evaluation
+from engine.ops import Array
+
+_SYMBOL = re.compile(r"(?<![A-Za-z_])(dout|out|x|y|W|b|t)(?![A-Za-z_])")
+
+
+def _number(v: Array, operand: bool = False) -> str:
+    text = f"{float(v):.6g}"
+    return f"({text})" if operand and text.startswith("-") else text
+
+
+def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
+    """The node's backward rule per input, with the actual numbers when all are scalars."""
+    node = evaluation.graph.nodes[node_id]
+    if not node.inputs:
+        return None
+    dout = evaluation.grads[node_id]
+    operands = {
+        name: evaluation.values[s] for name, s in zip(node.op.inputs, node.inputs, strict=True)
+    }
+    env = {"dout": dout, "out": evaluation.values[node_id], **operands}
+    scalar = all(v.ndim == 0 for v in env.values())
+    ports: list[dict[str, Any]] = []
+    for port, (name, src, rule) in enumerate(
+        zip(node.op.inputs, node.inputs, node.op.grad_rules, strict=True)
+    ):
+        text = f"d{name} = {rule}"
+        numbers = None
+        if scalar and port not in node.op.label_ports:
+            numbers = _SYMBOL.sub(lambda m: _number(env[m.group(1)], operand=True), rule)
+            result = _number(evaluation.edge_grads[(node_id, port)])
+            text += f" = {numbers}" + (f" = {result}" if result != numbers else "")
+        ports.append(
+            {
+                "port": port,
+                "input": name,
+                "from": src,
+                "rule": rule,
+                "numbers": numbers,
+                "text": text,
+            }
+        )
+    return {
+        "rule": "; ".join(
+            f"d{name} = {rule}"
+            for name, rule in zip(node.op.inputs, node.op.grad_rules, strict=True)
+        ),
+        "scalar": scalar,
+        "values": {k: float(v) for k, v in env.items()} if scalar else None,
+        "ports": ports,
+        "text": "; ".join(p["text"] for p in ports),
+    }
