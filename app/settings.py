@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         5_000_000, ge=1, description="Elements of all tensors of one graph evaluation together."
     )
     max_response_elements: int = Field(
-        4_000_000,
+        5_000_000,
         ge=1,
         description="Numbers one graph evaluation's answer may carry (every node's and edge's "
         "value and gradient), counted from shapes before any work.",

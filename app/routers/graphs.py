@@ -62,7 +62,7 @@ input or field at fault: `malformed_json` (400); `invalid_body`, `invalid_field`
 (`BACKPROP_LAB_MAX_TENSOR_ELEMENTS`, default 1,000,000), elements of all the graph's
 tensors together (`BACKPROP_LAB_MAX_TOTAL_ELEMENTS`, default 5,000,000), numbers in the
 answer (every node's and edge's value and gradient, `BACKPROP_LAB_MAX_RESPONSE_ELEMENTS`,
-default 4,000,000), 32 dimensions per
+default 5,000,000), 32 dimensions per
 tensor, and the request body size (`BACKPROP_LAB_MAX_BODY_BYTES`, default 8,000,000).
 """
 

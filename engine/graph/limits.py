@@ -17,7 +17,7 @@ class Limits:
     max_tensor_elements: int = 1_000_000
     max_total_elements: int = 5_000_000
     max_tensor_dims: int = 32
-    max_response_elements: int = 4_000_000
+    max_response_elements: int = 5_000_000
 
     def public(self) -> dict[str, int]:
         """The limits as JSON."""

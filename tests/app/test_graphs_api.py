@@ -12,7 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.schemas_graphs import display, round15, round15_array
+from app.schemas_graphs import (
+    ENCODE_SLICE,
+    display,
+    evaluation_json,
+    evaluation_public,
+    round15,
+    round15_array,
+)
+from engine.graph import evaluate as evaluate_graph
+from engine.graph import parse_graph
 from engine.ops import OPS
 from engine.presets import PRESETS, PRESETS_BY_ID
 
@@ -68,7 +77,7 @@ def test_ops_lists_the_palette(client: httpx.Client) -> None:
         "max_tensor_elements": 1_000_000,
         "max_total_elements": 5_000_000,
         "max_tensor_dims": 32,
-        "max_response_elements": 4_000_000,
+        "max_response_elements": 5_000_000,
         "max_body_bytes": 8_000_000,
     }
 
@@ -417,6 +426,7 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "BACKPROP_LAB_MAX_TENSOR_ELEMENTS": "10",
         "BACKPROP_LAB_MAX_TOTAL_ELEMENTS": "30",
         "BACKPROP_LAB_MAX_BODY_BYTES": "2048",
+        "BACKPROP_LAB_MAX_RESPONSE_ELEMENTS": "40",
     }
     server = Server(tmp_path_factory.mktemp("small-limits"), env).start()
     yield server.url
@@ -442,6 +452,16 @@ LIMIT_CASES: list[tuple[str, Callable[[], Any], str, int]] = [
         413,
     ),
     ("body", lambda: {"nodes": [inp("a", 1)], "output": "a", "pad": "x" * 4000}, "2048", 413),
+    (
+        # 10 numbers read by two sums: the answer carries each edge's value and gradient, 66.
+        "response",
+        lambda: {
+            "nodes": [inp("a", list(range(10))), op("s", "sum", "a"), op("t", "sum", "a")],
+            "output": "s",
+        },
+        "40",
+        413,
+    ),
 ]
 
 
@@ -455,7 +475,7 @@ def test_limits_are_stated_when_hit(
     r = httpx.post(small_server + "/graphs/evaluate", json=make(), timeout=30)
     assert r.status_code == status, r.text
     err = assert_error_shape(r)
-    assert err["code"] in ("limit_exceeded", "body_too_large")
+    assert err["code"] in ("limit_exceeded", "body_too_large", "response_too_large")
     assert limit in err["message"]
     assert str(err["details"]["limit"]) == limit
 
@@ -467,6 +487,49 @@ def test_limits_in_force_are_listed(small_server: str) -> None:
     assert limits["max_tensor_elements"] == 10
     assert limits["max_total_elements"] == 30
     assert limits["max_body_bytes"] == 2048
+    assert limits["max_response_elements"] == 40
+
+
+def test_answer_too_large_to_send_is_refused_from_shapes(client: httpx.Client) -> None:
+    """Issue 9's request: 10^6 numbers feeding 100 sums would answer 202 million numbers.
+
+    Every edge carries its source's value and gradient; the answer is counted from the
+    shapes right after parsing and refused with 413 before anything is evaluated.
+    """
+    nodes = [inp("x", [0] * 1_000_000)] + [op(f"s{i}", "sum", "x") for i in range(100)]
+    r = client.post("/graphs/evaluate", json={"nodes": nodes, "output": "s0"}, timeout=60)
+    assert r.status_code == 413, r.text[:300]
+    err = assert_error_shape(r)
+    assert err["code"] == "response_too_large"
+    assert "202,000,202 numbers" in err["message"]
+    assert "5,000,000" in err["message"] and "fewer nodes reading a large one" in err["message"]
+    assert err["details"] == {
+        "limit": 5_000_000,
+        "name": "max_response_elements",
+        "given": 202_000_202,
+    }
+
+
+def test_sliced_encoding_equals_encoding_in_one_go() -> None:
+    """evaluation_json (tensors a slice at a time, placeholders) gives json.dumps's exact bytes.
+
+    Shapes cross the slice size along each axis, and a node id that looks like a
+    placeholder stays a node id.
+    """
+    bodies = [p.graph for p in PRESETS]
+    rng = np.random.default_rng(0)
+    for shape in [(ENCODE_SLICE * 2 + 3,), (3, ENCODE_SLICE + 1), (ENCODE_SLICE + 5, 1), (2, 2, 9)]:
+        value = rng.normal(size=shape).tolist()
+        fake = "\x00" + "0" * 16 + ":1\x00"
+        bodies.append(
+            {"nodes": [inp(fake, value), op("e", "exp", fake), op("s", "sum", "e")], "output": "s"}
+        )
+    for body in bodies:
+        ev = evaluate_graph(parse_graph(body))
+        one_go = json.dumps(
+            evaluation_public(ev), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+        assert evaluation_json(ev) == one_go.encode()
 
 
 def test_openapi_documents_the_graph_endpoints(client: httpx.Client) -> None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
 import pytest
 
-from engine.graph import GraphError, GraphTooLarge, Limits, evaluate, explain, parse_graph
+from engine.graph import (
+    GraphError,
+    GraphTooLarge,
+    Limits,
+    check_evaluation_size,
+    evaluate,
+    explain,
+    parse_graph,
+)
 
 
 def inp(node_id: str, value: Any) -> dict[str, Any]:
@@ -325,6 +334,46 @@ def test_broadcast_that_would_explode_is_refused_before_computing() -> None:
     }
     err = error_of(body, Limits(max_tensor_elements=100_000))
     assert err.code == "limit_exceeded" and err.details["node"] == "c"
+
+
+def test_evaluation_size_counts_every_value_and_gradient_from_shapes() -> None:
+    """Each node and each edge carries a value and a gradient; the output and dout once more.
+
+    Counted on the parsed graph, before evaluating, and only refused by the size check
+    (a gradient check, which sends no such answer, still parses the graph).
+    """
+    body = {
+        "nodes": [inp("x", [1.0] * 1000), *(op(f"s{i}", "sum", "x") for i in range(3))],
+        "output": "s0",
+    }
+    graph = parse_graph(body)
+    ev = evaluate(graph)
+    carried = sum(ev.values[n].size + ev.grads[n].size for n in graph.nodes)
+    carried += sum(ev.values[e.source].size + ev.edge_grad(e).size for e in graph.edges)
+    carried += ev.output.size + graph.dout.size
+    assert graph.evaluation_elements == carried == 2 * (1000 + 3 + 3 * 1000 + 1)
+    check_evaluation_size(graph, Limits(max_response_elements=carried))
+    with pytest.raises(GraphTooLarge) as info:
+        check_evaluation_size(graph, Limits(max_response_elements=carried - 1))
+    err = info.value
+    assert err.code == "response_too_large"
+    assert err.details == {
+        "limit": carried - 1,
+        "name": "max_response_elements",
+        "given": carried,
+    }
+    assert f"{carried:,} numbers" in err.message and f"{carried - 1:,}" in err.message
+
+
+def test_errors_keep_their_type_and_code_across_processes() -> None:
+    """A gradient check runs in a child process: its GraphError comes back as it was."""
+    for err in (
+        GraphError("graph_cycle", "a cycle", {"node": "a"}),
+        GraphTooLarge("limit_exceeded", "too big", {"limit": 5}),
+    ):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert (back.code, back.message, back.details) == (err.code, err.message, err.details)
 
 
 def test_label_inputs_are_not_differentiable() -> None:
