@@ -1,6 +1,6 @@
 """The one table of graph ops: inputs, parameters, shape rule, forward, backward and docs.
 
-Adding an op is one entry in ``OPS``: the evaluator (``engine/graph.py``),
+Adding an op is one entry in ``OPS``: the evaluator (``engine/graph/``),
 ``GET /graphs/ops`` and the UI palette all read this table. Every op builds a
 fresh *step* per evaluation, a small object in the book's style with
 ``forward(*inputs)`` and ``backward(dout)`` returning one gradient per input;
@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.functions import softmax
-from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
 
 Array = NDArray[Any]
 """A float64 NumPy array (any shape, 0-d for a number)."""
@@ -59,6 +59,24 @@ class Param:
         }
 
 
+Env = Mapping[str, Array]
+"""The arrays a backward rule reads, by symbol: ``dout``, ``out`` and each input's name."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One input's local backward rule: the text the step-through shows, and the same rule in NumPy.
+
+    ``text`` is written in the op's ``symbols``; the explanation puts each symbol's
+    number in its place. ``local(env, params)`` computes the rule from those symbols'
+    arrays (summed back to the input's shape where NumPy broadcast it); a test holds it
+    equal to the op's ``backward`` at random inputs, and to ``text`` itself at scalars.
+    """
+
+    text: str
+    local: Callable[[Env, Mapping[str, Any]], Array]
+
+
 @dataclass(frozen=True)
 class Op:
     """One row of the table: what a node of this kind takes, computes and sends back.
@@ -72,7 +90,7 @@ class Op:
     inputs: tuple[str, ...]
     doc: str
     formula: str
-    grad_rules: tuple[str, ...]
+    rules: tuple[Rule, ...]
     shape: Callable[[Sequence[Shape], Mapping[str, Any]], Shape]
     make: Callable[[Mapping[str, Any]], Any]
     params: tuple[Param, ...] = ()
@@ -82,6 +100,16 @@ class Op:
     def arity(self) -> int:
         """Number of inputs."""
         return len(self.inputs)
+
+    @property
+    def grad_rules(self) -> tuple[str, ...]:
+        """Each input's backward rule as text, e.g. ``dout · y``."""
+        return tuple(rule.text for rule in self.rules)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The names a rule's text may use: upstream ``dout``, the node's ``out``, its inputs."""
+        return ("dout", "out", *self.inputs)
 
     def public(self) -> dict[str, Any]:
         """The JSON description used by GET /graphs/ops and the UI palette."""
@@ -425,6 +453,65 @@ class SoftmaxWithLossStep:
         return self.layer.backward(dout), np.zeros_like(self.t)
 
 
+# ---------------------------------------------------------------- local rules
+# The backward rules as the chapter writes them, one function per input, reading the
+# symbols of Rule.text from ``e``; ``p`` holds the node's params.
+
+
+def _to(shape_of: str, grad: Callable[[Env], Array]) -> Callable[[Env, Mapping[str, Any]], Array]:
+    """A rule whose result is summed back to input ``shape_of``'s shape (NumPy broadcasting)."""
+    return lambda e, _p: np.asarray(unbroadcast(np.asarray(grad(e)), e[shape_of].shape))
+
+
+def _rows(e: Env) -> tuple[Array, Array, Array]:
+    """x, W and dout as 2-D matrices: a 1-D x is a row, a 1-D W a column, x · W = out."""
+    x, w = e["x"], e["W"]
+    x2 = x.reshape(1, -1) if x.ndim == 1 else x.reshape(-1, w.shape[0])
+    w2 = w.reshape(-1, 1) if w.ndim == 1 else w
+    return x2, w2, np.asarray(e["dout"]).reshape(x2.shape[0], w2.shape[1])
+
+
+def _dot_dx(e: Env, _p: Mapping[str, Any]) -> Array:
+    _, w2, d2 = _rows(e)
+    return (d2 @ w2.T).reshape(e["x"].shape)
+
+
+def _dot_dw(e: Env, _p: Mapping[str, Any]) -> Array:
+    x2, _, d2 = _rows(e)
+    return (x2.T @ d2).reshape(e["W"].shape)
+
+
+def _affine_db(e: Env, _p: Mapping[str, Any]) -> Array:
+    _, _, d2 = _rows(e)
+    return np.asarray(unbroadcast(d2.sum(axis=0), e["b"].shape))
+
+
+def _sum_dx(e: Env, p: Mapping[str, Any]) -> Array:
+    d = e["dout"] if p.get("axis") is None else np.expand_dims(e["dout"], p["axis"])
+    return np.broadcast_to(d, e["x"].shape).copy()
+
+
+def _one_hot(e: Env, scores: str) -> tuple[Array, int]:
+    """The labels t as one-hot rows of the scores' shape, and the number of rows N."""
+    y = e[scores]
+    idx = _class_indices(e["t"], y)
+    return np.eye(y.shape[-1])[idx].reshape(y.shape), idx.size
+
+
+def _cross_entropy_dy(e: Env, _p: Mapping[str, Any]) -> Array:
+    t, n = _one_hot(e, "y")
+    return -e["dout"] * t / (n * e["y"])
+
+
+def _softmax_loss_dx(e: Env, _p: Mapping[str, Any]) -> Array:
+    t, n = _one_hot(e, "x")
+    return e["dout"] * (softmax(e["x"]) - t) / n
+
+
+def _labels(e: Env, _p: Mapping[str, Any]) -> Array:
+    return np.zeros_like(e["t"])
+
+
 # ---------------------------------------------------------------- the table
 
 _AXIS = Param("axis", "int|null", None, "Axis to sum over; null sums every element.")
@@ -446,7 +533,7 @@ OPS: dict[str, Op] = {
             inputs=(),
             doc="A constant: a number or a tensor, and a leaf of the graph.",
             formula="value",
-            grad_rules=(),
+            rules=(),
             shape=lambda _shapes, _params: (),
             make=InputStep,
             params=(_VALUE,),
@@ -456,7 +543,10 @@ OPS: dict[str, Op] = {
             inputs=("x", "y"),
             doc="The book's AddLayer: x + y, broadcasting as NumPy does.",
             formula="x + y",
-            grad_rules=("dout", "dout"),
+            rules=(
+                Rule("dout", _to("x", lambda e: e["dout"])),
+                Rule("dout", _to("y", lambda e: e["dout"])),
+            ),
             shape=_broadcast,
             make=lambda _: AddLayer(),
         ),
@@ -465,7 +555,10 @@ OPS: dict[str, Op] = {
             inputs=("x", "y"),
             doc="The book's MulLayer: x · y elementwise, broadcasting as NumPy does.",
             formula="x · y",
-            grad_rules=("dout · y", "dout · x"),
+            rules=(
+                Rule("dout · y", _to("x", lambda e: e["dout"] * e["y"])),
+                Rule("dout · x", _to("y", lambda e: e["dout"] * e["x"])),
+            ),
             shape=_broadcast,
             make=lambda _: MulLayer(),
         ),
@@ -474,7 +567,7 @@ OPS: dict[str, Op] = {
             inputs=("x", "W"),
             doc="Matrix product of 1-D or 2-D arrays, as np.dot.",
             formula="x · W",
-            grad_rules=("dout · Wᵀ", "xᵀ · dout"),
+            rules=(Rule("dout · Wᵀ", _dot_dx), Rule("xᵀ · dout", _dot_dw)),
             shape=_dot_shape,
             make=DotStep,
         ),
@@ -483,7 +576,7 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="Exponential, elementwise.",
             formula="exp(x)",
-            grad_rules=("dout · out",),
+            rules=(Rule("dout · out", lambda e, _p: e["dout"] * e["out"]),),
             shape=_same,
             make=ExpStep,
         ),
@@ -492,7 +585,7 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="Natural logarithm, elementwise (x must be positive).",
             formula="log(x)",
-            grad_rules=("dout / x",),
+            rules=(Rule("dout / x", lambda e, _p: e["dout"] / e["x"]),),
             shape=_same,
             make=LogStep,
         ),
@@ -501,7 +594,7 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc='The chapter\'s "/" node: 1 / x, elementwise.',
             formula="1 / x",
-            grad_rules=("−dout · out²",),
+            rules=(Rule("−dout · out²", lambda e, _p: -e["dout"] * e["out"] ** 2),),
             shape=_same,
             make=ReciprocalStep,
         ),
@@ -510,7 +603,7 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="Sum of the elements of x, over one axis or all of them.",
             formula="Σ x",
-            grad_rules=("dout",),
+            rules=(Rule("dout", _sum_dx),),
             shape=_sum_shape,
             make=SumStep,
             params=(_AXIS,),
@@ -520,7 +613,7 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="The book's Relu layer: max(0, x); blocks the gradient where x ≤ 0.",
             formula="max(0, x)",
-            grad_rules=("dout · (x > 0)",),
+            rules=(Rule("dout · (x > 0)", lambda e, _p: e["dout"] * (e["x"] > 0)),),
             shape=_same,
             make=lambda _: _OneInput(Relu()),
         ),
@@ -529,7 +622,9 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="The book's Sigmoid layer: 1 / (1 + exp(−x)), elementwise.",
             formula="1 / (1 + exp(−x))",
-            grad_rules=("dout · out · (1 − out)",),
+            rules=(
+                Rule("dout · out · (1 − out)", lambda e, _p: e["dout"] * e["out"] * (1 - e["out"])),
+            ),
             shape=_same,
             make=lambda _: _OneInput(Sigmoid()),
         ),
@@ -538,7 +633,11 @@ OPS: dict[str, Op] = {
             inputs=("x", "W", "b"),
             doc="The book's Affine layer: x · W + b for a vector x or a batch of rows.",
             formula="x · W + b",
-            grad_rules=("dout · Wᵀ", "xᵀ · dout", "Σₙ dout"),
+            rules=(
+                Rule("dout · Wᵀ", _dot_dx),
+                Rule("xᵀ · dout", _dot_dw),
+                Rule("Σₙ dout", _affine_db),
+            ),
             shape=_affine_shape,
             make=AffineStep,
         ),
@@ -547,7 +646,15 @@ OPS: dict[str, Op] = {
             inputs=("x",),
             doc="Softmax along the last axis (shifted by the maximum, never overflows).",
             formula="exp(x) / Σ exp(x)",
-            grad_rules=("out · (dout − Σ dout · out)",),
+            rules=(
+                Rule(
+                    "out · (dout − Σ dout · out)",
+                    lambda e, _p: (
+                        e["out"]
+                        * (e["dout"] - np.sum(e["dout"] * e["out"], axis=-1, keepdims=True))
+                    ),
+                ),
+            ),
             shape=_softmax_shape,
             make=SoftmaxStep,
         ),
@@ -556,7 +663,7 @@ OPS: dict[str, Op] = {
             inputs=("y", "t"),
             doc="Mean cross-entropy of probabilities y against labels t (one-hot or indices).",
             formula="−Σ t · log(y) / N",
-            grad_rules=("−dout · t / (N · y)", "0 (labels)"),
+            rules=(Rule("−dout · t / (N · y)", _cross_entropy_dy), Rule("0 (labels)", _labels)),
             shape=_loss_shape,
             make=CrossEntropyStep,
             label_ports=_LABELS,
@@ -566,7 +673,10 @@ OPS: dict[str, Op] = {
             inputs=("x", "t"),
             doc="The book's SoftmaxWithLoss layer: softmax, then mean cross-entropy against t.",
             formula="−Σ t · log(softmax(x)) / N",
-            grad_rules=("dout · (softmax(x) − t) / N", "0 (labels)"),
+            rules=(
+                Rule("dout · (softmax(x) − t) / N", _softmax_loss_dx),
+                Rule("0 (labels)", _labels),
+            ),
             shape=_loss_shape,
             make=SoftmaxWithLossStep,
             label_ports=_LABELS,

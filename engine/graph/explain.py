@@ -7,12 +7,18 @@ new op with new port names explains itself.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from engine.graph.evaluate import Evaluation
 from engine.ops import Array
 
-_SYMBOL = re.compile(r"(?<![A-Za-z_])(dout|out|x|y|W|b|t)(?![A-Za-z_])")
+
+@cache
+def _symbols(names: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern matching any of ``names`` as a whole word (``x`` in ``xᵀ``, not in ``exp``)."""
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z_])({alternatives})(?![A-Za-z_])")
 
 
 def _number(v: Array, operand: bool = False) -> str:
@@ -25,11 +31,9 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
     node = evaluation.graph.nodes[node_id]
     if not node.inputs:
         return None
-    dout = evaluation.grads[node_id]
-    operands = {
-        name: evaluation.values[s] for name, s in zip(node.op.inputs, node.inputs, strict=True)
-    }
-    env = {"dout": dout, "out": evaluation.values[node_id], **operands}
+    arrays = [evaluation.grads[node_id], evaluation.values[node_id]]
+    arrays += [evaluation.values[s] for s in node.inputs]
+    env = dict(zip(node.op.symbols, arrays, strict=True))
     scalar = all(v.ndim == 0 for v in env.values())
     ports: list[dict[str, Any]] = []
     for port, (name, src, rule) in enumerate(
@@ -38,7 +42,9 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
         text = f"d{name} = {rule}"
         numbers = None
         if scalar and port not in node.op.label_ports:
-            numbers = _SYMBOL.sub(lambda m: _number(env[m.group(1)], operand=True), rule)
+            numbers = _symbols(node.op.symbols).sub(
+                lambda m: _number(env[m.group(1)], operand=True), rule
+            )
             result = _number(evaluation.edge_grads[(node_id, port)])
             text += f" = {numbers}" + (f" = {result}" if result != numbers else "")
         ports.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -199,3 +200,74 @@ def test_params_are_checked() -> None:
         check_params(OPS["sum"], {"keepdims": True})
     with pytest.raises(OpError, match="whole number"):
         check_params(OPS["sum"], {"axis": True})
+
+
+@pytest.mark.parametrize("name", GRADIENT_OPS)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_local_rules_equal_backward(name: str, data: st.DataObject) -> None:
+    """Each rule of the table, the one the step-through shows, computes the op's backward.
+
+    The rules read the op's symbols (dout, out and its inputs) at random inputs, as
+    ``explain`` does; the teaching text cannot drift from the numbers.
+    """
+    xs, params = data.draw(cases(name))
+    op = OPS[name]
+    checked = check_params(op, params)
+    dout = np.random.default_rng(1).normal(size=op.shape([x.shape for x in xs], checked))
+    out, grads = _run(name, xs, params, dout)
+    env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
+    assert len(op.rules) == op.arity
+    for i, (rule, grad) in enumerate(zip(op.rules, grads, strict=True)):
+        local = np.asarray(rule.local(env, checked), dtype=np.float64)
+        assert local.shape == xs[i].shape, f"{name}: rule for d{op.inputs[i]}"
+        np.testing.assert_allclose(
+            local, grad, rtol=1e-10, atol=1e-12, err_msg=f"{name}: d{op.inputs[i]} = {rule.text}"
+        )
+
+
+def _takes_scalars(name: str) -> bool:
+    op = OPS[name]
+    try:
+        op.shape([()] * op.arity, check_params(op, {}))
+    except OpError:
+        return False
+    return True
+
+
+SCALAR_OPS = [name for name in GRADIENT_OPS if _takes_scalars(name)]
+_AS_PYTHON = {"·": "*", "−": "-", "²": "**2"}
+
+
+@pytest.mark.parametrize("name", GRADIENT_OPS)
+def test_rule_texts_use_only_the_ops_symbols(name: str) -> None:
+    """Every name in a rule's text is one the explanation fills in (or N, softmax, labels)."""
+    op = OPS[name]
+    for rule in op.rules:
+        names = set(re.findall(r"[A-Za-z_]+", rule.text))
+        assert names <= {*op.symbols, "N", "softmax", "labels"}, f"{name}: {rule.text}"
+
+
+@pytest.mark.parametrize("name", SCALAR_OPS)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_rule_text_is_the_rule_at_scalars(name: str, data: st.DataObject) -> None:
+    """At scalars, where the step-through shows numbers, the text read as arithmetic is the rule.
+
+    ``dout · out · (1 − out)`` is evaluated as ``dout * out * (1 - out)`` with the
+    symbols' numbers and must equal the table's rule (and so the op's backward).
+    """
+    op = OPS[name]
+    sign = 1.0 if name == "log" else data.draw(st.sampled_from([1.0, -1.0]))
+    xs = [np.array(data.draw(st.floats(0.2, 3.0)) * sign) for _ in op.inputs]
+    dout = np.array(data.draw(st.floats(-3.0, 3.0)))
+    out = _run(name, xs, {}, None)
+    env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
+    for rule in op.rules:
+        expression = rule.text
+        for symbol, python in _AS_PYTHON.items():
+            expression = expression.replace(symbol, python)
+        as_text = eval(expression, {"__builtins__": {}}, {k: float(v) for k, v in env.items()})
+        assert float(as_text) == pytest.approx(float(rule.local(env, check_params(op, {})))), (
+            f"{name}: {rule.text}"
+        )
