@@ -326,6 +326,28 @@ class AffineStep:
         return dx, self.layer.dW, self.layer.db
 
 
+class ElementwiseStep:
+    """out = f(x) elementwise; backward dout · f'(x), with f' given from out and x.
+
+    For a new elementwise op the table entry names both, e.g. ``np.tanh`` and
+    ``lambda out, x: 1 - out**2``; a test checks f' against central differences.
+    """
+
+    def __init__(self, f: Callable[[Array], Array], df: Callable[[Array, Array], Array]) -> None:
+        self.f, self.df = f, df
+        self.x: Array | None = None
+        self.out: Array | None = None
+
+    def forward(self, *xs: Array) -> Array:
+        self.x = xs[0]
+        self.out = np.asarray(self.f(self.x))
+        return self.out
+
+    def backward(self, dout: Array) -> Sequence[Any]:
+        assert self.x is not None and self.out is not None, "forward first"
+        return (dout * self.df(self.out, self.x),)
+
+
 class ExpStep:
     """out = exp(x); backward dout · out."""
 
