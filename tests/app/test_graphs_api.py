@@ -203,10 +203,10 @@ ERROR_CASES: list[tuple[str, Any, int, str, str]] = [
     ),
     (
         "unknown_op",
-        {"nodes": [inp("a", 1), op("b", "tanh", "a")], "output": "b"},
+        {"nodes": [inp("a", 1), op("b", "cosh", "a")], "output": "b"},
         422,
         "unknown_op",
-        "'tanh'",
+        "'cosh'",
     ),
     (
         "wrong_arity",

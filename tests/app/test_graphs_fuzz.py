@@ -219,7 +219,7 @@ def invalid_graphs(draw: st.DrawFn) -> tuple[Any, str | None]:
         )
     )
     if kind == "unknown_op":
-        draw(st.sampled_from(nodes))["op"] = draw(st.sampled_from(["nope", "Add", "", "tanh"]))
+        draw(st.sampled_from(nodes))["op"] = draw(st.sampled_from(["nope", "Add", "", "cosh"]))
         return body, "unknown_op"
     if kind == "arity":
         target = draw(st.sampled_from(nodes))
