@@ -651,6 +651,15 @@ OPS: dict[str, Op] = {
             make=lambda _: _OneInput(Sigmoid()),
         ),
         Op(
+            name="tanh",
+            inputs=("x",),
+            doc="Hyperbolic tangent, elementwise: (exp(x) − exp(−x)) / (exp(x) + exp(−x)).",
+            formula="tanh(x)",
+            rules=(Rule("dout · (1 − out²)", lambda e, _p: e["dout"] * (1 - e["out"] ** 2)),),
+            shape=_same,
+            make=lambda _: ElementwiseStep(np.tanh, lambda out, _x: 1 - out**2),
+        ),
+        Op(
             name="affine",
             inputs=("x", "W", "b"),
             doc="The book's Affine layer: x · W + b for a vector x or a batch of rows.",

@@ -428,3 +428,11 @@ def test_explain_gives_the_rule_with_numbers_for_scalars() -> None:
         ],
         "text": "dx = dout · out",
     }
+
+
+def test_explain_tanh_from_its_table_entry() -> None:
+    """tanh, added as one table entry, explains itself with its rule and numbers."""
+    body = {"nodes": [inp("a", 1.0), op("h", "tanh", "a")], "output": "h", "dout": 2.0}
+    local = explain(evaluate(parse_graph(body)), "h")
+    assert local is not None
+    assert local["text"] == "dx = dout · (1 − out²) = 2 · (1 − 0.761594²) = 0.839949"

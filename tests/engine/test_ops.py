@@ -66,7 +66,7 @@ def _raw_cases(draw: st.DrawFn, name: str) -> Case:
         x_shape = (n,) if draw(st.booleans()) else (m, n)
         w_shape = (n,) if draw(st.booleans()) else (n, k)
         return [normal(x_shape), normal(w_shape)], {}
-    if name in ("exp", "sigmoid"):
+    if name in ("exp", "sigmoid", "tanh"):
         return [normal(_dims(draw))], {}
     if name == "log":
         return [rng.uniform(0.5, 3.0, size=_dims(draw))], {}
