@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.settings import Settings
 
@@ -43,7 +43,21 @@ def error_responses(*statuses: int, model: bool = True) -> dict[int | str, dict[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    """A request body: no unknown fields, no NaN, and no coercion (a bool is never a number)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number with no fraction (2.0, 1e4) as an int; anything else as it came."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer field of a strict model: 100, 100.0 and 1e2 are the same JSON number;
+#: 100.5, "100" and true are refused.
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 
 
 # --------------------------------------------------------------------------- training
@@ -53,11 +67,13 @@ class TrainRequest(_Strict):
     """A training run of the book's TwoLayerNet; upper bounds come from the server's limits."""
 
     dataset: DatasetName = Field("mnist", description="Dataset to train on (see GET /datasets).")
-    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
     learning_rate: float = Field(0.1, gt=0, le=1000, description="Step size of the optimizer.")
-    batch_size: int = Field(100, ge=1, description="Images per mini-batch (limit: max_batch_size).")
-    iterations: int = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
+    batch_size: Whole = Field(
+        100, ge=1, description="Images per mini-batch (limit: max_batch_size)."
+    )
+    iterations: Whole = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
+    seed: Whole = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
     optimizer: Literal["sgd", "momentum", "adagrad", "adam"] = "sgd"
     sampling: Literal["replacement", "shuffle"] = Field(
         "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
@@ -134,7 +150,7 @@ class CancelAccepted(BaseModel):
 class PredictRequest(BaseModel):
     """A 28x28 grey image, 0 (black) to 1 (white), as 28 rows of 28 numbers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     image: list[list[float]] = Field(description="28 rows of 28 numbers in 0..1.")
 
@@ -153,7 +169,7 @@ class ModelSpec(_Strict):
     """The book's TwoLayerNet (input and output sizes are the dataset's: 784 and 10)."""
 
     input_size: Literal[784] = 784
-    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
     output_size: Literal[10] = 10
     weight_init_std: float = Field(0.01, gt=0, le=100)
 
@@ -166,13 +182,13 @@ class GradcheckRequest(_Strict):
         None, description="A graph as POST /graphs/evaluate takes it; excludes model/dataset."
     )
     dataset: DatasetName = "mnist"
-    batch_size: int = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    batch_size: Whole = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
+    seed: Whole = Field(0, ge=0, le=2**32 - 1)
     mode: Literal["full", "fast"] = "full"
     eps: float = Field(1e-4, gt=0, le=1)
     atol: float = Field(1e-7, ge=0, le=1)
     rtol: float = Field(1e-5, ge=0, le=1)
-    directions: int = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
+    directions: Whole = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
 
 
 class ParamCheck(BaseModel):
