@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from app.settings import Settings
+from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
 
 DatasetName = Literal["mnist", "fashion-mnist", "mnist-10k"]
 RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
@@ -247,6 +247,19 @@ class DatasetList(BaseModel):
 
 
 # --------------------------------------------------------------------------- limits in the schema
+
+#: GET /limits: every limit of the server (each ``BACKPROP_LAB_MAX_*`` setting), built from
+#: the settings themselves so a new limit is reported without another edit.
+ServerLimits = create_model(
+    "ServerLimits",
+    __doc__="Every limit of this server; a request over one is refused with 413.",
+    **{  # type: ignore[call-overload]
+        name: (info.annotation, Field(description=info.description))
+        for name, info in Settings.model_fields.items()
+        if name.startswith(LIMIT_PREFIX)
+    },
+    **{name: (int, Field(description="Fixed by the graph engine.")) for name in FIXED_LIMITS},
+)
 
 #: (model, field) -> the setting that caps it; enforced by the service with a 413.
 LIMITED_FIELDS: dict[tuple[str, str], str] = {
