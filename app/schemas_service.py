@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
+from engine.optimizers import OPTIMIZERS
 
 DatasetName = Literal["mnist", "fashion-mnist", "mnist-10k"]
+if TYPE_CHECKING:
+    OptimizerName = str
+else:
+    # The engine's table is the one list of optimizers; the schema's enum is read from it.
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
 RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
 
 
@@ -74,7 +80,9 @@ class TrainRequest(_Strict):
     )
     iterations: Whole = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
     seed: Whole = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
-    optimizer: Literal["sgd", "momentum", "adagrad", "adam"] = "sgd"
+    optimizer: OptimizerName = Field(
+        next(iter(OPTIMIZERS)), description="Update rule (the engine's OPTIMIZERS)."
+    )
     sampling: Literal["replacement", "shuffle"] = Field(
         "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
     )
