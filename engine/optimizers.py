@@ -61,6 +61,29 @@ class Momentum:
             p += v
 
 
+class Nesterov:
+    """Nesterov's accelerated gradient, as the book: v = m v - lr dW; W += m² v - (1+m) lr dW."""
+
+    title: ClassVar[str] = "Nesterov"
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        self.lr = lr
+        self.momentum = momentum
+        self.v: Params | None = None
+
+    def update(self, params: Params, grads: Params) -> None:
+        if self.v is None:
+            self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        m = self.momentum
+        for key, p in params.items():
+            g = grads[key]
+            v = self.v[key]
+            v *= m
+            v -= self.lr * g
+            p += m * m * v
+            p -= (1 + m) * self.lr * g
+
+
 class AdaGrad:
     """h += dW**2; W -= lr * dW / (sqrt(h) + 1e-7)."""
 
@@ -109,6 +132,7 @@ class Adam:
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "momentum": Momentum,
+    "nesterov": Nesterov,
     "adagrad": AdaGrad,
     "adam": Adam,
 }
