@@ -180,7 +180,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response(404, "not_found", f"There is no resource at {request.url.path}.")
         if exc.status_code == 405:
-            allowed = allowed_methods(request)
+            # NOTE: a mounted app (the static files) is not probed; it names its own methods.
+            own = (exc.headers or {}).get("Allow", "")
+            allowed = allowed_methods(request) or [m.strip() for m in own.split(",") if m.strip()]
             return error_response(
                 405,
                 "method_not_allowed",

@@ -141,6 +141,7 @@ def test_a_chunked_body_under_the_limit_is_read_whole(server: Server) -> None:
         ("PUT", "/train/abc", {"GET", "DELETE"}),
         ("DELETE", "/graphs/evaluate", {"POST"}),
         ("POST", "/limits", {"GET"}),
+        ("POST", "/static/js/app.js", {"GET", "HEAD"}),
     ],
 )
 def test_405_names_the_allowed_methods(
