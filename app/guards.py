@@ -16,6 +16,8 @@ from app.limits import replay
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 #: The page loads only its own scripts, styles, images, JSON and event streams.
+# NOTE: styles may be inline: the graph drawing sets style attributes (graph-render.js) and
+# the "run npm ci" page has a <style>; scripts may not (no inline script, no eval).
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
