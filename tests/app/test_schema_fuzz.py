@@ -8,6 +8,7 @@ are tiny so fuzzed runs finish at once.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,13 @@ bodies = st.recursive(
 def finished_run(fuzz_server: Server) -> str:
     """A completed run, so /runs/{id}/... routes get as far as reading the body."""
     config = {"iterations": 1, "hidden_size": 2, "batch_size": 2}
-    run_id = str(httpx.post(f"{fuzz_server.url}/train", json=config).json()["id"])
+    deadline = time.monotonic() + 120
+    # NOTE: runs the schema fuzz started may fill max_active_runs: they end within seconds.
+    while (r := httpx.post(f"{fuzz_server.url}/train", json=config)).status_code == 409:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.5)
+    assert r.status_code == 202, r.text
+    run_id = str(r.json()["id"])
     assert stream(fuzz_server.url, run_id)[-1].data["status"] == "completed"
     return run_id
 
