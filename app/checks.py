@@ -64,14 +64,7 @@ def network_check(req: dict[str, Any]) -> dict[str, Any]:
 
 def graph_limits(settings: Settings) -> Any:
     """The graph engine's limits from this server's settings."""
-    from engine.graph import Limits
-
-    return Limits(
-        max_graph_nodes=settings.max_graph_nodes,
-        max_tensor_elements=settings.max_tensor_elements,
-        max_total_elements=settings.max_total_elements,
-        max_response_elements=settings.max_response_elements,
-    )
+    return settings.graph_limits()
 
 
 def graph_error(exc: Any) -> AppError:

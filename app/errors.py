@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Send
 
 log = logging.getLogger("backprop_lab")
 
@@ -75,11 +77,59 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def dump_json(content: Any) -> bytes:
+    """Compact UTF-8 JSON that cannot fail on text a client sent (a lone surrogate included)."""
+    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # NOTE: a lone surrogate (say U+D800) has no UTF-8 form; "backslashreplace" writes it as
+    # the six characters \ud800, which inside a JSON string is exactly its JSON escape.
+    return text.encode("utf-8", "backslashreplace")
+
+
+class SafeJSONResponse(JSONResponse):
+    """A JSONResponse rendered with ``dump_json``: echoing odd input never turns into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        """The body: compact UTF-8 JSON."""
+        return dump_json(content)
+
+
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A JSONResponse in the error shape."""
-    return JSONResponse(error_body(code, message, details), status_code=status)
+    return SafeJSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
+    """Answer in the error shape from ASGI middleware, before any route runs."""
+    body = dump_json(error_body(code, message, details))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+#: The methods a 405's Allow header may list.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this request's path (for a 405's Allow header)."""
+    # NOTE: each method is tried against the app's routes as the router itself would try it,
+    # so routes of included routers count too, and several routes on one path add up.
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:
@@ -130,8 +180,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response(404, "not_found", f"There is no resource at {request.url.path}.")
         if exc.status_code == 405:
+            # NOTE: a mounted app (the static files) is not probed; it names its own methods.
+            own = (exc.headers or {}).get("Allow", "")
+            allowed = allowed_methods(request) or [m.strip() for m in own.split(",") if m.strip()]
             return error_response(
-                405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}."
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"allowed: {', '.join(allowed)}.",
+                {"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
             )
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             # NOTE: FastAPI's own parse failure, e.g. JSON nested deeper than Python recurses.

@@ -1,44 +1,45 @@
-"""ASGI middleware that refuses request bodies over the configured size."""
+"""ASGI middleware that reads each request body whole and refuses one over the size limit."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_body
+from app.errors import send_error
 
 
-class BodyTooLarge(Exception):
-    """Raised inside ``receive`` when the streamed body passes the limit."""
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app ``body`` in one message, then the client's own messages."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 class BodySizeLimit:
-    """Answer 413 in the API's error shape when a body is larger than ``max_bytes``."""
+    """Answer 413 in the API's error shape when a body is larger than ``max_bytes``.
+
+    The body is read here, whole, before the app runs: a chunked body (no Content-Length)
+    over the limit is refused with 413 like any other, not half-read by the app.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            error_body(
-                "body_too_large",
-                f"The request body is larger than the limit of {self.max_bytes} bytes.",
-                {"limit": self.max_bytes},
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await send_error(
+            send,
+            413,
+            "body_too_large",
+            f"The request body is larger than the limit of {self.max_bytes} bytes.",
+            {"limit": self.max_bytes},
         )
-        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,26 +50,18 @@ class BodySizeLimit:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await self._reject(send)
             return
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":  # http.disconnect: nobody to answer
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, replay(b"".join(chunks), receive), send)

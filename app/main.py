@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
+from app.guards import SecurityHeaders, UnicodeGuard
 from app.limits import BodySizeLimit
-from app.routers import datasets, gradcheck, graphs, health, insights, predict, train
+from app.routers import datasets, gradcheck, graphs, health, insights, limits, predict, train
 from app.routers.ui import install_ui
 from app.runs import RunService
 from app.schemas_service import document_limits
@@ -46,8 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Outermost last: headers on every answer; the body is read whole, then checked.
+    app.add_middleware(UnicodeGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
+    app.include_router(limits.router)
     app.include_router(graphs.router)
     app.include_router(train.router)
     app.include_router(predict.router)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from app.settings import Settings
+from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
+from engine.optimizers import OPTIMIZERS
 
 DatasetName = Literal["mnist", "fashion-mnist", "mnist-10k"]
+if TYPE_CHECKING:
+    OptimizerName = str
+else:
+    # The engine's table is the one list of optimizers; the schema's enum is read from it.
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
 RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
 
 
@@ -43,7 +49,21 @@ def error_responses(*statuses: int, model: bool = True) -> dict[int | str, dict[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    """A request body: no unknown fields, no NaN, and no coercion (a bool is never a number)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number with no fraction (2.0, 1e4) as an int; anything else as it came."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer field of a strict model: 100, 100.0 and 1e2 are the same JSON number;
+#: 100.5, "100" and true are refused.
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 
 
 # --------------------------------------------------------------------------- training
@@ -53,12 +73,16 @@ class TrainRequest(_Strict):
     """A training run of the book's TwoLayerNet; upper bounds come from the server's limits."""
 
     dataset: DatasetName = Field("mnist", description="Dataset to train on (see GET /datasets).")
-    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
     learning_rate: float = Field(0.1, gt=0, le=1000, description="Step size of the optimizer.")
-    batch_size: int = Field(100, ge=1, description="Images per mini-batch (limit: max_batch_size).")
-    iterations: int = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
-    optimizer: Literal["sgd", "momentum", "adagrad", "adam"] = "sgd"
+    batch_size: Whole = Field(
+        100, ge=1, description="Images per mini-batch (limit: max_batch_size)."
+    )
+    iterations: Whole = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
+    seed: Whole = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
+    optimizer: OptimizerName = Field(
+        next(iter(OPTIMIZERS)), description="Update rule (the engine's OPTIMIZERS)."
+    )
     sampling: Literal["replacement", "shuffle"] = Field(
         "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
     )
@@ -134,7 +158,7 @@ class CancelAccepted(BaseModel):
 class PredictRequest(BaseModel):
     """A 28x28 grey image, 0 (black) to 1 (white), as 28 rows of 28 numbers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     image: list[list[float]] = Field(description="28 rows of 28 numbers in 0..1.")
 
@@ -153,7 +177,7 @@ class ModelSpec(_Strict):
     """The book's TwoLayerNet (input and output sizes are the dataset's: 784 and 10)."""
 
     input_size: Literal[784] = 784
-    hidden_size: int = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
     output_size: Literal[10] = 10
     weight_init_std: float = Field(0.01, gt=0, le=100)
 
@@ -166,13 +190,13 @@ class GradcheckRequest(_Strict):
         None, description="A graph as POST /graphs/evaluate takes it; excludes model/dataset."
     )
     dataset: DatasetName = "mnist"
-    batch_size: int = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    batch_size: Whole = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
+    seed: Whole = Field(0, ge=0, le=2**32 - 1)
     mode: Literal["full", "fast"] = "full"
     eps: float = Field(1e-4, gt=0, le=1)
     atol: float = Field(1e-7, ge=0, le=1)
     rtol: float = Field(1e-5, ge=0, le=1)
-    directions: int = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
+    directions: Whole = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
 
 
 class ParamCheck(BaseModel):
@@ -231,6 +255,19 @@ class DatasetList(BaseModel):
 
 
 # --------------------------------------------------------------------------- limits in the schema
+
+#: GET /limits: every limit of the server (each ``BACKPROP_LAB_MAX_*`` setting), built from
+#: the settings themselves so a new limit is reported without another edit.
+ServerLimits = create_model(
+    "ServerLimits",
+    __doc__="Every limit of this server; a request over one is refused with 413.",
+    **{  # type: ignore[call-overload]
+        name: (info.annotation, Field(description=info.description))
+        for name, info in Settings.model_fields.items()
+        if name.startswith(LIMIT_PREFIX)
+    },
+    **{name: (int, Field(description="Fixed by the graph engine.")) for name in FIXED_LIMITS},
+)
 
 #: (model, field) -> the setting that caps it; enforced by the service with a 413.
 LIMITED_FIELDS: dict[tuple[str, str], str] = {

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.graph import Limits as GraphLimits
+
+#: The engine's own defaults for graphs: their one home (the settings below start from them).
+_GRAPH = GraphLimits()
+#: A setting named max_<something> is a limit: /limits reports it, the graph engine may use it.
+LIMIT_PREFIX = "max_"
 
 
 class Settings(BaseSettings):
@@ -21,13 +29,19 @@ class Settings(BaseSettings):
     )
     workers: int = Field(2, ge=1, le=64, description="Training worker processes.")
     max_body_bytes: int = Field(8_000_000, ge=1024, description="Largest request body accepted.")
-    max_graph_nodes: int = Field(500, ge=1, description="Nodes per posted graph.")
-    max_tensor_elements: int = Field(1_000_000, ge=1, description="Elements per tensor in a graph.")
+    max_graph_nodes: int = Field(
+        _GRAPH.max_graph_nodes, ge=1, description="Nodes per posted graph."
+    )
+    max_tensor_elements: int = Field(
+        _GRAPH.max_tensor_elements, ge=1, description="Elements per tensor in a graph."
+    )
     max_total_elements: int = Field(
-        5_000_000, ge=1, description="Elements of all tensors of one graph evaluation together."
+        _GRAPH.max_total_elements,
+        ge=1,
+        description="Elements of all tensors of one graph evaluation together.",
     )
     max_response_elements: int = Field(
-        5_000_000,
+        _GRAPH.max_response_elements,
         ge=1,
         description="Numbers one graph evaluation's answer may carry (every node's and edge's "
         "value and gradient), counted from shapes before any work.",
@@ -87,6 +101,24 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+
+    def limits(self) -> dict[str, int]:
+        """Every limit of this server by name: each ``max_*`` setting and the fixed ones."""
+        mine = {n: getattr(self, n) for n in type(self).model_fields if n.startswith(LIMIT_PREFIX)}
+        return {**mine, **FIXED_LIMITS}
+
+    def graph_limits(self) -> GraphLimits:
+        """The graph engine's limits under these settings (the one builder of them)."""
+        limits = self.limits()
+        return GraphLimits(**{f.name: limits[f.name] for f in fields(GraphLimits)})
+
+
+#: The graph engine's limits that no setting changes (e.g. max_tensor_dims), at their values.
+FIXED_LIMITS: dict[str, int] = {
+    f.name: getattr(_GRAPH, f.name)
+    for f in fields(GraphLimits)
+    if f.name not in Settings.model_fields
+}
 
 
 @lru_cache

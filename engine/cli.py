@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.datasets import SPECS, DatasetError, dataset_status, load_dataset, to_float
 from engine.layers import AddLayer, MulLayer
+from engine.optimizers import OPTIMIZERS
 
 DATASET_NAMES = tuple(SPECS)
 
@@ -364,9 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, metavar="N", default=0, help="seed (default 0)")
     tr.add_argument(
         "--optimizer",
-        choices=("sgd", "momentum", "adagrad", "adam"),
-        default="sgd",
-        help="update rule (default sgd)",
+        choices=tuple(OPTIMIZERS),
+        default=next(iter(OPTIMIZERS)),
+        help="update rule (default %(default)s)",
     )
     tr.add_argument(
         "--sampling",

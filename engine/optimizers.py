@@ -1,6 +1,13 @@
-"""The optimizers of the book's chapter 6, updating ``params`` in place."""
+"""The optimizers of the book's chapter 6, updating ``params`` in place.
+
+``OPTIMIZERS`` at the bottom is the one list of them: the API's choices, the CLI's
+``--optimizer`` and the page's menu are all read from it. Adding an optimizer is a class
+with a ``title`` here, its entry in the table, and its case in tests/engine/test_optimizers.py.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -8,8 +15,23 @@ from numpy.typing import NDArray
 Params = dict[str, NDArray[np.floating]]
 
 
+class Optimizer(Protocol):
+    """What the trainer needs of an optimizer: made from a learning rate, updates in place."""
+
+    title: ClassVar[str]
+    lr: float
+
+    def __init__(self, lr: float) -> None: ...
+
+    def update(self, params: Params, grads: Params) -> None:
+        """Change every array of ``params`` in place, one step against ``grads``."""
+        ...
+
+
 class SGD:
     """Stochastic gradient descent: W -= lr * dW."""
+
+    title: ClassVar[str] = "SGD"
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
@@ -21,6 +43,8 @@ class SGD:
 
 class Momentum:
     """v = momentum * v - lr * dW; W += v."""
+
+    title: ClassVar[str] = "Momentum"
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
@@ -37,8 +61,33 @@ class Momentum:
             p += v
 
 
+class Nesterov:
+    """Nesterov's accelerated gradient, as the book: v = m v - lr dW; W += m² v - (1+m) lr dW."""
+
+    title: ClassVar[str] = "Nesterov"
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        self.lr = lr
+        self.momentum = momentum
+        self.v: Params | None = None
+
+    def update(self, params: Params, grads: Params) -> None:
+        if self.v is None:
+            self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        m = self.momentum
+        for key, p in params.items():
+            g = grads[key]
+            v = self.v[key]
+            v *= m
+            v -= self.lr * g
+            p += m * m * v
+            p -= (1 + m) * self.lr * g
+
+
 class AdaGrad:
     """h += dW**2; W -= lr * dW / (sqrt(h) + 1e-7)."""
+
+    title: ClassVar[str] = "AdaGrad"
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
@@ -55,6 +104,8 @@ class AdaGrad:
 
 class Adam:
     """Adam (Kingma and Ba, 2015) with the book's bias correction folded into the step size."""
+
+    title: ClassVar[str] = "Adam"
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         self.lr = lr
@@ -77,9 +128,11 @@ class Adam:
             p -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
-OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[AdaGrad] | type[Adam]] = {
+#: Every optimizer by the name the API, the CLI and the page use; the first is the default.
+OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "momentum": Momentum,
+    "nesterov": Nesterov,
     "adagrad": AdaGrad,
     "adam": Adam,
 }

@@ -70,12 +70,7 @@ tensor, and the request body size (`BACKPROP_LAB_MAX_BODY_BYTES`, default 8,000,
 def get_limits(request: Request) -> Limits:
     """The graph limits of this app, from its settings."""
     settings: Settings = request.app.state.settings
-    return Limits(
-        max_graph_nodes=settings.max_graph_nodes,
-        max_tensor_elements=settings.max_tensor_elements,
-        max_total_elements=settings.max_total_elements,
-        max_response_elements=settings.max_response_elements,
-    )
+    return settings.graph_limits()
 
 
 LimitsDep = Annotated[Limits, Depends(get_limits)]

@@ -1,7 +1,4 @@
-"""What a finished run learned: first-layer weights, confusion matrix, misclassified test digits.
-
-Also the server's limits, so a form can show them before a request is refused.
-"""
+"""What a finished run learned: first-layer weights, confusion matrix, misclassified test digits."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
@@ -23,17 +20,6 @@ router = APIRouter(tags=["runs"])
 _lock = threading.Lock()
 _datasets: OrderedDict[str, Any] = OrderedDict()
 _predictions: OrderedDict[str, NDArray[np.intp]] = OrderedDict()
-
-
-class Limits(BaseModel):
-    """The limits of this server that a training or gradient-check request must respect."""
-
-    max_iterations: int
-    max_hidden_size: int
-    max_batch_size: int
-    max_gradcheck_batch: int
-    max_active_runs: int
-    max_graph_nodes: int
 
 
 class FirstLayerWeights(BaseModel):
@@ -108,20 +94,6 @@ def _test_predictions(run: Any, service: Any) -> tuple[Any, NDArray[np.floating]
         while len(_predictions) > 8:
             _predictions.popitem(last=False)
     return data, probs, pred
-
-
-@router.get("/limits", response_model=Limits, tags=["limits"])
-def limits(request: Request) -> Limits:
-    """This server's limits on training runs, gradient checks and graphs."""
-    s = request.app.state.settings
-    return Limits(
-        max_iterations=s.max_iterations,
-        max_hidden_size=s.max_hidden_size,
-        max_batch_size=s.max_batch_size,
-        max_gradcheck_batch=s.max_gradcheck_batch,
-        max_active_runs=s.max_active_runs,
-        max_graph_nodes=s.max_graph_nodes,
-    )
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.errors import error_response
+from engine.optimizers import OPTIMIZERS
 
 log = logging.getLogger("backprop_lab")
 
@@ -48,6 +50,11 @@ def missing_vendor_files() -> list[str]:
     return [name for name, path in VENDOR_FILES.items() if not path.is_file()]
 
 
+def page_context() -> dict[str, Any]:
+    """What the page's template reads from the engine: the optimizer menu, as (name, title)."""
+    return {"optimizers": [(name, cls.title) for name, cls in OPTIMIZERS.items()]}
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> Response:
     """The single page of the lab (or a page that says to run ``npm ci``)."""
@@ -55,7 +62,7 @@ def index(request: Request) -> Response:
     if missing:
         items = "".join(f"<li><code>{VENDOR_FILES[name]}</code></li>" for name in missing)
         return HTMLResponse(MISSING_PAGE.format(items=items), status_code=503)
-    return templates.TemplateResponse(request, "index.html", {})
+    return templates.TemplateResponse(request, "index.html", page_context())
 
 
 @router.get("/vendor/{name:path}")

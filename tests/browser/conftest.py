@@ -123,7 +123,9 @@ class Lab:
 @pytest.fixture
 def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     """A fresh 1280x800 page; fails the test on console errors or unexpected failed requests."""
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    # NOTE: Playwright's wait_for_function evaluates strings, which the page's CSP forbids;
+    # test_csp.py runs the page with its policy enforced.
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     lab = Lab(page, ui_server.url)
