@@ -69,7 +69,7 @@ class WorkerOptions:
 
     preload: tuple[str, ...] = ("mnist",)
     progress_interval: float = 0.25
-    download: bool = False
+    download: bool = True
     nice: int = 5
 
 
@@ -99,7 +99,7 @@ def _train_one(
     datasets: dict[str, Any],
     options: WorkerOptions,
 ) -> None:
-    from engine.datasets import DatasetError, load_dataset
+    from engine.data import DatasetError, load_dataset
     from engine.trainer import TrainConfig, Trainer
 
     def send(kind: str, data: dict[str, Any], weights: bytes | None = None) -> None:
@@ -154,7 +154,8 @@ def _train_one(
                 send("done", done, weights)
                 return
     except DatasetError as e:
-        send("done", {"status": "failed", "message": str(e), "iterations": 0})
+        failed = {"status": "failed", "message": str(e), "iterations": 0}
+        send("done", {**failed, "dataset": name, "alternative": e.alternative})
     except Exception as e:  # the run fails; the worker lives on
         log.exception("run %s failed", run_id)
         flush(iteration, loss)  # the losses up to the failure are part of its history
@@ -199,7 +200,7 @@ def worker_main(
     limits = threadpool_limits(limits=1)
     datasets: dict[str, Any] = {}
     try:
-        from engine.datasets import dataset_status, load_dataset
+        from engine.data import dataset_status, load_dataset
 
         for name in options.preload:
             if dataset_status(name).get("available"):

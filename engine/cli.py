@@ -13,10 +13,15 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from engine.datasets import SPECS, DatasetError, dataset_status, load_dataset, to_float
+from engine.data import (
+    NAMES,
+    DatasetError,
+    best_dataset,
+    dataset_status,
+    load_dataset,
+    to_float,
+)
 from engine.layers import AddLayer, MulLayer
-
-DATASET_NAMES = tuple(SPECS)
 
 
 class UsageError(Exception):
@@ -86,6 +91,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
+    if args.dataset is None:
+        args.dataset = best_dataset(download=not args.offline)
     data = load_dataset(
         args.dataset,
         data_dir=args.data_dir,
@@ -262,8 +269,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """Where each dataset is found (nothing is downloaded)."""
-    statuses = [dataset_status(name) for name in DATASET_NAMES]
+    """Where each dataset is found, or what first use will do (nothing is downloaded)."""
+    statuses = [dataset_status(name, download=not args.offline) for name in NAMES]
     if args.json:
         print(json.dumps(statuses, indent=2))
         return 0
@@ -274,15 +281,29 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             where = f"{s['source']} ({counts})"
             if s["subset"]:
                 where += ", a subset, not the full MNIST"
+        elif s["downloadable"]:
+            where = f"downloaded on first use: {s['message']}"
         else:
-            where = f"not available: {s['message']}"
+            where = f"not available: {s['message']}{_cli_hint(s.get('alternative'))}"
         print(f"{s['name']:<14} {where}")
+    print(f"default: {best_dataset(download=not args.offline)}")
     return 0
 
 
-def _add_data_options(p: argparse.ArgumentParser, default: str = "mnist") -> None:
+def _cli_hint(alternative: str | None) -> str:
+    """What to do about a missing dataset, in this interface's words (its flags)."""
+    hint = "; or pass --data-dir DIR"
+    if alternative:
+        hint += f"; or use --dataset {alternative}"
+    return hint
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--dataset", choices=DATASET_NAMES, default=default, help=f"dataset (default {default})"
+        "--dataset",
+        choices=NAMES,
+        default=None,
+        help="dataset (default: mnist if it is here or can be downloaded, else mnist-10k)",
     )
     p.add_argument(
         "--data-dir",
@@ -399,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ds = sub.add_parser("datasets", help="where each dataset is found (downloads nothing)")
     ds.add_argument("--json", action="store_true", help="print as JSON")
+    ds.add_argument(
+        "--offline", action="store_true", help="as if downloads were off (--offline elsewhere)"
+    )
     ds.set_defaults(func=cmd_datasets)
     return parser
 
@@ -410,7 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (DatasetError, UsageError) as e:
+    except DatasetError as e:
+        print(
+            f"{parser.prog} {args.command}: error: {e}{_cli_hint(e.alternative)}", file=sys.stderr
+        )
+        return 2
+    except UsageError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except FloatingPointError as e:

@@ -7,14 +7,13 @@ are tiny so fuzzed runs finish at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 #: Small limits, so whatever the fuzzer sends finishes quickly (server and schema alike).
 LIMITS = {
@@ -32,10 +31,10 @@ LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """A server with the small limits."""
     env = {f"BACKPROP_LAB_{k.upper()}": str(v) for k, v in LIMITS.items()}
-    srv = Server(tmp_path_factory.mktemp("fuzz-data"), {"MNIST_DIR": str(mnist_dir), **env})
+    srv = Server(tmp_path_factory.mktemp("fuzz-data"), {**digits.env, **env})
     yield srv.start()
     srv.stop()
 
