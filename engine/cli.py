@@ -14,7 +14,9 @@ from typing import Any, NoReturn
 import numpy as np
 
 from engine.data import (
+    DEFAULT,
     NAMES,
+    SUBSET,
     DatasetError,
     best_dataset,
     dataset_status,
@@ -92,7 +94,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> Any:
     if args.dataset is None:
-        args.dataset = best_dataset(download=not args.offline)
+        # NOTE: a named directory holds the default dataset; else the best one here.
+        args.dataset = DEFAULT if args.data_dir else best_dataset(download=not args.offline)
     data = load_dataset(
         args.dataset,
         data_dir=args.data_dir,
@@ -284,15 +287,15 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         elif s["downloadable"]:
             where = f"downloaded on first use: {s['message']}"
         else:
-            where = f"not available: {s['message']}{_cli_hint(s.get('alternative'))}"
+            where = f"not available: {s['message']}{_cli_hint(s['name'], s['alternative'])}"
         print(f"{s['name']:<14} {where}")
     print(f"default: {best_dataset(download=not args.offline)}")
     return 0
 
 
-def _cli_hint(alternative: str | None) -> str:
+def _cli_hint(dataset: str | None, alternative: str | None) -> str:
     """What to do about a missing dataset, in this interface's words (its flags)."""
-    hint = "; or pass --data-dir DIR"
+    hint = "" if dataset == SUBSET else "; or pass --data-dir DIR"
     if alternative:
         hint += f"; or use --dataset {alternative}"
     return hint
@@ -435,9 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except DatasetError as e:
-        print(
-            f"{parser.prog} {args.command}: error: {e}{_cli_hint(e.alternative)}", file=sys.stderr
-        )
+        hint = _cli_hint(getattr(args, "dataset", None), e.alternative)
+        print(f"{parser.prog} {args.command}: error: {e}{hint}", file=sys.stderr)
         return 2
     except UsageError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)

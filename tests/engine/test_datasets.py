@@ -93,6 +93,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         return real_urlopen(url, timeout=timeout)
 
     monkeypatch.setattr(download, "urlopen", local_only)
+    monkeypatch.setattr(download, "_probes", {})  # no reachability remembered across tests
     return cache
 
 
@@ -569,6 +570,49 @@ def _dead_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}/"
+
+
+def test_status_says_a_reachable_dataset_is_downloaded_on_first_use(
+    monkeypatch: pytest.MonkeyPatch, http_dir: tuple[str, Path]
+) -> None:
+    url, _ = http_dir
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    status = dataset_status("mnist")
+    assert status["state"] == "download" and status["downloadable"] and not status["available"]
+    assert "on first use" in status["message"]
+    assert best_dataset() == "mnist"
+    # A caller that will not download is told it is missing, and gets the subset by default.
+    assert dataset_status("mnist", download=False)["state"] == "missing"
+    assert best_dataset(download=False) == "mnist-10k"
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    assert dataset_status("mnist")["state"] == "missing" and best_dataset() == "mnist-10k"
+
+
+def test_unreachable_mirrors_mean_missing_and_the_subset_is_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(_dead_url(),))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    status = dataset_status("mnist")
+    assert status["state"] == "missing" and "mirrors cannot be reached" in status["message"]
+    assert status["alternative"] == "mnist-10k" and best_dataset() == "mnist-10k"
+
+
+def test_a_hanging_name_lookup_does_not_hang_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a name lookup can hang far beyond socket timeouts: the probe gives up anyway."""
+    never = threading.Event()
+
+    def hang(*args: Any, **kwargs: Any) -> Any:
+        never.wait()
+        raise OSError("the lookup ended (after the test)")
+
+    monkeypatch.setattr(download.socket, "create_connection", hang)
+    spec = dataclasses.replace(SPECS["mnist"], mirrors=("https://mirror.invalid/",))
+    try:
+        assert download.reachable(spec, timeout=0.05) is False
+    finally:
+        never.set()
 
 
 def test_download_into_cache(
