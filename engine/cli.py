@@ -16,6 +16,7 @@ import numpy as np
 from engine.data import (
     DEFAULT,
     NAMES,
+    SPECS,
     SUBSET,
     DatasetError,
     best_dataset,
@@ -293,6 +294,34 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Make a dataset ready: download and verify it if it is missing and can be fetched.
+
+    Succeeds when training can go ahead: on this dataset, or (offline) on its fallback, said so.
+    """
+    name = args.dataset or DEFAULT
+    status = dataset_status(name, download=not args.offline)
+    if status["available"]:
+        print(f"{name}: here ({status['source']})")
+        return 0
+    failure = status["message"]
+    if status["downloadable"]:
+        print(f"{name}: downloading {status['title']} from its public mirrors (verified)...")
+        try:
+            data = load_dataset(name, progress=not args.no_progress)
+        except DatasetError as e:
+            failure = str(e)
+        else:
+            print(f"{name}: ready in {data.source} ({data.sizes['train']:,} train images)")
+            return 0
+    print(f"{name}: not available: {failure}", file=sys.stderr)
+    alt = status["alternative"]
+    if alt and dataset_status(alt)["available"]:
+        print(f"{name}: training will use {alt} instead, {SPECS[alt].title}, until it is here")
+        return 0
+    return 2
+
+
 def _cli_hint(dataset: str | None, alternative: str | None) -> str:
     """What to do about a missing dataset, in this interface's words (its flags)."""
     hint = "" if dataset == SUBSET else "; or pass --data-dir DIR"
@@ -420,6 +449,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--save", metavar="FILE.npz", help="save the trained weights to this file")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
+
+    fe = sub.add_parser(
+        "fetch",
+        help="download a dataset if it is missing (default mnist); offline, say what is used",
+    )
+    fe.add_argument("--dataset", choices=NAMES, default=None, help="dataset (default mnist)")
+    fe.add_argument("--offline", action="store_true", help="never download")
+    fe.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fe.set_defaults(func=cmd_fetch)
 
     ds = sub.add_parser("datasets", help="where each dataset is found (downloads nothing)")
     ds.add_argument("--json", action="store_true", help="print as JSON")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.cli import main as cli_main
 from engine.data import (
     CACHE_ENV,
     NAMES,
@@ -641,6 +642,27 @@ def test_download_into_cache(
     shutil.rmtree(root)
     assert load_dataset("mnist", progress=False).sizes == {"train": 30, "test": 12}
     assert dataset_status("mnist")["source"] == str(isolated / "mnist")
+
+
+def test_download_reports_progress_and_fetch_command(
+    http_dir: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`python -m engine fetch` (make run's install step) downloads once, then finds it here."""
+    url, root = http_dir
+    payloads = fake_payloads()
+    write_set(root, payloads)
+    spec = dataclasses.replace(SPECS["mnist"], sha256=sha(payloads), system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    seen: list[tuple[str, int, int | None]] = []
+    load_dataset("mnist", progress=False, report=lambda *a: seen.append(a))
+    assert {name for name, _, _ in seen} == {f"{stem}.gz" for stem in STEMS}
+    assert all(total is not None and 0 < done <= total for _, done, total in seen)
+    shutil.rmtree(isolated_cache := Path(os.environ[CACHE_ENV]))
+    assert cli_main(["fetch", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "downloading MNIST from its public mirrors" in out and "ready in" in out
+    assert cli_main(["fetch"]) == 0
+    assert f"mnist: here ({isolated_cache / 'mnist'})" in capsys.readouterr().out
 
 
 def test_download_fetches_only_missing_files(
