@@ -90,6 +90,22 @@ def _finite(x: float) -> float | None:
     return float(f"{x:.7g}") if math.isfinite(x) else None
 
 
+def _download_reporter(
+    dataset: str, send: Callable[[str, dict[str, Any]], None], interval: float
+) -> Callable[[str, int, int | None], None]:
+    """Send ``download`` events (file, bytes so far, total) at most every ``interval`` seconds."""
+    last = -math.inf
+
+    def report(file: str, done: int, total: int | None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= interval or done == total:
+            last = now
+            send("download", {"dataset": dataset, "file": file, "bytes": done, "total": total})
+
+    return report
+
+
 def _train_one(
     index: int,
     run_id: str,
@@ -128,7 +144,12 @@ def _train_one(
     try:
         name = str(config.get("dataset", "mnist"))
         if name not in datasets:
-            datasets[name] = load_dataset(name, download=options.download, progress=False)
+            datasets[name] = load_dataset(
+                name,
+                download=options.download,
+                progress=True,  # a first-use download shows its bar in the server's terminal
+                report=_download_reporter(name, send, options.progress_interval),
+            )
         trainer = Trainer(TrainConfig(**config), datasets[name])
         last_sent = -math.inf
 

@@ -321,6 +321,7 @@ export class TrainView {
     es.addEventListener("progress", handle("progress"));
     es.addEventListener("epoch", handle("epoch"));
     es.addEventListener("done", handle("done"));
+    es.addEventListener("download", handle("download"));
     es.addEventListener("open", () => {
       if (this.current === run) run.reconnecting = false;
       this.renderStats();
@@ -368,6 +369,8 @@ export class TrainView {
     } else if (kind === "epoch") {
       run.status = "running";
       if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
+    } else if (kind === "download") {
+      run.download = data; // the worker fetches the dataset before the first iteration
     } else if (kind === "done") {
       run.status = data.status || "completed";
       run.done = data;
@@ -410,6 +413,8 @@ export class TrainView {
     $("s-status").textContent = status;
     $("s-status").className = run ? `status-${run.status}` : "";
     $("s-iter").textContent = iteration ? `${iteration}${total ? ` / ${total}` : ""}` : "–";
+    const dl = run && !run.done && !iteration ? run.download : null; // fetching the dataset first
+    if (dl) $("s-iter").textContent = t("train.downloading", { dataset: dl.dataset, pct: dl.total ? Math.floor((100 * dl.bytes) / dl.total) : "?" });
     $("s-loss").textContent = lastLoss === null || lastLoss === undefined ? "–" : fmt(lastLoss, 3);
     $("s-rate").textContent = rate ? t("train.rate", { rate: Math.round(rate) }) : "–";
     $("s-eta").textContent = rate && total && iteration ? duration((total - iteration) / rate) : run && run.done && run.status === "completed" ? duration(0) : "–";

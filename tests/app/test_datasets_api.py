@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import http.server
+import threading
+from functools import partial
 from pathlib import Path
 
 import httpx
+import pytest
 
+from app.executor import WorkerMessage, WorkerOptions, _train_one
+from engine.data import CACHE_ENV, OFFLINE_ENV, SPECS
 from tests.app.sse_client import stream
 from tests.conftest import ROOT, Digits, Server
+from tests.engine.test_datasets import fake_payloads, sha, write_set
 
 
 def test_datasets_no_paths_and_unavailable_dataset_is_409(tmp_path: Path, digits: Digits) -> None:
@@ -79,3 +87,60 @@ def test_a_new_user_offline_without_mnist_trains_on_the_subset(tmp_path: Path) -
         assert r.json()["passed"] is True
     finally:
         server.stop()
+
+
+class _Sent(list[WorkerMessage]):
+    def put(self, msg: WorkerMessage) -> None:
+        self.append(msg)
+
+
+class _NoStop:
+    value = False
+
+
+@pytest.fixture
+def no_mnist_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty cache, no MNIST_DIR, downloads allowed, no system directory."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    for var in ("MNIST_DIR", OFFLINE_ENV):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setitem(SPECS, "mnist", dataclasses.replace(SPECS["mnist"], system_dirs=()))
+    return tmp_path / "cache"
+
+
+def test_a_first_use_download_streams_its_progress(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_mnist_here: Path
+) -> None:
+    """The worker fetches a missing dataset and sends `download` events the page shows."""
+    root = write_set(tmp_path / "www", fake_payloads())
+    mirror = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    )
+    threading.Thread(target=mirror.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{mirror.server_address[1]}/"
+    spec = dataclasses.replace(SPECS["mnist"], mirrors=(url,), sha256=sha(fake_payloads()))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    sent = _Sent()
+    config = {"dataset": "mnist", "iterations": 3, "batch_size": 10}
+    try:
+        _train_one(0, "r", config, sent, _NoStop(), {}, WorkerOptions(preload=()))
+    finally:
+        mirror.shutdown()
+        mirror.server_close()
+    downloads = [m.data for m in sent if m.kind == "download"]
+    assert {d["file"] for d in downloads} == {f"{stem}.gz" for stem in fake_payloads()}
+    assert all(d["dataset"] == "mnist" and 0 < d["bytes"] <= d["total"] for d in downloads)
+    assert sent[-1].kind == "done" and sent[-1].data["status"] == "completed"
+    assert (no_mnist_here / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file()
+
+
+def test_a_run_that_cannot_get_its_dataset_names_the_alternative(
+    monkeypatch: pytest.MonkeyPatch, no_mnist_here: Path
+) -> None:
+    """The failed run names a dataset to use instead; the page words it as a menu choice."""
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    sent = _Sent()
+    _train_one(0, "r", {"dataset": "mnist"}, sent, _NoStop(), {}, WorkerOptions())
+    done = sent[-1].data
+    assert done["status"] == "failed" and done["alternative"] == "mnist-10k"
+    assert "--dataset" not in done["message"]
