@@ -224,7 +224,7 @@ def worker_main(
         from engine.data import dataset_status, load_dataset
 
         for name in options.preload:
-            if dataset_status(name).get("available"):
+            if dataset_status(name, download=False)["available"]:
                 datasets[name] = load_dataset(name, download=False, progress=False)
     except Exception:
         log.exception("worker %d could not preload datasets", index)

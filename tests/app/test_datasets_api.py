@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from app.executor import WorkerMessage, WorkerOptions, _train_one
-from engine.data import CACHE_ENV, OFFLINE_ENV, SPECS
+from app.main import create_app
+from engine.cli import build_parser
+from engine.data import CACHE_ENV, NAMES, OFFLINE_ENV, SPECS
 from tests.app.sse_client import stream
 from tests.conftest import ROOT, Digits, Server
 from tests.engine.test_datasets import fake_payloads, sha, write_set
@@ -144,3 +146,14 @@ def test_a_run_that_cannot_get_its_dataset_names_the_alternative(
     done = sent[-1].data
     assert done["status"] == "failed" and done["alternative"] == "mnist-10k"
     assert "--dataset" not in done["message"]
+
+
+def test_dataset_names_have_one_home() -> None:
+    """The API schema and the CLI list the engine's table of datasets, not copies of it."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    for model in ("TrainRequest", "GradcheckRequest"):
+        (named, _none) = schemas[model]["properties"]["dataset"]["anyOf"]
+        assert named["enum"] == list(NAMES)
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    (dataset,) = [a for a in train._actions if a.dest == "dataset"]
+    assert tuple(dataset.choices or ()) == NAMES
