@@ -13,6 +13,7 @@ import pytest
 
 from app.executor import WorkerMessage, WorkerOptions, _train_one
 from app.main import create_app
+from app.settings import Settings
 from engine.cli import build_parser
 from engine.data import CACHE_ENV, NAMES, OFFLINE_ENV, SPECS
 from tests.app.sse_client import stream
@@ -157,3 +158,27 @@ def test_dataset_names_have_one_home() -> None:
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     (dataset,) = [a for a in train._actions if a.dest == "dataset"]
     assert tuple(dataset.choices or ()) == NAMES
+
+
+def test_the_download_setting_decides_what_clients_are_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_mnist_here: Path
+) -> None:
+    """Mirrors in reach: 'downloaded on first use' if the server downloads, else how to provide."""
+    import app.datasets as app_datasets
+
+    mirror = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=mirror.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{mirror.server_address[1]}/"
+    monkeypatch.setitem(SPECS, "mnist", dataclasses.replace(SPECS["mnist"], mirrors=(url,)))
+    monkeypatch.setattr(app_datasets, "_cache", {})
+    try:
+        on = app_datasets.public_status("mnist", Settings(download_datasets=True))
+        off = app_datasets.public_status("mnist", Settings(download_datasets=False))
+    finally:
+        mirror.shutdown()
+        mirror.server_close()
+    assert on["state"] == "download" and on["usable"] and "first uses it" in on["message"]
+    assert off["state"] == "missing" and not off["usable"]
+    assert "BACKPROP_LAB_DOWNLOAD_DATASETS=false" in off["message"]
+    assert app_datasets.default_dataset(Settings(download_datasets=False)) == "mnist-10k"
+    assert app_datasets.require_dataset(None, Settings(download_datasets=True)) == "mnist"
