@@ -27,7 +27,7 @@ RUN pip install --no-cache-dir .
 # --- the datasets, downloaded and verified (SHA-256) once, at build time -------------------
 FROM builder AS data
 ENV BACKPROP_LAB_CACHE_DIR=/data
-RUN python -c "from engine.datasets import load_dataset; \
+RUN python -c "from engine.data import load_dataset; \
 [load_dataset(n, progress=False) for n in ('mnist', 'fashion-mnist')]"
 
 # --- runtime ------------------------------------------------------------------------------

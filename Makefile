@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench bench-engine bench-graph bench-service clean
+.PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-service clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
-run: install
+# MNIST into the user cache (verified, with a progress bar) if it is missing and the mirrors
+# answer; offline, it says the server will train on the subset mnist-10k instead.
+data: install
+	$(BIN)/python -m engine fetch
+
+run: install data
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 lint: install
@@ -33,6 +38,11 @@ lint: install
 test: lint
 	@test -x /usr/bin/chromium || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	$(BIN)/python -m pytest
+
+# The README's pictures, on purpose (tests write theirs into build/screenshots).
+screenshots: install
+	@test -x /usr/bin/chromium || { echo "The screenshots need Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	BACKPROP_LAB_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import AppError, Conflict, TooLarge, Unprocessable
-from app.runs import dataset_status
+from app.datasets import require_dataset
+from app.errors import AppError, TooLarge, Unprocessable
 from app.schemas_service import GradcheckRequest
 from app.settings import Settings
 
@@ -32,13 +32,13 @@ def _init_child() -> None:
 
 def network_check(req: dict[str, Any]) -> dict[str, Any]:
     """The book's gradient check (runs in a child process): a fresh TwoLayerNet, first images."""
-    from engine.datasets import load_dataset
+    from engine.data import load_dataset
     from engine.gradcheck import gradcheck
     from engine.network import TwoLayerNet
 
     name = req["dataset"]
     if name not in _datasets:
-        _datasets[name] = load_dataset(name, download=False, progress=False)
+        _datasets[name] = load_dataset(name, download=req["download"], progress=False)
     data = _datasets[name]
     n = req["batch_size"]
     x = data.x_train[:n].reshape(n, -1).astype(np.float64) / 255.0
@@ -265,13 +265,8 @@ class GradcheckRunner:
                     "value": params,
                 },
             )
-        status = dataset_status(req.dataset)
-        if not status.get("available"):
-            raise Conflict(
-                f"Dataset '{req.dataset}' is not available on this server: {status.get('message')}",
-                code="dataset_unavailable",
-                details={"field": "dataset", "dataset": req.dataset},
-            )
+        job["dataset"] = require_dataset(req.dataset, s)
+        job["download"] = s.download_datasets
         return job
 
     async def run(self, req: GradcheckRequest) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class WorkerOptions:
 
     preload: tuple[str, ...] = ("mnist",)
     progress_interval: float = 0.25
-    download: bool = False
+    download: bool = True
     nice: int = 5
 
 
@@ -90,6 +90,22 @@ def _finite(x: float) -> float | None:
     return float(f"{x:.7g}") if math.isfinite(x) else None
 
 
+def _download_reporter(
+    dataset: str, send: Callable[[str, dict[str, Any]], None], interval: float
+) -> Callable[[str, int, int | None], None]:
+    """Send ``download`` events (file, bytes so far, total) at most every ``interval`` seconds."""
+    last = -math.inf
+
+    def report(file: str, done: int, total: int | None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= interval or done == total:
+            last = now
+            send("download", {"dataset": dataset, "file": file, "bytes": done, "total": total})
+
+    return report
+
+
 def _train_one(
     index: int,
     run_id: str,
@@ -99,7 +115,7 @@ def _train_one(
     datasets: dict[str, Any],
     options: WorkerOptions,
 ) -> None:
-    from engine.datasets import DatasetError, load_dataset
+    from engine.data import DatasetError, load_dataset
     from engine.trainer import TrainConfig, Trainer
 
     def send(kind: str, data: dict[str, Any], weights: bytes | None = None) -> None:
@@ -128,7 +144,12 @@ def _train_one(
     try:
         name = str(config.get("dataset", "mnist"))
         if name not in datasets:
-            datasets[name] = load_dataset(name, download=options.download, progress=False)
+            datasets[name] = load_dataset(
+                name,
+                download=options.download,
+                progress=True,  # a first-use download shows its bar in the server's terminal
+                report=_download_reporter(name, send, options.progress_interval),
+            )
         trainer = Trainer(TrainConfig(**config), datasets[name])
         last_sent = -math.inf
 
@@ -154,7 +175,8 @@ def _train_one(
                 send("done", done, weights)
                 return
     except DatasetError as e:
-        send("done", {"status": "failed", "message": str(e), "iterations": 0})
+        failed = {"status": "failed", "message": str(e), "iterations": 0}
+        send("done", {**failed, "dataset": name, "alternative": e.alternative})
     except Exception as e:  # the run fails; the worker lives on
         log.exception("run %s failed", run_id)
         flush(iteration, loss)  # the losses up to the failure are part of its history
@@ -199,10 +221,10 @@ def worker_main(
     limits = threadpool_limits(limits=1)
     datasets: dict[str, Any] = {}
     try:
-        from engine.datasets import dataset_status, load_dataset
+        from engine.data import dataset_status, load_dataset
 
         for name in options.preload:
-            if dataset_status(name).get("available"):
+            if dataset_status(name, download=False)["available"]:
                 datasets[name] = load_dataset(name, download=False, progress=False)
     except Exception:
         log.exception("worker %d could not preload datasets", index)

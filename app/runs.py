@@ -18,6 +18,7 @@ import numpy as np
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.datasets import require_dataset
 from app.errors import Conflict, NotFound, TooLarge, Unprocessable
 from app.executor import CANCELLED, STARTED, Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.schemas_service import TrainRequest
@@ -111,7 +112,6 @@ class RunService:
         self._admit = threading.Lock()
         self._networks: OrderedDict[str, Any] = OrderedDict()
         self._networks_lock = threading.Lock()
-        self._status_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.stopping = False
         self._previous_handlers: dict[int, Any] = {}
 
@@ -175,14 +175,6 @@ class RunService:
 
     # ----------------------------------------------------------------- runs
 
-    def _dataset_status(self, name: str) -> dict[str, Any]:
-        cached = self._status_cache.get(name)
-        if cached and time.monotonic() - cached[0] < 10:
-            return cached[1]
-        status = dataset_status(name)
-        self._status_cache[name] = (time.monotonic(), status)
-        return status
-
     def check_limits(self, req: TrainRequest) -> None:
         """Raise a 413 naming the first field over the server's limit."""
         s = self.settings
@@ -201,15 +193,7 @@ class RunService:
     def create(self, req: TrainRequest) -> RunRecord:
         """Validate a request against limits and data, record it queued, submit it."""
         self.check_limits(req)
-        status = self._dataset_status(req.dataset)
-        if not status.get("available") and not (
-            self.settings.download_datasets and status.get("downloadable")
-        ):
-            raise Conflict(
-                f"Dataset '{req.dataset}' is not available on this server: {status.get('message')}",
-                code="dataset_unavailable",
-                details={"field": "dataset", "dataset": req.dataset},
-            )
+        req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
         with self._admit:
             limit = self.settings.max_active_runs
             if self.store.count_active() >= limit:

@@ -8,13 +8,16 @@ from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
+from engine.data import NAMES
 from engine.optimizers import OPTIMIZERS
 
-DatasetName = Literal["mnist", "fashion-mnist", "mnist-10k"]
 if TYPE_CHECKING:
+    DatasetName = str
     OptimizerName = str
 else:
-    # The engine's table is the one list of optimizers; the schema's enum is read from it.
+    # The engine's tables are the one list of datasets and of optimizers; the enums are read
+    # from them (mypy cannot see a Literal built at run time).
+    DatasetName = Literal[NAMES]
     OptimizerName = Literal[tuple(OPTIMIZERS)]
 RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
 
@@ -72,7 +75,11 @@ Whole = Annotated[int, BeforeValidator(_whole_number)]
 class TrainRequest(_Strict):
     """A training run of the book's TwoLayerNet; upper bounds come from the server's limits."""
 
-    dataset: DatasetName = Field("mnist", description="Dataset to train on (see GET /datasets).")
+    dataset: DatasetName | None = Field(
+        None,
+        description="Dataset to train on (see GET /datasets); none: the server's default, "
+        "MNIST if it is here or can be downloaded, else the offline subset mnist-10k.",
+    )
     hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
     learning_rate: float = Field(0.1, gt=0, le=1000, description="Step size of the optimizer.")
     batch_size: Whole = Field(
@@ -189,7 +196,9 @@ class GradcheckRequest(_Strict):
     graph: dict[str, Any] | None = Field(
         None, description="A graph as POST /graphs/evaluate takes it; excludes model/dataset."
     )
-    dataset: DatasetName = "mnist"
+    dataset: DatasetName | None = Field(
+        None, description="Images to check on; none: the server's default (see GET /datasets)."
+    )
     batch_size: Whole = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
     seed: Whole = Field(0, ge=0, le=2**32 - 1)
     mode: Literal["full", "fast"] = "full"
@@ -234,24 +243,30 @@ class GradcheckReport(BaseModel):
 
 
 class DatasetPublic(BaseModel):
-    """A dataset, whether this server has it, from where, and its sizes."""
+    """A dataset: here, downloaded on first use, or not available (and how to provide it)."""
 
     model_config = ConfigDict(extra="allow")
 
     name: str
     title: str
     description: str
-    available: bool
-    source: str | None = None
+    state: Literal["available", "download", "missing", "broken"]
+    available: bool = Field(description="Its files are on this server.")
+    downloadable: bool = Field(description="Not here, but downloaded when first used.")
+    usable: bool = Field(
+        description="A run or check on it is accepted (available or downloadable)."
+    )
+    source: str | None = Field(None, description="Where it is found (never a server path).")
     sizes: dict[str, int] | None = None
     subset: bool = False
-    message: str | None = None
+    message: str | None = Field(None, description="What happens on first use, or what to do.")
 
 
 class DatasetList(BaseModel):
-    """Every dataset the server knows."""
+    """Every dataset the server knows, and the one used when a request names none."""
 
     datasets: list[DatasetPublic]
+    default: str
 
 
 # --------------------------------------------------------------------------- limits in the schema

@@ -92,9 +92,10 @@ class Settings(BaseSettings):
         description="Seconds of silence after which an event stream sends a ping.",
     )
     download_datasets: bool = Field(
-        False,
-        description="Accept training on a dataset that is not on this machine but can be "
-        "downloaded (the worker fetches it); off: such a request gets 409.",
+        True,
+        description="Download a dataset that is not on this machine from its public mirrors "
+        "(verified) when a run or check first uses it; off, or with BACKPROP_LAB_OFFLINE=1, "
+        "such a request gets 409.",
     )
     preload_datasets: str = Field(
         "mnist",

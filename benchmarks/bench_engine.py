@@ -23,7 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from engine import TrainConfig, Trainer, TwoLayerNet, gradcheck
-from engine.datasets import load_dataset
+from engine.data import load_dataset
 
 ITERS = 10_000
 
@@ -143,7 +143,7 @@ CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from engine import TrainConfig, Trainer
-from engine.datasets import load_dataset
+from engine.data import load_dataset
 data = load_dataset("mnist", progress=False)
 t1 = time.perf_counter()
 trainer = Trainer(TrainConfig(seed=0), data)

@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--fanout-pairs", type=int, default=3)
     parser.add_argument("--pings", type=int, default=1000)
     args = parser.parse_args()
-    from engine.datasets import load_dataset
+    from engine.data import load_dataset
 
     data = load_dataset("mnist", download=False, progress=False)
     config = {"iterations": args.iterations, "hidden_size": 50, "batch_size": 100, "seed": 0}

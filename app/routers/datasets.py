@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from app.runs import dataset_status
+from app.datasets import all_statuses
 from app.schemas_service import DatasetList, DatasetPublic
 
 router = APIRouter(tags=["datasets"])
 
 
 @router.get("/datasets", response_model=DatasetList)
-def list_datasets() -> DatasetList:
-    """Each dataset: available here or not, its source, its sizes, and what to do if missing."""
-    from engine.datasets import SPECS
-
-    return DatasetList(datasets=[DatasetPublic(**dataset_status(name)) for name in SPECS])
+def list_datasets(request: Request) -> DatasetList:
+    """Each dataset: here, downloaded on first use, or how to provide it; and the default."""
+    statuses, default = all_statuses(request.app.state.settings)
+    return DatasetList(datasets=[DatasetPublic(**s) for s in statuses], default=default)

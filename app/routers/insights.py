@@ -60,7 +60,7 @@ class Misclassified(BaseModel):
 
 def _dataset(name: str) -> Any:
     """The dataset a run trained on (kept in memory, at most two)."""
-    from engine.datasets import DatasetError, load_dataset
+    from engine.data import DatasetError, load_dataset
 
     with _lock:
         if name in _datasets:
@@ -79,7 +79,7 @@ def _dataset(name: str) -> Any:
 
 def _test_predictions(run: Any, service: Any) -> tuple[Any, NDArray[np.floating], NDArray[np.intp]]:
     """The run's dataset, its softmax on the test set and the predicted classes."""
-    from engine.datasets import to_float
+    from engine.data import to_float
     from engine.functions import softmax
 
     net = service.network(run.id)

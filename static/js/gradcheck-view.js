@@ -73,7 +73,7 @@ export class GradcheckView {
     }
     return {
       model: { input_size: 784, hidden_size: values.hidden_size, output_size: 10 },
-      dataset: $("gc-dataset").value || "mnist",
+      dataset: $("gc-dataset").value || undefined, // none: the server's default
       batch_size: values.batch_size,
       seed: values.seed,
       mode,

@@ -55,6 +55,7 @@ export class TrainView {
     this.bindInsights();
     const [datasets, limits] = await Promise.allSettled([api.datasets(), api.limits()]);
     this.datasets = datasets.status === "fulfilled" ? listOf(datasets.value, "datasets") : [];
+    this.defaultDataset = datasets.status === "fulfilled" ? datasets.value.default : null;
     this.limits = limits.status === "fulfilled" ? limits.value : {};
     this.renderDatasets();
     this.renderLimits();
@@ -82,13 +83,15 @@ export class TrainView {
       const sel = $(id);
       const keep = sel.value;
       sel.replaceChildren();
+      // Only what the server accepts can be chosen; it names its default (the best one here).
       for (const d of this.datasets) {
-        const usable = d.available || d.downloadable;
-        const state = d.available ? t("train.available") : d.downloadable ? t("train.downloadable") : t("train.unavailable");
-        sel.append(h("option", { value: d.name, text: `${d.title || d.name} — ${state}`, disabled: !usable }));
+        const state = d.available ? t("train.available") : d.usable ? t("train.downloadable") : t("train.unavailable");
+        const option = h("option", { value: d.name, text: `${d.title || d.name} — ${state}`, disabled: !d.usable });
+        if (!d.usable) option.title = t("train.notHere");
+        sel.append(option);
       }
-      const first = this.datasets.find((d) => d.available) || this.datasets[0];
-      sel.value = keep || (first ? first.name : "");
+      const usable = (name) => this.datasets.some((d) => d.name === name && d.usable);
+      sel.value = usable(keep) ? keep : usable(this.defaultDataset) ? this.defaultDataset : "";
     }
     this.renderDatasetInfo();
   }
@@ -100,7 +103,14 @@ export class TrainView {
       return;
     }
     const sizes = d.sizes ? t("train.sizes", { train: d.sizes.train, test: d.sizes.test }) : "";
-    $("t-dataset-info").textContent = [sizes, d.available ? d.source : d.message].filter(Boolean).join(" · ");
+    const where = d.available ? d.source : t("train.downloadInfo");
+    $("t-dataset-info").textContent = [sizes, d.subset ? t("train.subsetInfo") : "", where].filter(Boolean).join(" · ");
+  }
+
+  /** What to do after a run failed for want of its dataset, in the page's words (a menu choice). */
+  insteadHint(done) {
+    const alt = done && done.alternative && this.datasets.find((d) => d.name === done.alternative && d.usable);
+    return alt ? ` ${t("train.tryInstead", { title: alt.title || alt.name })}` : "";
   }
 
   renderLimits() {
@@ -311,6 +321,7 @@ export class TrainView {
     es.addEventListener("progress", handle("progress"));
     es.addEventListener("epoch", handle("epoch"));
     es.addEventListener("done", handle("done"));
+    es.addEventListener("download", handle("download"));
     es.addEventListener("open", () => {
       if (this.current === run) run.reconnecting = false;
       this.renderStats();
@@ -358,6 +369,8 @@ export class TrainView {
     } else if (kind === "epoch") {
       run.status = "running";
       if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
+    } else if (kind === "download") {
+      run.download = data; // the worker fetches the dataset before the first iteration
     } else if (kind === "done") {
       run.status = data.status || "completed";
       run.done = data;
@@ -400,6 +413,8 @@ export class TrainView {
     $("s-status").textContent = status;
     $("s-status").className = run ? `status-${run.status}` : "";
     $("s-iter").textContent = iteration ? `${iteration}${total ? ` / ${total}` : ""}` : "–";
+    const dl = run && !run.done && !iteration ? run.download : null; // fetching the dataset first
+    if (dl) $("s-iter").textContent = t("train.downloading", { dataset: dl.dataset, pct: dl.total ? Math.floor((100 * dl.bytes) / dl.total) : "?" });
     $("s-loss").textContent = lastLoss === null || lastLoss === undefined ? "–" : fmt(lastLoss, 3);
     $("s-rate").textContent = rate ? t("train.rate", { rate: Math.round(rate) }) : "–";
     $("s-eta").textContent = rate && total && iteration ? duration((total - iteration) / rate) : run && run.done && run.status === "completed" ? duration(0) : "–";
@@ -416,7 +431,7 @@ export class TrainView {
       $("run-config").textContent = t("train.configLine", {
         dataset: c.dataset ?? "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", batch: c.batch_size ?? "?",
         iterations: c.iterations ?? "?", opt: c.optimizer ?? "?", seed: c.seed ?? "?",
-      }) + (run.done && run.done.message ? ` — ${run.done.message}` : "");
+      }) + (run.done && run.done.message ? ` — ${run.done.message}` : "") + this.insteadHint(run.done);
       for (const [id, format] of [["export-csv", "csv"], ["export-json", "json"]]) {
         $(id).href = api.historyUrl(run.id, format);
         $(id).setAttribute("aria-disabled", "false");

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from engine.presets import PRESETS
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """A server with the real MNIST and a small budget for full graph checks."""
     env = {
-        "MNIST_DIR": str(mnist_dir),
+        **digits.env,
         "BACKPROP_LAB_WORKERS": "1",
         "BACKPROP_LAB_MAX_GRADCHECK_WORK": "1000000",
     }
@@ -30,12 +29,12 @@ def check(server: Server, body: Any) -> httpx.Response:
     return httpx.post(f"{server.url}/gradcheck", json=body, timeout=120)
 
 
-def test_book_check_full_on_three_mnist_images(server: Server) -> None:
+def test_book_check_full_on_three_mnist_images(server: Server, digits: Digits) -> None:
     r = check(
         server,
         {
             "model": {"input_size": 784, "hidden_size": 50, "output_size": 10},
-            "dataset": "mnist",
+            "dataset": digits.name,
             "batch_size": 3,
             "seed": 0,
             "mode": "full",
@@ -54,7 +53,8 @@ def test_book_check_full_on_three_mnist_images(server: Server) -> None:
         assert p["passed"] is True
     assert body["params"]["W1"]["size"] == 784 * 50
     assert body["elapsed_ms"] > 0
-    assert body["images"]["labels"] == [5, 0, 4]  # the first three MNIST training digits
+    first = [5, 0, 4] if digits.full else digits.load().t_train[:3].tolist()
+    assert body["images"]["labels"] == first  # the first three training digits
 
 
 def test_fast_mode_and_defaults(server: Server) -> None:

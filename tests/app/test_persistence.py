@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 
 from tests.app.sse_client import iter_events, stream, wait_status
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 
 def test_sigkill_mid_run_leaves_it_interrupted_with_its_metrics(
-    tmp_path: Path, mnist_dir: Path
+    tmp_path: Path, digits: Digits
 ) -> None:
     env = {
-        "MNIST_DIR": str(mnist_dir),
+        **digits.env,
         "BACKPROP_LAB_WORKERS": "1",
         "BACKPROP_LAB_PROGRESS_INTERVAL": "0.05",
     }
@@ -82,9 +82,9 @@ def _spawned_children(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_run_fails_the_run_and_is_replaced(
-    tmp_path: Path, mnist_dir: Path
+    tmp_path: Path, digits: Digits
 ) -> None:
-    env = {"MNIST_DIR": str(mnist_dir), "BACKPROP_LAB_WORKERS": "1"}
+    env = {**digits.env, "BACKPROP_LAB_WORKERS": "1"}
     server = Server(tmp_path / "data", env).start()
     try:
         run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
@@ -105,13 +105,13 @@ def test_a_worker_killed_mid_run_fails_the_run_and_is_replaced(
         server.stop()
 
 
-def test_sigterm_with_an_open_event_stream_stops_promptly(tmp_path: Path, mnist_dir: Path) -> None:
+def test_sigterm_with_an_open_event_stream_stops_promptly(tmp_path: Path, digits: Digits) -> None:
     """A graceful stop must not wait for a long run's event stream to end (it used to)."""
     import subprocess
     import threading
     import time
 
-    env = {"MNIST_DIR": str(mnist_dir), "BACKPROP_LAB_WORKERS": "1"}
+    env = {**digits.env, "BACKPROP_LAB_WORKERS": "1"}
     data = tmp_path / "data"
     server = Server(data, env).start()
     seen: list[Any] = []

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
 from tests.app.sse_client import stream, wait_status
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
-    """A server with the real MNIST and one worker."""
-    env = {"MNIST_DIR": str(mnist_dir), "BACKPROP_LAB_WORKERS": "1"}
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
+    """A server with the real digits (see the test header) and one worker."""
+    env = {**digits.env, "BACKPROP_LAB_WORKERS": "1"}
     srv = Server(tmp_path_factory.mktemp("predict-data"), env).start()
     yield srv
     srv.stop()
@@ -30,16 +28,9 @@ def trained(server: Server) -> str:
     return str(run_id)
 
 
-def mnist_test_images(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:50]
-    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
-        t = np.frombuffer(f.read(), np.uint8, offset=8)[:50]
-    return x, t
-
-
-def test_predicts_test_digits(server: Server, trained: str, mnist_dir: Path) -> None:
-    x, t = mnist_test_images(mnist_dir)
+def test_predicts_test_digits(server: Server, trained: str, digits: Digits) -> None:
+    data = digits.load()  # the digits the server trained on (full MNIST or the subset)
+    x, t = data.x_test[:50].reshape(-1, 28, 28), data.t_test[:50]
     right = 0
     for img, label in zip(x, t, strict=True):
         r = httpx.post(f"{server.url}/runs/{trained}/predict", json={"image": (img / 255).tolist()})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from schemathesis.core.result import Ok
 
 from engine.ops import OPS
 from tests.app.sse_client import stream
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 #: Small limits, so whatever the fuzzer sends finishes quickly (server and schema alike).
 LIMITS = {
@@ -40,10 +39,10 @@ LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """A server with the small limits."""
     env = {f"BACKPROP_LAB_{k.upper()}": str(v) for k, v in LIMITS.items()}
-    srv = Server(tmp_path_factory.mktemp("fuzz-data"), {"MNIST_DIR": str(mnist_dir), **env})
+    srv = Server(tmp_path_factory.mktemp("fuzz-data"), {**digits.env, **env})
     yield srv.start()
     srv.stop()
 

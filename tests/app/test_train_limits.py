@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.app.sse_client import iter_events, stream, wait_status
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """One worker, two active runs at most, small limits."""
     env = {
-        "MNIST_DIR": str(mnist_dir),
+        **digits.env,
         "BACKPROP_LAB_WORKERS": "1",
         "BACKPROP_LAB_MAX_ACTIVE_RUNS": "2",
         "BACKPROP_LAB_MAX_ITERATIONS": "50000",

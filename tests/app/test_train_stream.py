@@ -7,20 +7,19 @@ import io
 import itertools
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.app.sse_client import Event, stream, wait_status
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """A server with one worker, frequent progress events and the real MNIST."""
     env = {
-        "MNIST_DIR": str(mnist_dir),
+        **digits.env,
         "BACKPROP_LAB_PROGRESS_INTERVAL": "0.02",
         "BACKPROP_LAB_WORKERS": "1",
     }

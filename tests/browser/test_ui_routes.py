@@ -74,7 +74,7 @@ def test_limits_and_insights_of_unknown_or_unfinished_runs(ui_server: Server) ->
         assert set(r.json()["error"]) >= {"code", "message"}
     r = httpx.post(
         ui_server.url + "/train",
-        json={"dataset": "mnist", "iterations": 100_000, "batch_size": 100},
+        json={"iterations": 100_000, "batch_size": 100},
     )
     run = r.json()["id"]
     try:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import Digits
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,7 +81,7 @@ def test_help(args: list[str], cache: Path) -> None:
         ["train", "--lr", "-1"],
         ["train", "--dataset", "cifar"],
         ["train", "--data-dir", "/nonexistent/mnist"],
-        ["gradcheck"],  # offline, no MNIST_DIR, empty cache: nothing found
+        ["gradcheck", "--dataset", "mnist"],  # offline, no MNIST_DIR, empty cache: not found
         ["gradcheck", "--seed", "-1"],  # was a NumPy traceback
         ["gradcheck", "--hidden-size", "0"],  # was a meaningless PASS on empty W1
         ["gradcheck", "--eps", "0"],  # was a FAIL full of NaN
@@ -127,25 +129,39 @@ def test_missing_dir_message_names_it(cache: Path) -> None:
     assert "/nonexistent/mnist (from the data_dir argument) does not exist" in out.stderr
 
 
-def test_nothing_found_lists_places(cache: Path) -> None:
-    out = run("gradcheck", cache=cache)
+def test_nothing_found_lists_places_and_says_what_to_do_in_flags(cache: Path) -> None:
+    out = run("gradcheck", "--dataset", "mnist", cache=cache)
     assert "$MNIST_DIR (not set)" in out.stderr and str(cache / "mnist") in out.stderr
-    assert "mnist-10k" in out.stderr
+    assert "--dataset mnist-10k" in out.stderr and "--data-dir DIR" in out.stderr
 
 
-def test_datasets(cache: Path, mnist_dir: Path) -> None:
-    out = run("datasets", cache=cache, env={"MNIST_DIR": str(mnist_dir)})
+def test_defaults_fall_back_to_the_subset_and_say_so(cache: Path) -> None:
+    """Offline with no MNIST here, `gradcheck` and `train` work on mnist-10k, labelled."""
+    out = run("gradcheck", "--mode", "fast", cache=cache)
+    assert out.returncode == 0, out.stderr
+    assert "mnist-10k images" in out.stdout and "subset, not the full MNIST" in out.stderr
+    out = run("train", "--iterations", "20", "--no-progress", cache=cache)
+    assert out.returncode == 0, out.stderr
+    assert "on mnist-10k (8,000 train" in out.stdout and "subset" in out.stderr
+
+
+def test_datasets(cache: Path, digits: Digits) -> None:
+    out = run("datasets", cache=cache, env=digits.env)
     assert out.returncode == 0, out.stderr
     lines = {line.split()[0]: line for line in out.stdout.splitlines()}
-    assert set(lines) == {"mnist", "fashion-mnist", "mnist-10k"}
-    assert str(mnist_dir) in lines["mnist"] and "60,000 train" in lines["mnist"]
+    assert set(lines) == {"mnist", "fashion-mnist", "mnist-10k", "default:"}
+    if digits.full:
+        assert str(digits.full_dir) in lines["mnist"] and "60,000 train" in lines["mnist"]
+    else:
+        assert "not available" in lines["mnist"] and "--dataset mnist-10k" in lines["mnist"]
+    assert lines["default:"] == f"default: {digits.name}"
     assert "not the full MNIST" in lines["mnist-10k"]
     as_json = json.loads(run("datasets", "--json", cache=cache).stdout)
     assert [s["name"] for s in as_json] == ["mnist", "fashion-mnist", "mnist-10k"]
 
 
-def test_gradcheck_full(cache: Path, mnist_dir: Path) -> None:
-    out = run("gradcheck", cache=cache, env={"MNIST_DIR": str(mnist_dir)})
+def test_gradcheck_full(cache: Path, digits: Digits) -> None:
+    out = run("gradcheck", cache=cache, env=digits.env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     for key in ("W1", "b1", "W2", "b2"):
@@ -153,15 +169,16 @@ def test_gradcheck_full(cache: Path, mnist_dir: Path) -> None:
         assert float(line.split(":")[1]) < 1e-9
         (row,) = [x for x in lines if x.split()[:1] == [key]]
         assert row.endswith("pass")
-    assert "3 mnist images" in lines[0] and "result: PASS" in lines
+    assert f"3 {digits.name} images" in lines[0] and "result: PASS" in lines
     assert any(x.startswith("tolerances:") and "atol 1e-07" in x for x in lines)
     assert any(x.startswith("time:") for x in lines)
 
 
-def test_gradcheck_fast_json(cache: Path, mnist_dir: Path) -> None:
+def test_gradcheck_fast_json(cache: Path, digits: Digits) -> None:
+    data_dir = ["--data-dir", str(digits.full_dir)] if digits.full_dir else []
     out = run(
-        "gradcheck", "--mode", "fast", "--json", "--seed", "5", "--data-dir", str(mnist_dir),
-        cache=cache,
+        "gradcheck", "--mode", "fast", "--json", "--seed", "5", "--dataset", digits.name,
+        *data_dir, cache=cache,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -191,15 +208,15 @@ def test_train_mnist_10k_and_save(cache: Path, tmp_path: Path) -> None:
     assert meta["config"]["iterations"] == 200 and meta["status"] == "completed"
 
 
-def test_train_full_mnist_short(cache: Path, mnist_dir: Path) -> None:
+def test_train_full_mnist_short(cache: Path, digits: Digits) -> None:
     out = run(
         "train", "--iterations", "100", "--optimizer", "adam", "--lr", "0.001",
         "--sampling", "shuffle", "--dtype", "float64", "--no-progress",
-        cache=cache, env={"MNIST_DIR": str(mnist_dir)},
+        cache=cache, env=digits.env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "60,000 train" in out.stdout and "completed:" in out.stdout
-    assert out.stderr == ""
+    assert f"{digits.train_size:,} train" in out.stdout and "completed:" in out.stdout
+    assert out.stderr == "" if digits.full else "subset, not the full MNIST" in out.stderr
 
 
 def test_train_step_layers_matches_the_fused_step(cache: Path, tmp_path: Path) -> None:

