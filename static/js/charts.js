@@ -1,3 +1,4 @@
+// @ts-check
 // Live charts with uPlot: loss per iteration (raw + smoothed, other runs overlaid) and accuracy.
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // The gradient check: backprop against central differences, as a table and a log-scale picture.
 
 import { api } from "./api.js";

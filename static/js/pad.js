@@ -1,3 +1,4 @@
+// @ts-check
 // A pad to draw a digit, turned into a 28×28 MNIST-like image: the stroke's box scaled to fit
 // 20×20, then placed so its centre of mass is the image centre (as MNIST was made), values 0..1.
 
