@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	node_modules/.bin/tsc -p tsconfig.json
 
 test: lint
 	@test -x /usr/bin/chromium || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }

@@ -108,6 +108,8 @@
  * @property {number} size
  * @property {number} checked
  * @property {number} [kinks]
+ * @property {{index: number[], backprop: number, numerical: number, abs_diff: number}[]} [worst]
+ *   the elements (fast mode: directions) that differ most
  */
 
 /**
