@@ -34,6 +34,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	node_modules/.bin/tsc -p tsconfig.json
 
 test: lint
 	@test -x /usr/bin/chromium || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }

@@ -28,17 +28,6 @@ from app.store import NewEvent, RunRecord, RunStore, StoredEvent
 INTERRUPTED = "The server stopped while this run was queued or training; it was not finished."
 
 
-def dataset_status(name: str) -> dict[str, Any]:
-    """The engine's view of a dataset, or an unavailable status naming the problem."""
-    from engine.datasets import DatasetError
-    from engine.datasets import dataset_status as engine_status
-
-    try:
-        return engine_status(name)
-    except DatasetError as e:
-        return {"name": name, "available": False, "message": str(e)}
-
-
 class RunNotifier:
     """Recent events of each run in memory (on the event loop), and a wake-up per append.
 

@@ -1,6 +1,148 @@
-// The documented HTTP API (../shared/docs/api.md), and the one error shape it answers with.
+// @ts-check
+// The documented HTTP API (../shared/docs/api.md): its answers' shapes, and the one error shape.
+
+/** @typedef {import("./types").Tensor} Tensor */
+
+/**
+ * @typedef {object} Op One node type of the palette (GET /graphs/ops).
+ * @property {string} name
+ * @property {string[]} inputs port names, in order
+ * @property {number} arity
+ * @property {{name: string, type: string, default: unknown, required: boolean, where: string, doc: string}[]} params
+ * @property {string} doc
+ * @property {string} formula
+ * @property {Record<string, string>} backward each input's gradient rule, e.g. dx: "dout · y"
+ * @property {string[]} label_inputs
+ */
+
+/** @typedef {{ops: Op[], limits: Record<string, number>}} OpsAnswer */
+
+/**
+ * @typedef {object} GraphNodeBody A node of a posted graph.
+ * @property {string} id
+ * @property {string} op
+ * @property {string[]} [inputs]
+ * @property {Tensor} [value]
+ * @property {Record<string, unknown>} [params]
+ */
+
+/** @typedef {{nodes: GraphNodeBody[], output: string | null, dout?: Tensor}} GraphBody */
+
+/** @typedef {{id: string, title: string, description: string, graph: GraphBody}} Preset */
+
+/**
+ * @typedef {object} LocalPort The backward rule of one input of a node.
+ * @property {number} port
+ * @property {string} input the op's port name
+ * @property {string} from the node feeding that port
+ * @property {string} rule
+ * @property {string | null} numbers the rule with the numbers written in (scalars only)
+ * @property {string} text e.g. "dx = dout · y = 1.1 · 2 = 2.2"
+ */
+
+/**
+ * @typedef {object} EvaluatedNode
+ * @property {string} op
+ * @property {string[]} inputs
+ * @property {number[]} shape
+ * @property {Tensor} value
+ * @property {Tensor} grad dL/d(node), summed over every use
+ * @property {{rule: string, scalar: boolean, ports: LocalPort[], text: string} | null} local
+ */
+
+/** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor}} EvaluatedEdge */
+
+/**
+ * @typedef {object} Evaluation The answer of POST /graphs/evaluate.
+ * @property {{id: string, value: Tensor, shape: number[]}} output
+ * @property {Record<string, EvaluatedNode>} nodes
+ * @property {EvaluatedEdge[]} edges
+ * @property {string[]} forward_order
+ * @property {string[]} backward_order
+ */
+
+/** @typedef {"queued" | "running" | "completed" | "cancelled" | "failed" | "interrupted"} RunStatus */
+
+/**
+ * @typedef {object} TrainConfig The body of POST /train.
+ * @property {string} [dataset]
+ * @property {number} [hidden_size]
+ * @property {number} [learning_rate]
+ * @property {number} [batch_size]
+ * @property {number} [iterations]
+ * @property {number} [seed]
+ * @property {string} [optimizer]
+ */
+
+/** @typedef {{epoch: number, iteration: number, train_acc: number, test_acc: number}} EpochPoint */
+
+/**
+ * @typedef {object} RunSummary One run of GET /runs.
+ * @property {string} id
+ * @property {RunStatus} status
+ * @property {TrainConfig} config
+ * @property {number | null} [test_acc]
+ * @property {number | null} [train_acc]
+ * @property {string | null} [message]
+ */
+
+/** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */
+
+/**
+ * @typedef {object} Dataset One dataset of GET /datasets.
+ * @property {string} name
+ * @property {string} title
+ * @property {string} [description]
+ * @property {"available" | "download" | "missing" | "broken"} state
+ * @property {boolean} available
+ * @property {boolean} downloadable
+ * @property {boolean} usable the server accepts it: here, or downloaded on first use
+ * @property {string | null} source where the files are (never a server path)
+ * @property {{train: number, test: number} | null} sizes
+ * @property {boolean} subset
+ * @property {string | null} message
+ */
+
+/**
+ * @typedef {object} ParamCheck One parameter's row of a gradient check.
+ * @property {number | null} mean_abs_diff
+ * @property {number | null} max_abs_diff
+ * @property {number | null} max_rel_error
+ * @property {boolean} passed
+ * @property {number} size
+ * @property {number} checked
+ * @property {number} [kinks]
+ * @property {{index: number[], backprop: number, numerical: number, abs_diff: number}[]} [worst]
+ *   the elements (fast mode: directions) that differ most
+ */
+
+/**
+ * @typedef {object} GradcheckReport The answer of POST /gradcheck.
+ * @property {boolean} passed
+ * @property {"full" | "fast"} mode
+ * @property {number} eps
+ * @property {number} atol
+ * @property {number} rtol
+ * @property {number} elapsed_ms
+ * @property {Record<string, ParamCheck>} params
+ * @property {number} [kinks]
+ * @property {string[]} [notes]
+ */
+
+/** @typedef {{label: number, probabilities: number[]}} Prediction */
+/** @typedef {{images: number[][], units: number[]}} Weights GET /runs/{id}/weights */
+/** @typedef {{classes: string[], matrix: number[][], accuracy: number, test_size: number}} Confusion */
+/**
+ * @typedef {{total: number, items: {index: number, image: number[], label: number, predicted: number, confidence: number}[]}} Mistakes
+ */
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {Record<string, unknown>} [details]
+   */
   constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
@@ -9,7 +151,15 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * One request; the answer's JSON, or an ApiError carrying the one error shape.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>} the JSON of the answer; each `api` entry below names its shape
+ */
 async function request(method, path, body) {
+  /** @type {RequestInit & {headers: Record<string, string>}} */
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -19,7 +169,7 @@ async function request(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (err) {
-    throw new ApiError(0, "network", `The server could not be reached (${err.message}).`);
+    throw new ApiError(0, "network", `The server could not be reached (${/** @type {Error} */ (err).message}).`);
   }
   const text = await response.text();
   let data = null;
@@ -40,30 +190,39 @@ async function request(method, path, body) {
   return data;
 }
 
-/** A list from an answer that is either a list or an object holding one under `key`. */
-export function listOf(data, key) {
-  if (Array.isArray(data)) return data;
-  if (data && Array.isArray(data[key])) return data[key];
-  if (data && typeof data === "object") return Object.values(data).find(Array.isArray) || [];
-  return [];
-}
+const enc = encodeURIComponent;
 
 export const api = {
+  /** @returns {Promise<OpsAnswer>} */
   ops: () => request("GET", "/graphs/ops"),
+  /** @returns {Promise<{presets: Preset[]}>} */
   presets: () => request("GET", "/graphs/presets"),
+  /** @param {GraphBody} graph @returns {Promise<Evaluation>} */
   evaluate: (graph) => request("POST", "/graphs/evaluate", graph),
+  /** @param {object} body @returns {Promise<GradcheckReport>} */
   gradcheck: (body) => request("POST", "/gradcheck", body),
+  /** @returns {Promise<{datasets: Dataset[], default: string}>} */
   datasets: () => request("GET", "/datasets"),
+  /** @returns {Promise<Record<string, number>>} */
   limits: () => request("GET", "/limits"),
+  /** @param {TrainConfig} config @returns {Promise<{id: string, status: RunStatus, events: string}>} */
   train: (config) => request("POST", "/train", config),
-  run: (id) => request("GET", `/train/${encodeURIComponent(id)}`),
-  cancel: (id) => request("DELETE", `/train/${encodeURIComponent(id)}`),
+  /** @param {string} id @returns {Promise<Run>} */
+  run: (id) => request("GET", `/train/${enc(id)}`),
+  /** @param {string} id @returns {Promise<unknown>} */
+  cancel: (id) => request("DELETE", `/train/${enc(id)}`),
+  /** @returns {Promise<{runs: RunSummary[]}>} */
   runs: () => request("GET", "/runs"),
-  predict: (id, image) => request("POST", `/runs/${encodeURIComponent(id)}/predict`, { image }),
-  weights: (id) => request("GET", `/runs/${encodeURIComponent(id)}/weights`),
-  confusion: (id) => request("GET", `/runs/${encodeURIComponent(id)}/confusion`),
-  misclassified: (id, limit) =>
-    request("GET", `/runs/${encodeURIComponent(id)}/misclassified?limit=${limit}`),
-  eventsUrl: (id) => `/train/${encodeURIComponent(id)}/events`,
-  historyUrl: (id, format) => `/train/${encodeURIComponent(id)}/history.${format}`,
+  /** @param {string} id @param {number[][]} image @returns {Promise<Prediction>} */
+  predict: (id, image) => request("POST", `/runs/${enc(id)}/predict`, { image }),
+  /** @param {string} id @returns {Promise<Weights>} */
+  weights: (id) => request("GET", `/runs/${enc(id)}/weights`),
+  /** @param {string} id @returns {Promise<Confusion>} */
+  confusion: (id) => request("GET", `/runs/${enc(id)}/confusion`),
+  /** @param {string} id @param {number} limit @returns {Promise<Mistakes>} */
+  misclassified: (id, limit) => request("GET", `/runs/${enc(id)}/misclassified?limit=${limit}`),
+  /** @param {string} id */
+  eventsUrl: (id) => `/train/${enc(id)}/events`,
+  /** @param {string} id @param {"csv" | "json"} format */
+  historyUrl: (id, format) => `/train/${enc(id)}/history.${format}`,
 };

@@ -1,13 +1,14 @@
+// @ts-check
 // The page: tabs, language switch, the URL (view + graph), and the three views.
 
 import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
-import { bindTabs, selectTab } from "./ui.js";
+import { bindTabs, byId, selectTab } from "./ui.js";
 
 const VIEWS = ["graph", "train", "gradcheck"];
-const tabs = [...document.querySelectorAll(".tabs [role=tab]")];
+const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
 let ready = false;
 
@@ -29,11 +30,15 @@ const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
 
+/**
+ * Show one view (graph, train or gradcheck; an unknown name shows the graph).
+ * @param {string} view
+ */
 function show(view) {
   if (!VIEWS.includes(view)) view = "graph";
   currentView = view;
   selectTab(tabs, "view", view);
-  for (const v of VIEWS) document.getElementById(`view-${v}`).hidden = v !== view;
+  for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
   if (view === "graph") graph.onShow();
   if (view === "train") train.onShow();
@@ -42,7 +47,7 @@ function show(view) {
 
 async function main() {
   await setLanguage(preferredLanguage());
-  const select = document.getElementById("lang-select");
+  const select = byId("lang-select", HTMLSelectElement);
   select.value = language();
   select.addEventListener("change", () => setLanguage(select.value));
   document.addEventListener("langchange", () => {

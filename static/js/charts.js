@@ -1,13 +1,24 @@
+// @ts-check
 // Live charts with uPlot: loss per iteration (raw + smoothed, other runs overlaid) and accuracy.
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
+
+/** @typedef {(number | null)[]} Values */
+/** @typedef {{iteration: string, loss: string, raw: string, smoothed: string, epoch: string, accuracy: string, train: string, test: string}} Labels */
+/** @typedef {{id: string, label: string, loss: (number | null)[], current: boolean}} LossRun */
 
 export const COLORS = ["#d6336c", "#1c7ed6", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#e8590c", "#5c940d"];
 const HEIGHT = 210;
 const EPOCH_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
-/** TensorBoard's smoothing: an exponential moving average, debiased at the start. */
+/**
+ * TensorBoard's smoothing: an exponential moving average, debiased at the start.
+ * @param {(number | null | undefined)[]} values
+ * @param {number} weight
+ * @returns {Values}
+ */
 export function smooth(values, weight) {
+  /** @type {Values} */
   const out = new Array(values.length);
   let last = 0;
   let n = 0;
@@ -24,13 +35,16 @@ export function smooth(values, weight) {
   return out;
 }
 
+/** @param {HTMLElement} el */
 function sizeOf(el) {
   return { width: Math.max(280, el.clientWidth - 4), height: HEIGHT };
 }
 
 class Chart {
+  /** @param {HTMLElement} el where the chart is drawn */
   constructor(el) {
     this.el = el;
+    /** @type {uPlot | null} */
     this.plot = null;
     this.key = "";
     new ResizeObserver(() => {
@@ -38,7 +52,12 @@ class Chart {
     }).observe(el);
   }
 
-  /** Draw `data` with `series`; the plot is rebuilt only when the series change. */
+  /**
+   * Draw `data` with `options`; the plot is rebuilt only when the series change (`key`).
+   * @param {string} key
+   * @param {Omit<uPlot.Options, "width" | "height">} options
+   * @param {uPlot.AlignedData} data
+   */
   draw(key, options, data) {
     if (!this.plot || key !== this.key) {
       if (this.plot) this.plot.destroy();
@@ -57,14 +76,20 @@ class Chart {
 
 export class LossChart extends Chart {
   /**
-   * `runs`: [{id, label, loss (array, index 0 = iteration 1), current}]; `weight`: smoothing.
+   * The loss of each run (loss[0] is iteration 1), smoothed; the current run's raw loss too.
+   * @param {LossRun[]} runs
+   * @param {number} weight the smoothing
+   * @param {Labels} labels
    */
   update(runs, weight, labels) {
     const length = Math.max(0, ...runs.map((r) => r.loss.length));
     const xs = Array.from({ length }, (_, i) => i + 1);
+    /** @type {uPlot.Series[]} */
     const series = [{ label: labels.iteration }];
+    /** @type {Values[]} */
     const data = [xs];
     runs.forEach((run, i) => {
+      /** @type {(arr: Values) => Values} */
       const pad = (arr) => (arr.length < length ? arr.concat(new Array(length - arr.length).fill(null)) : arr);
       const raw = pad(run.loss.map((v) => (v === undefined ? null : v)));
       const color = COLORS[i % COLORS.length];
@@ -82,16 +107,21 @@ export class LossChart extends Chart {
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: false } },
       axes: [{ label: labels.iteration }, { label: labels.loss, size: 56 }],
-    }, data);
+    }, /** @type {uPlot.AlignedData} */ (data));
     this.el.dataset.points = String(runs.find((r) => r.current)?.loss.filter((v) => v !== null && v !== undefined).length ?? 0);
   }
 }
 
 export class AccuracyChart extends Chart {
-  /** `epochs`: [{epoch, train_acc, test_acc}]. */
+  /**
+   * Train and test accuracy per epoch.
+   * @param {import("./api.js").EpochPoint[]} epochs
+   * @param {Labels} labels
+   */
   update(epochs, labels) {
     const xs = epochs.map((e) => e.epoch);
     const data = [xs, epochs.map((e) => e.train_acc), epochs.map((e) => e.test_acc)];
+    /** @type {uPlot.Series[]} */
     const series = [
       { label: labels.epoch },
       { label: labels.train, stroke: COLORS[1], width: 2, points: { show: true, size: 6 } },
@@ -99,12 +129,12 @@ export class AccuracyChart extends Chart {
     ];
     this.draw(series.map((s) => s.label).join("|"), {
       series,
-      scales: { x: { time: false }, y: { range: (u, min, max) => [Math.max(0, Math.min(min, 0.8) - 0.02), 1] } },
-      // The epoch ticks drawn, for tests (uPlot draws them on a canvas).
-      hooks: { draw: [(u) => { this.el.dataset.xTicks = (u.axes[0]._splits || []).join(" "); }] },
+      scales: { x: { time: false }, y: { range: (_u, min) => [Math.max(0, Math.min(min, 0.8) - 0.02), 1] } },
+      // The epoch ticks drawn, for tests (uPlot draws them on a canvas; _splits is its own field).
+      hooks: { draw: [(u) => { this.el.dataset.xTicks = (/** @type {{_splits?: number[]}} */ (u.axes[0])._splits || []).join(" "); }] },
       // Epochs are whole numbers: never a tick at 1.2 or 1.4.
       axes: [{ label: labels.epoch, incrs: EPOCH_STEPS }, { label: labels.accuracy, size: 56 }],
-    }, data);
+    }, /** @type {uPlot.AlignedData} */ (data));
     this.el.dataset.points = String(epochs.length);
   }
 }

@@ -1,23 +1,40 @@
+// @ts-check
 // The gradient check: backprop against central differences, as a table and a log-scale picture.
 
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
-import { fieldMessage, h } from "./ui.js";
+import { byId as $, fieldMessage, h } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import("./api.js").GradcheckReport} GradcheckReport */
+/** @typedef {import("./api.js").ParamCheck} ParamCheck */
+/**
+ * The body of POST /gradcheck: a posted graph, or the book's network on a dataset.
+ * @typedef {{graph: import("./api.js").GraphBody, mode: string}
+ *   | {model: {input_size: number, hidden_size: number, output_size: number}, dataset?: string,
+ *      batch_size: number, seed: number, mode: string}} GradcheckBody
+ */
+
 const NS = "http://www.w3.org/2000/svg";
 const LOG_MIN = -17;
 const LOG_MAX = 1;
 
+/**
+ * An SVG element with attributes and text, appended to `parent` if given.
+ * @param {string} name
+ * @param {Record<string, string | number>} [attrs]
+ * @param {Element | null} [parent]
+ * @param {string | null} [text]
+ */
 function s(name, attrs = {}, parent = null, text = null) {
   const node = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== null) node.textContent = text;
   if (parent) parent.append(node);
   return node;
 }
 
+/** @param {number | null | undefined} x */
 function sci(x) {
   if (typeof x !== "number") return "–";
   if (x === 0) return "0";
@@ -25,9 +42,12 @@ function sci(x) {
 }
 
 export class GradcheckView {
+  /** @param {{graphBody: () => import("./api.js").GraphBody}} options the graph view's graph */
   constructor({ graphBody }) {
     this.graphBody = graphBody;
+    /** @type {GradcheckReport | null} */
     this.report = null;
+    /** @type {GradcheckBody | null} */
     this.request = null;
   }
 
@@ -41,8 +61,13 @@ export class GradcheckView {
     this.syncForm();
   }
 
+  /** The checked value of a radio group of the form. @param {string} name */
+  checked(name) {
+    return /** @type {HTMLInputElement} */ (document.querySelector(`input[name=${name}]:checked`)).value;
+  }
+
   target() {
-    return document.querySelector("input[name=gc-target]:checked").value;
+    return this.checked("gc-target");
   }
 
   syncForm() {
@@ -50,17 +75,22 @@ export class GradcheckView {
     $("gc-net-fields").hidden = !net;
   }
 
+  /**
+   * The form as a POST /gradcheck body; throws (and marks the field) when a field is refused.
+   * @returns {GradcheckBody}
+   */
   body() {
-    const mode = document.querySelector("input[name=gc-mode]:checked").value;
+    const mode = this.checked("gc-mode");
     if (this.target() === "graph") {
       const graph = this.graphBody();
       if (!graph.nodes.length) throw new Error(t("graph.nothingToRun"));
       return { graph, mode };
     }
     const ints = { hidden_size: "gc-hidden", batch_size: "gc-batch", seed: "gc-seed" };
+    /** @type {Record<string, number>} */
     const values = {};
     for (const [name, id] of Object.entries(ints)) {
-      const input = $(id);
+      const input = $(id, HTMLInputElement);
       const v = Number(input.value);
       const max = Number(input.max) || Infinity;
       const ok = input.value.trim() !== "" && Number.isInteger(v) && v >= (name === "seed" ? 0 : 1) && v <= max;
@@ -73,7 +103,7 @@ export class GradcheckView {
     }
     return {
       model: { input_size: 784, hidden_size: values.hidden_size, output_size: 10 },
-      dataset: $("gc-dataset").value || undefined, // none: the server's default
+      dataset: $("gc-dataset", HTMLSelectElement).value || undefined, // none: the server's default
       batch_size: values.batch_size,
       seed: values.seed,
       mode,
@@ -86,10 +116,10 @@ export class GradcheckView {
     try {
       body = this.body();
     } catch (err) {
-      $("gc-error").textContent = err.message;
+      $("gc-error").textContent = /** @type {Error} */ (err).message;
       return;
     }
-    const button = $("gc-run");
+    const button = $("gc-run", HTMLButtonElement);
     button.disabled = true;
     $("gc-summary").replaceChildren(h("p", { className: "muted busy", text: t("gc.running") }));
     try {
@@ -97,7 +127,7 @@ export class GradcheckView {
       this.request = body;
     } catch (err) {
       this.report = null;
-      $("gc-error").textContent = err.message;
+      $("gc-error").textContent = /** @type {Error} */ (err).message;
     } finally {
       button.disabled = false;
     }
@@ -105,16 +135,17 @@ export class GradcheckView {
   }
 
   render() {
-    const tbody = $("gc-table").querySelector("tbody");
+    const tbody = /** @type {HTMLTableSectionElement} */ ($("gc-table").querySelector("tbody"));
     tbody.replaceChildren();
     const picture = $("gc-picture");
     picture.replaceChildren();
     const r = this.report;
-    if (!r) {
+    const request = this.request;
+    if (!r || !request) {
       $("gc-summary").replaceChildren(h("p", { className: "muted", text: t("gc.none") }));
       return;
     }
-    const what = this.request && this.request.graph ? t("gc.graph") : `TwoLayerNet (784-${this.request.model.hidden_size}-10, ${t("gc.batchN", { n: this.request.batch_size })})`;
+    const what = "graph" in request ? t("gc.graph") : `TwoLayerNet (784-${request.model.hidden_size}-10, ${t("gc.batchN", { n: request.batch_size })})`;
     $("gc-summary").replaceChildren(
       h("p", { className: `verdict ${r.passed ? "pass" : "fail"}`, "data-passed": String(r.passed) },
         h("strong", { text: r.passed ? t("gc.allPassed") : t("gc.someFailed") }), ` — ${what}`),
@@ -138,7 +169,11 @@ export class GradcheckView {
     picture.append(this.chart(entries, r));
   }
 
-  /** One row per parameter on a log axis: mean and max |diff|, the worst elements, the tolerance. */
+  /**
+   * One row per parameter on a log axis: mean and max |diff|, the worst elements, the tolerance.
+   * @param {[string, ParamCheck][]} entries
+   * @param {GradcheckReport} report
+   */
   chart(entries, report) {
     const rowH = 34;
     const left = 90;
@@ -146,8 +181,9 @@ export class GradcheckView {
     const width = Math.max(560, ($("gc-picture").clientWidth || 760) - 4);
     const height = 40 + entries.length * rowH + 34;
     const svg = s("svg", { width, height, class: "gc-chart", role: "img", "aria-label": t("gc.picture") });
+    /** @type {(v: number | null) => number} */
     const x = (v) => {
-      const lv = Math.log10(Math.max(v, 10 ** LOG_MIN));
+      const lv = Math.log10(Math.max(v ?? 0, 10 ** LOG_MIN));
       return left + ((lv - LOG_MIN) / (LOG_MAX - LOG_MIN)) * (width - left - right);
     };
     const axisY = 30 + entries.length * rowH;

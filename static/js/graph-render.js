@@ -1,8 +1,37 @@
+// @ts-check
 // Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
 
 import { heatmapUrl, fullText, isScalar, short, flatten } from "./tensor.js";
-import { opDoc, symbolFor } from "./rules.js";
+import { opDoc, symbolFor } from "./op-labels.js";
 import { t } from "./i18n.js";
+
+/** @typedef {import("./api.js").Op} Op */
+/** @typedef {import("./api.js").Tensor} Tensor */
+/** @typedef {import("./api.js").Evaluation} Evaluation */
+/** @typedef {import("./api.js").EvaluatedEdge} EvaluatedEdge */
+/** @typedef {import("./graph-model.js").EditNode} EditNode */
+/** @typedef {import("./graph-model.js").EditGraph} EditGraph */
+/** @typedef {{x: number, y: number}} Point */
+/**
+ * A node's shape: a box (inputs), a circle (short symbols) or a pill, its size and ports.
+ * @typedef {{kind: "box" | "circle" | "pill", w: number, h: number, arity: number, symbol?: string}} Geometry
+ */
+/**
+ * What to draw besides the graph.
+ * @typedef {object} RenderOptions
+ * @property {Map<string, Op>} ops
+ * @property {Evaluation | null} result
+ * @property {string | null} selected
+ * @property {string | null} selectedEdge
+ * @property {string | null} current the node of the current step
+ * @property {"forward" | "backward"} [phase]
+ * @property {Record<string, string>} errors
+ * @property {string | null} output
+ * @property {{a: Point, b: Point} | null} pending an edge being dragged
+ * @property {(id: string) => boolean} showValue
+ * @property {(id: string) => boolean} showGrad
+ * @property {() => boolean} showOutputGrad
+ */
 
 const NS = "http://www.w3.org/2000/svg";
 export const INPUT_W = 100;
@@ -11,18 +40,30 @@ export const CIRCLE_R = 27;
 const PORT_GAP = 20;
 const STUB = 90;
 
+/**
+ * An SVG element with attributes, appended to `parent` if given.
+ * @param {string} name
+ * @param {Record<string, string | number | undefined | null>} [attrs]
+ * @param {Element | null} [parent]
+ * @returns {SVGElement}
+ */
 export function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
+  const node = /** @type {SVGElement} */ (document.createElementNS(NS, name));
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
   if (parent) parent.appendChild(node);
   return node;
 }
 
-/** The shape of a node: a box for inputs, a circle for short symbols, a pill otherwise. */
+/**
+ * The shape of a node: a box for inputs, a circle for short symbols, a pill otherwise.
+ * @param {EditNode} node
+ * @param {Op | undefined} meta
+ * @returns {Geometry}
+ */
 export function geometry(node, meta) {
-  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), (node.inputs || []).length);
+  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), node.inputs.length);
   if (node.op === "input") return { kind: "box", w: INPUT_W, h: INPUT_H, arity };
-  const symbol = symbolFor(node.op, meta);
+  const symbol = symbolFor(node.op);
   if (symbol.length <= 2 && arity <= 2) {
     return { kind: "circle", w: CIRCLE_R * 2, h: CIRCLE_R * 2, arity, symbol };
   }
@@ -31,20 +72,32 @@ export function geometry(node, meta) {
   return { kind: "pill", w, h, arity, symbol };
 }
 
-/** How many inputs an op takes, from the ops table (a list of names or a number). */
+/**
+ * How many inputs a node takes: its op's arity (an unknown op: as many as it has).
+ * @param {Op | undefined} meta
+ * @param {EditNode} node
+ */
 export function arityOf(meta, node) {
-  if (!meta) return (node && node.inputs ? node.inputs.length : 2);
-  if (Array.isArray(meta.inputs)) return meta.inputs.length;
-  if (typeof meta.inputs === "number") return meta.inputs;
-  if (typeof meta.arity === "number") return meta.arity;
-  return node && node.inputs ? node.inputs.length : 2;
+  return meta ? meta.arity : node.inputs.length;
 }
 
+/**
+ * The names of a node's `arity` input ports ("x", "y"; "in2" past what the op names).
+ * @param {Op | undefined} meta
+ * @param {number} arity
+ */
 export function portNames(meta, arity) {
-  const names = meta && Array.isArray(meta.inputs) ? meta.inputs.map((p) => (typeof p === "string" ? p : p.name)) : [];
+  const names = meta ? meta.inputs : [];
   return Array.from({ length: arity }, (_, k) => names[k] || `in${k}`);
 }
 
+/**
+ * Where input port `k` of a node is.
+ * @param {EditNode} node
+ * @param {Geometry} geo
+ * @param {number} k
+ * @returns {Point}
+ */
 export function inPort(node, geo, k) {
   const n = Math.max(1, geo.arity);
   const dy = (k - (n - 1) / 2) * PORT_GAP;
@@ -55,20 +108,35 @@ export function inPort(node, geo, k) {
   return { x: node.x - geo.w / 2, y: node.y + dy };
 }
 
+/**
+ * Where a node's output port is.
+ * @param {EditNode} node
+ * @param {Geometry} geo
+ * @returns {Point}
+ */
 export function outPort(node, geo) {
   return { x: node.x + geo.w / 2, y: node.y };
 }
 
+/**
+ * @param {Point} a
+ * @param {Point} b
+ */
 function edgePath(a, b) {
   const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
   return `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`;
 }
 
-/** Where an edge's labels go: a little before the middle, where converging edges are apart. */
+/**
+ * Where an edge's labels go: a little before the middle, where converging edges are apart.
+ * @param {Point} a
+ * @param {Point} b
+ */
 function bezierMid(a, b) {
   const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
   const p = [a, { x: a.x + dx, y: a.y }, { x: b.x - dx, y: b.y }, b];
   const tt = 0.42;
+  /** @type {(u: Point, v: Point) => Point} */
   const m = (u, v) => ({ x: u.x + (v.x - u.x) * tt, y: u.y + (v.y - u.y) * tt });
   const q = [m(p[0], p[1]), m(p[1], p[2]), m(p[2], p[3])];
   const r = [m(q[0], q[1]), m(q[1], q[2])];
@@ -79,6 +147,12 @@ function bezierMid(a, b) {
  * A point below the nodes that the edge a→b would otherwise run through (e.g. x → add in
  * x·y + x, with x·y on the same row), or null when the way is clear. The edge then bends
  * under them and its labels sit at that point, clear of the nodes and their names.
+ * @param {Point} a
+ * @param {Point} b
+ * @param {EditNode[]} nodes
+ * @param {Map<string, Geometry>} geos
+ * @param {string[]} skip
+ * @returns {Point | null}
  */
 function detourPoint(a, b, nodes, geos, skip) {
   const lo = Math.min(a.x, b.x);
@@ -86,20 +160,33 @@ function detourPoint(a, b, nodes, geos, skip) {
   let bottom = null;
   for (const n of nodes) {
     if (skip.includes(n.id) || n.x <= lo + 10 || n.x >= hi - 10) continue;
-    const g = geos.get(n.id);
+    const g = /** @type {Geometry} */ (geos.get(n.id));
     const y = a.y + ((b.y - a.y) * (n.x - a.x)) / (b.x - a.x || 1);
     if (Math.abs(n.y - y) < g.h / 2 + 16) bottom = Math.max(bottom ?? -Infinity, n.y + g.h / 2 + 62);
   }
   return bottom === null ? null : { x: (a.x + b.x) / 2, y: bottom };
 }
 
+/**
+ * @param {Point} a
+ * @param {Point} w
+ * @param {Point} b
+ */
 function detourPath(a, w, b) {
   const d1 = Math.max(30, (w.x - a.x) / 2);
   const d2 = Math.max(30, (b.x - w.x) / 2);
   return `M${a.x},${a.y} C${a.x + d1},${a.y} ${w.x - d1},${w.y} ${w.x},${w.y} C${w.x + d2},${w.y} ${b.x - d2},${b.y} ${b.x},${b.y}`;
 }
 
-/** A value drawn at (x, y): a number as text, a tensor as a small heatmap with its shape. */
+/**
+ * A value drawn at (x, y): a number as text, a tensor as a small heatmap with its shape.
+ * @param {Element} parent
+ * @param {Tensor} value
+ * @param {number} x
+ * @param {number} y
+ * @param {string} cls
+ * @param {"above" | "below"} where
+ */
 function valueLabel(parent, value, x, y, cls, where) {
   const g = el("g", { class: `label ${cls}` }, parent);
   g.dataset.tip = fullText(value);
@@ -120,6 +207,10 @@ function valueLabel(parent, value, x, y, cls, where) {
 /**
  * Draw `graph` into `svg`. `view` says what to show: result (evaluate answer or null), step
  * visibility callbacks, selection, errors, the ops table, and the output id.
+ * @param {SVGSVGElement} svg
+ * @param {EditGraph} graph
+ * @param {RenderOptions} view
+ * @returns {Map<string, Geometry>}
  */
 export function render(svg, graph, view) {
   svg.replaceChildren();
@@ -129,25 +220,27 @@ export function render(svg, graph, view) {
 
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const geos = new Map(graph.nodes.map((n) => [n.id, geometry(n, view.ops.get(n.op))]));
+  /** @type {(id: string) => Geometry} */
+  const geo = (id) => /** @type {Geometry} */ (geos.get(id));
   const edgesLayer = el("g", { class: "edges" }, svg);
   const labelsLayer = el("g", { class: "labels" }, svg);
   const nodesLayer = el("g", { class: "nodes" }, svg);
   const result = view.result;
+  /** @type {Map<string, EvaluatedEdge>} */
   const edgeResults = new Map();
-  if (result && Array.isArray(result.edges)) {
-    for (const e of result.edges) edgeResults.set(`${e.from}>${e.to}>${e.port}`, e);
-  }
+  for (const e of result ? result.edges : []) edgeResults.set(`${e.from}>${e.to}>${e.port}`, e);
 
   for (const node of graph.nodes) {
-    (node.inputs || []).forEach((src, k) => {
-      if (!src || !byId.has(src)) return;
-      const from = byId.get(src);
-      const a = outPort(from, geos.get(src));
-      const b = inPort(node, geos.get(node.id), k);
+    node.inputs.forEach((src, k) => {
+      const from = src ? byId.get(src) : undefined;
+      if (!src || !from) return;
+      const a = outPort(from, geo(src));
+      const b = inPort(node, geo(node.id), k);
       const key = `${src}>${node.id}>${k}`;
       const selected = view.selectedEdge === key;
       const g = el("g", { class: `edge${selected ? " selected" : ""}`, "data-edge": key }, edgesLayer);
       const via = detourPoint(a, b, graph.nodes, geos, [src, node.id]);
+      /** @type {(end: Point) => string} */
       const path = (end) => (via ? detourPath(a, via, end) : edgePath(a, end));
       el("path", { d: path(b), class: "hit" }, g);
       el("path", { d: path({ x: b.x - 2, y: b.y }), class: "line", "marker-end": "url(#arrow)" }, g);
@@ -156,22 +249,22 @@ export function render(svg, graph, view) {
       const mid = via || bezierMid(a, b);
       const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
-      if (view.showValue(src) && r.value !== null && r.value !== undefined) {
+      if (view.showValue(src)) {
         valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above");
       }
-      if (view.showGrad(node.id) && r.grad !== null && r.grad !== undefined) {
+      if (view.showGrad(node.id)) {
         valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
       }
     });
   }
 
   const outId = view.output;
-  if (outId && byId.has(outId)) {
-    const node = byId.get(outId);
-    const a = outPort(node, geos.get(outId));
+  const outNode = outId ? byId.get(outId) : undefined;
+  if (outId && outNode) {
+    const a = outPort(outNode, geo(outId));
     const b = { x: a.x + STUB, y: a.y };
     el("path", { d: `M${a.x},${a.y} L${b.x - 2},${b.y}`, class: "line output-line", "marker-end": "url(#arrow)" }, edgesLayer);
-    const res = result && result.nodes ? result.nodes[outId] : null;
+    const res = result ? result.nodes[outId] : null;
     if (res) {
       const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
       if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above");
@@ -181,7 +274,7 @@ export function render(svg, graph, view) {
 
   for (const node of graph.nodes) {
     const meta = view.ops.get(node.op);
-    const geo = geos.get(node.id);
+    const shape = geo(node.id);
     const classes = ["node", `op-${node.op}`];
     if (view.selected === node.id) classes.push("selected");
     if (view.current === node.id) classes.push("current");
@@ -195,24 +288,24 @@ export function render(svg, graph, view) {
       "aria-label": t("graph.nodeAria", { id: node.id, op: node.op }),
       "aria-pressed": view.selected === node.id ? "true" : "false",
     }, nodesLayer);
-    if (geo.kind === "box") {
-      el("rect", { x: node.x - geo.w / 2, y: node.y - geo.h / 2, width: geo.w, height: geo.h, rx: 8, class: "body" }, g);
+    if (shape.kind === "box") {
+      el("rect", { x: node.x - shape.w / 2, y: node.y - shape.h / 2, width: shape.w, height: shape.h, rx: 8, class: "body" }, g);
       const id = el("text", { x: node.x, y: node.y - 5, "text-anchor": "middle", class: "node-id" }, g);
       id.textContent = node.id;
       const val = el("text", { x: node.x, y: node.y + 13, "text-anchor": "middle", class: "node-value" }, g);
       val.textContent = short(node.value ?? 0);
       g.dataset.tip = fullText(node.value ?? 0);
     } else {
-      if (geo.kind === "circle") el("circle", { cx: node.x, cy: node.y, r: CIRCLE_R, class: "body" }, g);
-      else el("rect", { x: node.x - geo.w / 2, y: node.y - geo.h / 2, width: geo.w, height: geo.h, rx: geo.h / 2, class: "body" }, g);
-      const sym = el("text", { x: node.x, y: node.y + (geo.kind === "circle" ? 7 : 5), "text-anchor": "middle", class: geo.kind === "circle" ? "symbol" : "symbol small" }, g);
-      sym.textContent = geo.symbol;
-      const id = el("text", { x: node.x, y: node.y + geo.h / 2 + 15, "text-anchor": "middle", class: "node-id under" }, g);
+      if (shape.kind === "circle") el("circle", { cx: node.x, cy: node.y, r: CIRCLE_R, class: "body" }, g);
+      else el("rect", { x: node.x - shape.w / 2, y: node.y - shape.h / 2, width: shape.w, height: shape.h, rx: shape.h / 2, class: "body" }, g);
+      const sym = el("text", { x: node.x, y: node.y + (shape.kind === "circle" ? 7 : 5), "text-anchor": "middle", class: shape.kind === "circle" ? "symbol" : "symbol small" }, g);
+      sym.textContent = shape.symbol ?? "";
+      const id = el("text", { x: node.x, y: node.y + shape.h / 2 + 15, "text-anchor": "middle", class: "node-id under" }, g);
       id.textContent = node.id;
       if (meta && meta.doc) g.dataset.tip = `${node.op}: ${opDoc(meta)}${meta.formula ? `\n${meta.formula}` : ""}`;
-      const names = portNames(meta, geo.arity);
-      for (let k = 0; k < geo.arity; k++) {
-        const p = inPort(node, geo, k);
+      const names = portNames(meta, shape.arity);
+      for (let k = 0; k < shape.arity; k++) {
+        const p = inPort(node, shape, k);
         const pg = el("g", { class: `port in${node.inputs && node.inputs[k] ? " connected" : ""}`, "data-port-in": k, "data-node-id": node.id }, g);
         el("circle", { cx: p.x, cy: p.y, r: 7 }, pg);
         const n = el("text", { x: p.x, y: p.y + 3.5, "text-anchor": "middle" }, pg);
@@ -221,14 +314,14 @@ export function render(svg, graph, view) {
         title.textContent = `${names[k]} (${k})`;
       }
     }
-    const res = result && result.nodes ? result.nodes[node.id] : null;
-    if (res && node.op === "input" && view.showGrad(node.id) && res.grad !== null && res.grad !== undefined) {
+    const res = result ? result.nodes[node.id] : null;
+    if (res && node.op === "input" && view.showGrad(node.id)) {
       const gl = el("g", { class: "label node-grad", "data-node-grad": node.id }, g);
       gl.dataset.tip = fullText(res.grad);
-      const txt = el("text", { x: node.x, y: node.y + geo.h / 2 + 16, "text-anchor": "middle" }, gl);
+      const txt = el("text", { x: node.x, y: node.y + shape.h / 2 + 16, "text-anchor": "middle" }, gl);
       txt.textContent = `∂L/∂${node.id} = ${short(res.grad)}`;
     }
-    const op = outPort(node, geo);
+    const op = outPort(node, shape);
     const og = el("g", { class: "port out", "data-port-out": node.id }, g);
     el("circle", { cx: op.x, cy: op.y, r: 7 }, og);
     const title = el("title", {}, og);
@@ -241,12 +334,16 @@ export function render(svg, graph, view) {
   return geos;
 }
 
-/** The box holding every node (and output stub), for sizing the canvas. */
+/**
+ * The box holding every node (and output stub), for sizing the canvas.
+ * @param {EditGraph} graph
+ * @param {Map<string, Geometry>} geos
+ */
 export function bounds(graph, geos) {
   let maxX = 0;
   let maxY = 0;
   for (const n of graph.nodes) {
-    const g = geos.get(n.id);
+    const g = /** @type {Geometry} */ (geos.get(n.id));
     maxX = Math.max(maxX, n.x + g.w / 2 + STUB + 40);
     maxY = Math.max(maxY, n.y + g.h / 2 + 70);
   }

@@ -1,19 +1,51 @@
+// @ts-check
 // The panel that edits the selected node: id, value (number, vector or matrix), inputs, output.
 
 import { t } from "./i18n.js";
-import { opDoc } from "./rules.js";
+import { opDoc } from "./op-labels.js";
 import { h } from "./ui.js";
 import { arityOf, portNames } from "./graph-render.js";
 import { asGrid, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
 
 const MAX_GRID = 10;
 
+/** @typedef {import("./api.js").Tensor} Tensor */
+/** @typedef {import("./api.js").Op} Op */
+/** @typedef {import("./api.js").Evaluation} Evaluation */
+/** @typedef {import("./graph-model.js").EditNode} EditNode */
+/** @typedef {import("./graph-model.js").EditGraph} EditGraph */
+
+/**
+ * What the inspector may do to the graph (each is one undo step, or says why not).
+ * @typedef {object} Actions
+ * @property {(oldId: string, newId: string) => void} rename
+ * @property {(id: string, value: Tensor) => void} setValue
+ * @property {(id: string, port: number, src: string | null) => void} setInput
+ * @property {(id: string, name: string, value: Tensor | undefined) => void} setParam
+ * @property {(id: string | null) => void} setOutput
+ * @property {(id: string) => void} remove
+ * @property {(message: string) => void} invalid
+ */
+
+/**
+ * The value of the form field an event came from.
+ * @param {Event} e
+ */
+function fieldValue(e) {
+  return /** @type {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} */ (e.target).value;
+}
+
+/** @param {Tensor} value */
 function kindOf(value) {
   const rank = shapeOf(value).length;
   return rank === 0 ? "number" : rank === 1 ? "vector" : "matrix";
 }
 
-/** The value editor: a kind, its shape and a grid of cells, plus the value as JSON. */
+/**
+ * The value editor: a kind, its shape and a grid of cells, plus the value as JSON.
+ * @param {EditNode} node
+ * @param {Actions} actions
+ */
 function valueEditor(node, actions) {
   const value = node.value ?? 0;
   const kind = kindOf(value);
@@ -21,8 +53,8 @@ function valueEditor(node, actions) {
   const kindSel = h("select", {
     id: "node-kind",
     "data-focus-key": "kind",
-    onchange: (e) => {
-      const k = e.target.value;
+    onchange: (/** @type {Event} */ e) => {
+      const k = fieldValue(e);
       const first = typeof value === "number" ? value : asGrid(value)[0][0];
       if (k === "number") actions.setValue(node.id, first);
       else if (k === "vector") actions.setValue(node.id, reshape(value, 0, 3));
@@ -40,8 +72,8 @@ function valueEditor(node, actions) {
         h("span", { text: t("inspector.value") }),
         h("input", {
           id: "node-value", type: "number", step: "any", value: String(value), "data-focus-key": "value",
-          onchange: (e) => {
-            const v = parseValue(e.target.value);
+          onchange: (/** @type {Event} */ e) => {
+            const v = parseValue(fieldValue(e));
             if (v === undefined || Array.isArray(v)) actions.invalid(t("inspector.badNumber"));
             else actions.setValue(node.id, v);
           },
@@ -52,12 +84,13 @@ function valueEditor(node, actions) {
     const rows = kind === "vector" ? 0 : shape[0];
     const cols = kind === "vector" ? shape[0] : shape[1];
     const dims = h("div", { className: "dims" });
+    /** @type {(label: string, key: string, current: number, apply: (n: number) => void) => HTMLElement} */
     const dim = (label, key, current, apply) =>
       h("label", { className: "inline" }, h("span", { text: label }),
         h("input", {
           type: "number", min: 1, max: 64, step: 1, value: String(current), size: 3, "data-focus-key": key,
-          onchange: (e) => {
-            const n = Math.round(Number(e.target.value));
+          onchange: (/** @type {Event} */ e) => {
+            const n = Math.round(Number(fieldValue(e)));
             if (!(n >= 1 && n <= 64)) actions.invalid(t("inspector.badShape"));
             else apply(n);
           },
@@ -77,8 +110,8 @@ function valueEditor(node, actions) {
           tr.append(h("td", {}, h("input", {
             type: "text", inputmode: "decimal", value: String(x), size: 4,
             "aria-label": t("inspector.cell", { row: i, col: j }), "data-focus-key": `cell-${i}-${j}`,
-            onchange: (e) => {
-              const v = parseValue(e.target.value);
+            onchange: (/** @type {Event} */ e) => {
+              const v = parseValue(fieldValue(e));
               if (v === undefined || Array.isArray(v)) return actions.invalid(t("inspector.badNumber"));
               const next = JSON.parse(JSON.stringify(value));
               if (kind === "vector") next[j] = v;
@@ -97,8 +130,8 @@ function valueEditor(node, actions) {
       h("span", { text: t("inspector.json") }),
       h("textarea", {
         rows: 2, spellcheck: false, value: JSON.stringify(value), "data-focus-key": "json",
-        onchange: (e) => {
-          const v = parseValue(e.target.value);
+        onchange: (/** @type {Event} */ e) => {
+          const v = parseValue(fieldValue(e));
           if (v === undefined) actions.invalid(t("inspector.badJson"));
           else actions.setValue(node.id, v);
         },
@@ -107,11 +140,16 @@ function valueEditor(node, actions) {
   return box;
 }
 
-/** Fill `container` with the editor of `node` (or a hint when nothing is selected). */
+/**
+ * Fill `container` with the editor of `node` (or a hint when nothing is selected).
+ * @param {HTMLElement} container
+ * @param {{graph: EditGraph, node: EditNode | null, ops: Map<string, Op>, result: Evaluation | null,
+ *   output: string | null, actions: Actions}} ctx
+ */
 export function renderInspector(container, ctx) {
   const { graph, node, ops, result, output, actions } = ctx;
   const active = document.activeElement;
-  const focusKey = container.contains(active) && active.dataset ? active.dataset.focusKey : null;
+  const focusKey = active instanceof HTMLElement && container.contains(active) ? active.dataset.focusKey : null;
   container.replaceChildren();
   if (!node) {
     container.append(h("p", { className: "muted", text: t("graph.nothingSelected") }));
@@ -123,7 +161,7 @@ export function renderInspector(container, ctx) {
       h("span", { text: t("inspector.id") }),
       h("input", {
         id: "node-id", type: "text", value: node.id, spellcheck: false, "data-focus-key": "id",
-        onchange: (e) => actions.rename(node.id, e.target.value.trim()),
+        onchange: (/** @type {Event} */ e) => actions.rename(node.id, fieldValue(e).trim()),
       })),
   );
   const opLine = h("p", { className: "op-line" }, h("strong", { text: node.op }));
@@ -133,7 +171,7 @@ export function renderInspector(container, ctx) {
   if (meta && meta.formula) container.append(h("p", { className: "formula", text: meta.formula }));
 
   if (node.op === "input") container.append(valueEditor(node, actions));
-  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), (node.inputs || []).length);
+  const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), node.inputs.length);
   if (arity) {
     const names = portNames(meta, arity);
     const fs = h("fieldset", { className: "ports" }, h("legend", { text: t("inspector.inputs") }));
@@ -141,21 +179,18 @@ export function renderInspector(container, ctx) {
       const sel = h("select", {
         "data-focus-key": `port-${k}`,
         "aria-label": t("inspector.portAria", { k, name: names[k] }),
-        onchange: (e) => actions.setInput(node.id, k, e.target.value || null),
+        onchange: (/** @type {Event} */ e) => actions.setInput(node.id, k, fieldValue(e) || null),
       });
       sel.append(h("option", { value: "", text: t("inspector.unconnected") }));
       for (const other of graph.nodes) {
         if (other.id === node.id) continue;
-        sel.append(h("option", { value: other.id, text: other.id, selected: (node.inputs || [])[k] === other.id }));
+        sel.append(h("option", { value: other.id, text: other.id, selected: node.inputs[k] === other.id }));
       }
       fs.append(h("label", { className: "field port-field" }, h("span", { text: `${k} · ${names[k]}` }), sel));
     }
     container.append(fs);
   }
-  const params = meta && meta.params ? meta.params : [];
-  const paramNames = (Array.isArray(params) ? params : Object.keys(params))
-    .map((p) => (typeof p === "string" ? p : p.name))
-    .filter((p) => p && p !== "value");
+  const paramNames = (meta ? meta.params : []).map((p) => p.name).filter((p) => p !== "value");
   if (node.op !== "input" && paramNames.length) {
     const fs = h("fieldset", { className: "params" }, h("legend", { text: t("inspector.params") }));
     for (const name of paramNames) {
@@ -164,8 +199,8 @@ export function renderInspector(container, ctx) {
         h("input", {
           type: "text", value: current === undefined ? "" : JSON.stringify(current), "data-focus-key": `param-${name}`,
           placeholder: t("inspector.paramPlaceholder"),
-          onchange: (e) => {
-            const text = e.target.value.trim();
+          onchange: (/** @type {Event} */ e) => {
+            const text = fieldValue(e).trim();
             const v = text === "" ? undefined : parseValue(text);
             if (text !== "" && v === undefined) actions.invalid(t("inspector.badJson"));
             else actions.setParam(node.id, name, v);
@@ -178,11 +213,11 @@ export function renderInspector(container, ctx) {
     h("label", { className: "check" },
       h("input", {
         type: "checkbox", checked: output === node.id, "data-focus-key": "output",
-        onchange: (e) => actions.setOutput(e.target.checked ? node.id : null),
+        onchange: (/** @type {Event} */ e) => actions.setOutput(/** @type {HTMLInputElement} */ (e.target).checked ? node.id : null),
       }),
       h("span", { text: t("inspector.isOutput") })),
   );
-  const res = result && result.nodes ? result.nodes[node.id] : null;
+  const res = result ? result.nodes[node.id] : null;
   if (res) {
     const dl = h("dl", { className: "node-result" });
     dl.append(h("dt", { text: t("inspector.forward") }), h("dd", { text: short(res.value), title: fullText(res.value) }));
@@ -203,6 +238,6 @@ export function renderInspector(container, ctx) {
     h("button", { type: "button", className: "danger", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
   if (focusKey) {
     const again = container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
-    if (again) again.focus({ preventScroll: true });
+    if (again instanceof HTMLElement) again.focus({ preventScroll: true });
   }
 }

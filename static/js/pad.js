@@ -1,3 +1,4 @@
+// @ts-check
 // A pad to draw a digit, turned into a 28×28 MNIST-like image: the stroke's box scaled to fit
 // 20×20, then placed so its centre of mass is the image centre (as MNIST was made), values 0..1.
 
@@ -6,9 +7,22 @@ import { diverging } from "./tensor.js";
 const SIZE = 28;
 const BOX = 20;
 
-/** Draw 784 values (0..1) as a grey image on a 28×28 canvas (white ink on black, like MNIST). */
+/**
+ * The 2-D context of a canvas (every canvas here has one).
+ * @param {HTMLCanvasElement} canvas
+ * @param {CanvasRenderingContext2DSettings} [settings]
+ */
+function context(canvas, settings) {
+  return /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d", settings));
+}
+
+/**
+ * Draw 784 values (0..1) as a grey image on a 28×28 canvas (white ink on black, like MNIST).
+ * @param {HTMLCanvasElement} canvas
+ * @param {number[]} pixels
+ */
 export function drawGray(canvas, pixels) {
-  const ctx = canvas.getContext("2d");
+  const ctx = context(canvas);
   const img = ctx.createImageData(SIZE, SIZE);
   for (let i = 0; i < SIZE * SIZE; i++) {
     const v = Math.round(255 * Math.max(0, Math.min(1, pixels[i])));
@@ -17,25 +31,37 @@ export function drawGray(canvas, pixels) {
   ctx.putImageData(img, 0, 0);
 }
 
-/** Draw 784 weights on a 28×28 canvas: red positive, blue negative, scaled by `scale`. */
+/**
+ * Draw 784 weights on a 28×28 canvas: red positive, blue negative, scaled by `scale`.
+ * @param {HTMLCanvasElement} canvas
+ * @param {number[]} weights
+ * @param {number} [scale] the |weight| drawn at full colour (default: the largest)
+ */
 export function drawWeights(canvas, weights, scale) {
-  const ctx = canvas.getContext("2d");
+  const ctx = context(canvas);
   const img = ctx.createImageData(SIZE, SIZE);
   const s = scale || Math.max(1e-12, ...weights.map(Math.abs));
   for (let i = 0; i < SIZE * SIZE; i++) img.data.set([...diverging(weights[i] / s), 255], i * 4);
   ctx.putImageData(img, 0, 0);
 }
 
-/** The pad's ink as a Float32Array of w×h intensities in 0..1. */
+/**
+ * The pad's ink as a Float32Array of w×h intensities in 0..1.
+ * @param {HTMLCanvasElement} canvas
+ */
 function inkOf(canvas) {
   const { width, height } = canvas;
-  const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+  const data = context(canvas).getImageData(0, 0, width, height).data;
   const ink = new Float32Array(width * height);
   for (let i = 0; i < ink.length; i++) ink[i] = data[i * 4] / 255;
   return ink;
 }
 
-/** The drawing as 28 rows of 28 numbers in 0..1, or null if the pad is empty. */
+/**
+ * The drawing as 28 rows of 28 numbers in 0..1, or null if the pad is empty.
+ * @param {HTMLCanvasElement} canvas
+ * @returns {number[][] | null}
+ */
 export function toMnist(canvas) {
   const { width, height } = canvas;
   const ink = inkOf(canvas);
@@ -101,16 +127,21 @@ export function toMnist(canvas) {
   return rows;
 }
 
-/** Make `canvas` a drawing pad; `onStroke` is called after each stroke ends. */
+/**
+ * Make `canvas` a drawing pad; `onStroke` is called after each stroke ends.
+ * @param {HTMLCanvasElement} canvas
+ * @param {() => void} onStroke
+ */
 export function bindPad(canvas, onStroke) {
-  const ctx = canvas.getContext("2d", { willReadFrequently: true }); // toMnist reads it back after every stroke
+  const ctx = context(canvas, { willReadFrequently: true }); // toMnist reads it back after every stroke
   const clear = () => {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
   };
   clear();
   let drawing = false;
-  let last = null;
+  let last = { x: 0, y: 0 };
+  /** @type {(e: PointerEvent) => {x: number, y: number}} */
   const at = (e) => {
     const r = canvas.getBoundingClientRect();
     return { x: ((e.clientX - r.left) * canvas.width) / r.width, y: ((e.clientY - r.top) * canvas.height) / r.height };

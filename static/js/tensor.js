@@ -1,7 +1,16 @@
+// @ts-check
 // Numbers and nested lists (tensors): shapes, formatting, and a compact heatmap picture.
 
+/** @typedef {import("./types").Tensor} Tensor */
+
+/**
+ * The shape of a tensor: [] for a number, [rows, cols] for a matrix.
+ * @param {Tensor} value
+ * @returns {number[]}
+ */
 export function shapeOf(value) {
   const shape = [];
+  /** @type {Tensor} */
   let v = value;
   while (Array.isArray(v)) {
     shape.push(v.length);
@@ -10,15 +19,27 @@ export function shapeOf(value) {
   return shape;
 }
 
+/**
+ * Every element of a tensor, in row order.
+ * @param {Tensor} value
+ * @returns {number[]}
+ */
 export function flatten(value) {
-  return Array.isArray(value) ? value.flat(Infinity) : [value];
+  return Array.isArray(value) ? /** @type {number[]} */ (/** @type {unknown[]} */ (value).flat(Infinity)) : [value];
 }
 
+/**
+ * A number, or a tensor of one element.
+ * @param {Tensor} value
+ */
 export function isScalar(value) {
   return !Array.isArray(value) || flatten(value).length === 1;
 }
 
-/** A short human form of a number: 2.2, 110, 0.0312, 1.2e-7. */
+/**
+ * A short human form of a number: 2.2, 110, 0.0312, 1.2e-7.
+ * @param {number | string | null | undefined} x
+ */
 export function fmt(x, digits = 5) {
   if (x === null || x === undefined) return "–";
   if (typeof x !== "number") return String(x);
@@ -29,12 +50,18 @@ export function fmt(x, digits = 5) {
   return String(Number(x.toPrecision(digits)));
 }
 
-/** "2×3" for a matrix, "" for a scalar. */
+/**
+ * "2×3" for a matrix, "" for a scalar.
+ * @param {Tensor} value
+ */
 export function shapeText(value) {
   return shapeOf(value).join("×");
 }
 
-/** A number as-is, the only element of a 1-element tensor, or the tensor formatted by shape. */
+/**
+ * A number as-is, the only element of a 1-element tensor, or the tensor formatted by shape.
+ * @param {Tensor | null | undefined} value
+ */
 export function short(value) {
   if (value === null || value === undefined) return "–";
   if (!Array.isArray(value)) return fmt(value);
@@ -43,14 +70,21 @@ export function short(value) {
   return `[${shapeText(value)}]`;
 }
 
-/** A small tensor written out ("[[1, 0], [0, 4]]"), a larger one by its shape, a number as-is. */
+/**
+ * A small tensor written out ("[[1, 0], [0, 4]]"), a larger one by its shape, a number as-is.
+ * @param {Tensor} value
+ */
 export function compact(value, maxElements = 12) {
   if (!Array.isArray(value) || flatten(value).length > maxElements) return short(value);
+  /** @type {(v: Tensor) => string} */
   const write = (v) => (Array.isArray(v) ? `[${v.map(write).join(", ")}]` : fmt(v));
   return write(value);
 }
 
-/** Every element, rows on lines, for a hover card. */
+/**
+ * Every element, rows on lines, for a hover card.
+ * @param {Tensor} value
+ */
 export function fullText(value, maxElements = 400) {
   if (!Array.isArray(value)) return fmt(value, 8);
   const shape = shapeOf(value);
@@ -62,28 +96,38 @@ export function fullText(value, maxElements = 400) {
     const mean = flat.reduce((s, x) => s + x, 0) / flat.length;
     return `${head}\nmin ${fmt(min)}  mean ${fmt(mean)}  max ${fmt(max)}`;
   }
-  const rows = shape.length <= 1 ? [value] : value.map((r) => flatten(r));
+  const rows = shape.length <= 1 ? [flat] : value.map((r) => flatten(r));
   const cells = rows.map((r) => r.map((x) => fmt(x, 6)));
   const width = Math.max(...cells.flat().map((c) => c.length));
   return `${head}\n${cells.map((r) => r.map((c) => c.padStart(width)).join("  ")).join("\n")}`;
 }
 
-/** Diverging colour for v in [-1, 1]: blue for negative, white for 0, red for positive. */
+/**
+ * Diverging colour for v in [-1, 1]: blue for negative, white for 0, red for positive.
+ * @param {number} v
+ * @returns {[number, number, number]}
+ */
 export function diverging(v) {
   const a = Math.max(-1, Math.min(1, v));
   if (a >= 0) return [255, Math.round(255 * (1 - a * 0.85)), Math.round(255 * (1 - a * 0.9))];
   return [Math.round(255 * (1 + a * 0.9)), Math.round(255 * (1 + a * 0.6)), 255];
 }
 
-/** Rows × columns of a tensor seen as a 2-D picture (vectors are one row). */
+/**
+ * Rows × columns of a tensor seen as a 2-D picture (vectors are one row).
+ * @param {Tensor} value
+ * @returns {number[][]}
+ */
 export function asGrid(value) {
-  const shape = shapeOf(value);
-  if (shape.length === 0) return [[value]];
-  if (shape.length === 1) return [value];
+  if (!Array.isArray(value)) return [[value]];
+  if (shapeOf(value).length === 1) return [flatten(value)];
   return value.map((row) => flatten(row));
 }
 
-/** A data: URL of a heatmap of `value` (each element a pixel block), scaled by its largest |x|. */
+/**
+ * A data: URL of a heatmap of `value` (each element a pixel block), scaled by its largest |x|.
+ * @param {Tensor} value
+ */
 export function heatmapUrl(value, cell = 6, maxSide = 60) {
   const grid = asGrid(value);
   const rows = grid.length;
@@ -92,7 +136,7 @@ export function heatmapUrl(value, cell = 6, maxSide = 60) {
   const canvas = document.createElement("canvas");
   canvas.width = cols * c;
   canvas.height = rows * c;
-  const ctx = canvas.getContext("2d");
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
   const scale = Math.max(1e-12, ...grid.flat().map((x) => Math.abs(x)));
   grid.forEach((row, i) =>
     row.forEach((x, j) => {
@@ -106,7 +150,11 @@ export function heatmapUrl(value, cell = 6, maxSide = 60) {
   return { url: canvas.toDataURL(), width: canvas.width * fit, height: canvas.height * fit };
 }
 
-/** Parse a typed value: a number, or JSON for a nested list. Returns undefined if invalid. */
+/**
+ * Parse a typed value: a number, or JSON for a nested list. Returns undefined if invalid.
+ * @param {unknown} text
+ * @returns {Tensor | undefined}
+ */
 export function parseValue(text) {
   const s = String(text).trim();
   if (s === "") return undefined;
@@ -114,6 +162,7 @@ export function parseValue(text) {
   if (Number.isFinite(n)) return n;
   try {
     const v = JSON.parse(s);
+    /** @type {(x: unknown) => boolean} */
     const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : Number.isFinite(x));
     return ok(v) ? v : undefined;
   } catch {
@@ -121,9 +170,16 @@ export function parseValue(text) {
   }
 }
 
-/** A rows × cols tensor keeping what fits from `old`, new cells 0; rows=0 means a vector. */
+/**
+ * A rows × cols tensor keeping what fits from `old`, new cells 0; rows=0 means a vector.
+ * @param {Tensor | undefined} old
+ * @param {number} rows
+ * @param {number} cols
+ * @returns {Tensor}
+ */
 export function reshape(old, rows, cols) {
   const grid = asGrid(old ?? 0);
+  /** @type {(i: number, j: number) => number} */
   const at = (i, j) => (grid[i] && typeof grid[i][j] === "number" ? grid[i][j] : 0);
   if (rows === 0) return Array.from({ length: cols }, (_, j) => at(0, j));
   return Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => at(i, j)));

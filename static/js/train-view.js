@@ -1,14 +1,44 @@
+// @ts-check
 // The training dashboard: form, start/stop, live charts over SSE, runs, and what a run learned.
 
-import { api, listOf } from "./api.js";
+import { api } from "./api.js";
 import { AccuracyChart, LossChart } from "./charts.js";
 import { t } from "./i18n.js";
 import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
+import { RunStream } from "./run-stream.js";
 import { fmt } from "./tensor.js";
-import { bindTabs, fieldMessage, h, selectTab, toast } from "./ui.js";
+import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js";
 
-const $ = (id) => document.getElementById(id);
+/** @typedef {import("./api.js").Run} Run */
+/** @typedef {import("./api.js").RunSummary} RunSummary */
+/** @typedef {import("./api.js").RunStatus} RunStatus */
+/** @typedef {import("./api.js").TrainConfig} TrainConfig */
+/** @typedef {import("./api.js").EpochPoint} EpochPoint */
+/** @typedef {import("./api.js").Dataset} Dataset */
+/** @typedef {import("./api.js").Prediction} Prediction */
+/** @typedef {import("./run-stream.js").ProgressEvent} ProgressEvent */
+/** @typedef {import("./run-stream.js").DoneEvent} DoneEvent */
+
+/**
+ * The run on show, as the page follows it.
+ * @typedef {object} LiveRun
+ * @property {string} id
+ * @property {RunStatus} status
+ * @property {TrainConfig} config
+ * @property {(number | null)[]} loss index 0 = iteration 1
+ * @property {EpochPoint[]} epochs
+ * @property {{t: number, it: number}[]} samples recent (time, iteration) pairs, for the rate
+ * @property {DoneEvent | Run | null} done how it ended, once it has
+ * @property {RunStream | null} stream
+ * @property {boolean} [reconnecting]
+ * @property {number} [iteration]
+ * @property {number} [lastLoss]
+ * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
+ */
+
+/** @type {RunStatus[]} */
 const ACTIVE = ["queued", "running"];
+/** @type {[name: string, id: string, limit: string | null, kind: "int" | "float"][]} */
 const FIELDS = [
   ["hidden_size", "t-hidden", "max_hidden_size", "int"],
   ["learning_rate", "t-lr", null, "float"],
@@ -17,6 +47,7 @@ const FIELDS = [
   ["seed", "t-seed", null, "int"],
 ];
 
+/** @param {number} seconds */
 function duration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return "–";
   const s = Math.round(seconds);
@@ -24,37 +55,44 @@ function duration(seconds) {
   return m >= 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}` : `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
+/** @param {number | null | undefined} x */
 function pct(x) {
   return typeof x === "number" ? `${(100 * x).toFixed(2)} %` : "–";
 }
 
-/** A run's history (GET /train/{id}) as a dense loss array and epoch points. */
-function historyOf(run) {
-  const hist = run.history || {};
-  const loss = (hist.loss || []).map((v) => (Array.isArray(v) ? v[1] : v && typeof v === "object" ? v.loss : v));
-  return { loss, epochs: hist.epochs || [] };
-}
-
 export class TrainView {
   constructor() {
+    /** @type {Record<string, number>} GET /limits */
     this.limits = {};
+    /** @type {Dataset[]} */
     this.datasets = [];
+    /** @type {string | null} the server's default dataset (the best one here) */
+    this.defaultDataset = null;
+    /** @type {RunSummary[]} newest first */
     this.runs = [];
+    this.runsRendered = false;
+    /** @type {Set<string>} other runs whose loss is drawn too */
     this.overlay = new Set();
+    /** @type {Map<string, Run>} */
     this.overlayData = new Map();
+    /** @type {LiveRun | null} */
     this.current = null;
+    this.renderPending = false;
     this.insight = "draw";
+    /** @type {Map<string, "loading" | "done">} */
     this.insightCache = new Map();
-    this.classes = null;
+    /** @type {Prediction | null} */
+    this.lastPrediction = null;
+    this.lossChart = new LossChart($("loss-chart"));
+    this.accChart = new AccuracyChart($("acc-chart"));
+    this.pad = bindPad($("pad", HTMLCanvasElement), () => this.predict());
   }
 
   async init() {
-    this.lossChart = new LossChart($("loss-chart"));
-    this.accChart = new AccuracyChart($("acc-chart"));
     this.bindForm();
     this.bindInsights();
     const [datasets, limits] = await Promise.allSettled([api.datasets(), api.limits()]);
-    this.datasets = datasets.status === "fulfilled" ? listOf(datasets.value, "datasets") : [];
+    this.datasets = datasets.status === "fulfilled" ? datasets.value.datasets : [];
     this.defaultDataset = datasets.status === "fulfilled" ? datasets.value.default : null;
     this.limits = limits.status === "fulfilled" ? limits.value : {};
     this.renderDatasets();
@@ -80,7 +118,7 @@ export class TrainView {
 
   renderDatasets() {
     for (const id of ["t-dataset", "gc-dataset"]) {
-      const sel = $(id);
+      const sel = $(id, HTMLSelectElement);
       const keep = sel.value;
       sel.replaceChildren();
       // Only what the server accepts can be chosen; it names its default (the best one here).
@@ -90,14 +128,15 @@ export class TrainView {
         if (!d.usable) option.title = t("train.notHere");
         sel.append(option);
       }
+      /** @param {string | null} name */
       const usable = (name) => this.datasets.some((d) => d.name === name && d.usable);
-      sel.value = usable(keep) ? keep : usable(this.defaultDataset) ? this.defaultDataset : "";
+      sel.value = usable(keep) ? keep : (usable(this.defaultDataset) && this.defaultDataset) || "";
     }
     this.renderDatasetInfo();
   }
 
   renderDatasetInfo() {
-    const d = this.datasets.find((x) => x.name === $("t-dataset").value);
+    const d = this.datasets.find((x) => x.name === $("t-dataset", HTMLSelectElement).value);
     if (!d) {
       $("t-dataset-info").textContent = "";
       return;
@@ -107,13 +146,18 @@ export class TrainView {
     $("t-dataset-info").textContent = [sizes, d.subset ? t("train.subsetInfo") : "", where].filter(Boolean).join(" · ");
   }
 
-  /** What to do after a run failed for want of its dataset, in the page's words (a menu choice). */
+  /**
+   * What to do after a run failed for want of its dataset, in the page's words (a menu choice).
+   * @param {DoneEvent | Run | null} done
+   */
   insteadHint(done) {
-    const alt = done && done.alternative && this.datasets.find((d) => d.name === done.alternative && d.usable);
+    const alternative = done && "alternative" in done ? done.alternative : undefined;
+    const alt = alternative && this.datasets.find((d) => d.name === alternative && d.usable);
     return alt ? ` ${t("train.tryInstead", { title: alt.title || alt.name })}` : "";
   }
 
   renderLimits() {
+    /** @type {Record<string, number | undefined>} */
     const max = {
       hidden_size: this.limits.max_hidden_size,
       batch_size: this.limits.max_batch_size,
@@ -121,19 +165,24 @@ export class TrainView {
       gradcheck_batch: this.limits.max_gradcheck_batch,
     };
     for (const el of document.querySelectorAll("[data-limit]")) {
-      const name = el.dataset.limit;
+      const name = el instanceof HTMLElement ? el.dataset.limit ?? "" : "";
       if (name === "learning_rate") el.textContent = t("train.lrLimit");
       else el.textContent = max[name] ? t("train.limit", { max: max[name] }) : "";
     }
-    for (const [, id, key] of FIELDS) if (key && this.limits[key]) $(id).max = this.limits[key];
-    if (this.limits.max_gradcheck_batch) $("gc-batch").max = this.limits.max_gradcheck_batch;
-    if (this.limits.max_hidden_size) $("gc-hidden").max = this.limits.max_hidden_size;
+    for (const [, id, key] of FIELDS) if (key && this.limits[key]) $(id, HTMLInputElement).max = String(this.limits[key]);
+    if (this.limits.max_gradcheck_batch) $("gc-batch", HTMLInputElement).max = String(this.limits.max_gradcheck_batch);
+    if (this.limits.max_hidden_size) $("gc-hidden", HTMLInputElement).max = String(this.limits.max_hidden_size);
   }
 
+  /**
+   * The training form as a POST /train body; throws (and marks the field) when a field is refused.
+   * @returns {TrainConfig}
+   */
   readForm() {
-    const config = { dataset: $("t-dataset").value, optimizer: $("t-optimizer").value };
+    /** @type {Record<string, string | number>} */
+    const config = { dataset: $("t-dataset", HTMLSelectElement).value, optimizer: $("t-optimizer", HTMLSelectElement).value };
     for (const [name, id, limitKey, kind] of FIELDS) {
-      const input = $(id);
+      const input = $(id, HTMLInputElement);
       const value = Number(input.value);
       const limit = limitKey ? this.limits[limitKey] : null;
       const bad = input.value.trim() === "" || !Number.isFinite(value) || (kind === "int" && !Number.isInteger(value))
@@ -158,17 +207,18 @@ export class TrainView {
       try {
         config = this.readForm();
       } catch (err) {
-        $("t-form-error").textContent = err.message;
+        $("t-form-error").textContent = /** @type {Error} */ (err).message;
         return;
       }
-      $("t-start").disabled = true;
+      $("t-start", HTMLButtonElement).disabled = true;
       try {
         const accepted = await api.train(config);
         await this.loadRuns();
         await this.open(accepted.id, config);
       } catch (err) {
-        $("t-form-error").textContent = err.message;
-        const field = err.details && err.details.field;
+        const error = /** @type {import("./api.js").ApiError} */ (err);
+        $("t-form-error").textContent = error.message;
+        const field = error.details && error.details.field;
         const entry = FIELDS.find((f) => f[0] === field);
         if (entry) $(entry[1]).setAttribute("aria-invalid", "true");
       } finally {
@@ -177,23 +227,24 @@ export class TrainView {
     });
     $("t-stop").addEventListener("click", async () => {
       if (!this.current) return;
-      $("t-stop").disabled = true;
+      $("t-stop", HTMLButtonElement).disabled = true;
       try {
         await api.cancel(this.current.id);
       } catch (err) {
-        toast(err.message);
+        toast(/** @type {Error} */ (err).message);
       }
     });
-    $("t-smooth").addEventListener("input", () => {
-      $("t-smooth-out").textContent = Number($("t-smooth").value).toFixed(2);
+    const smooth = $("t-smooth", HTMLInputElement);
+    smooth.addEventListener("input", () => {
+      $("t-smooth-out").textContent = Number(smooth.value).toFixed(2);
       this.drawCharts();
     });
   }
 
   updateButtons() {
-    const active = this.current && ACTIVE.includes(this.current.status);
-    $("t-stop").disabled = !active;
-    $("t-start").disabled = false;
+    const active = Boolean(this.current && ACTIVE.includes(this.current.status));
+    $("t-stop", HTMLButtonElement).disabled = !active;
+    $("t-start", HTMLButtonElement).disabled = false;
   }
 
   // ------------------------------------------------------------------ runs
@@ -201,9 +252,9 @@ export class TrainView {
   async loadRuns() {
     let runs;
     try {
-      runs = listOf(await api.runs(), "runs");
+      runs = (await api.runs()).runs;
     } catch (err) {
-      toast(err.message);
+      toast(/** @type {Error} */ (err).message);
       return;
     }
     const changed = JSON.stringify(runs) !== JSON.stringify(this.runs);
@@ -212,26 +263,27 @@ export class TrainView {
     this.runsRendered = true;
   }
 
+  /** @param {{id: string, config: TrainConfig}} run */
   runLabel(run) {
-    const c = run.config || {};
-    return t("train.runLabel", { id: String(run.id).slice(0, 6), hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", opt: c.optimizer ?? "" });
+    const c = run.config;
+    return t("train.runLabel", { id: run.id.slice(0, 6), hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", opt: c.optimizer ?? "" });
   }
 
   renderRuns() {
-    const body = $("runs-table").querySelector("tbody");
+    const body = /** @type {HTMLTableSectionElement} */ ($("runs-table").querySelector("tbody"));
     body.replaceChildren();
     if (!this.runs.length) {
       body.append(h("tr", {}, h("td", { colSpan: 4, className: "muted", text: t("train.noRuns") })));
       return;
     }
     this.runs.forEach((run) => {
-      const open = this.current && this.current.id === run.id;
+      const open = Boolean(this.current && this.current.id === run.id);
       const tr = h("tr", { className: open ? "open" : "", "data-run": run.id });
       tr.append(
         h("td", {}, h("input", {
           type: "checkbox", checked: this.overlay.has(run.id) || open, disabled: open,
           "aria-label": t("train.overlayRun", { run: this.runLabel(run) }),
-          onchange: (e) => this.toggleOverlay(run.id, e.target.checked),
+          onchange: (/** @type {Event} */ e) => this.toggleOverlay(run.id, /** @type {HTMLInputElement} */ (e.target).checked),
         })),
         h("td", {}, h("button", {
           type: "button", className: "link", text: this.runLabel(run), "aria-current": open ? "true" : "false",
@@ -244,15 +296,19 @@ export class TrainView {
     });
   }
 
+  /**
+   * Draw another run's loss beside the current one, or stop drawing it.
+   * @param {string} id
+   * @param {boolean} on
+   */
   async toggleOverlay(id, on) {
     if (on) {
       this.overlay.add(id);
       if (!this.overlayData.has(id)) {
         try {
-          const run = await api.run(id);
-          this.overlayData.set(id, { run, ...historyOf(run) });
+          this.overlayData.set(id, await api.run(id));
         } catch (err) {
-          toast(err.message);
+          toast(/** @type {Error} */ (err).message);
           this.overlay.delete(id);
         }
       }
@@ -265,31 +321,36 @@ export class TrainView {
   // ------------------------------------------------------------------ one run, live
 
   closeStream() {
-    if (this.current && this.current.es) {
-      this.current.es.close();
-      this.current.es = null;
+    if (this.current && this.current.stream) {
+      this.current.stream.close();
+      this.current.stream = null;
     }
   }
 
-  /** Show a run: its history at once, then (if it is still going) its live events. */
+  /**
+   * Show a run: its history at once, then (if it is still going) its live events.
+   * @param {string} id
+   * @param {TrainConfig} [config] what was just posted, shown until the run's record arrives
+   */
   async open(id, config) {
     this.closeStream();
-    const run = { id, status: "queued", config: config || {}, loss: [], epochs: [], lastEventId: 0, samples: [], done: null, es: null };
+    /** @type {LiveRun} */
+    const run = { id, status: "queued", config: config || {}, loss: [], epochs: [], samples: [], done: null, stream: null };
     this.current = run;
     this.overlay.delete(id);
     let record = null;
     try {
       record = await api.run(id);
     } catch (err) {
-      toast(err.message);
+      toast(/** @type {Error} */ (err).message);
     }
     if (this.current !== run) return;
     if (record) {
       run.status = record.status;
-      run.config = record.config || run.config;
-      run.record = record;
+      run.config = record.config;
       if (!ACTIVE.includes(record.status)) {
-        Object.assign(run, historyOf(record));
+        run.loss = record.history.loss;
+        run.epochs = record.history.epochs;
         run.done = record;
       }
     }
@@ -300,47 +361,60 @@ export class TrainView {
     this.resetPrediction();
   }
 
+  /**
+   * Follow a run's event stream while it is the one on show.
+   * @param {LiveRun} run
+   */
   listen(run) {
-    const es = new EventSource(api.eventsUrl(run.id));
-    run.es = es;
-    const handle = (kind) => (e) => {
+    /** @type {<T>(handle: (data: T) => void) => (data: T) => void} */
+    const ifShown = (handle) => (data) => {
       if (this.current !== run) return;
-      const eid = Number(e.lastEventId);
-      if (Number.isFinite(eid) && eid > 0) {
-        if (eid <= run.lastEventId) return;
-        run.lastEventId = eid;
-      }
-      let data;
-      try {
-        data = JSON.parse(e.data);
-      } catch {
-        return;
-      }
-      this.onEvent(run, kind, data);
+      handle(data);
+      this.scheduleRender();
     };
-    es.addEventListener("progress", handle("progress"));
-    es.addEventListener("epoch", handle("epoch"));
-    es.addEventListener("done", handle("done"));
-    es.addEventListener("download", handle("download"));
-    es.addEventListener("open", () => {
-      if (this.current === run) run.reconnecting = false;
-      this.renderStats();
-    });
-    es.addEventListener("error", () => {
-      if (this.current !== run || run.done) return;
-      run.reconnecting = es.readyState === EventSource.CONNECTING;
-      if (es.readyState === EventSource.CLOSED) this.pollUntilDone(run);
-      this.renderStats();
+    run.stream = new RunStream(api.eventsUrl(run.id), {
+      running: ifShown((data) => {
+        run.status = "running";
+        // A worker died and the run started again from the beginning: so does the chart.
+        if (data.attempt > 1) Object.assign(run, { loss: [], epochs: [], samples: [], iteration: undefined, lastLoss: undefined });
+      }),
+      progress: ifShown((data) => this.onProgress(run, data)),
+      // The worker fetches the dataset before the first iteration.
+      download: ifShown((data) => {
+        run.download = data;
+      }),
+      epoch: ifShown((data) => {
+        run.status = "running";
+        if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
+      }),
+      done: ifShown((data) => {
+        run.status = data.status;
+        run.done = data;
+        run.stream = null;
+        this.loadRuns();
+        this.loadInsight();
+        this.resetPrediction();
+      }),
+      connection: (state) => {
+        if (this.current !== run || run.done) return;
+        run.reconnecting = state === "reconnecting";
+        if (state === "closed") this.pollUntilDone(run);
+        this.renderStats();
+      },
     });
   }
 
-  /** The stream was refused for good: follow the run by its state instead. */
+  /**
+   * The stream was refused for good: follow the run by its state instead.
+   * @param {LiveRun} run
+   */
   async pollUntilDone(run) {
     while (this.current === run && !run.done) {
       await new Promise((r) => setTimeout(r, 1500));
       try {
         const record = await api.run(run.id);
-        Object.assign(run, historyOf(record));
+        run.loss = record.history.loss;
+        run.epochs = record.history.epochs;
         run.status = record.status;
         if (!ACTIVE.includes(record.status)) run.done = record;
         this.renderRun();
@@ -350,36 +424,24 @@ export class TrainView {
     }
   }
 
-  onEvent(run, kind, data) {
-    if (kind === "progress") {
-      run.status = "running";
-      const losses = Array.isArray(data.losses) ? data.losses : [data.loss];
-      const first = data.first_iteration ?? data.iteration - losses.length + 1;
-      losses.forEach((v, k) => {
-        run.loss[first + k - 1] = v;
-      });
-      for (let i = 0; i < run.loss.length; i++) if (run.loss[i] === undefined) run.loss[i] = null;
-      run.iteration = data.iteration;
-      run.lastLoss = data.loss;
-      const now = performance.now();
-      const prev = run.samples[run.samples.length - 1];
-      if (prev && now - prev.t < 60) run.samples.pop();
-      run.samples.push({ t: now, it: data.iteration });
-      while (run.samples.length > 2 && now - run.samples[0].t > 5000) run.samples.shift();
-    } else if (kind === "epoch") {
-      run.status = "running";
-      if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
-    } else if (kind === "download") {
-      run.download = data; // the worker fetches the dataset before the first iteration
-    } else if (kind === "done") {
-      run.status = data.status || "completed";
-      run.done = data;
-      this.closeStream();
-      this.loadRuns();
-      this.loadInsight();
-      this.resetPrediction();
-    }
-    this.scheduleRender();
+  /**
+   * New losses: into the chart's array at their iterations, and a sample for the rate.
+   * @param {LiveRun} run
+   * @param {ProgressEvent} data
+   */
+  onProgress(run, data) {
+    run.status = "running";
+    data.losses.forEach((v, k) => {
+      run.loss[data.first_iteration + k - 1] = v;
+    });
+    for (let i = 0; i < run.loss.length; i++) if (run.loss[i] === undefined) run.loss[i] = null;
+    run.iteration = data.iteration;
+    run.lastLoss = data.loss;
+    const now = performance.now();
+    const prev = run.samples[run.samples.length - 1];
+    if (prev && now - prev.t < 60) run.samples.pop();
+    run.samples.push({ t: now, it: data.iteration });
+    while (run.samples.length > 2 && now - run.samples[0].t > 5000) run.samples.shift();
   }
 
   scheduleRender() {
@@ -391,6 +453,10 @@ export class TrainView {
     });
   }
 
+  /**
+   * Iterations per second over the last few seconds, or null.
+   * @param {LiveRun} run
+   */
   rate(run) {
     const s = run.samples;
     if (s.length < 2 || run.status !== "running") return null;
@@ -402,10 +468,10 @@ export class TrainView {
 
   renderStats() {
     const run = this.current;
-    const total = run && run.config ? run.config.iterations : null;
-    const done = run && run.loss ? run.loss.filter((v) => v !== null && v !== undefined).length : 0;
+    const total = run ? run.config.iterations : undefined;
+    const done = run ? run.loss.filter((v) => v !== null && v !== undefined).length : 0;
     const iteration = run ? run.iteration ?? (done || null) : null;
-    const lastLoss = run ? run.lastLoss ?? [...(run.loss || [])].reverse().find((v) => v !== null && v !== undefined) : null;
+    const lastLoss = run ? run.lastLoss ?? [...run.loss].reverse().find((v) => v !== null && v !== undefined) : null;
     const lastEpoch = run && run.epochs.length ? run.epochs[run.epochs.length - 1] : null;
     const rate = run ? this.rate(run) : null;
     let status = run ? t(`status.${run.status}`) : "–";
@@ -426,14 +492,14 @@ export class TrainView {
   renderRun() {
     const run = this.current;
     if (run) {
-      const c = run.config || {};
+      const c = run.config;
       $("run-title").textContent = t("train.runTitle", { id: run.id });
       $("run-config").textContent = t("train.configLine", {
         dataset: c.dataset ?? "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", batch: c.batch_size ?? "?",
         iterations: c.iterations ?? "?", opt: c.optimizer ?? "?", seed: c.seed ?? "?",
       }) + (run.done && run.done.message ? ` — ${run.done.message}` : "") + this.insteadHint(run.done);
-      for (const [id, format] of [["export-csv", "csv"], ["export-json", "json"]]) {
-        $(id).href = api.historyUrl(run.id, format);
+      for (const [id, format] of /** @type {const} */ ([["export-csv", "csv"], ["export-json", "json"]])) {
+        $(id, HTMLAnchorElement).href = api.historyUrl(run.id, format);
         $(id).setAttribute("aria-disabled", "false");
       }
     }
@@ -445,12 +511,12 @@ export class TrainView {
   }
 
   drawCharts() {
-    const weight = Number($("t-smooth").value);
+    const weight = Number($("t-smooth", HTMLInputElement).value);
     const runs = [];
     if (this.current) runs.push({ id: this.current.id, label: t("chart.thisRun"), loss: this.current.loss, current: true });
     for (const id of this.overlay) {
       const d = this.overlayData.get(id);
-      if (d) runs.push({ id, label: this.runLabel(d.run), loss: d.loss, current: false });
+      if (d) runs.push({ id, label: this.runLabel(d), loss: d.history.loss, current: false });
     }
     if (!$("view-train").hidden || !this.lossChart.plot) {
       this.lossChart.update(runs, weight, this.labels());
@@ -461,17 +527,18 @@ export class TrainView {
   // ------------------------------------------------------------------ what a finished run learned
 
   bindInsights() {
-    const tabs = [...document.querySelectorAll("[data-insight]")];
+    const tabs = [...document.querySelectorAll("[data-insight]")].filter((b) => b instanceof HTMLElement);
     bindTabs(tabs, "insight", (name) => {
       this.insight = name;
       selectTab(tabs, "insight", name);
-      for (const p of document.querySelectorAll(".insight[data-panel]")) p.hidden = p.dataset.panel !== name;
+      for (const p of document.querySelectorAll(".insight[data-panel]")) {
+        if (p instanceof HTMLElement) p.hidden = p.dataset.panel !== name;
+      }
       this.loadInsight();
     });
-    this.pad = bindPad($("pad"), () => this.predict());
     $("pad-clear").addEventListener("click", () => {
       this.pad.clear();
-      $("pad-small").getContext("2d").clearRect(0, 0, 28, 28);
+      $("pad-small", HTMLCanvasElement).getContext("2d")?.clearRect(0, 0, 28, 28);
       $("prob-bars").replaceChildren();
       $("pad-result").textContent = "";
     });
@@ -492,7 +559,9 @@ export class TrainView {
     const key = `${run.id}:${this.insight}`;
     if (this.insight === "draw") return;
     if (this.insightCache.get(key) === "loading") return;
-    const target = { weights: "weights-grid", confusion: "confusion", mistakes: "mistakes-grid" }[this.insight];
+    /** @type {Record<string, string>} */
+    const panels = { weights: "weights-grid", confusion: "confusion", mistakes: "mistakes-grid" };
+    const target = panels[this.insight];
     if (this.insightCache.has(key) && $(target).dataset.run === run.id) return;
     this.insightCache.set(key, "loading");
     $(target).replaceChildren(h("p", { className: "muted", text: t("train.loading") }));
@@ -504,10 +573,11 @@ export class TrainView {
       this.insightCache.set(key, "done");
     } catch (err) {
       this.insightCache.delete(key);
-      $(target).replaceChildren(h("p", { className: "error-text", text: err.message }));
+      $(target).replaceChildren(h("p", { className: "error-text", text: /** @type {Error} */ (err).message }));
     }
   }
 
+  /** @param {import("./api.js").Weights} data */
   renderWeights(data) {
     const grid = $("weights-grid");
     grid.replaceChildren();
@@ -519,8 +589,8 @@ export class TrainView {
     });
   }
 
+  /** @param {import("./api.js").Confusion} data */
   renderConfusion(data) {
-    this.classes = data.classes;
     const box = $("confusion");
     const max = Math.max(1, ...data.matrix.flatMap((row, i) => row.filter((_, j) => j !== i)));
     const table = h("table", { className: "cm" });
@@ -544,6 +614,7 @@ export class TrainView {
     box.replaceChildren(table, h("p", { className: "hint small", text: t("train.cmHint") }));
   }
 
+  /** @param {import("./api.js").Mistakes} data */
   renderMistakes(data) {
     const grid = $("mistakes-grid");
     grid.replaceChildren();
@@ -558,9 +629,9 @@ export class TrainView {
   }
 
   async predict() {
-    const image = toMnist($("pad"));
+    const image = toMnist($("pad", HTMLCanvasElement));
     if (!image) return;
-    drawGray($("pad-small"), image.flat());
+    drawGray($("pad-small", HTMLCanvasElement), image.flat());
     const run = this.completed();
     if (!run) {
       $("pad-result").textContent = t("train.needsFinished");
@@ -571,7 +642,7 @@ export class TrainView {
       if (this.current !== run) return; // another run was opened meanwhile
       this.renderProbs(res);
     } catch (err) {
-      if (this.current === run) $("pad-result").textContent = err.message;
+      if (this.current === run) $("pad-result").textContent = /** @type {Error} */ (err).message;
     }
   }
 
@@ -583,6 +654,7 @@ export class TrainView {
     this.predict();
   }
 
+  /** @param {Prediction} res */
   renderProbs(res) {
     this.lastPrediction = res;
     const list = $("prob-bars");

@@ -1,8 +1,27 @@
+// @ts-check
 // Small shared pieces of the page: the toast line and element helpers.
 
 import { t } from "./i18n.js";
 
-/** What a form field accepts, said when it is refused ("a whole number from 1 to 2048"). */
+/**
+ * The page's element with this id, of the given class (HTMLElement unless said).
+ * @template {Element} [T=HTMLElement]
+ * @param {string} id
+ * @param {new (...args: any[]) => T} [type]
+ * @returns {T}
+ */
+export function byId(id, type) {
+  const node = document.getElementById(id);
+  const want = type ?? HTMLElement;
+  if (!(node instanceof want)) throw new Error(`the page has no ${want.name} #${id}`);
+  return /** @type {T} */ (/** @type {unknown} */ (node));
+}
+
+/**
+ * What a form field accepts, said when it is refused ("a whole number from 1 to 2048").
+ * @param {string} name
+ * @param {number} max
+ */
 export function fieldMessage(name, max) {
   if (name === "learning_rate") return t("train.badLr");
   const min = name === "seed" ? 0 : 1;
@@ -10,47 +29,68 @@ export function fieldMessage(name, max) {
   return Number.isFinite(max) && max > 0 ? t("train.badInt", { field, min, max }) : t("train.badIntMin", { field, min });
 }
 
-let timer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let timer;
 
-/** Show a short message at the top of the page for a few seconds. */
+/**
+ * Show a short message at the top of the page for a few seconds.
+ * @param {string} message
+ */
 export function toast(message, ms = 2600) {
-  const box = document.getElementById("toast");
+  const box = byId("toast");
   box.textContent = message;
   box.classList.add("show");
   clearTimeout(timer);
   timer = setTimeout(() => box.classList.remove("show"), ms);
 }
 
-/** Create an HTML element with properties, attributes, listeners and children. */
+/**
+ * Create an HTML element with properties, attributes, listeners (`onclick`) and children.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, unknown>} [attrs]
+ * @param {...(Node | string | null | undefined | false)} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (!k.includes("-") && k !== "role" && k in node) node[k] = v;
-    else node.setAttribute(k, v);
+    if (k === "text") node.textContent = String(v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
+    else if (!k.includes("-") && k !== "role" && k in node) /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (node))[k] = v;
+    else node.setAttribute(k, String(v));
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
   return node;
 }
 
-/** Tabs with roving focus: arrow keys move between them, activation calls `onSelect(value)`. */
+/**
+ * Tabs with roving focus: arrow keys move between them, activation calls `onSelect(value)`.
+ * @param {HTMLElement[]} buttons
+ * @param {string} key the data-<key> attribute naming each tab
+ * @param {(value: string) => void} onSelect
+ */
 export function bindTabs(buttons, key, onSelect) {
   buttons.forEach((b, i) => {
-    b.addEventListener("click", () => onSelect(b.dataset[key]));
+    b.addEventListener("click", () => onSelect(b.dataset[key] ?? ""));
     b.addEventListener("keydown", (e) => {
       const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
       if (!d) return;
       const next = buttons[(i + d + buttons.length) % buttons.length];
       next.focus();
-      onSelect(next.dataset[key]);
+      onSelect(next.dataset[key] ?? "");
       e.preventDefault();
     });
   });
 }
 
-/** Mark the tab whose data-<key> is `value` as selected. */
+/**
+ * Mark the tab whose data-<key> is `value` as selected.
+ * @param {HTMLElement[]} buttons
+ * @param {string} key
+ * @param {string} value
+ */
 export function selectTab(buttons, key, value) {
   for (const b of buttons) {
     const on = b.dataset[key] === value;

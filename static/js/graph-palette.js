@@ -1,0 +1,90 @@
+// @ts-check
+// The left column of the graph view: the palette of node types (GET /graphs/ops) and the
+// chapter's examples (GET /graphs/presets).
+
+import { t } from "./i18n.js";
+import { addNode, afterStructuralChange, checkpoint, layout } from "./graph-edit.js";
+import { fromApi } from "./graph-model.js";
+import { opDoc, symbolFor } from "./op-labels.js";
+import { byId } from "./ui.js";
+
+/** @typedef {import("./graph-view.js").GraphView} GraphView */
+/** @typedef {import("./api.js").Preset} Preset */
+
+/**
+ * A button per node type; a click adds one.
+ * @param {GraphView} view
+ */
+export function renderPalette(view) {
+  const box = byId("palette");
+  box.replaceChildren();
+  for (const op of view.ops.values()) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "op-button";
+    b.dataset.op = op.name;
+    const sym = document.createElement("span");
+    sym.className = "sym";
+    const symbol = symbolFor(op.name);
+    sym.textContent = symbol.length <= 4 ? symbol : "";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = op.name;
+    b.append(sym, name);
+    b.title = [opDoc(op), op.formula].filter(Boolean).join("\n");
+    b.setAttribute("aria-label", t("graph.addNode", { op: op.name }));
+    b.addEventListener("click", () => addNode(view, op.name));
+    box.append(b);
+  }
+}
+
+/**
+ * An example's title or description in the interface language (the API's English otherwise).
+ * @param {Preset} p
+ * @param {"title" | "explanation"} field
+ */
+function presetText(p, field) {
+  const key = `preset.${p.id}.${field}`;
+  const local = t(key);
+  if (local !== key) return local;
+  return field === "title" ? p.title : p.description;
+}
+
+/**
+ * The examples' menu, showing the one on the canvas (if it is still as loaded) and its text.
+ * @param {GraphView} view
+ */
+export function renderPresets(view) {
+  const sel = byId("preset-select", HTMLSelectElement);
+  const keep = view.presetId;
+  sel.replaceChildren();
+  const none = document.createElement("option");
+  none.value = "";
+  none.textContent = t("graph.choosePreset");
+  sel.append(none);
+  for (const p of view.presets) {
+    const o = document.createElement("option");
+    o.value = p.id;
+    o.textContent = presetText(p, "title");
+    sel.append(o);
+  }
+  sel.value = keep;
+  const p = view.presets.find((x) => x.id === keep);
+  byId("preset-explanation").textContent = p ? presetText(p, "explanation") : "";
+}
+
+/**
+ * Put the example `id` on the canvas, laid out (one undo step unless `record` is false).
+ * @param {GraphView} view
+ * @param {string} id
+ */
+export function loadPreset(view, id, { record = true } = {}) {
+  const p = view.presets.find((x) => x.id === id);
+  if (!p) return;
+  if (record) checkpoint(view);
+  view.graph = fromApi(p.graph);
+  view.presetId = id;
+  afterStructuralChange(view);
+  layout(view);
+  renderPresets(view);
+}

@@ -1,0 +1,85 @@
+// @ts-check
+// The text of one step of the step-through. Backward: the engine's own rule per input, as
+// POST /graphs/evaluate explains it (`nodes[id].local.ports[].text`), plus the gradients the
+// edges carry where the engine wrote no numbers (tensors). Forward: the op's formula from
+// GET /graphs/ops with the node's inputs and values written in.
+
+import { compact, flatten, isScalar, short } from "./tensor.js";
+
+/** @typedef {import("./api.js").Evaluation} Evaluation */
+/** @typedef {import("./api.js").Op} Op */
+/** @typedef {import("./api.js").Tensor} Tensor */
+/** @typedef {import("./graph-model.js").EditNode} EditNode */
+
+/**
+ * A number for a formula: the first element, in parentheses when negative.
+ * @param {Tensor} value
+ */
+function num(value) {
+  const s = short(flatten(value)[0]);
+  return s.startsWith("-") ? `(${s})` : s;
+}
+
+/** @param {string} name */
+function escape(name) {
+  return name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * `text` with each whole-word name that `table` has replaced by what it maps to.
+ * @param {string} text
+ * @param {Record<string, string>} table
+ */
+function substitute(text, table) {
+  const names = Object.keys(table).sort((a, b) => b.length - a.length);
+  if (!names.length) return text;
+  const re = new RegExp(`(?<![A-Za-z0-9_])(${names.map(escape).join("|")})(?![A-Za-z0-9_])`, "g");
+  return text.replace(re, (m) => table[m]);
+}
+
+/**
+ * A forward step: "apple_price = apple · apple_num = 100 · 2 = 200".
+ * @param {EditNode} node
+ * @param {Op | undefined} meta undefined for an op this server does not know
+ * @param {Evaluation} result
+ * @returns {string[]}
+ */
+export function forwardLines(node, meta, result) {
+  const out = result.nodes[node.id].value;
+  if (node.op === "input") return [`${node.id} = ${compact(out)}`];
+  const srcs = /** @type {string[]} */ (node.inputs.filter(Boolean));
+  const ports = srcs.map((_, k) => meta?.inputs[k] ?? `in${k}`);
+  const formula = meta ? meta.formula : `${node.op}(${ports.join(", ")})`;
+  const values = srcs.map((src) => result.nodes[src].value);
+  let line = `${node.id} = ${substitute(formula, Object.fromEntries(ports.map((p, k) => [p, srcs[k]])))}`;
+  if (srcs.length && values.every(isScalar)) {
+    line += ` = ${substitute(formula, Object.fromEntries(ports.map((p, k) => [p, num(values[k])])))}`;
+  }
+  return [`${line} = ${compact(out)}`];
+}
+
+/**
+ * A backward step. An operation: the engine's rule for each input ("dx = dout · y = 1.1 · 2 =
+ * 2.2   (x = apple)"), then each small tensor gradient it sends, written out. An input: the
+ * gradient it received, as the sum of what each use sent back when it has several.
+ * @param {EditNode} node
+ * @param {Evaluation} result
+ * @returns {string[]}
+ */
+export function backwardLines(node, result) {
+  const { local, grad } = result.nodes[node.id];
+  if (!local) {
+    const uses = result.edges.filter((e) => e.from === node.id).map((e) => e.grad);
+    if (uses.length > 1) {
+      return [`∂L/∂${node.id} = ${uses.map((g) => (isScalar(g) ? num(g) : compact(g))).join(" + ")} = ${compact(grad)}`];
+    }
+    return [`∂L/∂${node.id} = dout = ${compact(grad)}`];
+  }
+  const rules = local.ports.map((p) => (p.from !== p.input ? `${p.text}   (${p.input} = ${p.from})` : p.text));
+  const tensors = local.ports.flatMap((p) => {
+    const edge = result.edges.find((e) => e.to === node.id && e.port === p.port);
+    if (!edge || p.numbers !== null || compact(edge.grad) === short(edge.grad)) return [];
+    return [`∂L/∂${p.from} = ${compact(edge.grad)}`];
+  });
+  return [...rules, ...tensors];
+}

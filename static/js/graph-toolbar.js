@@ -1,0 +1,122 @@
+// @ts-check
+// The graph view's buttons: run, step, play, undo, layout, dout; new, examples, save, open, share.
+
+import { t } from "./i18n.js";
+import { afterStructuralChange, checkpoint, invalid, layout, replaceGraph, undoRedo } from "./graph-edit.js";
+import { emptyGraph, fromApi, needsLayout, toFile } from "./graph-model.js";
+import { loadPreset } from "./graph-palette.js";
+import { run } from "./graph-run.js";
+import { stepBy, togglePlay } from "./graph-step.js";
+import { parseValue } from "./tensor.js";
+import { byId, toast } from "./ui.js";
+
+/** @typedef {import("./graph-view.js").GraphView} GraphView */
+
+/**
+ * Wire every button and field of the graph view's toolbar and file actions.
+ * @param {GraphView} view
+ */
+export function bindToolbar(view) {
+  /** @type {(id: string, handle: () => void) => void} */
+  const click = (id, handle) => byId(id).addEventListener("click", handle);
+  click("g-run", () => run(view));
+  click("g-step", () => stepBy(view, 1));
+  click("g-step-back", () => stepBy(view, -1));
+  click("g-play", () => togglePlay(view));
+  click("g-step-reset", () => {
+    view.stopPlay();
+    view.step = null;
+    view.refresh();
+  });
+  click("g-undo", () => undoRedo(view, "undo"));
+  click("g-redo", () => undoRedo(view, "redo"));
+  click("g-layout", () => {
+    checkpoint(view);
+    layout(view);
+    view.refresh();
+  });
+  click("g-clear", () => {
+    replaceGraph(view, emptyGraph(), "");
+    view.renderPresets();
+    view.refresh();
+  });
+  const presets = byId("preset-select", HTMLSelectElement);
+  presets.addEventListener("change", () => {
+    if (presets.value) loadPreset(view, presets.value);
+    view.refresh();
+  });
+  const dout = byId("g-dout", HTMLInputElement);
+  dout.addEventListener("change", () => {
+    const v = parseValue(dout.value);
+    if (v === undefined) return invalid(view, t("inspector.badNumber"));
+    checkpoint(view);
+    view.graph.dout = v;
+    afterStructuralChange(view);
+    view.refresh();
+  });
+  click("g-save", () => save(view));
+  byId("g-load").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      byId("g-load-file").click();
+      e.preventDefault();
+    }
+  });
+  const file = byId("g-load-file", HTMLInputElement);
+  file.addEventListener("change", () => {
+    const chosen = file.files?.[0];
+    file.value = "";
+    if (chosen) open(view, chosen);
+  });
+  click("g-share", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      toast(t("graph.linkCopied"));
+    } catch {
+      toast(t("graph.linkHere"));
+    }
+  });
+}
+
+/**
+ * Download the graph, with positions, as <example or "graph">.json.
+ * @param {GraphView} view
+ */
+function save(view) {
+  const blob = new Blob([JSON.stringify(toFile(view.graph), null, 2)], { type: "application/json" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `${view.presetId || "graph"}.json`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/**
+ * Open a saved graph (or any graph the API takes); say in the status line what was wrong.
+ * @param {GraphView} view
+ * @param {File} file
+ */
+async function open(view, file) {
+  try {
+    let raw;
+    try {
+      raw = JSON.parse(await file.text());
+    } catch {
+      throw new Error(t("graph.fileNotJson"));
+    }
+    /** @type {(n: unknown) => boolean} */
+    const ok = (n) => Boolean(n) && typeof n === "object" && typeof (/** @type {{id: unknown}} */ (n).id) === "string"
+      && typeof (/** @type {{op: unknown}} */ (n).op) === "string";
+    if (!raw || !Array.isArray(raw.nodes) || !raw.nodes.length || !raw.nodes.every(ok)) {
+      throw new Error(t("graph.fileNoNodes"));
+    }
+    replaceGraph(view, fromApi(raw), "");
+    if (needsLayout(view.graph)) layout(view);
+    view.setStatus("ok", () => t("graph.loaded", { name: file.name }));
+    view.renderPresets();
+    view.refresh();
+  } catch (err) {
+    invalid(view, t("graph.badFile", { name: file.name, message: /** @type {Error} */ (err).message }));
+  }
+}

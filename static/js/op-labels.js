@@ -1,0 +1,32 @@
+// @ts-check
+// How an op is labelled on the page: its one-line doc in the interface language, its symbol.
+
+import { t } from "./i18n.js";
+
+/** @typedef {import("./api.js").Op} Op */
+
+/**
+ * An op's one-line doc in the interface language (the API's English text otherwise).
+ * @param {Op | undefined} meta
+ */
+export function opDoc(meta) {
+  if (!meta) return "";
+  const key = `op.${meta.name}.doc`;
+  const local = t(key);
+  return local === key ? meta.doc : local;
+}
+
+/** The symbol drawn in a node, as in the book's figures; other ops show their name. */
+const SYMBOLS = /** @type {Record<string, string>} */ ({
+  input: "x", add: "+", mul: "×", dot: "dot", exp: "exp", log: "log", reciprocal: "1/x",
+  sum: "Σ", relu: "ReLU", sigmoid: "σ", affine: "Affine", softmax: "softmax",
+  cross_entropy: "CE", softmax_with_loss: "Softmax-with-Loss",
+});
+
+/**
+ * The symbol of an op ("×" for mul), or its name.
+ * @param {string} op
+ */
+export function symbolFor(op) {
+  return SYMBOLS[op] ?? op;
+}

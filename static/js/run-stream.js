@@ -1,0 +1,79 @@
+// @ts-check
+// The event stream of one training run (GET /train/{id}/events, ../shared/docs/api.md):
+// EventSource reconnects by itself and sends Last-Event-ID, so the server resumes after the
+// last event seen; an event seen twice (same id) is dropped here.
+
+/** @typedef {import("./api.js").RunStatus} RunStatus */
+/** @typedef {{attempt: number}} RunningEvent a worker started the run (attempt 2+: retried from the start) */
+/** @typedef {{iteration: number, loss: number, first_iteration: number, losses: number[]}} ProgressEvent */
+/** @typedef {import("./api.js").EpochPoint} EpochEvent */
+/** @typedef {{dataset: string, bytes: number, total: number | null}} DownloadEvent the worker fetches the dataset first */
+/**
+ * @typedef {object} DoneEvent
+ * @property {RunStatus} status
+ * @property {number} [train_acc]
+ * @property {number} [test_acc]
+ * @property {number} [elapsed_s]
+ * @property {string} [message]
+ * @property {string} [alternative] a dataset to choose instead, when this one was missing
+ */
+
+/**
+ * @typedef {object} StreamHandlers
+ * @property {(data: RunningEvent) => void} running
+ * @property {(data: ProgressEvent) => void} progress
+ * @property {(data: EpochEvent) => void} epoch
+ * @property {(data: DownloadEvent) => void} download
+ * @property {(data: DoneEvent) => void} done the stream is closed before this is called
+ * @property {(state: "open" | "reconnecting" | "closed") => void} connection
+ *   "closed": the server refused the stream for good (the browser will not retry)
+ */
+
+export class RunStream {
+  /**
+   * Start listening at `url`.
+   * @param {string} url
+   * @param {StreamHandlers} handlers
+   */
+  constructor(url, handlers) {
+    this.handlers = handlers;
+    this.lastEventId = 0;
+    /** @type {EventSource | null} */
+    this.source = new EventSource(url);
+    this.on("running", handlers.running);
+    this.on("progress", handlers.progress);
+    this.on("epoch", handlers.epoch);
+    this.on("download", handlers.download);
+    this.on("done", (/** @type {DoneEvent} */ data) => {
+      this.close();
+      handlers.done(data);
+    });
+    this.source.addEventListener("open", () => handlers.connection("open"));
+    this.source.addEventListener("error", () => {
+      if (!this.source) return;
+      handlers.connection(this.source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+    });
+  }
+
+  /**
+   * Call `handle` with the JSON of each new event named `name`.
+   * @template T
+   * @param {string} name
+   * @param {(data: T) => void} handle
+   */
+  on(name, handle) {
+    this.source?.addEventListener(name, (e) => {
+      const message = /** @type {MessageEvent<string>} */ (e);
+      const id = Number(message.lastEventId);
+      if (id <= this.lastEventId) return;
+      this.lastEventId = id;
+      handle(JSON.parse(message.data));
+    });
+  }
+
+  /** Stop listening (no reconnection). */
+  close() {
+    this.source?.close();
+    this.source = null;
+  }
+}
