@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.app.sse_client import stream
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 #: Small limits, so a schema-valid request is refused or finishes at once.
 ENV = {
@@ -23,9 +22,9 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
     """A server with the real MNIST, one worker and small limits."""
-    srv = Server(tmp_path_factory.mktemp("hostile-data"), {"MNIST_DIR": str(mnist_dir), **ENV})
+    srv = Server(tmp_path_factory.mktemp("hostile-data"), {**digits.env, **ENV})
     yield srv.start()
     srv.stop()
 
