@@ -1,17 +1,23 @@
 """Gradient checks off the request path: the book's network on real images, or a posted graph.
 
-Checks run in a small pool of spawned processes (one BLAS thread each, the
-dataset loaded once per process), so a long full check never stalls the server.
+The checking itself is the engine's (``engine.gradcheck``, ``engine.graph.check``);
+this module validates a request against the server's limits and runs the check in
+a small pool of spawned processes (one BLAS thread each, the dataset loaded once per
+process), so a long check never stalls the server. A check is stopped when it runs
+past ``max_gradcheck_seconds`` or its client goes away; a check process whose server
+has died exits by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -23,11 +29,58 @@ from app.settings import Settings
 
 _datasets: dict[str, Any] = {}
 
+#: Job ids the server has cancelled, each at its id modulo the length (shared with the pool).
+CANCEL_SLOTS = 1024
+_cancelled: Any = None
 
-def _init_child() -> None:
+
+def _init_child(cancelled: Any, parent: int) -> None:
+    """Set up a check process: one BLAS thread, the cancel marks, and exit if the server dies."""
+    global _cancelled
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+    _cancelled = cancelled
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this process once its server has gone (it is then a child of init)."""
+    # NOTE: without this, a server killed outright (the OOM killer) leaves the check
+    # process, and the resource tracker that waits for it, running forever.
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(0)
+
+
+class CheckStopped(Exception):
+    """A check ended before it finished: ``reason`` is ``time_limit`` or ``cancelled``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def run_job(kind: str, job: dict[str, Any]) -> dict[str, Any]:
+    """Run a check in a check process, stopping it past its time or once it is cancelled."""
+    started = time.monotonic()
+    deadline = started + job["seconds"]
+    job_id = job["job_id"]
+    steps = 0
+
+    def stop() -> None:
+        nonlocal steps
+        steps += 1
+        if _cancelled is not None and _cancelled[job_id % CANCEL_SLOTS] == job_id:
+            raise CheckStopped("cancelled")
+        if time.monotonic() > deadline:
+            raise CheckStopped("time_limit")
+
+    fn = graph_check if kind == "graph" else network_check
+    try:
+        return fn({**job, "stop": stop})
+    except CheckStopped as e:
+        return {"stopped": e.reason, "steps": steps, "seconds": time.monotonic() - started}
 
 
 def network_check(req: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +110,7 @@ def network_check(req: dict[str, Any]) -> dict[str, Any]:
         rtol=req["rtol"],
         seed=req["seed"],
         directions=req["directions"],
+        stop=req["stop"],
     ).to_dict()
     report["images"] = {"dataset": name, "indices": list(range(n)), "labels": t.tolist()}
     return report
@@ -76,104 +130,26 @@ def graph_error(exc: Any) -> AppError:
 
 
 def graph_check(job: dict[str, Any]) -> dict[str, Any]:
-    """Every ``input`` node of a posted graph: backprop vs numerical gradients (child process).
+    """Every ``input`` node (or every node) of a posted graph: backprop vs central differences."""
+    from engine.graph import GraphError, check_graph, parse_graph
 
-    L = sum(output * dout); its gradient with respect to each input node's
-    value is computed by central differences through the graph engine's
-    ``overrides`` (full) or along random unit directions (fast). Where the
-    forward and backward one-sided differences disagree (a kink such as ReLU
-    at 0), a mismatch is reported as a kink, not as a failure.
-    """
-    from engine.gradcheck import compare
-    from engine.graph import GraphError, evaluate, parse_graph
-
-    start = time.perf_counter()
     limits = job["limits"]
     try:
         graph = parse_graph(job["graph"], limits=limits)
-        base = evaluate(graph, limits=limits)
+        return check_graph(
+            graph,
+            mode=job["mode"],
+            scope=job["scope"],
+            eps=job["eps"],
+            atol=job["atol"],
+            rtol=job["rtol"],
+            seed=job["seed"],
+            directions=job["directions"],
+            limits=limits,
+            stop=job["stop"],
+        )
     except GraphError as e:
         return {"graph_error": e}
-    dout = np.asarray(graph.dout, dtype=np.float64)
-    eps, atol, rtol = job["eps"], job["atol"], job["rtol"]
-    rng = np.random.default_rng(job["seed"])
-    f0 = float(np.sum(base.output * dout))
-    undefined = 0
-
-    def loss(node: str, value: np.ndarray) -> float:
-        nonlocal undefined
-        try:
-            out = evaluate(graph, overrides={node: value}, limits=limits).output
-        except GraphError:
-            undefined += 1
-            return float("nan")
-        return float(np.sum(out * dout))
-
-    params: dict[str, Any] = {}
-    checked = [n for n in graph.input_ids if n not in graph.label_nodes]
-    for node in checked:
-        x0 = np.array(base.values[node], dtype=np.float64)
-        grad = np.asarray(base.grads[node], dtype=np.float64)
-        if job["mode"] == "full":
-            numerical = np.zeros_like(x0)
-            kink = np.zeros(x0.shape, dtype=bool)
-            for idx in np.ndindex(*x0.shape):
-                x = x0.copy()
-                x[idx] = x0[idx] + eps
-                plus = loss(node, x)
-                x[idx] = x0[idx] - eps
-                minus = loss(node, x)
-                numerical[idx] = (plus - minus) / (2 * eps)
-                ahead, behind = (plus - f0) / eps, (f0 - minus) / eps
-                kink[idx] = not np.isfinite(numerical[idx]) or abs(ahead - behind) > 1e-3 * (
-                    1 + abs(ahead) + abs(behind)
-                )
-            bad = np.abs(grad - numerical) > atol + rtol * np.abs(numerical)
-            report = compare(grad, np.nan_to_num(numerical), atol=atol, rtol=rtol, skip=kink & bad)
-        else:
-            k = job["directions"]
-            ana, num = np.zeros(k), np.zeros(k)
-            kink = np.zeros(k, dtype=bool)
-            for i in range(k):
-                v = rng.standard_normal(x0.shape)
-                v /= np.linalg.norm(v) or 1.0
-                plus, minus = loss(node, x0 + eps * v), loss(node, x0 - eps * v)
-                num[i] = (plus - minus) / (2 * eps)
-                ana[i] = float(np.sum(grad * v))
-                ahead, behind = (plus - f0) / eps, (f0 - minus) / eps
-                kink[i] = not np.isfinite(num[i]) or abs(ahead - behind) > 1e-3 * (
-                    1 + abs(ahead) + abs(behind)
-                )
-            bad = np.abs(ana - num) > atol + rtol * np.abs(num)
-            report = compare(ana, np.nan_to_num(num), atol=atol, rtol=rtol, skip=kink & bad)
-            report.size = int(x0.size)
-        params[node] = asdict(report)
-    notes = []
-    if any(p["kinks"] for p in params.values()):
-        notes.append(
-            "Some elements were not judged: their one-sided differences disagree, so a kink "
-            "(such as ReLU at 0) lies within eps and no finite difference is meaningful there."
-        )
-    if undefined:
-        notes.append(f"{undefined} perturbed evaluations were undefined (e.g. outside a domain).")
-    if graph.label_nodes & set(graph.input_ids):
-        notes.append(
-            "Label inputs (" + ", ".join(sorted(graph.label_nodes)) + ") are not differentiable "
-            "and were not checked."
-        )
-    return {
-        "passed": all(p["passed"] for p in params.values()),
-        "mode": job["mode"],
-        "eps": eps,
-        "atol": atol,
-        "rtol": rtol,
-        "elapsed_ms": (time.perf_counter() - start) * 1000,
-        "params": params,
-        "directions": job["directions"] if job["mode"] == "fast" else None,
-        "kinks": sum(p["kinks"] for p in params.values()),
-        "notes": notes,
-        "output": {"id": graph.output, "loss": f0},
-    }
 
 
 class GradcheckRunner:
@@ -182,15 +158,23 @@ class GradcheckRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pool: ProcessPoolExecutor | None = None
+        self._context = mp.get_context("spawn")
+        self._cancelled = self._context.Array("q", CANCEL_SLOTS, lock=False)
+        self._jobs = 0
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.settings.gradcheck_workers,
-                mp_context=mp.get_context("spawn"),
+                mp_context=self._context,
                 initializer=_init_child,
+                initargs=(self._cancelled, os.getpid()),
             )
         return self._pool
+
+    def cancel(self, job_id: int) -> None:
+        """Mark a job cancelled: its check process stops it before its next nudge."""
+        self._cancelled[job_id % CANCEL_SLOTS] = job_id
 
     def close(self) -> None:
         """Stop the check processes."""
@@ -209,24 +193,28 @@ class GradcheckRunner:
                     code="ambiguous_check",
                     details={"field": "graph"},
                 )
-            from engine.graph import GraphError, parse_graph
+            from engine.graph import GraphError, check_work, parse_graph
+            from engine.graph.check import checked_nodes
 
             limits = graph_limits(s)
             try:
                 graph = parse_graph(req.graph, limits=limits)
             except GraphError as e:
                 raise graph_error(e) from None
-            elements = sum(
-                int(np.prod(graph.nodes[n].shape))
-                for n in graph.input_ids
-                if n not in graph.label_nodes
-            )
-            work = elements * max(graph.total_elements, 100)
-            if req.mode == "full" and work > s.max_gradcheck_work:
+            work = check_work(graph, req.mode, req.directions, req.scope)
+            if work > s.max_gradcheck_work:
+                nodes = checked_nodes(graph, req.scope)
+                numbers = sum(int(np.prod(graph.nodes[n].shape)) for n in nodes)
+                hint = (
+                    "Use mode 'fast', smaller inputs or fewer nodes."
+                    if req.mode == "full"
+                    else "Use fewer directions, smaller inputs or fewer nodes."
+                )
                 raise TooLarge(
-                    f"A full check of this graph perturbs {elements} input numbers, each "
-                    f"evaluating a graph of {graph.total_elements} numbers: over this server's "
-                    f"budget of {s.max_gradcheck_work}. Use mode 'fast' or smaller inputs.",
+                    f"This check nudges {numbers:,} numbers of {len(nodes)} node(s) "
+                    f"({req.mode} mode) and runs what lies downstream of each nudge again: "
+                    f"about {work:,} units of work, over this server's budget of "
+                    f"{s.max_gradcheck_work:,} (max_gradcheck_work). {hint}",
                     details={"field": "graph", "limit": s.max_gradcheck_work, "value": work},
                 )
             job["limits"] = limits
@@ -269,20 +257,59 @@ class GradcheckRunner:
         job["download"] = s.download_datasets
         return job
 
-    async def run(self, req: GradcheckRequest) -> dict[str, Any]:
-        """Validate, run in the pool, and return the report."""
+    async def run(
+        self,
+        req: GradcheckRequest,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+        poll: float = 0.25,
+    ) -> dict[str, Any]:
+        """Validate, run in the pool, and return the report; stop the check if the client goes."""
         job = await asyncio.to_thread(self.validate, req)
-        fn = graph_check if req.graph is not None else network_check
+        self._jobs += 1
+        job_id = job["job_id"] = self._jobs
+        job["seconds"] = self.settings.max_gradcheck_seconds
         started = time.perf_counter()
+        future = self._executor().submit(run_job, "graph" if req.graph else "network", job)
+        waiting = asyncio.wrap_future(future)
         try:
-            report = await asyncio.wrap_future(self._executor().submit(fn, job))
+            while not (await asyncio.wait({waiting}, timeout=poll))[0]:
+                if disconnected is not None and await disconnected():
+                    raise ClientGone()
+            report = waiting.result()
         except BrokenProcessPool:
             self._pool = None
             raise AppError(
                 "The gradient-check process stopped unexpectedly; try a smaller check.",
                 code="check_failed",
             ) from None
+        except (ClientGone, asyncio.CancelledError):
+            self.cancel(job_id)
+            future.cancel()
+            raise
         if "graph_error" in report:
             raise graph_error(report["graph_error"])
+        if "stopped" in report:
+            raise self._stopped(report)
         report["total_ms"] = (time.perf_counter() - started) * 1000
         return report
+
+    def _stopped(self, report: dict[str, Any]) -> AppError:
+        """The answer for a check stopped in its process (past its time limit)."""
+        limit = self.settings.max_gradcheck_seconds
+        return TooLarge(
+            f"The gradient check was stopped after {report['seconds']:.0f} s, this server's "
+            f"limit for one check (max_gradcheck_seconds = {limit}), after "
+            f"{report['steps']:,} nudges. Use mode 'fast', fewer directions or smaller inputs.",
+            code="check_time_limit",
+            details={"limit": limit, "value": round(report["seconds"], 3)},
+        )
+
+
+class ClientGone(AppError):
+    """The client closed the connection before its check ended (nobody reads this answer)."""
+
+    status = 400
+    code = "client_gone"
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the connection; the check was stopped.")

@@ -202,10 +202,22 @@ class GradcheckRequest(_Strict):
     batch_size: Whole = Field(3, ge=1, description="Images checked (limit: max_gradcheck_batch).")
     seed: Whole = Field(0, ge=0, le=2**32 - 1)
     mode: Literal["full", "fast"] = "full"
+    scope: Literal["inputs", "all"] = Field(
+        "inputs",
+        description="With a graph: check its input nodes, or every node (each node's value is "
+        "nudged and everything downstream of it recomputed; one params entry per node id).",
+    )
     eps: float = Field(1e-4, gt=0, le=1)
     atol: float = Field(1e-7, ge=0, le=1)
     rtol: float = Field(1e-5, ge=0, le=1)
     directions: Whole = Field(4, ge=1, le=64, description="Random directions per parameter (fast).")
+
+
+class UncheckedElement(BaseModel):
+    """An element whose numerical gradient could not be computed, and why."""
+
+    index: list[int]
+    reason: str
 
 
 class ParamCheck(BaseModel):
@@ -221,6 +233,14 @@ class ParamCheck(BaseModel):
     size: int
     checked: int
     kinks: int = 0
+    undefined: int = Field(
+        0,
+        description="Elements (or directions) not checked: the loss has no finite value within "
+        "eps of them (an overflow, a log of a negative number).",
+    )
+    unchecked: list[UncheckedElement] = Field(
+        default_factory=list, description="The first few elements not checked, and why."
+    )
 
 
 class GradcheckReport(BaseModel):
@@ -236,6 +256,7 @@ class GradcheckReport(BaseModel):
     elapsed_ms: float
     params: dict[str, ParamCheck]
     kinks: int = 0
+    undefined: int = Field(0, description="Elements not checked in all (see each param's).")
     notes: list[str] = Field(default_factory=list)
 
 

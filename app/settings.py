@@ -60,10 +60,17 @@ class Settings(BaseSettings):
         "may perturb; larger checks must use mode 'fast'.",
     )
     max_gradcheck_work: int = Field(
-        200_000_000,
+        2_000_000_000,
         ge=1,
-        description="Budget of a full gradient check of a posted graph: input numbers perturbed "
-        "times numbers in the graph; larger checks must use mode 'fast'.",
+        description="Budget of a gradient check of a posted graph, from its shapes: for each "
+        "checked node, its nudges times the numbers every node downstream of it reads and "
+        "writes (about 10 s of work on one core); larger checks are refused before any work.",
+    )
+    max_gradcheck_seconds: int = Field(
+        30,
+        ge=1,
+        description="Time one gradient check may run; a check still running then is stopped "
+        "and answered 413 (as is a check whose client has gone, at once).",
     )
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."

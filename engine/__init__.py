@@ -5,7 +5,8 @@ Everything a script or the service needs is importable from here.
 
 from engine.data import Dataset, DatasetError, load_dataset, load_mnist
 from engine.functions import cross_entropy_error, log_softmax, relu, sigmoid, softmax
-from engine.gradcheck import GradcheckReport, ParamReport, gradcheck, numerical_gradient
+from engine.gradcheck import GradcheckReport, ParamReport, gradcheck
+from engine.gradient import numerical_gradient
 from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
 from engine.network import TwoLayerNet
 from engine.optimizers import SGD, AdaGrad, Adam, Momentum

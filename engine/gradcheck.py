@@ -1,7 +1,8 @@
 """Gradient checking: backprop against central differences, element-wise or by direction.
 
-``numerical_gradient`` is the book's central-difference loop. ``gradcheck``
-compares a network's backprop gradients with numerical ones. For
+``gradcheck`` compares a network's backprop gradients with numerical ones (the
+book's loop, ``engine.gradient.numerical_gradient``, or one directional difference
+at a time, ``engine.gradient.directional_difference``). For
 ``TwoLayerNet`` the full check is vectorised: perturbing one weight changes
 only one hidden column (W1, b1) or one logit column (W2, b2), so every
 perturbed loss is computed at once from the cached activations instead of one
@@ -13,7 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.functions import labels_to_indices, log_softmax
+from engine.gradient import (
+    EPS,
+    Difference,
+    directional_difference,
+    numerical_gradient,
+    unit_vector,
+)
 from engine.layers import Affine, Relu, SoftmaxWithLoss
 from engine.network import TwoLayerNet
 
@@ -29,32 +37,6 @@ Array = NDArray[np.float64]
 #: Default tolerances for float64: |backprop - numerical| <= atol + rtol * |numerical|.
 ATOL = 1e-7
 RTOL = 1e-5
-EPS = 1e-4
-
-
-def numerical_gradient(f: Callable[[Any], Any], x: NDArray[Any], eps: float = EPS) -> Array:
-    """Gradient of scalar ``f`` at ``x`` by central differences, one element at a time.
-
-    ``x`` is perturbed in place and restored, as in the book, so ``f`` may read
-    it through any reference (e.g. a network's ``params``).
-    """
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must be a float array to be perturbed by eps, not {x.dtype}")
-    grad = np.zeros(x.shape, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        idx = it.multi_index
-        tmp = x[idx].copy()
-        x[idx] = tmp + eps
-        up = float(x[idx])
-        fxh1 = float(f(x))
-        x[idx] = tmp - eps
-        fxh2 = float(f(x))
-        # NOTE: divide by the step actually stored: in float32, x + eps is not exact.
-        grad[idx] = (fxh1 - fxh2) / (up - float(x[idx]))
-        x[idx] = tmp
-        it.iternext()
-    return grad
 
 
 @dataclass
@@ -69,6 +51,9 @@ class ParamReport:
     checked: int
     kinks: int = 0
     worst: list[dict[str, Any]] = field(default_factory=list)
+    #: Elements (or directions) whose numerical gradient is undefined, and the first few, why.
+    undefined: int = 0
+    unchecked: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,10 +75,16 @@ class GradcheckReport:
         """Elements skipped in all because a ReLU kink lay within eps."""
         return sum(p.kinks for p in self.params.values())
 
+    @property
+    def undefined(self) -> int:
+        """Elements that could not be checked in all: the loss is undefined near them."""
+        return sum(p.undefined for p in self.params.values())
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
         out = asdict(self)
         out["kinks"] = self.kinks
+        out["undefined"] = self.undefined
         return out
 
 
@@ -104,19 +95,31 @@ def compare(
     atol: float = ATOL,
     rtol: float = RTOL,
     skip: NDArray[np.bool_] | None = None,
+    undefined: Mapping[tuple[int, ...], str] | None = None,
     top: int = 5,
 ) -> ParamReport:
-    """Element-wise comparison; elements where ``skip`` is true are reported, not judged."""
+    """Element-wise comparison; elements where ``skip`` is true are reported, not judged.
+
+    ``undefined`` maps the index of each element whose numerical gradient could not be
+    computed to the reason; such elements are neither judged nor counted as checked.
+    """
     bp = np.asarray(backprop, dtype=np.float64)
     num = np.asarray(numerical, dtype=np.float64)
-    diff = np.abs(bp - num)
+    undefined = dict(undefined or {})
+    lost = np.zeros(bp.shape, dtype=bool)
+    for at in undefined:
+        lost[at] = True
+    num = np.where(lost, 0.0, num)
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = np.abs(bp - num)
     skip = np.zeros(diff.shape, dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
-    judged = ~skip
+    skip = skip & ~lost
+    judged = ~skip & ~lost
     d = diff[judged]
     denom = np.maximum(np.abs(bp), np.abs(num))[judged]
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(denom > 0, d / np.where(denom > 0, denom, 1.0), 0.0)
-    ok = d <= atol + rtol * np.abs(num[judged])
+    ok = (d <= atol + rtol * np.abs(num[judged])) & np.isfinite(d)
     worst: list[dict[str, Any]] = []
     if diff.size:
         ranked = np.where(judged, diff, -1.0).ravel()
@@ -136,11 +139,17 @@ def compare(
         mean_abs_diff=float(d.mean()) if d.size else 0.0,
         max_abs_diff=float(d.max()) if d.size else 0.0,
         max_rel_error=float(rel.max()) if rel.size else 0.0,
-        passed=bool(ok.all()),
+        # NOTE: a parameter none of whose elements could be computed has not passed.
+        passed=bool(ok.all()) and not (undefined and not judged.any()),
         size=int(diff.size),
         checked=int(judged.sum()),
         kinks=int(skip.sum()),
         worst=worst,
+        undefined=len(undefined),
+        unchecked=[
+            {"index": [int(i) for i in at], "reason": reason}
+            for at, reason in list(undefined.items())[:top]
+        ],
     )
 
 
@@ -165,7 +174,12 @@ def _as_float64(network: TwoLayerNet) -> TwoLayerNet:
 
 
 def _two_layer_numerical(
-    net: TwoLayerNet, x: Array, idx: NDArray[np.intp], eps: float, chunk_elements: int = 2_000_000
+    net: TwoLayerNet,
+    x: Array,
+    idx: NDArray[np.intp],
+    eps: float,
+    chunk_elements: int = 2_000_000,
+    stop: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Array], dict[str, NDArray[np.bool_]]]:
     """Central differences for every parameter of a TwoLayerNet at once, and the ReLU-kink masks."""
     p = net.params
@@ -211,6 +225,7 @@ def _two_layer_numerical(
     active = np.flatnonzero(np.any(x != 0, axis=0))
     step = max(1, chunk_elements // max(1, hid * n * c))
     for start in range(0, active.size, step):
+        stop()
         rows = active[start : start + step]
         shift = eps * x[:, rows].T[:, None, :] * np.ones((1, hid, 1))  # (rows, H, N)
         gW1[rows], kW1[rows] = hidden_shift(shift)
@@ -244,6 +259,7 @@ def gradcheck(
     rtol: float = RTOL,
     seed: int | None = None,
     directions: int = 4,
+    stop: Callable[[], None] | None = None,
 ) -> GradcheckReport:
     """Compare backprop with numerical gradients for every parameter of ``network``.
 
@@ -251,11 +267,13 @@ def gradcheck(
     checks ``directions`` random directional derivatives per parameter, as
     ``torch.autograd.gradcheck(fast_mode=True)`` does. The check runs in
     float64 whatever the network's dtype. Elements whose central difference
-    crosses a ReLU kink are counted in ``kinks`` and not judged.
+    crosses a ReLU kink are counted in ``kinks`` and not judged. ``stop`` is called
+    between pieces of work and may raise to end a check early (a time limit, a client gone).
     """
     if mode not in ("full", "fast"):
         raise ValueError(f"mode must be 'full' or 'fast', not {mode!r}")
     start = time.perf_counter()
+    stop = stop or (lambda: None)
     net = _as_float64(network) if _is_plain_two_layer(network) else network
     x64 = np.asarray(x, dtype=np.float64)
     t_arr = np.asarray(t)
@@ -269,22 +287,24 @@ def gradcheck(
     if mode == "full":
         if _is_plain_two_layer(net):
             idx = labels_to_indices(t_arr, net.params["W2"].shape[1])
-            numerical, kinks = _two_layer_numerical(net, x64, idx, eps)
+            numerical, kinks = _two_layer_numerical(net, x64, idx, eps, stop=stop)
             base = float(_loss_from_logits(np.asarray(net.predict(x64), dtype=np.float64), idx))
             if not np.isclose(base, net.loss(x64, t_arr), rtol=1e-12, atol=0):
                 raise RuntimeError("vectorised loss disagrees with the network's loss")
         else:
-            numerical = {
-                k: numerical_gradient(lambda _: net.loss(x64, t_arr), v, eps)
-                for k, v in net.params.items()
-            }
+            numerical = {}
+            for k, v in net.params.items():
+                stop()
+                numerical[k] = numerical_gradient(lambda _: net.loss(x64, t_arr), v, eps)
             kinks = {}
         for key in net.params:
             reports[key] = compare(
                 backprop[key], numerical[key], atol=atol, rtol=rtol, skip=kinks.get(key)
             )
     else:
-        reports = _fast_check(net, x64, t_arr, backprop, eps, atol, rtol, seed, directions)
+        reports = _fast_check(
+            net, x64, t_arr, backprop, eps, atol, rtol, seed, directions, stop=stop
+        )
     if any(r.kinks for r in reports.values()):
         notes.append(
             "Some elements were not judged: their central difference crosses a ReLU kink "
@@ -315,6 +335,7 @@ def _fast_check(
     seed: int | None,
     directions: int,
     chunk_elements: int = 2_000_000,
+    stop: Callable[[], None] = lambda: None,
 ) -> dict[str, ParamReport]:
     """Random directional derivatives per parameter vs backprop projected on the same direction."""
     rng = np.random.default_rng(seed)
@@ -336,6 +357,7 @@ def _fast_check(
             kink = np.empty(directions, dtype=bool)
             g = np.asarray(backprop[key], np.float64).ravel()
             for start in range(0, directions, per_chunk):
+                stop()
                 m = min(per_chunk, directions - start)
                 # NOTE: uniform directions in [-1, 1)^n, normalised (as torch's fast mode
                 # draws uniform ones): any direction serves, and normal draws took longer
@@ -354,24 +376,42 @@ def _fast_check(
             reports[key] = compare(ana, num, atol=atol, rtol=rtol, skip=kink)
             reports[key].size = int(param.size)
         return reports
+    f0 = float(net.loss(x, t))
     for key, param in net.params.items():
-        num = np.zeros(directions)
-        ana = np.zeros(directions)
-        kink = np.zeros(directions, dtype=bool)
         saved = param.copy()
-        for k in range(directions):
-            v = rng.standard_normal(param.shape)
-            v /= np.linalg.norm(v) or 1.0
-            param += eps * v
-            plus = net.loss(x, t)
-            param[...] = saved - eps * v
-            minus = net.loss(x, t)
+
+        def loss(value: Array, param: NDArray[Any] = param) -> float:
+            param[...] = value
+            return float(net.loss(x, t))
+
+        vs = [unit_vector(rng.standard_normal(param.shape)) for _ in range(directions)]
+        try:
+            diffs = []
+            for v in vs:
+                stop()
+                diffs.append(directional_difference(loss, saved, v, eps, f0))
+        finally:
             param[...] = saved
-            num[k] = (plus - minus) / (2 * eps)
-            ana[k] = float(np.sum(backprop[key] * v))
-        reports[key] = compare(ana, num, atol=atol, rtol=rtol, skip=kink)
-        reports[key].size = int(param.size)
+        reports[key] = compare_directions(
+            [float(np.sum(backprop[key] * v)) for v in vs], diffs, atol, rtol, param.size
+        )
     return reports
+
+
+def compare_directions(
+    backprop: list[float], diffs: list[Difference], atol: float, rtol: float, size: int
+) -> ParamReport:
+    """Compare backprop's projections with central differences along the same directions."""
+    report = compare(
+        np.array(backprop),
+        np.array([d.value for d in diffs]),
+        atol=atol,
+        rtol=rtol,
+        skip=np.array([d.kink for d in diffs], dtype=bool),
+        undefined={(i,): d.undefined for i, d in enumerate(diffs) if d.undefined is not None},
+    )
+    report.size = int(size)
+    return report
 
 
 def _two_layer_directional(

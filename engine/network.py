@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from engine.gradient import numerical_gradient
 from engine.layers import Affine, Relu, SoftmaxWithLoss
 
 Array = NDArray[np.floating]
@@ -66,7 +67,6 @@ class TwoLayerNet:
 
     def numerical_gradient(self, x: Any, t: Any, eps: float = 1e-4) -> dict[str, Array]:
         """Gradients of the loss by central differences, element by element (slow, as the book)."""
-        from engine.gradcheck import numerical_gradient
 
         def loss_w(_: Any) -> float:
             return self.loss(x, t)

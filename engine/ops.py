@@ -95,6 +95,10 @@ class Op:
     make: Callable[[Mapping[str, Any]], Any]
     params: tuple[Param, ...] = ()
     label_ports: frozenset[int] = field(default_factory=frozenset)
+    #: Numbers one forward pass reads and writes, from the shapes (gradient checks' budget).
+    work: Callable[[Sequence[Shape], Shape], int] = field(
+        default=lambda ins, out: _touched(ins, out)
+    )
 
     @property
     def arity(self) -> int:
@@ -127,7 +131,19 @@ class Op:
         }
 
 
-# ---------------------------------------------------------------- shape rules
+# ---------------------------------------------------------------- shape rules and work
+
+
+def _touched(shapes: Sequence[Shape], out: Shape) -> int:
+    """Work of an elementwise op or a reduction: every input number and output number once."""
+    return sum(math.prod(s) for s in shapes) + math.prod(out)
+
+
+def _product_work(shapes: Sequence[Shape], out: Shape) -> int:
+    """Work of x · W (+ b): multiply-adds m·k·n, plus the output (and the bias) once."""
+    x, w = shapes[0], shapes[1]
+    inner = w[0] if w else 1
+    return math.prod(x) * math.prod(w) // max(inner, 1) + _touched(shapes[2:], out)
 
 
 def _fmt(shape: Shape) -> str:
@@ -592,6 +608,7 @@ OPS: dict[str, Op] = {
             rules=(Rule("dout · Wᵀ", _dot_dx), Rule("xᵀ · dout", _dot_dw)),
             shape=_dot_shape,
             make=DotStep,
+            work=_product_work,
         ),
         Op(
             name="exp",
@@ -671,6 +688,7 @@ OPS: dict[str, Op] = {
             ),
             shape=_affine_shape,
             make=AffineStep,
+            work=_product_work,
         ),
         Op(
             name="softmax",

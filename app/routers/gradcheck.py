@@ -22,7 +22,13 @@ def get_runner(request: Request) -> GradcheckRunner:
     "/gradcheck", response_model=GradcheckReport, responses=error_responses(400, 409, 413, 422)
 )
 async def gradcheck(
-    req: GradcheckRequest, runner: Annotated[GradcheckRunner, Depends(get_runner)]
+    req: GradcheckRequest,
+    request: Request,
+    runner: Annotated[GradcheckRunner, Depends(get_runner)],
 ) -> dict[str, Any]:
-    """Compare backprop with central differences for the book's network or a posted graph."""
-    return await runner.run(req)
+    """Compare backprop with central differences for the book's network or a posted graph.
+
+    A check runs at most ``max_gradcheck_seconds`` (then 413 ``check_time_limit``), and is
+    stopped at once if the client closes the connection.
+    """
+    return await runner.run(req, disconnected=request.is_disconnected)

@@ -178,15 +178,10 @@ def test_nan_and_malformed_json(server: Server) -> None:
 
 def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: Server) -> None:
     """A difference that overflows to inf is null in JSON; the schema used to say number."""
-    graph = {
-        "nodes": [
-            {"id": "a", "op": "input", "value": [1, 2]},
-            {"id": "b", "op": "relu", "inputs": ["a"]},
-        ],
-        "output": "b",
-        "dout": [1e308, 1e308],
-    }
-    r = check(server, {"graph": graph, "mode": "full"})
+    # L = a * 1.7e308: L(0 + 1) - L(0 - 1) overflows to inf, though both are finite.
+    graph = {"nodes": [{"id": "a", "op": "input", "value": [0.0]}], "output": "a"}
+    graph["dout"] = [1.7e308]
+    r = check(server, {"graph": graph, "mode": "full", "eps": 1})
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["passed"] is False
@@ -194,3 +189,39 @@ def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: Serv
     schema = httpx.get(f"{server.url}/openapi.json").json()
     prop = schema["components"]["schemas"]["ParamCheck"]["properties"]["mean_abs_diff"]
     assert {"type": "null"} in prop["anyOf"]
+
+
+def exp_graph(values: list[float]) -> dict[str, Any]:
+    """y = exp(x), the output; exp overflows just above x = 709.78."""
+    return {
+        "nodes": [
+            {"id": "x", "op": "input", "value": values},
+            {"id": "y", "op": "exp", "inputs": ["x"]},
+        ],
+        "output": "y",
+    }
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_an_undefined_nudge_is_not_checked_and_says_why(server: Server, mode: str) -> None:
+    """exp at 709.7827: exp(x + eps) is inf, so there is no numerical gradient, not one of 0."""
+    r = check(server, {"graph": exp_graph([709.7827]), "mode": mode, "directions": 2})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    x = report["params"]["x"]
+    assert (x["checked"], x["undefined"]) == (0, x["size"] if mode == "full" else 2)
+    assert x["passed"] is False and report["passed"] is False
+    assert report["undefined"] == x["undefined"]
+    assert "node 'y' (exp) gives inf" in x["unchecked"][0]["reason"]
+    assert all(w["numerical"] != 0.0 for w in x["worst"])
+    assert any("could not be checked" in n for n in report["notes"])
+
+
+def test_elements_that_can_be_checked_still_are(server: Server) -> None:
+    """Beside an element that overflows, the others are checked and judged."""
+    r = check(server, {"graph": exp_graph([0.5, 709.7827, -1.0]), "mode": "full"})
+    assert r.status_code == 200, r.text
+    x = r.json()["params"]["x"]
+    assert (x["size"], x["checked"], x["undefined"]) == (3, 2, 1)
+    assert x["unchecked"] == [{"index": [1], "reason": x["unchecked"][0]["reason"]}]
+    assert x["passed"] is True

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.gradcheck import gradcheck, numerical_gradient
+from engine.gradcheck import gradcheck
+from engine.gradient import numerical_gradient
 from engine.layers import MulLayer, SoftmaxWithLoss
 from engine.network import TwoLayerNet
 from engine.trainer import TrainConfig, Trainer

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine import TrainConfig, Trainer, TwoLayerNet
 from engine.fused import FusedStep, Reordered, pixel_order
-from engine.gradcheck import numerical_gradient
+from engine.gradient import numerical_gradient
 from engine.optimizers import OPTIMIZERS, SGD
 
 

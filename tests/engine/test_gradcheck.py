@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine import Affine, TwoLayerNet, gradcheck, numerical_gradient
-from engine.gradcheck import EPS, _fast_check, _two_layer_directional, compare
+from engine.gradcheck import _fast_check, _two_layer_directional, compare
+from engine.gradient import EPS
 from engine.layers import SoftmaxWithLoss
 
 

@@ -1,0 +1,213 @@
+"""Gradient checks of a graph: backprop's gradients against central differences.
+
+The loss is L = sum(output * dout), the scalar whose gradient ``evaluate`` computes.
+Each checked node's value is nudged (every element in ``full`` mode, along random
+unit directions in ``fast`` mode) and only the nodes downstream of it are run
+forward again, through :func:`engine.gradient.directional_difference`: the same
+central difference the network check uses. Where the nudged graph has no finite
+value (an overflow, a log of a negative number) the element is reported as not
+checked, with the reason, never as a numerical gradient of 0.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.gradcheck import ATOL, RTOL, compare, compare_directions
+from engine.gradient import EPS, Difference, Undefined, directional_difference, unit_vector
+from engine.graph.evaluate import Evaluation, evaluate
+from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.parse import Graph
+from engine.ops import Array, OpError
+
+Mode = Literal["full", "fast"]
+Scope = Literal["inputs", "all"]
+
+#: Work charged for running one node at all (Python's share), in numbers touched.
+NODE_OVERHEAD = 2_000
+
+
+def checked_nodes(graph: Graph, scope: Scope = "inputs") -> tuple[str, ...]:
+    """The nodes a check nudges: the inputs, or every node (labels are data, never checked)."""
+    ids = graph.input_ids if scope == "inputs" else graph.forward_order
+    return tuple(n for n in ids if n not in graph.label_nodes)
+
+
+def downstream(graph: Graph, node: str) -> tuple[str, ...]:
+    """The nodes whose values change when ``node``'s does, in forward order (not ``node``)."""
+    readers: dict[str, list[str]] = {}
+    for e in graph.edges:
+        readers.setdefault(e.source, []).append(e.target)
+    seen: set[str] = set()
+    todo = [node]
+    while todo:
+        for reader in readers.get(todo.pop(), ()):
+            if reader not in seen:
+                seen.add(reader)
+                todo.append(reader)
+    return tuple(n for n in graph.forward_order if n in seen)
+
+
+def node_work(graph: Graph, node: str) -> int:
+    """Work of running ``node`` forward once (numbers touched, plus a fixed overhead)."""
+    n = graph.nodes[node]
+    shapes = [graph.nodes[s].shape for s in n.inputs]
+    return int(n.op.work(shapes, n.shape)) + NODE_OVERHEAD
+
+
+def check_work(
+    graph: Graph, mode: Mode = "full", directions: int = 4, scope: Scope = "inputs"
+) -> int:
+    """What a check costs, from shapes alone: for each checked node, its nudges times the
+    work of running everything downstream of it; plus the first evaluation."""
+    base = 2 * sum(node_work(graph, n) for n in graph.forward_order)
+    total = base
+    for n in checked_nodes(graph, scope):
+        size = math.prod(graph.nodes[n].shape)
+        nudges = 2 * (size if mode == "full" else directions)
+        total += nudges * (sum(node_work(graph, d) for d in downstream(graph, n)) + size)
+    return total
+
+
+def _forward_from(graph: Graph, base: Evaluation, node: str, after: tuple[str, ...]) -> Any:
+    """The output as a function of ``node``'s value: run the nodes ``after`` it forward."""
+
+    def output(value: Array) -> Array:
+        values = dict(base.values)
+        values[node] = value
+        with np.errstate(all="ignore"):
+            for n in after:
+                spec = graph.nodes[n]
+                try:
+                    out = spec.op.make(spec.params).forward(*(values[s] for s in spec.inputs))
+                except OpError as e:
+                    raise Undefined(f"node '{n}' ({spec.op.name}): {e.message}") from None
+                out = np.asarray(out, dtype=np.float64)
+                if not np.isfinite(out).all():
+                    bad = out[~np.isfinite(out)].flat[0]
+                    raise Undefined(f"node '{n}' ({spec.op.name}) gives {bad} there")
+                values[n] = out
+        return values[graph.output]
+
+    return output
+
+
+def check_graph(
+    graph: Graph,
+    *,
+    mode: Mode = "full",
+    scope: Scope = "inputs",
+    eps: float = EPS,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    seed: int | None = None,
+    directions: int = 4,
+    limits: Limits = DEFAULT_LIMITS,
+    stop: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Check backprop's gradient of every checked node of ``graph``; a JSON-ready report.
+
+    ``stop`` is called before each nudge and may raise to end the check early.
+    Raises :class:`~engine.graph.GraphError` if the graph itself cannot be evaluated.
+    """
+    start = time.perf_counter()
+    stop = stop or (lambda: None)
+    base = evaluate(graph, limits=limits)
+    rng = np.random.default_rng(seed)
+    dout = np.asarray(graph.dout, dtype=np.float64)
+    out0 = base.output
+    f0 = float(np.sum(out0 * dout))
+    params: dict[str, Any] = {}
+    for node in checked_nodes(graph, scope):
+        x0 = np.array(base.values[node], dtype=np.float64)
+        grad = np.asarray(base.grads[node], dtype=np.float64)
+        output = _forward_from(graph, base, node, downstream(graph, node))
+        if mode == "full":
+            numerical = np.zeros(x0.shape)
+            kink = np.zeros(x0.shape, dtype=bool)
+            undefined: dict[tuple[int, ...], str] = {}
+            for idx in np.ndindex(*x0.shape):
+                stop()
+                basis = np.zeros(x0.shape)
+                basis[idx] = 1.0
+                d = directional_difference(output, x0, basis, eps, out0, dout)
+                numerical[idx], kink[idx] = d.value, d.kink
+                if d.undefined is not None:
+                    undefined[idx] = d.undefined
+            # NOTE: a kink is not judged only where it spoils the agreement.
+            with np.errstate(invalid="ignore", over="ignore"):
+                bad = ~(np.abs(grad - numerical) <= atol + rtol * np.abs(numerical))
+            report = compare(
+                grad, numerical, atol=atol, rtol=rtol, skip=kink & bad, undefined=undefined
+            )
+        else:
+            diffs: list[Difference] = []
+            projections: list[float] = []
+            for _ in range(directions):
+                stop()
+                v = unit_vector(rng.standard_normal(x0.shape))
+                d = directional_difference(output, x0, v, eps, out0, dout)
+                projected = float(np.sum(grad * v))
+                if d.kink and abs(projected - d.value) <= atol + rtol * abs(d.value):
+                    d = Difference(d.value)  # a kink that does not spoil the agreement
+                diffs.append(d)
+                projections.append(projected)
+            report = compare_directions(projections, diffs, atol, rtol, x0.size)
+        params[node] = asdict(report)
+    return _summary(graph, base, params, mode, scope, eps, atol, rtol, directions, f0, start)
+
+
+def _summary(
+    graph: Graph,
+    base: Evaluation,
+    params: dict[str, Any],
+    mode: Mode,
+    scope: Scope,
+    eps: float,
+    atol: float,
+    rtol: float,
+    directions: int,
+    f0: float,
+    start: float,
+) -> dict[str, Any]:
+    kinks = sum(p["kinks"] for p in params.values())
+    undefined = sum(p["undefined"] for p in params.values())
+    notes = []
+    if kinks:
+        notes.append(
+            "Some elements were not judged: their one-sided differences disagree, so a kink "
+            "(such as ReLU at 0) lies within eps and no finite difference is meaningful there."
+        )
+    if undefined:
+        first = next(p["unchecked"][0] for p in params.values() if p["unchecked"])
+        notes.append(
+            f"{undefined} element(s) could not be checked: the graph has no finite value "
+            f"within eps of them (for example, {first['reason']}). Their backprop gradients "
+            "are not judged; a smaller eps or other values may check them."
+        )
+    labels = sorted(graph.label_nodes & set(graph.forward_order))
+    if labels:
+        notes.append(
+            "Labels (" + ", ".join(labels) + ") are data, not differentiable, and were not checked."
+        )
+    return {
+        "passed": all(p["passed"] for p in params.values()),
+        "mode": mode,
+        "scope": scope,
+        "eps": eps,
+        "atol": atol,
+        "rtol": rtol,
+        "elapsed_ms": (time.perf_counter() - start) * 1000,
+        "params": params,
+        "directions": directions if mode == "fast" else None,
+        "kinks": kinks,
+        "undefined": undefined,
+        "notes": notes,
+        "output": {"id": graph.output, "loss": f0},
+    }
