@@ -158,7 +158,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for key, p in report.params.items():
-        checked = getattr(p, "checked", p.size - p.kinks)
+        checked = p.checked
         print(
             f"{key:<6}{p.size:>8}{checked:>9}{p.kinks:>7}{p.mean_abs_diff:>15.3e}"
             f"{p.max_abs_diff:>14.3e}{p.max_rel_error:>13.3e}  {'pass' if p.passed else 'FAIL'}"
@@ -171,6 +171,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     kinks = sum(p.kinks for p in report.params.values())
     if kinks:
         print(f"kinks: {kinks} elements not judged (a ReLU kink lies within eps of them)")
+    for key, p in report.params.items():
+        for element in p.unchecked:
+            print(f"not checked: {key}{element['index']}: {element['reason']}")
     print(f"time: {report.elapsed_ms:.1f} ms")
     print(f"result: {'PASS' if report.passed else 'FAIL'}")
     return 0 if report.passed else 1

@@ -114,6 +114,8 @@
  * @property {number} [kinks]
  * @property {{index: number[], backprop: number, numerical: number, abs_diff: number}[]} [worst]
  *   the elements (fast mode: directions) that differ most
+ * @property {number} [undefined] elements (directions) not checked: no finite value within eps
+ * @property {{index: number[], reason: string}[]} [unchecked] the first of them, and why
  */
 
 /**
@@ -126,6 +128,7 @@
  * @property {number} elapsed_ms
  * @property {Record<string, ParamCheck>} params
  * @property {number} [kinks]
+ * @property {number} [undefined]
  * @property {string[]} [notes]
  */
 

@@ -148,11 +148,18 @@ export class GradcheckView {
     const what = "graph" in request ? t("gc.graph") : `TwoLayerNet (784-${request.model.hidden_size}-10, ${t("gc.batchN", { n: request.batch_size })})`;
     $("gc-summary").replaceChildren(
       h("p", { className: `verdict ${r.passed ? "pass" : "fail"}`, "data-passed": String(r.passed) },
-        h("strong", { text: r.passed ? t("gc.allPassed") : t("gc.someFailed") }), ` — ${what}`),
+        h("strong", { text: r.passed ? t("gc.allPassed") : onlyUnchecked(r) ? t("gc.uncheckedVerdict") : t("gc.someFailed") }), ` — ${what}`),
       h("p", { className: "muted small", text: t("gc.meta", {
         mode: t(`gc.mode.${r.mode}`), eps: sci(r.eps), atol: sci(r.atol), rtol: sci(r.rtol), ms: Math.round(r.elapsed_ms),
       }) }),
-      ...(r.notes || []).map((n) => h("p", { className: "hint small", text: n })),
+      ...Object.entries(r.params || {}).filter(([, p]) => p.undefined).map(([name, p]) => {
+        const first = (p.unchecked || [])[0];
+        const where = first && first.index.length ? `${name}[${first.index.join(", ")}]` : name;
+        return h("p", { className: "hint small unchecked", "data-param": name,
+          text: t("gc.unchecked", { name, n: p.undefined ?? 0, where, reason: first ? first.reason : "" }) });
+      }),
+      ...(r.notes || []).filter((n) => !r.undefined || !n.includes("could not be checked"))
+        .map((n) => h("p", { className: "hint small", text: n })),
     );
     const entries = Object.entries(r.params || {});
     for (const [name, p] of entries) {
@@ -225,4 +232,12 @@ export class GradcheckView {
   relabel() {
     if (this.report) this.render();
   }
+}
+
+/**
+ * Whether a check failed only because some elements could not be checked (none disagreed).
+ * @param {GradcheckReport} r
+ */
+function onlyUnchecked(r) {
+  return !r.passed && Object.values(r.params || {}).every((p) => p.passed || (p.undefined && p.checked === 0));
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Lab
@@ -42,3 +45,27 @@ def test_gradient_check_of_the_graph_in_the_graph_view(lab: Lab) -> None:
     expect(rows).to_have_count(3)
     page.select_option("#lang-select", "en")
     expect(page.locator("#gc-summary .verdict")).to_contain_text("All parameters passed")
+
+
+def test_an_element_that_cannot_be_checked_is_named_with_its_reason(lab: Lab) -> None:
+    """exp at 709.7827 overflows within eps: the page says so, it reports no false failure."""
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": [0.5, 709.7827]},
+            {"id": "y", "op": "exp", "inputs": ["x"]},
+        ],
+        "output": "y",
+    }
+    encoded = base64.urlsafe_b64encode(json.dumps(graph).encode()).decode().rstrip("=")
+    page = lab.open(f"#view=gradcheck&g={encoded}")
+    page.check('input[name="gc-target"][value="graph"]')
+    page.click("#gc-run")
+    expect(page.locator('#gc-table tr[data-param="x"] td.result')).to_have_attribute(
+        "data-passed", "true"
+    )
+    line = page.locator('#gc-summary .unchecked[data-param="x"]')
+    expect(line).to_contain_text("x: 1 not checked")
+    expect(line).to_contain_text("x[1]")
+    expect(line).to_contain_text("node 'y' (exp) gives inf")
+    page.select_option("#lang-select", "zh")
+    expect(line).to_contain_text("1 个元素未确认")
