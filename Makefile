@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-service clean
+.PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
+	bench-gradcheck-worst bench-service clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +50,19 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-service
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
 
 bench-graph: install
 	$(BIN)/python -m benchmarks.bench_graph
+
+bench-graph-worst: install
+	$(BIN)/python -m benchmarks.bench_graph_worst
+
+bench-gradcheck-worst: install
+	$(BIN)/python -m benchmarks.bench_gradcheck_worst
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service

@@ -62,11 +62,11 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def timed_post(url: str, body: bytes) -> tuple[float, int, int]:
-    """(seconds, status, answer bytes) of one POST /graphs/evaluate."""
+def timed_post(url: str, body: bytes, path: str = "/graphs/evaluate") -> tuple[float, int, int]:
+    """(seconds, status, answer bytes) of one POST to ``path``."""
     t0 = time.perf_counter()
     r = httpx.post(
-        url + "/graphs/evaluate",
+        url + path,
         content=body,
         headers={"content-type": "application/json"},
         timeout=300,
@@ -74,7 +74,9 @@ def timed_post(url: str, body: bytes) -> tuple[float, int, int]:
     return time.perf_counter() - t0, r.status_code, len(r.content)
 
 
-def while_polling(url: str, body: bytes) -> tuple[tuple[float, int, int], list[float]]:
+def while_polling(
+    url: str, body: bytes, path: str = "/graphs/evaluate"
+) -> tuple[tuple[float, int, int], list[float]]:
     """POST ``body`` while another client polls /healthz; the POST's figures and the latencies."""
     latencies: list[float] = []
     done = threading.Event()
@@ -90,7 +92,7 @@ def while_polling(url: str, body: bytes) -> tuple[tuple[float, int, int], list[f
     poller = threading.Thread(target=poll)
     poller.start()
     try:
-        result = timed_post(url, body)
+        result = timed_post(url, body, path)
     finally:
         done.set()
         poller.join()
