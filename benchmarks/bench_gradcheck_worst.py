@@ -16,6 +16,7 @@ Usage: .venv/bin/python -m benchmarks.bench_gradcheck_worst
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -119,13 +120,11 @@ def main() -> int:
         ok &= status == 413
         print(f"issue 9's check (13,800 numbers into 499 sums, full): {status} in {seconds:.2f} s")
         with_time = {"graph": fan_out(4000, 400), "mode": "full"}
-        try:
+        with contextlib.suppress(httpx.ReadTimeout):
             httpx.post(url + "/gradcheck", json=with_time, timeout=1.0)
-        except httpx.ReadTimeout:
-            pass
         small = json.dumps({"graph": fan_out(10, 2), "mode": "full"}).encode()
         seconds, status, _ = timed_post(url, small, "/gradcheck")
-        ok &= status in (200, 413)
+        ok &= status == 200
         print(
             f"a small check right after a client abandoned a long one: {status} in {seconds:.2f} s"
         )
