@@ -64,13 +64,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Budget of a gradient check of a posted graph, from its shapes: for each "
         "checked node, its nudges times the numbers every node downstream of it reads and "
-        "writes (about 10 s of work on one core); larger checks are refused before any work.",
+        "writes (at most about 10 s on one core); larger checks are refused before any work.",
     )
     max_gradcheck_seconds: int = Field(
         30,
         ge=1,
-        description="Time one gradient check may run; a check still running then is stopped "
-        "and answered 413 (as is a check whose client has gone, at once).",
+        description="Seconds one gradient check may run; a check still running then is stopped "
+        "and answered 413 check_time_limit. A check whose client has gone is stopped at once.",
     )
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
