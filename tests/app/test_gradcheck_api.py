@@ -225,3 +225,31 @@ def test_elements_that_can_be_checked_still_are(server: Server) -> None:
     assert (x["size"], x["checked"], x["undefined"]) == (3, 2, 1)
     assert x["unchecked"] == [{"index": [1], "reason": x["unchecked"][0]["reason"]}]
     assert x["passed"] is True
+
+
+@pytest.mark.parametrize("preset", [p.id for p in PRESETS])
+def test_scope_all_checks_every_node_of_every_preset(server: Server, preset: str) -> None:
+    """Each node's value is nudged and what lies downstream recomputed: one entry per node."""
+    graph = next(p for p in PRESETS if p.id == preset).public()["graph"]
+    r = check(server, {"graph": graph, "mode": "full", "scope": "all"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["passed"] is True, body
+    assert body["scope"] == "all"
+    labels = {
+        n["inputs"][1]
+        for n in graph["nodes"]
+        if n["op"] in ("softmax_with_loss", "cross_entropy")
+    }
+    assert set(body["params"]) == {n["id"] for n in graph["nodes"]} - labels
+
+
+def test_scope_all_gives_intermediate_edges_their_numerical_gradient(server: Server) -> None:
+    """In the book's apples, dL/d(apple_price) = tax = 1.1, checked by nudging apple_price."""
+    graph = next(p for p in PRESETS if p.id == "apples").public()["graph"]
+    body = check(server, {"graph": graph, "scope": "all"}).json()
+    worst = body["params"]["apple_price"]["worst"][0]
+    assert worst["backprop"] == pytest.approx(1.1, abs=1e-12)
+    assert worst["numerical"] == pytest.approx(1.1, rel=1e-9)
+    inputs_only = check(server, {"graph": graph}).json()
+    assert "apple_price" not in inputs_only["params"] and inputs_only["scope"] == "inputs"
