@@ -47,8 +47,20 @@ GRAPH_SCHEMA: dict[str, Any] = {
                     },
                     "value": {**TENSOR_SCHEMA, "description": "The value of an `input` node."},
                     "params": {"type": "object", "description": "The op's parameters."},
+                    "variant": {
+                        "type": "string",
+                        "description": "A broken layer for teaching: one of the op's `variants` "
+                        "in GET /graphs/ops (same forward, a backward with a classic bug).",
+                    },
                 },
             },
+        },
+        "accumulate": {
+            "type": "string",
+            "enum": ["sum", "overwrite"],
+            "default": "sum",
+            "description": "How a value used several times gets its gradient: the sum of every "
+            "use's (right), or only the last one that reaches it (the classic bug).",
         },
         "output": {"type": "string", "description": "Id of the node the backward pass starts at."},
         "dout": {
@@ -75,6 +87,14 @@ class ParamPublic(BaseModel):
     doc: str
 
 
+class VariantPublic(BaseModel):
+    """A broken layer of an op: the bug it plants, and its (wrong) backward rules."""
+
+    name: str
+    doc: str = Field(description="The bug, in one line.")
+    backward: dict[str, str]
+
+
 class OpPublic(BaseModel):
     """One node type of the palette."""
 
@@ -86,6 +106,9 @@ class OpPublic(BaseModel):
     formula: str
     backward: dict[str, str] = Field(description="Each input's gradient rule, e.g. dx: dout · y.")
     label_inputs: list[str] = Field(description="Inputs that are class labels (gradient 0).")
+    variants: list[VariantPublic] = Field(
+        description="Broken layers a node of this op may use (`variant` on the node)."
+    )
 
 
 class LimitsPublic(BaseModel):
@@ -165,6 +188,9 @@ class NodePublic(BaseModel):
     in_backward: bool = Field(description="Whether the output depends on this node.")
     differentiable: bool = Field(description="False for nodes used only as class labels.")
     local: LocalPublic | None
+    variant: dict[str, str] | None = Field(
+        None, description="The broken layer this node uses, if any: its name and its bug."
+    )
 
 
 class EdgePublic(BaseModel):
@@ -189,6 +215,7 @@ class EvaluationPublic(BaseModel):
     edges: list[EdgePublic]
     forward_order: list[str]
     backward_order: list[str]
+    accumulate: str = Field("sum", description="'sum', or 'overwrite' (the classic bug).")
 
 
 def round15(v: float) -> float:
@@ -318,6 +345,8 @@ def _evaluation_body(ev: Evaluation, show: Callable[[Array], Any]) -> dict[str, 
             "differentiable": n not in graph.label_nodes,
             "local": local,
         }
+        if node.op.variant is not None:
+            nodes[n]["variant"] = {"name": node.op.variant, "doc": node.op.variant_doc}
     edges = [
         {
             "from": e.source,
@@ -340,4 +369,5 @@ def _evaluation_body(ev: Evaluation, show: Callable[[Array], Any]) -> dict[str, 
         "edges": edges,
         "forward_order": list(graph.forward_order),
         "backward_order": list(graph.backward_order),
+        "accumulate": graph.accumulate,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,13 @@ from numpy.typing import NDArray
 
 from engine.functions import softmax
 from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+from engine.variants import (
+    AffineMeanDb,
+    MulLayerNoSwap,
+    ReluNoMask,
+    SigmoidNoOneMinus,
+    SoftmaxWithLossNoDivide,
+)
 
 Array = NDArray[Any]
 """A float64 NumPy array (any shape, 0-d for a number)."""
@@ -78,6 +85,28 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A broken layer for teaching: the op's forward, a backward with one classic bug.
+
+    ``doc`` explains the bug in one line; ``make`` builds its step; ``rules`` are its
+    (wrong) backward rules, written and computed as the op's own are.
+    """
+
+    name: str
+    doc: str
+    make: Callable[[Mapping[str, Any]], Any]
+    rules: tuple[Rule, ...]
+
+    def public(self, inputs: Sequence[str]) -> dict[str, Any]:
+        """The JSON description in GET /graphs/ops."""
+        return {
+            "name": self.name,
+            "doc": self.doc,
+            "backward": {f"d{n}": r.text for n, r in zip(inputs, self.rules, strict=True)},
+        }
+
+
+@dataclass(frozen=True)
 class Op:
     """One row of the table: what a node of this kind takes, computes and sends back.
 
@@ -97,8 +126,24 @@ class Op:
     label_ports: frozenset[int] = field(default_factory=frozenset)
     #: Numbers one forward pass reads and writes, from the shapes (gradient checks' budget).
     work: Callable[[Sequence[Shape], Shape], int] = field(
-        default=lambda ins, out: _touched(ins, out)
+        default=lambda shapes, out: _touched(shapes, out)
     )
+    #: Broken layers a node of this op may use instead (``"variant"`` on the node).
+    variants: tuple[Variant, ...] = ()
+    #: The variant this op is, when it is one (see :meth:`with_variant`).
+    variant: str | None = None
+
+    def with_variant(self, name: str) -> Op:
+        """This op with the backward of its variant ``name`` (KeyError if it has none)."""
+        for v in self.variants:
+            if v.name == name:
+                return replace(self, make=v.make, rules=v.rules, variant=v.name)
+        raise KeyError(name)
+
+    @property
+    def variant_doc(self) -> str | None:
+        """The bug this op's variant plants, in one line; None for the op itself."""
+        return next((v.doc for v in self.variants if v.name == self.variant), None)
 
     @property
     def arity(self) -> int:
@@ -128,6 +173,7 @@ class Op:
                 f"d{name}": rule for name, rule in zip(self.inputs, self.grad_rules, strict=True)
             },
             "label_inputs": [self.inputs[i] for i in sorted(self.label_ports)],
+            "variants": [v.public(self.inputs) for v in self.variants],
         }
 
 
@@ -328,12 +374,13 @@ class DotStep:
 class AffineStep:
     """The book's Affine layer with W and b as inputs, so their gradients show on edges."""
 
-    def __init__(self, _: Mapping[str, Any]) -> None:
+    def __init__(self, _: Mapping[str, Any], layer: type[Affine] = Affine) -> None:
+        self.cls = layer
         self.layer: Affine | None = None
 
     def forward(self, *xs: Array) -> Array:
         x, W, b = xs
-        self.layer = Affine(W, b)
+        self.layer = self.cls(W, b)
         return self.layer.forward(x)
 
     def backward(self, dout: Array) -> Sequence[Any]:
@@ -475,8 +522,10 @@ class CrossEntropyStep:
 class SoftmaxWithLossStep:
     """The book's SoftmaxWithLoss layer: softmax then mean cross-entropy; dx = (y − t) / N."""
 
-    def __init__(self, _: Mapping[str, Any]) -> None:
-        self.layer = SoftmaxWithLoss()
+    def __init__(
+        self, _: Mapping[str, Any], layer: type[SoftmaxWithLoss] = SoftmaxWithLoss
+    ) -> None:
+        self.layer = layer()
         self.t: Array | None = None
 
     def forward(self, *xs: Array) -> Array:
@@ -524,6 +573,11 @@ def _affine_db(e: Env, _p: Mapping[str, Any]) -> Array:
     return np.asarray(unbroadcast(d2.sum(axis=0), e["b"].shape))
 
 
+def _affine_db_mean(e: Env, _p: Mapping[str, Any]) -> Array:
+    _, _, d2 = _rows(e)
+    return np.asarray(unbroadcast(d2.mean(axis=0), e["b"].shape))
+
+
 def _sum_dx(e: Env, p: Mapping[str, Any]) -> Array:
     d = e["dout"] if p.get("axis") is None else np.expand_dims(e["dout"], p["axis"])
     return np.broadcast_to(d, e["x"].shape).copy()
@@ -544,6 +598,11 @@ def _cross_entropy_dy(e: Env, _p: Mapping[str, Any]) -> Array:
 def _softmax_loss_dx(e: Env, _p: Mapping[str, Any]) -> Array:
     t, n = _one_hot(e, "x")
     return e["dout"] * (softmax(e["x"]) - t) / n
+
+
+def _softmax_loss_dx_undivided(e: Env, _p: Mapping[str, Any]) -> Array:
+    t, _ = _one_hot(e, "x")
+    return e["dout"] * (softmax(e["x"]) - t)
 
 
 def _labels(e: Env, _p: Mapping[str, Any]) -> Array:
@@ -599,6 +658,18 @@ OPS: dict[str, Op] = {
             ),
             shape=_broadcast,
             make=lambda _: MulLayer(),
+            variants=(
+                Variant(
+                    "no_swap",
+                    "backward forgets to swap the inputs: dx = dout · x and dy = dout · y, "
+                    "so each input gets its own value instead of the other one's.",
+                    lambda _: MulLayerNoSwap(),
+                    (
+                        Rule("dout · x", _to("x", lambda e: e["dout"] * e["x"])),
+                        Rule("dout · y", _to("y", lambda e: e["dout"] * e["y"])),
+                    ),
+                ),
+            ),
         ),
         Op(
             name="dot",
@@ -655,6 +726,15 @@ OPS: dict[str, Op] = {
             rules=(Rule("dout · (x > 0)", lambda e, _p: e["dout"] * (e["x"] > 0)),),
             shape=_same,
             make=lambda _: _OneInput(Relu()),
+            variants=(
+                Variant(
+                    "no_mask",
+                    "backward forgets the mask: dout flows back even where x ≤ 0, where the "
+                    "output did not depend on x.",
+                    lambda _: _OneInput(ReluNoMask()),
+                    (Rule("dout", lambda e, _p: e["dout"] + 0.0 * e["x"]),),
+                ),
+            ),
         ),
         Op(
             name="sigmoid",
@@ -666,6 +746,14 @@ OPS: dict[str, Op] = {
             ),
             shape=_same,
             make=lambda _: _OneInput(Sigmoid()),
+            variants=(
+                Variant(
+                    "no_one_minus",
+                    "backward forgets (1 − out): dx = dout · out, not dout · out · (1 − out).",
+                    lambda _: _OneInput(SigmoidNoOneMinus()),
+                    (Rule("dout · out", lambda e, _p: e["dout"] * e["out"]),),
+                ),
+            ),
         ),
         Op(
             name="tanh",
@@ -689,6 +777,19 @@ OPS: dict[str, Op] = {
             shape=_affine_shape,
             make=AffineStep,
             work=_product_work,
+            variants=(
+                Variant(
+                    "db_mean",
+                    "db averages dout over the batch instead of summing it: b was added to "
+                    "every row, so each row's gradient counts in full.",
+                    lambda p: AffineStep(p, AffineMeanDb),
+                    (
+                        Rule("dout · Wᵀ", _dot_dx),
+                        Rule("xᵀ · dout", _dot_dw),
+                        Rule("meanₙ dout", _affine_db_mean),
+                    ),
+                ),
+            ),
         ),
         Op(
             name="softmax",
@@ -729,6 +830,18 @@ OPS: dict[str, Op] = {
             shape=_loss_shape,
             make=SoftmaxWithLossStep,
             label_ports=_LABELS,
+            variants=(
+                Variant(
+                    "no_batch_divide",
+                    "backward does not divide by the batch size N: dx = dout · (softmax(x) − t), "
+                    "N times too large, though the loss is a mean over the batch.",
+                    lambda p: SoftmaxWithLossStep(p, SoftmaxWithLossNoDivide),
+                    (
+                        Rule("dout · (softmax(x) − t)", _softmax_loss_dx_undivided),
+                        Rule("0 (labels)", _labels),
+                    ),
+                ),
+            ),
         ),
     )
 }

@@ -191,6 +191,15 @@ def _summary(
             f"within eps of them (for example, {first['reason']}). Their backprop gradients "
             "are not judged; a smaller eps or other values may check them."
         )
+    for n in graph.forward_order:
+        op = graph.nodes[n].op
+        if op.variant is not None:
+            notes.append(f"Node '{n}' is a broken {op.name} ({op.variant}): {op.variant_doc}")
+    if graph.accumulate == "overwrite":
+        notes.append(
+            "The graph overwrites gradients instead of summing them: a value used more than "
+            "once keeps only the last gradient that reaches it (the classic bug)."
+        )
     labels = sorted(graph.label_nodes & set(graph.forward_order))
     if labels:
         notes.append(

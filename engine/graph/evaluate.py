@@ -150,8 +150,12 @@ def evaluate(
                 edge_grads[(n, port)] = g
                 # NOTE: a node used several times (or twice by one node, as x in
                 # x * x) gets the sum of every use's gradient; `+` makes a new
-                # array, so no edge's gradient is changed afterwards.
-                grads[src] = g if src not in grads else grads[src] + g
+                # array, so no edge's gradient is changed afterwards. "overwrite"
+                # is the classic bug, kept for teaching: the last use's gradient wins.
+                if src in grads and graph.accumulate == "sum":
+                    grads[src] = grads[src] + g
+                else:
+                    grads[src] = g
 
     for n, node in graph.nodes.items():
         if n not in grads:

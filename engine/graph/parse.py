@@ -58,6 +58,7 @@ class Graph:
     backward_order: tuple[str, ...]
     label_nodes: frozenset[str]
     total_elements: int
+    accumulate: str = "sum"
 
     @property
     def input_ids(self) -> tuple[str, ...]:
@@ -155,7 +156,31 @@ def _parse_node(
             f"Node '{node_id}' ({op.name}) computes its value; only 'input' nodes take a 'value'.",
             {"node": node_id, "field": f"{where}.value"},
         )
+    variant = raw.get("variant")
+    if variant is not None:
+        op = _with_variant(op, variant, node_id, f"{where}.variant")
     return node_id, op, tuple(inputs), params
+
+
+def _with_variant(op: Op, variant: Any, node_id: str, field: str) -> Op:
+    """The op with its teaching variant ``variant`` (a broken backward), or a 422 naming them."""
+    known = [v.name for v in op.variants]
+    try:
+        if not isinstance(variant, str):
+            raise KeyError(variant)
+        return op.with_variant(variant)
+    except KeyError:
+        offer = f"its variants are {', '.join(known)}" if known else f"{op.name} has no variants"
+        shown = repr(variant) if isinstance(variant, str) else describe(variant)
+        raise GraphError(
+            "unknown_variant",
+            f"Node '{node_id}' ({op.name}) has unknown variant {shown[:60]}; {offer}.",
+            {"node": node_id, "field": field, "known": known},
+        ) from None
+
+
+ACCUMULATE = ("sum", "overwrite")
+"""How a node used several times gets its gradient: summed (right) or the last one (the bug)."""
 
 
 def _order(ids: list[str], inputs: dict[str, tuple[str, ...]], index: dict[str, int]) -> list[str]:
@@ -267,6 +292,14 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
             {"field": "output", "output": output if isinstance(output, str) else None},
         )
 
+    accumulate = body.get("accumulate", "sum")
+    if accumulate not in ACCUMULATE:
+        shown = repr(accumulate)[:60] if isinstance(accumulate, str) else describe(accumulate)
+        raise _field_error(
+            "accumulate",
+            f"Field 'accumulate' must be 'sum' (a reused value's gradients add up) or "
+            f"'overwrite' (the classic bug: the last one wins), not {shown}.",
+        )
     order = _order(ids, inputs, index)
     nodes, total = _infer_shapes(order, ops, inputs, params, index, limits)
     dout = _parse_dout(body.get("dout"), nodes[output].shape, limits)
@@ -293,6 +326,7 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
         backward_order=tuple(n for n in reversed(order) if n in needed),
         label_nodes=labels,
         total_elements=total,
+        accumulate=accumulate,
     )
 
 

@@ -237,9 +237,7 @@ def test_scope_all_checks_every_node_of_every_preset(server: Server, preset: str
     assert body["passed"] is True, body
     assert body["scope"] == "all"
     labels = {
-        n["inputs"][1]
-        for n in graph["nodes"]
-        if n["op"] in ("softmax_with_loss", "cross_entropy")
+        n["inputs"][1] for n in graph["nodes"] if n["op"] in ("softmax_with_loss", "cross_entropy")
     }
     assert set(body["params"]) == {n["id"] for n in graph["nodes"]} - labels
 

@@ -271,3 +271,69 @@ def test_rule_text_is_the_rule_at_scalars(name: str, data: st.DataObject) -> Non
         assert float(as_text) == pytest.approx(float(rule.local(env, check_params(op, {})))), (
             f"{name}: {rule.text}"
         )
+
+
+VARIANTS = [(op.name, v.name) for op in OPS.values() for v in op.variants]
+
+
+def test_the_issues_broken_layers_are_in_the_table() -> None:
+    """Each classic bug is offered, with its explanation, on the op it belongs to."""
+    assert set(VARIANTS) >= {
+        ("mul", "no_swap"),
+        ("relu", "no_mask"),
+        ("sigmoid", "no_one_minus"),
+        ("affine", "db_mean"),
+        ("softmax_with_loss", "no_batch_divide"),
+    }
+    for name, variant in VARIANTS:
+        public = {v["name"]: v for v in OPS[name].public()["variants"]}[variant]
+        assert public["doc"] and "\n" not in public["doc"]
+        assert set(public["backward"]) == {f"d{i}" for i in OPS[name].inputs}
+
+
+def _run_op(op: Any, xs: list[np.ndarray], params: dict[str, Any], dout: np.ndarray) -> Any:
+    step = op.make(check_params(op, params))
+    out = np.asarray(step.forward(*xs), dtype=np.float64)
+    return out, [np.asarray(g, dtype=np.float64) for g in step.backward(dout)]
+
+
+@pytest.mark.parametrize(("name", "variant"), VARIANTS)
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_a_variant_keeps_the_forward_its_rules_are_its_backward(
+    name: str, variant: str, data: st.DataObject
+) -> None:
+    """Same value as the op; the variant's rule texts compute the variant's (wrong) backward."""
+    xs, params = data.draw(cases(name))
+    op, broken = OPS[name], OPS[name].with_variant(variant)
+    checked = check_params(op, params)
+    dout = np.random.default_rng(2).normal(size=op.shape([x.shape for x in xs], checked))
+    out, right = _run_op(op, xs, params, dout)
+    broken_out, wrong = _run_op(broken, xs, params, dout)
+    np.testing.assert_array_equal(broken_out, out)
+    env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
+    for i, (rule, grad) in enumerate(zip(broken.rules, wrong, strict=True)):
+        local = np.asarray(rule.local(env, checked), dtype=np.float64)
+        assert local.shape == xs[i].shape == grad.shape, f"{variant}: d{op.inputs[i]}"
+        np.testing.assert_allclose(local, grad, rtol=1e-10, atol=1e-12, err_msg=rule.text)
+    assert len(right) == len(wrong)
+
+
+@pytest.mark.parametrize(
+    ("name", "variant", "xs", "wrong_port"),
+    [
+        ("mul", "no_swap", [np.array(3.0), np.array(4.0)], 0),
+        ("relu", "no_mask", [np.array([-1.0, 2.0])], 0),
+        ("sigmoid", "no_one_minus", [np.array([0.5])], 0),
+        ("affine", "db_mean", [np.ones((2, 3)), np.ones((3, 2)), np.zeros(2)], 2),
+        ("softmax_with_loss", "no_batch_divide", [np.eye(3)[:2], np.array([0.0, 1.0])], 0),
+    ],
+)
+def test_each_variant_is_wrong_where_its_bug_reaches(
+    name: str, variant: str, xs: list[np.ndarray], wrong_port: int
+) -> None:
+    op, broken = OPS[name], OPS[name].with_variant(variant)
+    dout = np.ones(op.shape([x.shape for x in xs], check_params(op, {})))
+    _, right = _run_op(op, xs, {}, dout)
+    _, wrong = _run_op(broken, xs, {}, dout)
+    assert not np.allclose(right[wrong_port], wrong[wrong_port])

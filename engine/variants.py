@@ -1,0 +1,57 @@
+"""Broken layers: the book's layers with the backward bugs learners really write.
+
+Each class keeps its layer's forward and plants one bug in its backward, so a
+gradient check can catch it. The op table (``engine/ops.py``) offers them as the
+``variants`` of its ops, each with a one-line explanation of the bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.layers import Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+
+
+class MulLayerNoSwap(MulLayer):
+    """Mul whose backward forgets to swap the inputs: dx = dout * x, dy = dout * y."""
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        dx = unbroadcast(dout * self.x, np.shape(self.x))
+        dy = unbroadcast(dout * self.y, np.shape(self.y))
+        return dx, dy
+
+
+class ReluNoMask(Relu):
+    """Relu whose backward forgets the mask: dx = dout everywhere."""
+
+    def backward(self, dout: Any) -> Any:
+        return np.array(dout, dtype=np.float64)
+
+
+class SigmoidNoOneMinus(Sigmoid):
+    """Sigmoid whose backward forgets (1 - y): dx = dout * y."""
+
+    def backward(self, dout: Any) -> Any:
+        return dout * self.out
+
+
+class AffineMeanDb(Affine):
+    """Affine whose db averages dout over the batch instead of summing it."""
+
+    def backward(self, dout: Any, *, need_dx: bool = True) -> NDArray[np.floating] | None:
+        dx = super().backward(dout, need_dx=need_dx)
+        rows = np.asarray(dout).reshape(-1, np.shape(self.b)[-1] if np.ndim(self.b) else 1)
+        self.db = np.asarray(unbroadcast(rows.mean(axis=0), np.shape(self.b)))
+        return dx
+
+
+class SoftmaxWithLossNoDivide(SoftmaxWithLoss):
+    """Softmax-with-Loss whose backward does not divide by the batch size: dx = y - t."""
+
+    def backward(self, dout: Any = 1) -> NDArray[np.floating]:
+        assert self.y is not None, "forward first"
+        rows = self.y.size // self.y.shape[-1]
+        return super().backward(dout) * rows
