@@ -337,7 +337,7 @@ class InputStep:
         return ()
 
 
-class _OneInput:
+class OneInput:
     """Adapts a book layer whose backward returns a single ``dx``."""
 
     def __init__(self, layer: Any) -> None:
@@ -409,6 +409,17 @@ class ElementwiseStep:
     def backward(self, dout: Array) -> Sequence[Any]:
         assert self.x is not None and self.out is not None, "forward first"
         return (dout * self.df(self.out, self.x),)
+
+
+def _tanh_grad(out: Array, _x: Array) -> Array:
+    return 1 - out**2
+
+
+class TanhStep(ElementwiseStep):
+    """out = tanh(x); backward dout · (1 − out²)."""
+
+    def __init__(self, _: Mapping[str, Any]) -> None:
+        super().__init__(np.tanh, _tanh_grad)
 
 
 class ExpStep:
@@ -525,6 +536,7 @@ class SoftmaxWithLossStep:
     def __init__(
         self, _: Mapping[str, Any], layer: type[SoftmaxWithLoss] = SoftmaxWithLoss
     ) -> None:
+        self.cls = layer
         self.layer = layer()
         self.t: Array | None = None
 
@@ -725,13 +737,13 @@ OPS: dict[str, Op] = {
             formula="max(0, x)",
             rules=(Rule("dout · (x > 0)", lambda e, _p: e["dout"] * (e["x"] > 0)),),
             shape=_same,
-            make=lambda _: _OneInput(Relu()),
+            make=lambda _: OneInput(Relu()),
             variants=(
                 Variant(
                     "no_mask",
                     "backward forgets the mask: dout flows back even where x ≤ 0, where the "
                     "output did not depend on x.",
-                    lambda _: _OneInput(ReluNoMask()),
+                    lambda _: OneInput(ReluNoMask()),
                     (Rule("dout", lambda e, _p: e["dout"] + 0.0 * e["x"]),),
                 ),
             ),
@@ -745,12 +757,12 @@ OPS: dict[str, Op] = {
                 Rule("dout · out · (1 − out)", lambda e, _p: e["dout"] * e["out"] * (1 - e["out"])),
             ),
             shape=_same,
-            make=lambda _: _OneInput(Sigmoid()),
+            make=lambda _: OneInput(Sigmoid()),
             variants=(
                 Variant(
                     "no_one_minus",
                     "backward forgets (1 − out): dx = dout · out, not dout · out · (1 − out).",
-                    lambda _: _OneInput(SigmoidNoOneMinus()),
+                    lambda _: OneInput(SigmoidNoOneMinus()),
                     (Rule("dout · out", lambda e, _p: e["dout"] * e["out"]),),
                 ),
             ),
@@ -762,7 +774,7 @@ OPS: dict[str, Op] = {
             formula="tanh(x)",
             rules=(Rule("dout · (1 − out²)", lambda e, _p: e["dout"] * (1 - e["out"] ** 2)),),
             shape=_same,
-            make=lambda _: ElementwiseStep(np.tanh, lambda out, _x: 1 - out**2),
+            make=TanhStep,
         ),
         Op(
             name="affine",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -20,6 +21,7 @@ from app.schemas_graphs import (
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
+from engine.export import to_python
 from engine.graph import (
     Graph,
     GraphError,
@@ -119,13 +121,48 @@ def list_presets() -> dict[str, Any]:
 )
 async def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> Response:
     """Run a graph forward and backward; every node's value and gradient, every edge's too."""
+    content = await _off_the_loop(body, limits, _answer)
+    return Response(content, media_type="application/json")
+
+
+@router.post(
+    "/export/python",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A standalone script that needs only NumPy.",
+            "content": {"text/x-python": {"schema": {"type": "string"}}},
+        },
+        **error_responses(400, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
+    },
+)
+async def export_python(body: Annotated[Any, Body()], limits: LimitsDep) -> Response:
+    """The graph as a Python script: the layer classes it uses, forward, backward, printing.
+
+    Run plainly, the script prints each node's value and gradient; with `--json` it prints
+    `{"values": {id: value}, "grads": {id: dL/d(node)}}`, what `/graphs/evaluate` answers.
+    The graph is validated and evaluated first, so it fails here as it would there.
+    """
+    content = await _off_the_loop(body, limits, _script)
+    return Response(
+        content,
+        media_type="text/x-python; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="graph.py"'},
+    )
+
+
+async def _off_the_loop(
+    body: Any, limits: Limits, render: Callable[[Graph, Limits], bytes]
+) -> bytes:
+    """Parse, then evaluate and render in a thread; a large graph waits for the heavy slot."""
     graph = await run_in_threadpool(_parse, body, limits)
     if graph.evaluation_elements <= HEAVY_EVALUATION:
-        content = await run_in_threadpool(_answer, graph, limits)
-    else:
-        async with _heavy_slot:
-            content = await run_in_threadpool(_answer, graph, limits)
-    return Response(content, media_type="application/json")
+        return await run_in_threadpool(render, graph, limits)
+    async with _heavy_slot:
+        return await run_in_threadpool(render, graph, limits)
 
 
 HEAVY_EVALUATION = 200_000
@@ -150,3 +187,11 @@ def _answer(graph: Graph, limits: Limits) -> bytes:
         return evaluation_json(evaluate(graph, limits=limits))
     except GraphError as exc:
         raise to_app_error(exc) from None
+
+
+def _script(graph: Graph, limits: Limits) -> bytes:
+    try:
+        evaluate(graph, limits=limits)
+    except GraphError as exc:
+        raise to_app_error(exc) from None
+    return to_python(graph).encode("utf-8")
