@@ -13,6 +13,8 @@
  * @property {string} formula
  * @property {Record<string, string>} backward each input's gradient rule, e.g. dx: "dout · y"
  * @property {string[]} label_inputs
+ * @property {{name: string, doc: string, backward: Record<string, string>}[]} [variants]
+ *   broken layers a node of this op may use, each with the bug it plants
  */
 
 /** @typedef {{ops: Op[], limits: Record<string, number>}} OpsAnswer */
@@ -24,9 +26,13 @@
  * @property {string[]} [inputs]
  * @property {Tensor} [value]
  * @property {Record<string, unknown>} [params]
+ * @property {string} [variant] a broken layer (one of the op's variants)
  */
 
-/** @typedef {{nodes: GraphNodeBody[], output: string | null, dout?: Tensor}} GraphBody */
+/**
+ * @typedef {{nodes: GraphNodeBody[], output: string | null, dout?: Tensor,
+ *   accumulate?: "sum" | "overwrite"}} GraphBody
+ */
 
 /** @typedef {{id: string, title: string, description: string, graph: GraphBody}} Preset */
 
@@ -202,6 +208,19 @@ export const api = {
   presets: () => request("GET", "/graphs/presets"),
   /** @param {GraphBody} graph @returns {Promise<Evaluation>} */
   evaluate: (graph) => request("POST", "/graphs/evaluate", graph),
+  /**
+   * The graph as a Python script (text), or an ApiError as for evaluate.
+   * @param {GraphBody} graph
+   * @returns {Promise<string>}
+   */
+  exportPython: async (graph) => {
+    const response = await fetch("/graphs/export/python", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(graph),
+    });
+    if (response.ok) return response.text();
+    const e = (await response.json().catch(() => null))?.error || {};
+    throw new ApiError(response.status, e.code || "http_error", e.message || `export answered ${response.status}.`, e.details);
+  },
   /** @param {object} body @returns {Promise<GradcheckReport>} */
   gradcheck: (body) => request("POST", "/gradcheck", body),
   /** @returns {Promise<{datasets: Dataset[], default: string}>} */

@@ -2,6 +2,7 @@
 // The gradient check: backprop against central differences, as a table and a log-scale picture.
 
 import { api } from "./api.js";
+import { variantDoc } from "./op-labels.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
 import { byId as $, fieldMessage, h } from "./ui.js";
@@ -158,7 +159,9 @@ export class GradcheckView {
         return h("p", { className: "hint small unchecked", "data-param": name,
           text: t("gc.unchecked", { name, n: p.undefined ?? 0, where, reason: first ? first.reason : "" }) });
       }),
+      ...bugLines(request),
       ...(r.notes || []).filter((n) => !r.undefined || !n.includes("could not be checked"))
+        .filter((n) => !/^Node '.*' is a broken |^The graph overwrites gradients/.test(n))
         .map((n) => h("p", { className: "hint small", text: n })),
     );
     const entries = Object.entries(r.params || {});
@@ -240,4 +243,18 @@ export class GradcheckView {
  */
 function onlyUnchecked(r) {
   return !r.passed && Object.values(r.params || {}).every((p) => p.passed || (p.undefined && p.checked === 0));
+}
+
+/**
+ * The bugs planted in a checked graph (broken layers, overwritten gradients), in words.
+ * @param {GradcheckBody} request
+ */
+function bugLines(request) {
+  if (!("graph" in request)) return [];
+  const lines = request.graph.nodes.filter((n) => n.variant).map((n) => h("p", {
+    className: "hint small bug", "data-node": n.id,
+    text: t("gc.broken", { node: n.id, op: n.op, name: n.variant ?? "", doc: variantDoc({ name: n.variant ?? "", doc: "" }) }),
+  }));
+  if (request.graph.accumulate === "overwrite") lines.push(h("p", { className: "hint small bug", text: t("gc.overwrite") }));
+  return lines;
 }

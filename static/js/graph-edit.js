@@ -204,6 +204,11 @@ export function inspectorActions(view) {
       if (value === undefined) delete n.params[name];
       else n.params[name] = value;
     }),
+    setVariant: (id, variant) => edit(() => {
+      const n = nodeOf(id);
+      if (variant) n.variant = variant;
+      else delete n.variant;
+    }),
     setOutput: (id) => edit(() => {
       view.graph.output = id;
     }),

@@ -13,9 +13,13 @@
  * @property {(string | null)[]} inputs the node feeding each port; null: not connected yet
  * @property {Tensor} [value] an input node's value
  * @property {Record<string, unknown>} [params]
+ * @property {string} [variant] a broken layer, for teaching (one of the op's variants)
  */
 
-/** @typedef {{nodes: EditNode[], output: string | null, dout: Tensor}} EditGraph */
+/**
+ * @typedef {{nodes: EditNode[], output: string | null, dout: Tensor,
+ *   accumulate?: "sum" | "overwrite"}} EditGraph
+ */
 
 const MAX_UNDO = 100;
 
@@ -91,9 +95,13 @@ export function toApi(graph) {
     if (n.op === "input") body.value = n.value ?? 0;
     if (n.inputs.length) body.inputs = n.inputs.map((i) => i ?? "");
     if (n.params && Object.keys(n.params).length) body.params = { ...n.params };
+    if (n.variant) body.variant = n.variant;
     return body;
   });
-  return { nodes, output: outputOf(graph), dout: graph.dout };
+  /** @type {import("./api.js").GraphBody} */
+  const body = { nodes, output: outputOf(graph), dout: graph.dout };
+  if (graph.accumulate === "overwrite") body.accumulate = "overwrite";
+  return body;
 }
 
 /**
@@ -103,27 +111,32 @@ export function toApi(graph) {
  * @property {string[]} [inputs]
  * @property {Tensor} [value]
  * @property {Record<string, unknown>} [params]
+ * @property {string} [variant]
  * @property {number} [x]
  * @property {number} [y]
  */
 
 /**
  * A graph from an API body (a preset or a loaded file), keeping positions when present.
- * @param {{nodes: SavedNode[], output?: string | null, dout?: Tensor}} body
+ * @param {{nodes: SavedNode[], output?: string | null, dout?: Tensor, accumulate?: string}} body
  * @returns {EditGraph}
  */
 export function fromApi(body) {
   const nodes = body.nodes.map((n) => {
-    const { id, op, value, inputs, params, x, y, ...rest } = n;
+    const { id, op, value, inputs, params, variant, x, y, ...rest } = n;
     const placed = typeof x === "number" && typeof y === "number";
     /** @type {EditNode} */
     const node = { id: String(id), op: String(op), inputs: (inputs || []).map(String), x: placed ? x : NaN, y: placed ? y : NaN };
     if (value !== undefined) node.value = value;
     const extra = { ...(params || {}), ...rest };
     if (Object.keys(extra).length) node.params = extra;
+    if (typeof variant === "string" && variant) node.variant = variant;
     return node;
   });
-  return { nodes, output: body.output ?? null, dout: body.dout ?? 1 };
+  /** @type {EditGraph} */
+  const graph = { nodes, output: body.output ?? null, dout: body.dout ?? 1 };
+  if (body.accumulate === "overwrite") graph.accumulate = "overwrite";
+  return graph;
 }
 
 /**

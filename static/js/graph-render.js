@@ -280,6 +280,7 @@ export function render(svg, graph, view) {
     if (view.current === node.id) classes.push("current");
     if (view.errors[node.id]) classes.push("has-error");
     if (node.id === outId) classes.push("is-output");
+    if (node.variant) classes.push("broken");
     const g = el("g", {
       class: classes.join(" "),
       "data-node": node.id,

@@ -3,7 +3,8 @@
 
 import { t } from "./i18n.js";
 import { afterStructuralChange, checkpoint, invalid, layout, replaceGraph, undoRedo } from "./graph-edit.js";
-import { emptyGraph, fromApi, needsLayout, toFile } from "./graph-model.js";
+import { api } from "./api.js";
+import { emptyGraph, fromApi, needsLayout, toApi, toFile } from "./graph-model.js";
 import { loadPreset } from "./graph-palette.js";
 import { run } from "./graph-run.js";
 import { stepBy, togglePlay } from "./graph-step.js";
@@ -54,7 +55,15 @@ export function bindToolbar(view) {
     afterStructuralChange(view);
     view.refresh();
   });
+  const accumulate = byId("g-accumulate", HTMLSelectElement);
+  accumulate.addEventListener("change", () => {
+    checkpoint(view);
+    view.graph.accumulate = accumulate.value === "overwrite" ? "overwrite" : "sum";
+    afterStructuralChange(view);
+    view.refresh();
+  });
   click("g-save", () => save(view));
+  click("g-export", () => exportPython(view));
   byId("g-load").addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") {
       byId("g-load-file").click();
@@ -78,18 +87,41 @@ export function bindToolbar(view) {
 }
 
 /**
- * Download the graph, with positions, as <example or "graph">.json.
- * @param {GraphView} view
+ * Offer `blob` as a download called `name`.
+ * @param {Blob} blob
+ * @param {string} name
  */
-function save(view) {
-  const blob = new Blob([JSON.stringify(toFile(view.graph), null, 2)], { type: "application/json" });
+function download(blob, name) {
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `${view.presetId || "graph"}.json`;
+  a.download = name;
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/**
+ * Download the graph, with positions, as <example or "graph">.json.
+ * @param {GraphView} view
+ */
+function save(view) {
+  download(new Blob([JSON.stringify(toFile(view.graph), null, 2)], { type: "application/json" }),
+    `${view.presetId || "graph"}.json`);
+}
+
+/**
+ * Download the graph as a Python script that needs only NumPy (the server writes it).
+ * @param {GraphView} view
+ */
+async function exportPython(view) {
+  try {
+    const script = await api.exportPython(toApi(view.graph));
+    download(new Blob([script], { type: "text/x-python" }), `${view.presetId || "graph"}.py`);
+    toast(t("graph.exported"));
+  } catch (err) {
+    invalid(view, t("graph.exportFailed", { message: /** @type {Error} */ (err).message }));
+  }
 }
 
 /**

@@ -201,6 +201,7 @@ export class GraphView {
       dout.size = Math.max(4, Math.min(24, dout.value.length + 1));
       dout.title = dout.value;
     }
+    byId("g-accumulate", HTMLSelectElement).value = this.graph.accumulate === "overwrite" ? "overwrite" : "sum";
     this.onUrlChange();
   }
 

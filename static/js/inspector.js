@@ -2,7 +2,7 @@
 // The panel that edits the selected node: id, value (number, vector or matrix), inputs, output.
 
 import { t } from "./i18n.js";
-import { opDoc } from "./op-labels.js";
+import { opDoc, variantDoc } from "./op-labels.js";
 import { h } from "./ui.js";
 import { arityOf, portNames } from "./graph-render.js";
 import { asGrid, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
@@ -22,6 +22,7 @@ const MAX_GRID = 10;
  * @property {(id: string, value: Tensor) => void} setValue
  * @property {(id: string, port: number, src: string | null) => void} setInput
  * @property {(id: string, name: string, value: Tensor | undefined) => void} setParam
+ * @property {(id: string, variant: string | null) => void} setVariant
  * @property {(id: string | null) => void} setOutput
  * @property {(id: string) => void} remove
  * @property {(message: string) => void} invalid
@@ -207,6 +208,24 @@ export function renderInspector(container, ctx) {
           },
         })));
     }
+    container.append(fs);
+  }
+  const variants = meta && meta.variants ? meta.variants : [];
+  if (variants.length) {
+    const fs = h("fieldset", { className: "variant" }, h("legend", { text: t("inspector.layer") }));
+    const sel = h("select", {
+      id: "node-variant", "data-focus-key": "variant", "aria-label": t("inspector.layer"),
+      onchange: (/** @type {Event} */ e) => actions.setVariant(node.id, fieldValue(e) || null),
+    });
+    sel.append(h("option", { value: "", text: t("inspector.layerCorrect"), selected: !node.variant }));
+    for (const v of variants) {
+      sel.append(h("option", { value: v.name, text: t("inspector.layerBroken", { name: v.name }), selected: node.variant === v.name }));
+    }
+    fs.append(sel);
+    const chosen = variants.find((v) => v.name === node.variant);
+    fs.append(h("p", { className: chosen ? "hint small bug" : "hint small", text: chosen
+      ? t("inspector.layerBug", { doc: variantDoc(chosen) })
+      : t("inspector.layerHint") }));
     container.append(fs);
   }
   container.append(

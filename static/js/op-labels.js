@@ -16,6 +16,16 @@ export function opDoc(meta) {
   return local === key ? meta.doc : local;
 }
 
+/**
+ * A broken layer's bug in the interface's language (the server's English if not translated).
+ * @param {{name: string, doc: string}} variant
+ */
+export function variantDoc(variant) {
+  const key = `variant.${variant.name}`;
+  const text = t(key);
+  return text === key ? variant.doc : text;
+}
+
 /** The symbol drawn in a node, as in the book's figures; other ops show their name. */
 const SYMBOLS = /** @type {Record<string, string>} */ ({
   input: "x", add: "+", mul: "×", dot: "dot", exp: "exp", log: "log", reciprocal: "1/x",

@@ -1,0 +1,78 @@
+"""Broken layers, overwritten gradients and the Python export in the graph view, as a learner."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Lab
+from tests.browser.test_graph_view import load_preset, run
+
+
+def link(graph: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(graph).encode()).decode().rstrip("=")
+
+
+def test_a_broken_mul_gives_wrong_gradients_and_the_check_names_the_bug(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    run(page)
+    expect(page.locator('[data-node-grad="tax"]')).to_have_text("∂L/∂tax = 200")
+    page.click('#graph-svg [data-node="price"]')
+    page.select_option("#node-variant", "no_swap")
+    expect(page.locator(".variant .hint.bug")).to_contain_text("forgets to swap the inputs")
+    expect(page.locator('#graph-svg [data-node="price"]')).to_have_class(
+        "node op-mul selected is-output broken"
+    )
+    run(page)
+    expect(page.locator('[data-node-grad="tax"]')).to_have_text("∂L/∂tax = 1.1")
+    page.click("#tab-gradcheck")
+    page.check('input[name="gc-target"][value="graph"]')
+    page.click("#gc-run")
+    expect(page.locator("#gc-summary .verdict")).to_have_attribute("data-passed", "false")
+    expect(page.locator('#gc-table tr[data-param="tax"] td.result')).to_have_attribute(
+        "data-passed", "false"
+    )
+    bug = page.locator('#gc-summary .bug[data-node="price"]')
+    expect(bug).to_contain_text("Node price is a broken mul (no_swap)")
+    page.select_option("#lang-select", "zh")
+    expect(bug).to_contain_text("有错误的 mul（no_swap）")
+    expect(bug).to_contain_text("忘了交换输入")
+    lab.screenshot("broken-layer-check")
+
+
+def test_overwritten_gradients_from_a_link_and_back_to_sums(lab: Lab) -> None:
+    """x·x + x at x = 3: 7 when gradients add up, 3 when each use overwrites the last."""
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": 3},
+            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
+            {"id": "s", "op": "add", "inputs": ["m", "x"]},
+        ],
+        "output": "s",
+        "accumulate": "overwrite",
+    }
+    page = lab.open(f"#g={link(graph)}")
+    expect(page.locator("#g-accumulate")).to_have_value("overwrite")
+    run(page)
+    expect(page.locator('[data-node-grad="x"]')).to_have_text("∂L/∂x = 3")
+    page.select_option("#g-accumulate", "sum")
+    run(page)
+    expect(page.locator('[data-node-grad="x"]')).to_have_text("∂L/∂x = 7")
+
+
+def test_export_as_python_downloads_the_graph_as_a_script(lab: Lab, tmp_path: Path) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    with page.expect_download() as info:
+        page.click("#g-export")
+    download = info.value
+    assert download.suggested_filename == "apples.py"
+    path = tmp_path / "apples.py"
+    download.save_as(path)
+    script = path.read_text()
+    assert "class MulLayer:" in script and 'value["tax"] = np.array(1.1)' in script
+    expect(page.locator(".toast")).to_contain_text("Python script")
