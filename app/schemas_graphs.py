@@ -111,6 +111,17 @@ class OpPublic(BaseModel):
     )
 
 
+class OpCodePublic(BaseModel):
+    """The Python a node of an op runs, from the engine's source, and where its methods are."""
+
+    op: str
+    variant: str | None
+    class_: str = Field(alias="class", description="The class whose methods a node runs.")
+    code: str = Field(description="Its source (and its base class's, for a broken variant).")
+    forward: list[int] | None = Field(description="First and last line of forward (1-based).")
+    backward: list[int] | None = Field(description="First and last line of backward (1-based).")
+
+
 class LimitsPublic(BaseModel):
     """Limits of this server for graphs."""
 

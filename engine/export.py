@@ -77,6 +77,11 @@ class _DropAnnotations(ast.NodeTransformer):
         return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
 
 
+def class_source(obj: Any) -> str:
+    """The source of an engine class or function as the script writes it (no type hints)."""
+    return _source(obj)[0]
+
+
 def _source(obj: Any) -> tuple[str, set[str]]:
     """``obj``'s source without type hints, and the global names it reads."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))

@@ -11,16 +11,18 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.errors import AppError, TooLarge, Unprocessable
+from app.errors import AppError, NotFound, TooLarge, Unprocessable
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
     EvaluationPublic,
+    OpCodePublic,
     OpsPublic,
     PresetsPublic,
     evaluation_json,
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
+from engine.code import op_code
 from engine.export import to_python
 from engine.graph import (
     Graph,
@@ -102,6 +104,38 @@ def list_ops(request: Request, limits: LimitsDep) -> dict[str, Any]:
         "ops": [op.public() for op in OPS.values()],
         "limits": {**limits.public(), "max_body_bytes": settings.max_body_bytes},
     }
+
+
+@router.get("/ops/{name}/code", response_model=OpCodePublic, responses=error_responses(404, 422))
+def op_code_of(name: str, variant: str | None = None) -> dict[str, Any]:
+    """The Python a node of this op runs (the engine's own source) and the lines of its
+    ``forward`` and ``backward``: the step-through's code panel."""
+    op = OPS.get(name)
+    if op is None:
+        raise NotFound(
+            f"There is no op {name[:40]!r}; the ops are {', '.join(OPS)}.",
+            code="unknown_op",
+            details={"field": "name", "known": list(OPS)},
+        )
+    if variant is not None:
+        try:
+            op = op.with_variant(variant)
+        except KeyError:
+            known = [v.name for v in op.variants]
+            offer = f"its variants are {', '.join(known)}" if known else f"{name} has no variants"
+            raise Unprocessable(
+                f"Op {name} has no variant {variant[:40]!r}; {offer}.",
+                code="unknown_variant",
+                details={"field": "variant", "known": known},
+            ) from None
+    code = op_code(op)
+    if code is None:
+        raise NotFound(
+            "An input node runs no code: its value is given.",
+            code="no_code",
+            details={"field": "name"},
+        )
+    return code
 
 
 @router.get("/presets", response_model=PresetsPublic)

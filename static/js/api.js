@@ -20,6 +20,16 @@
 /** @typedef {{ops: Op[], limits: Record<string, number>}} OpsAnswer */
 
 /**
+ * @typedef {object} OpCode GET /graphs/ops/{op}/code: the Python a node runs.
+ * @property {string} op
+ * @property {string | null} variant
+ * @property {string} class the class whose forward and backward run
+ * @property {string} code its source (after its base class's, for a broken layer)
+ * @property {number[] | null} forward first and last line of forward, 1-based
+ * @property {number[] | null} backward first and last line of backward
+ */
+
+/**
  * @typedef {object} GraphNodeBody A node of a posted graph.
  * @property {string} id
  * @property {string} op
@@ -221,6 +231,13 @@ export const api = {
     const e = (await response.json().catch(() => null))?.error || {};
     throw new ApiError(response.status, e.code || "http_error", e.message || `export answered ${response.status}.`, e.details);
   },
+  /**
+   * The engine's code a node of this op runs, and the lines of its forward and backward.
+   * @param {string} op
+   * @param {string} [variant]
+   * @returns {Promise<OpCode>}
+   */
+  opCode: (op, variant) => request("GET", `/graphs/ops/${enc(op)}/code${variant ? `?variant=${enc(variant)}` : ""}`),
   /** @param {object} body @returns {Promise<GradcheckReport>} */
   gradcheck: (body) => request("POST", "/gradcheck", body),
   /** @returns {Promise<{datasets: Dataset[], default: string}>} */
