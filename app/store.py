@@ -8,7 +8,6 @@ batch of events in one transaction (WAL mode, so readers never wait for it).
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 import time
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from app.finite import finite
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("completed", "cancelled", "failed", "interrupted")
@@ -93,22 +94,12 @@ class NewEvent:
     weights: bytes | None = None
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def to_json(data: dict[str, Any]) -> str:
     """Strict JSON text of an event's data (a NaN or infinity becomes null)."""
     try:
         return json.dumps(data, allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(data), allow_nan=False)
+        return json.dumps(finite(data), allow_nan=False)
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -76,20 +75,10 @@ def get_limits(request: Request) -> Limits:
 LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def to_app_error(exc: GraphError) -> AppError:
     """The API error for an engine error: 413 over a limit, else 422; same code and message."""
     cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
-    return cls(exc.message, code=exc.code, details=_json_safe(exc.details))
+    return cls(exc.message, code=exc.code, details=exc.details)
 
 
 @router.get("/ops", response_model=OpsPublic)
