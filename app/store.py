@@ -1,8 +1,10 @@
 """The SQLite store: runs, their configuration, their event log and their trained weights.
 
 The event log is the single source of truth of a run's progress: every event
-stream replays from it. The server process is the only writer; it writes each
-batch of events in one transaction (WAL mode, so readers never wait for it).
+stream replays from it, and a run's status follows from its ``running`` and
+``done`` events, written in the same transaction. The server process is the
+only writer; it writes each batch of events in one transaction (WAL mode, so
+readers never wait for it).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import events
+from app.events import TERMINAL
 from app.finite import finite
 
 ACTIVE = ("queued", "running")
-TERMINAL = ("completed", "cancelled", "failed", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -211,24 +214,22 @@ class RunStore:
         )
         return int(row[0])
 
-    def mark_running(self, run_id: str) -> None:
-        """A worker has started the run."""
-        with self._writing() as db:
-            db.execute(
-                "UPDATE runs SET status = 'running', started_at = ? "
-                "WHERE id = ? AND status = 'queued'",
-                (time.time(), run_id),
-            )
+    def attempts(self, run_id: str) -> int:
+        """How many times a worker has started the run (its ``running`` events)."""
+        row = (
+            self._db()
+            .execute("SELECT COUNT(*) FROM events WHERE run_id = ? AND kind = 'running'", (run_id,))
+            .fetchone()
+        )
+        return int(row[0])
 
-    def interrupt_unfinished(self, message: str) -> list[str]:
+    def interrupt_unfinished(self) -> list[str]:
         """Close every queued or running run as ``interrupted`` with a final ``done`` event."""
         ids = [
             r[0]
             for r in self._db().execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")
         ]
-        self.append(
-            [NewEvent(i, "done", {"status": "interrupted", "message": message}) for i in ids]
-        )
+        self.append([NewEvent(i, "done", events.done("interrupted")) for i in ids])
         return ids
 
     # ----------------------------------------------------------------- events
@@ -236,7 +237,8 @@ class RunStore:
     def append(self, events: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
         """Append events in one transaction; returns the events written, by run, as stored.
 
-        A ``done`` event closes its run (status, final metrics, weights); events
+        A ``running`` event marks its run running and a ``done`` event closes it
+        (status, final metrics, weights), in the same transaction; events
         for a run that is already closed are dropped, so a log never continues
         after its ``done``.
         """
@@ -265,7 +267,13 @@ class RunStore:
                     (ev.run_id, seq, ev.kind, text),
                 )
                 written.setdefault(ev.run_id, []).append(StoredEvent(seq, ev.kind, text))
-                if ev.kind == "done":
+                if ev.kind == "running":
+                    db.execute(
+                        "UPDATE runs SET status = 'running', "
+                        "started_at = COALESCE(started_at, ?) WHERE id = ?",
+                        (time.time(), ev.run_id),
+                    )
+                elif ev.kind == "done":
                     self._close_run(db, ev)
                     closed.add(ev.run_id)
             for run_id, seq in last.items():

@@ -110,7 +110,7 @@ def stream_start(
 async def run_events(
     run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]
 ) -> AsyncIterator[ServerSentEvent]:
-    """Stream a run's events (progress, epoch, done), replaying from the log, then live."""
+    """Stream a run's events (running, progress, epoch, done), replaying the log, then live."""
     async for ev in service.stream(run.id, after):
         if ev is None:
             yield ServerSentEvent(comment="ping")

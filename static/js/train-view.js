@@ -373,6 +373,7 @@ export class TrainView {
       this.scheduleRender();
     };
     run.stream = new RunStream(api.eventsUrl(run.id), {
+      // The log says when a worker starts the run (the status follows from it, not from progress).
       running: ifShown((data) => {
         run.status = "running";
         // A worker died and the run started again from the beginning: so does the chart.
@@ -384,7 +385,6 @@ export class TrainView {
         run.download = data;
       }),
       epoch: ifShown((data) => {
-        run.status = "running";
         if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
       }),
       done: ifShown((data) => {
@@ -430,7 +430,6 @@ export class TrainView {
    * @param {ProgressEvent} data
    */
   onProgress(run, data) {
-    run.status = "running";
     data.losses.forEach((v, k) => {
       run.loss[data.first_iteration + k - 1] = v;
     });
