@@ -10,7 +10,8 @@ import secrets
 import signal
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import numpy as np
@@ -259,8 +260,13 @@ class RunService:
 
     # ----------------------------------------------------------------- streams
 
-    def subscribe_check(self, run_id: str) -> None:
-        """Refuse a new stream past the per-run limit (409)."""
+    @contextmanager
+    def stream_slot(self, run_id: str) -> Iterator[None]:
+        """Hold one of the run's event-stream slots while inside; 409 past the per-run limit.
+
+        Call it on the event loop: the slot is taken when the stream is admitted and
+        given back the moment the block ends (the stream ended or its client left).
+        """
         limit = self.settings.max_subscribers_per_run
         if self.subscribers.get(run_id, 0) >= limit:
             raise Conflict(
@@ -268,6 +274,13 @@ class RunService:
                 code="too_many_subscribers",
                 details={"field": "subscribers", "limit": limit},
             )
+        self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
+        try:
+            yield
+        finally:
+            self.subscribers[run_id] -= 1
+            if not self.subscribers[run_id]:
+                del self.subscribers[run_id]
 
     async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
         """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.
@@ -276,35 +289,29 @@ class RunService:
         notifier wakes the stream at each append; the database is read (in a
         thread) to replay history or to fill a gap.
         """
-        self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
         ping = self.settings.sse_ping_interval
-        try:
-            while not self.stopping:
-                waiter = self.notifier.waiter(run_id)
-                batch = self.notifier.since(run_id, after)
-                if batch is None:
-                    batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
-                    if not batch:
-                        run = await run_in_threadpool(self.store.get_run, run_id)
-                        if run is None or (run.finished and run.last_seq <= after):
-                            return
-                for ev in batch:
-                    if self.stopping:
+        while not self.stopping:
+            waiter = self.notifier.waiter(run_id)
+            batch = self.notifier.since(run_id, after)
+            if batch is None:
+                batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
+                if not batch:
+                    run = await run_in_threadpool(self.store.get_run, run_id)
+                    if run is None or (run.finished and run.last_seq <= after):
                         return
-                    yield ev
-                    after = ev.seq
-                    if ev.kind == "done":
-                        return
-                if batch:
-                    continue
-                try:
-                    await asyncio.wait_for(waiter.wait(), timeout=ping)
-                except TimeoutError:
-                    yield None
-        finally:
-            self.subscribers[run_id] -= 1
-            if not self.subscribers[run_id]:
-                del self.subscribers[run_id]
+            for ev in batch:
+                if self.stopping:
+                    return
+                yield ev
+                after = ev.seq
+                if ev.kind == "done":
+                    return
+            if batch:
+                continue
+            try:
+                await asyncio.wait_for(waiter.wait(), timeout=ping)
+            except TimeoutError:
+                yield None
 
     # ----------------------------------------------------------------- predictions
 
