@@ -201,10 +201,11 @@ class RunService:
         """The run, or a 404."""
         run = self.store.get_run(run_id)
         if run is None:
+            shown = run_id if len(run_id) <= 40 else run_id[:40] + "…"
             raise NotFound(
-                f"There is no run with id '{run_id}'.",
+                f"There is no run with id '{shown}'.",
                 code="run_not_found",
-                details={"run_id": run_id},
+                details={"field": "run_id", "length": len(run_id)},
             )
         return run
 

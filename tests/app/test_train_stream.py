@@ -170,6 +170,20 @@ def test_unknown_run_is_404_everywhere(server: Server) -> None:
         assert "nope" in err["message"]
 
 
+def test_a_huge_unknown_run_id_is_echoed_once_and_cut(server: Server) -> None:
+    """A 60,000-character id was echoed whole twice (message and details) in its 404."""
+    run_id = "a" * 60_000
+    for method, path in [("GET", f"/train/{run_id}"), ("GET", f"/train/{run_id}/events")]:
+        r = httpx.request(method, server.url + path, timeout=30)
+        assert r.status_code == 404, r.text[:200]
+        assert len(r.content) < 500
+        err = r.json()["error"]
+        assert err["code"] == "run_not_found"
+        assert err["message"].count("a" * 40) == 1 and "a" * 41 not in err["message"]
+        assert "a" * 40 + "…" in err["message"]
+        assert err["details"] == {"field": "run_id", "length": 60_000}
+
+
 def test_bad_last_event_id_is_400(server: Server) -> None:
     run_id = start(server.url, iterations=10)
     r = httpx.get(f"{server.url}/train/{run_id}/events", headers={"Last-Event-ID": "abc"})
