@@ -7,6 +7,8 @@ import this module, so it needs nothing but the standard library.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any
 
 #: Statuses a ``done`` event may carry; the run's status becomes it.
@@ -25,7 +27,9 @@ def running(attempt: int = 1) -> dict[str, Any]:
     return {"attempt": attempt}
 
 
-def done(status: str, *, message: str | None = None, **fields: Any) -> dict[str, Any]:
+def done(
+    status: str, *, message: str | None = None, warning: str | None = None, **fields: Any
+) -> dict[str, Any]:
     """The data of the terminal ``done`` event (cancelled, failed, interrupted carry a message)."""
     if status not in TERMINAL:
         raise ValueError(f"a done event ends a run: status must be one of {TERMINAL}, not {status}")
@@ -35,4 +39,44 @@ def done(status: str, *, message: str | None = None, **fields: Any) -> dict[str,
     data: dict[str, Any] = {"status": status, **fields}
     if message:
         data["message"] = message
+    if warning:
+        data["warning"] = warning
     return data
+
+
+class LossWatch:
+    """Watches a run's losses for divergence to finite but huge values.
+
+    A run whose loss peaks above ``peak_ratio`` times its first loss, or whose last
+    ``window`` losses average above ``mean_ratio`` times it, completes with a warning.
+    """
+
+    def __init__(self, peak_ratio: float = 10.0, mean_ratio: float = 2.0, window: int = 50) -> None:
+        self.peak_ratio = peak_ratio
+        self.mean_ratio = mean_ratio
+        self.first: float | None = None
+        self.peak = -math.inf
+        self.recent: deque[float] = deque(maxlen=window)
+
+    def add(self, loss: float | None) -> None:
+        """Take one iteration's loss (None or non-finite ones are not counted)."""
+        if loss is None or not math.isfinite(loss):
+            return
+        if self.first is None:
+            self.first = loss
+        self.peak = max(self.peak, loss)
+        self.recent.append(loss)
+
+    def warning(self) -> str | None:
+        """A sentence saying how the loss diverged, or None if it did not."""
+        first = self.first
+        if first is None or first <= 0 or not self.recent:
+            return None
+        mean = sum(self.recent) / len(self.recent)
+        if self.peak <= self.peak_ratio * first and mean <= self.mean_ratio * first:
+            return None
+        return (
+            f"The loss diverged: it started at {first:.4g}, peaked at {self.peak:.4g} and ended "
+            f"near {mean:.4g} (mean of the last {len(self.recent)}). The weights are not "
+            "usable; lower the learning rate."
+        )

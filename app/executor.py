@@ -121,6 +121,7 @@ def _train_one(
         results.put(WorkerMessage(run_id, kind, data, weights, index))
 
     send(RUNNING, {})
+    watch = events.LossWatch()
     losses: list[float | None] = []
     first = 1
 
@@ -156,6 +157,7 @@ def _train_one(
             if ev.kind == "progress":
                 iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
                 losses.append(loss)
+                watch.add(loss)
                 now = time.monotonic()
                 if now - last_sent >= options.progress_interval:
                     flush(iteration, loss)
@@ -167,10 +169,10 @@ def _train_one(
                 flush(iteration, loss)
                 metrics = dict(ev.data)
                 status = str(metrics.pop("status"))
-                weights = None
+                weights, warning = None, None
                 if status == "completed":
-                    weights = _weights_npz(trainer.network.params)
-                send("done", events.done(status, **metrics), weights)
+                    weights, warning = _weights_npz(trainer.network.params), watch.warning()
+                send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:
         failed = events.done(

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     test_acc REAL,
     elapsed_s REAL,
     message TEXT,
+    warning TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC);
@@ -71,6 +72,7 @@ class RunRecord:
     elapsed_s: float | None
     message: str | None
     last_seq: int
+    warning: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -119,6 +121,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         elapsed_s=row["elapsed_s"],
         message=row["message"],
         last_seq=row["last_seq"],
+        warning=row["warning"],
     )
 
 
@@ -134,6 +137,9 @@ class RunStore:
         self._connections_lock = threading.Lock()
         with self._writing() as db:
             db.executescript(_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+            if "warning" not in columns:  # a database from before run warnings
+                db.execute("ALTER TABLE runs ADD COLUMN warning TEXT")
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -238,7 +244,7 @@ class RunStore:
         """Append events in one transaction; returns the events written, by run, as stored.
 
         A ``running`` event marks its run running and a ``done`` event closes it
-        (status, final metrics, weights), in the same transaction; events
+        (status, final metrics, warning, weights), in the same transaction; events
         for a run that is already closed are dropped, so a log never continues
         after its ``done``.
         """
@@ -285,7 +291,7 @@ class RunStore:
         d = ev.data
         db.execute(
             "UPDATE runs SET status = ?, finished_at = ?, iterations = COALESCE(?, iterations), "
-            "train_acc = ?, test_acc = ?, elapsed_s = ?, message = ? WHERE id = ?",
+            "train_acc = ?, test_acc = ?, elapsed_s = ?, message = ?, warning = ? WHERE id = ?",
             (
                 d.get("status", "failed"),
                 time.time(),
@@ -294,6 +300,7 @@ class RunStore:
                 d.get("test_acc"),
                 d.get("elapsed_s"),
                 d.get("message"),
+                d.get("warning"),
                 ev.run_id,
             ),
         )

@@ -52,6 +52,7 @@ def summary(run: RunRecord) -> RunSummary:
         test_acc=run.test_acc,
         elapsed_s=run.elapsed_s,
         message=run.message,
+        warning=run.warning,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
     )

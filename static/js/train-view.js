@@ -289,7 +289,8 @@ export class TrainView {
           type: "button", className: "link", text: this.runLabel(run), "aria-current": open ? "true" : "false",
           onclick: () => this.open(run.id),
         })),
-        h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) }),
+        h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) },
+          run.warning ? h("span", { className: "warn-mark", text: "⚠", title: t("train.divergedShort"), "aria-label": t("train.divergedShort") }) : null),
         h("td", { className: "num", text: run.test_acc === null || run.test_acc === undefined ? "–" : pct(run.test_acc) }),
       );
       body.append(tr);
@@ -502,11 +503,29 @@ export class TrainView {
         $(id).setAttribute("aria-disabled", "false");
       }
     }
+    const warning = run && run.done && run.done.warning ? this.warningText(run) : "";
+    $("run-warning").hidden = !warning;
+    $("run-warning").textContent = warning;
     $("view-train").dataset.runStatus = run ? run.status : "";
     $("view-train").dataset.runId = run ? run.id : "";
     this.renderStats();
     this.drawCharts();
     this.updateButtons();
+  }
+
+  /**
+   * The page's words for a run whose loss diverged, with its first and highest loss.
+   * @param {LiveRun} run
+   */
+  warningText(run) {
+    let first = null;
+    let peak = -Infinity;
+    for (const v of run.loss) {
+      if (typeof v !== "number") continue;
+      if (first === null) first = v;
+      if (v > peak) peak = v;
+    }
+    return first === null ? t("train.divergedPlain") : t("train.diverged", { first: fmt(first, 4), peak: fmt(peak, 4) });
   }
 
   drawCharts() {

@@ -74,3 +74,40 @@ def test_every_terminal_event_is_built_by_app_events() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_loss_watch_warns_on_a_huge_peak_or_a_high_end() -> None:
+    calm = events.LossWatch()
+    for loss in [2.3, 2.0, 1.5, None, float("nan"), 0.4, *[0.3] * 60]:
+        calm.add(loss)
+    assert calm.warning() is None
+    spike = events.LossWatch()
+    for loss in [2.3, 40.0, *[0.3] * 60]:  # peaked above 10x its start, then recovered
+        spike.add(loss)
+    assert "peaked at 40" in (spike.warning() or "")
+    high = events.LossWatch()
+    for loss in [2.3, *[5.0] * 60]:  # never above 10x, but ends above 2x its start
+        high.add(loss)
+    assert "diverged" in (high.warning() or "")
+    assert events.LossWatch().warning() is None  # no losses at all
+
+
+def test_a_database_from_before_warnings_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, config TEXT NOT NULL, "
+        "created_at REAL NOT NULL, started_at REAL, finished_at REAL, iterations INTEGER, "
+        "train_acc REAL, test_acc REAL, elapsed_s REAL, message TEXT, "
+        "last_seq INTEGER NOT NULL DEFAULT 0)"
+    )
+    old.execute("INSERT INTO runs (id, status, config, created_at) VALUES ('r', 'queued', '{}', 0)")
+    old.commit()
+    old.close()
+    store = RunStore(path)
+    store.append([NewEvent("r", "done", events.done("completed", warning="it diverged"))])
+    run = store.get_run("r")
+    assert run is not None and run.warning == "it diverged"
+    store.close()

@@ -66,6 +66,7 @@ def test_short_mnist_run_streams_live_and_matches_the_run(server: Server) -> Non
     run = httpx.get(f"{server.url}/train/{run_id}").json()
     assert run["status"] == "completed"
     assert run["started_at"] is not None
+    assert "warning" not in done and run["warning"] is None  # it learned: no divergence
     assert run["train_acc"] == pytest.approx(done["train_acc"])
     assert run["test_acc"] == pytest.approx(done["test_acc"])
     assert 0.8 < run["test_acc"] <= 1.0

@@ -80,6 +80,7 @@ def test_a_short_mnist_run_streams_live_and_can_be_inspected(lab: Lab, digits: D
         "document.querySelector('#view-train').dataset.runStatus === 'completed'", timeout=90_000
     )
     expect(page.locator("#s-status")).to_have_text("completed")
+    expect(page.locator("#run-warning")).to_be_hidden()  # it learned: no divergence warning
     # Every iteration exactly once, and one accuracy point per epoch.
     assert points(page, "loss-chart") == ITERATIONS
     assert points(page, "acc-chart") == epochs(digits)
@@ -247,3 +248,25 @@ def test_the_page_takes_running_from_the_event_not_from_progress(lab: Lab) -> No
     page.reload()  # the same address: goto would not load the page again
     page.wait_for_selector("body[data-ready=true]")
     wait_status(page, "running")
+
+
+def test_a_diverging_run_shows_its_warning_in_both_languages(lab: Lab) -> None:
+    page = lab.open("#view=train")
+    page.fill("#t-lr", "100")
+    start(page, 300)
+    wait_status(page, "completed")
+    warning = page.locator("#run-warning")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("The loss diverged: it started at 2.3")
+    expect(warning).to_contain_text("lower the learning rate")
+    run_id = page.locator("#view-train").get_attribute("data-run-id")
+    mark = page.locator(f'#runs-table tr[data-run="{run_id}"] .warn-mark')
+    expect(mark).to_have_attribute("title", "the loss diverged")
+    page.select_option("#lang-select", "zh")
+    expect(warning).to_contain_text("损失发散了")
+    expect(mark).to_have_attribute("title", "损失发散")
+    page.select_option("#lang-select", "en")
+    # reopened from its record (not from the stream), it still carries the warning
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#run-warning")).to_contain_text("The loss diverged")
