@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.datasets import require_dataset
-from app.errors import AppError, TooLarge, Unprocessable
+from app.errors import AppError, TooLarge, Unprocessable, graph_app_error
 from app.schemas_service import GradcheckRequest
 from app.settings import Settings
 
@@ -116,19 +116,6 @@ def network_check(req: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def graph_limits(settings: Settings) -> Any:
-    """The graph engine's limits from this server's settings."""
-    return settings.graph_limits()
-
-
-def graph_error(exc: Any) -> AppError:
-    """The app error for an engine GraphError: 413 over a limit, else 422 (as /graphs/evaluate)."""
-    from engine.graph import GraphTooLarge  # the engine loads lazily here, as in the checks
-
-    cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
-    return cls(exc.message, code=exc.code, details=exc.details)
-
-
 def graph_check(job: dict[str, Any]) -> dict[str, Any]:
     """Every ``input`` node (or every node) of a posted graph: backprop vs central differences."""
     from engine.graph import GraphError, check_graph, parse_graph
@@ -196,11 +183,11 @@ class GradcheckRunner:
             from engine.graph import GraphError, check_work, parse_graph
             from engine.graph.check import checked_nodes
 
-            limits = graph_limits(s)
+            limits = s.graph_limits()
             try:
                 graph = parse_graph(req.graph, limits=limits)
             except GraphError as e:
-                raise graph_error(e) from None
+                raise graph_app_error(e) from None
             work = check_work(graph, req.mode, req.directions, req.scope)
             if work > s.max_gradcheck_work:
                 nodes = checked_nodes(graph, req.scope)
@@ -287,7 +274,7 @@ class GradcheckRunner:
             future.cancel()
             raise
         if "graph_error" in report:
-            raise graph_error(report["graph_error"])
+            raise graph_app_error(report["graph_error"])
         if "stopped" in report:
             raise self._stopped(report)
         report["total_ms"] = (time.perf_counter() - started) * 1000

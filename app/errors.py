@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Send
 
+from app.finite import finite
+
 log = logging.getLogger("backprop_lab")
 
 
@@ -34,7 +36,7 @@ class AppError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        self.details = details or {}
+        self.details = public_details(details or {})
 
 
 class BadRequest(AppError):
@@ -72,14 +74,30 @@ class Unprocessable(AppError):
     code = "invalid"
 
 
+def public_details(details: dict[str, Any]) -> dict[str, Any]:
+    """An error's details under the one NaN policy (non-finite numbers become null)."""
+    return dict(finite(details))
+
+
+def graph_app_error(exc: Any) -> AppError:
+    """The API error for the graph engine's ``GraphError``: 413 over a limit, else 422."""
+    from engine.graph import GraphTooLarge
+
+    cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
+    return cls(exc.message, code=exc.code, details=exc.details)
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The API's one error shape."""
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 def dump_json(content: Any) -> bytes:
-    """Compact UTF-8 JSON that cannot fail on text a client sent (a lone surrogate included)."""
-    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Compact UTF-8 JSON that cannot fail on text a client sent (a lone surrogate included).
+
+    A non-finite number becomes null (the one NaN policy), so the text is strict JSON.
+    """
+    text = json.dumps(finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     # NOTE: a lone surrogate (say U+D800) has no UTF-8 form; "backslashreplace" writes it as
     # the six characters \ud800, which inside a JSON string is exactly its JSON escape.
     return text.encode("utf-8", "backslashreplace")
@@ -151,9 +169,9 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, di
     given = first.get("input")
     details: dict[str, Any] = {"field": field, "errors": len(errors)}
     try:
-        # NOTE: allow_nan=False: a NaN the client sent cannot be echoed back as JSON.
-        if given is not None and len(json.dumps(given, allow_nan=False)) < 200:
-            details["value"] = given
+        # NOTE: a NaN the client sent is echoed back as null, the one NaN policy.
+        if given is not None and len(json.dumps(finite(given), allow_nan=False)) < 200:
+            details["value"] = finite(given)
     except (TypeError, ValueError):
         pass
     if first.get("type") == "missing":

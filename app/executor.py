@@ -24,13 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app import events
+
 log = logging.getLogger("backprop_lab.executor")
 
-#: Message kinds a worker sends: ``started`` (not an event), then events.
-STARTED = "started"
-
-#: The ``message`` of a cancelled run's ``done`` (the API promises one on cancelled and failed).
-CANCELLED = "The run was cancelled (DELETE /train/{id}) before it finished."
+#: The message a worker sends when it starts a run; the server records it as a ``running`` event.
+RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,8 @@ def _train_one(
     def send(kind: str, data: dict[str, Any], weights: bytes | None = None) -> None:
         results.put(WorkerMessage(run_id, kind, data, weights, index))
 
-    send(STARTED, {})
+    send(RUNNING, {})
+    watch = events.LossWatch()
     losses: list[float | None] = []
     first = 1
 
@@ -157,6 +157,7 @@ def _train_one(
             if ev.kind == "progress":
                 iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
                 losses.append(loss)
+                watch.add(loss)
                 now = time.monotonic()
                 if now - last_sent >= options.progress_interval:
                     flush(iteration, loss)
@@ -166,21 +167,22 @@ def _train_one(
                 send("epoch", {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()})
             else:
                 flush(iteration, loss)
-                done = dict(ev.data)
-                if done.get("status") == "cancelled":
-                    done.setdefault("message", CANCELLED)
-                weights = None
-                if done.get("status") == "completed":
-                    weights = _weights_npz(trainer.network.params)
-                send("done", done, weights)
+                metrics = dict(ev.data)
+                status = str(metrics.pop("status"))
+                weights, warning = None, None
+                if status == "completed":
+                    weights, warning = _weights_npz(trainer.network.params), watch.warning()
+                send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:
-        failed = {"status": "failed", "message": str(e), "iterations": 0}
-        send("done", {**failed, "dataset": name, "alternative": e.alternative})
+        failed = events.done(
+            "failed", message=str(e), iterations=0, dataset=name, alternative=e.alternative
+        )
+        send("done", failed)
     except Exception as e:  # the run fails; the worker lives on
         log.exception("run %s failed", run_id)
         flush(iteration, loss)  # the losses up to the failure are part of its history
-        send("done", {"status": "failed", "message": f"{type(e).__name__}: {e}"})
+        send("done", events.done("failed", message=f"{type(e).__name__}: {e}"))
 
 
 class _StopCheck:
@@ -322,11 +324,7 @@ class LocalExecutor:
                 if item[0] == run_id:
                     self._pending.remove(item)
                     self._results.put(
-                        WorkerMessage(
-                            run_id,
-                            "done",
-                            {"status": "cancelled", "iterations": 0, "message": CANCELLED},
-                        )
+                        WorkerMessage(run_id, "done", events.done("cancelled", iterations=0))
                     )
                     return True
             for w in self._workers:
@@ -399,16 +397,12 @@ class LocalExecutor:
                 code = w.process.exitcode
                 if w.run_id is not None:
                     log.error("training worker %d exited with code %s during a run", i, code)
+                    message = (
+                        f"The training worker stopped unexpectedly (exit code {code}); "
+                        "the run could not finish."
+                    )
                     lost.append(
-                        WorkerMessage(
-                            w.run_id,
-                            "done",
-                            {
-                                "status": "failed",
-                                "message": f"The training worker stopped unexpectedly "
-                                f"(exit code {code}); the run could not finish.",
-                            },
-                        )
+                        WorkerMessage(w.run_id, "done", events.done("failed", message=message))
                     )
                     w.run_id = None
                 if time.monotonic() - w.spawned_at < RESPAWN_BACKOFF:

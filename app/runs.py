@@ -9,23 +9,22 @@ import json
 import secrets
 import signal
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app import events
 from app.datasets import require_dataset
 from app.errors import Conflict, NotFound, TooLarge, Unprocessable
-from app.executor import CANCELLED, STARTED, Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.executor import RUNNING, Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
-
-INTERRUPTED = "The server stopped while this run was queued or training; it was not finished."
 
 
 class RunNotifier:
@@ -51,11 +50,11 @@ class RunNotifier:
 
     def publish(self, written: dict[str, list[StoredEvent]]) -> None:
         """Remember newly committed events and wake everyone waiting on their runs."""
-        for run_id, events in written.items():
+        for run_id, new in written.items():
             recent = self._recent.pop(run_id, [])
-            if recent and events and recent[-1].seq + 1 != events[0].seq:
+            if recent and new and recent[-1].seq + 1 != new[0].seq:
                 recent = []
-            recent = (recent + events)[-self.window :]
+            recent = (recent + new)[-self.window :]
             self._recent[run_id] = recent
             while len(self._recent) > self.runs:
                 self._recent.popitem(last=False)
@@ -109,7 +108,7 @@ class RunService:
     def start(self) -> None:
         """Close runs a previous process left unfinished, then start the executor."""
         self._loop = asyncio.get_running_loop()
-        self.store.interrupt_unfinished(INTERRUPTED)
+        self.store.interrupt_unfinished()
         self.executor.start(self._record)
         self._watch_shutdown_signals()
 
@@ -147,16 +146,18 @@ class RunService:
             signal.signal(sig, previous)
         self._previous_handlers.clear()
         self.executor.shutdown()
-        self.store.interrupt_unfinished(INTERRUPTED)
+        self.store.interrupt_unfinished()
         self.store.close()
 
     def _record(self, batch: Sequence[WorkerMessage]) -> None:
         """Sink of the executor (pump thread): write a batch in one transaction, wake streams."""
-        for msg in batch:
-            if msg.kind == STARTED:
-                self.store.mark_running(msg.run_id)
-        events = [NewEvent(m.run_id, m.kind, m.data, m.weights) for m in batch if m.kind != STARTED]
-        self._publish(self.store.append(events))
+        new = []
+        for m in batch:
+            data = m.data
+            if m.kind == RUNNING:
+                data = events.running(attempt=self.store.attempts(m.run_id) + 1)
+            new.append(NewEvent(m.run_id, m.kind, data, m.weights))
+        self._publish(self.store.append(new))
 
     def _publish(self, written: dict[str, list[StoredEvent]]) -> None:
         if written and self._loop is not None and not self._loop.is_closed():
@@ -200,10 +201,11 @@ class RunService:
         """The run, or a 404."""
         run = self.store.get_run(run_id)
         if run is None:
+            shown = run_id if len(run_id) <= 40 else run_id[:40] + "…"
             raise NotFound(
-                f"There is no run with id '{run_id}'.",
+                f"There is no run with id '{shown}'.",
                 code="run_not_found",
-                details={"run_id": run_id},
+                details={"field": "run_id", "length": len(run_id)},
             )
         return run
 
@@ -217,11 +219,7 @@ class RunService:
                 details={"run_id": run_id, "status": run.status},
             )
         if not self.executor.cancel(run_id):
-            self._publish(
-                self.store.append(
-                    [NewEvent(run_id, "done", {"status": "cancelled", "message": CANCELLED})]
-                )
-            )
+            self._publish(self.store.append([NewEvent(run_id, "done", events.done("cancelled"))]))
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
@@ -263,8 +261,13 @@ class RunService:
 
     # ----------------------------------------------------------------- streams
 
-    def subscribe_check(self, run_id: str) -> None:
-        """Refuse a new stream past the per-run limit (409)."""
+    @contextmanager
+    def stream_slot(self, run_id: str) -> Iterator[None]:
+        """Hold one of the run's event-stream slots while inside; 409 past the per-run limit.
+
+        Call it on the event loop: the slot is taken when the stream is admitted and
+        given back the moment the block ends (the stream ended or its client left).
+        """
         limit = self.settings.max_subscribers_per_run
         if self.subscribers.get(run_id, 0) >= limit:
             raise Conflict(
@@ -272,50 +275,44 @@ class RunService:
                 code="too_many_subscribers",
                 details={"field": "subscribers", "limit": limit},
             )
-
-    async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
-        """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.
-
-        Live events come from the notifier's memory of committed events; the
-        database is read (in a thread) to replay history or to fill a gap.
-        """
         self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
-        ping = self.settings.sse_ping_interval
-        poll, quiet_since = False, time.monotonic()
         try:
-            while not self.stopping:
-                waiter = self.notifier.waiter(run_id)
-                batch = None if poll else self.notifier.since(run_id, after)
-                poll = False
-                if batch is None:
-                    batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
-                    if not batch:
-                        run = await run_in_threadpool(self.store.get_run, run_id)
-                        if run is None or (run.finished and run.last_seq <= after):
-                            return
-                for ev in batch:
-                    if self.stopping:
-                        return
-                    yield ev
-                    after = ev.seq
-                    if ev.kind == "done":
-                        return
-                if batch:
-                    quiet_since = time.monotonic()
-                    continue
-                try:
-                    await asyncio.wait_for(waiter.wait(), timeout=min(ping, 1.0))
-                except TimeoutError:
-                    # NOTE: a quiet second re-reads the log, so a stream also follows runs
-                    # whose events another server process records.
-                    poll = True
-                    if time.monotonic() - quiet_since >= ping:
-                        yield None
-                        quiet_since = time.monotonic()
+            yield
         finally:
             self.subscribers[run_id] -= 1
             if not self.subscribers[run_id]:
                 del self.subscribers[run_id]
+
+    async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
+        """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.
+
+        Live events come from the notifier's memory of committed events, and the
+        notifier wakes the stream at each append; the database is read (in a
+        thread) to replay history or to fill a gap.
+        """
+        ping = self.settings.sse_ping_interval
+        while not self.stopping:
+            waiter = self.notifier.waiter(run_id)
+            batch = self.notifier.since(run_id, after)
+            if batch is None:
+                batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
+                if not batch:
+                    run = await run_in_threadpool(self.store.get_run, run_id)
+                    if run is None or (run.finished and run.last_seq <= after):
+                        return
+            for ev in batch:
+                if self.stopping:
+                    return
+                yield ev
+                after = ev.seq
+                if ev.kind == "done":
+                    return
+            if batch:
+                continue
+            try:
+                await asyncio.wait_for(waiter.wait(), timeout=ping)
+            except TimeoutError:
+                yield None
 
     # ----------------------------------------------------------------- predictions
 

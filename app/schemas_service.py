@@ -135,6 +135,11 @@ class RunSummary(BaseModel):
     test_acc: float | None = None
     elapsed_s: float | None = None
     message: str | None = None
+    warning: str | None = Field(
+        None,
+        description="Set when a run completed but its loss diverged to finite but huge values "
+        "(its weights are not usable).",
+    )
     events: str = Field(description="Path of the run's event stream.")
     last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")
 

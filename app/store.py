@@ -1,14 +1,15 @@
 """The SQLite store: runs, their configuration, their event log and their trained weights.
 
 The event log is the single source of truth of a run's progress: every event
-stream replays from it. The server process is the only writer; it writes each
-batch of events in one transaction (WAL mode, so readers never wait for it).
+stream replays from it, and a run's status follows from its ``running`` and
+``done`` events, written in the same transaction. The server process is the
+only writer; it writes each batch of events in one transaction (WAL mode, so
+readers never wait for it).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 import time
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app import events
+from app.events import TERMINAL
+from app.finite import finite
+
 ACTIVE = ("queued", "running")
-TERMINAL = ("completed", "cancelled", "failed", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -34,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     test_acc REAL,
     elapsed_s REAL,
     message TEXT,
+    warning TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC);
@@ -67,6 +72,7 @@ class RunRecord:
     elapsed_s: float | None
     message: str | None
     last_seq: int
+    warning: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -93,22 +99,12 @@ class NewEvent:
     weights: bytes | None = None
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def to_json(data: dict[str, Any]) -> str:
     """Strict JSON text of an event's data (a NaN or infinity becomes null)."""
     try:
         return json.dumps(data, allow_nan=False)
     except ValueError:
-        return json.dumps(_finite(data), allow_nan=False)
+        return json.dumps(finite(data), allow_nan=False)
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
@@ -125,6 +121,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         elapsed_s=row["elapsed_s"],
         message=row["message"],
         last_seq=row["last_seq"],
+        warning=row["warning"],
     )
 
 
@@ -140,6 +137,9 @@ class RunStore:
         self._connections_lock = threading.Lock()
         with self._writing() as db:
             db.executescript(_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+            if "warning" not in columns:  # a database from before run warnings
+                db.execute("ALTER TABLE runs ADD COLUMN warning TEXT")
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -220,24 +220,22 @@ class RunStore:
         )
         return int(row[0])
 
-    def mark_running(self, run_id: str) -> None:
-        """A worker has started the run."""
-        with self._writing() as db:
-            db.execute(
-                "UPDATE runs SET status = 'running', started_at = ? "
-                "WHERE id = ? AND status = 'queued'",
-                (time.time(), run_id),
-            )
+    def attempts(self, run_id: str) -> int:
+        """How many times a worker has started the run (its ``running`` events)."""
+        row = (
+            self._db()
+            .execute("SELECT COUNT(*) FROM events WHERE run_id = ? AND kind = 'running'", (run_id,))
+            .fetchone()
+        )
+        return int(row[0])
 
-    def interrupt_unfinished(self, message: str) -> list[str]:
+    def interrupt_unfinished(self) -> list[str]:
         """Close every queued or running run as ``interrupted`` with a final ``done`` event."""
         ids = [
             r[0]
             for r in self._db().execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")
         ]
-        self.append(
-            [NewEvent(i, "done", {"status": "interrupted", "message": message}) for i in ids]
-        )
+        self.append([NewEvent(i, "done", events.done("interrupted")) for i in ids])
         return ids
 
     # ----------------------------------------------------------------- events
@@ -245,7 +243,8 @@ class RunStore:
     def append(self, events: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
         """Append events in one transaction; returns the events written, by run, as stored.
 
-        A ``done`` event closes its run (status, final metrics, weights); events
+        A ``running`` event marks its run running and a ``done`` event closes it
+        (status, final metrics, warning, weights), in the same transaction; events
         for a run that is already closed are dropped, so a log never continues
         after its ``done``.
         """
@@ -274,7 +273,13 @@ class RunStore:
                     (ev.run_id, seq, ev.kind, text),
                 )
                 written.setdefault(ev.run_id, []).append(StoredEvent(seq, ev.kind, text))
-                if ev.kind == "done":
+                if ev.kind == "running":
+                    db.execute(
+                        "UPDATE runs SET status = 'running', "
+                        "started_at = COALESCE(started_at, ?) WHERE id = ?",
+                        (time.time(), ev.run_id),
+                    )
+                elif ev.kind == "done":
                     self._close_run(db, ev)
                     closed.add(ev.run_id)
             for run_id, seq in last.items():
@@ -286,7 +291,7 @@ class RunStore:
         d = ev.data
         db.execute(
             "UPDATE runs SET status = ?, finished_at = ?, iterations = COALESCE(?, iterations), "
-            "train_acc = ?, test_acc = ?, elapsed_s = ?, message = ? WHERE id = ?",
+            "train_acc = ?, test_acc = ?, elapsed_s = ?, message = ?, warning = ? WHERE id = ?",
             (
                 d.get("status", "failed"),
                 time.time(),
@@ -295,6 +300,7 @@ class RunStore:
                 d.get("test_acc"),
                 d.get("elapsed_s"),
                 d.get("message"),
+                d.get("warning"),
                 ev.run_id,
             ),
         )

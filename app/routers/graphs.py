@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.errors import AppError, NotFound, TooLarge, Unprocessable
+from app.errors import NotFound, Unprocessable, graph_app_error
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
     EvaluationPublic,
@@ -27,7 +26,6 @@ from engine.export import to_python
 from engine.graph import (
     Graph,
     GraphError,
-    GraphTooLarge,
     Limits,
     check_evaluation_size,
     evaluate,
@@ -78,22 +76,6 @@ def get_limits(request: Request) -> Limits:
 
 
 LimitsDep = Annotated[Limits, Depends(get_limits)]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def to_app_error(exc: GraphError) -> AppError:
-    """The API error for an engine error: 413 over a limit, else 422; same code and message."""
-    cls = TooLarge if isinstance(exc, GraphTooLarge) else Unprocessable
-    return cls(exc.message, code=exc.code, details=_json_safe(exc.details))
 
 
 @router.get("/ops", response_model=OpsPublic)
@@ -212,7 +194,7 @@ def _parse(body: Any, limits: Limits) -> Graph:
         graph = parse_graph(body, limits=limits)
         check_evaluation_size(graph, limits)
     except GraphError as exc:
-        raise to_app_error(exc) from None
+        raise graph_app_error(exc) from None
     return graph
 
 
@@ -220,12 +202,12 @@ def _answer(graph: Graph, limits: Limits) -> bytes:
     try:
         return evaluation_json(evaluate(graph, limits=limits))
     except GraphError as exc:
-        raise to_app_error(exc) from None
+        raise graph_app_error(exc) from None
 
 
 def _script(graph: Graph, limits: Limits) -> bytes:
     try:
         evaluate(graph, limits=limits)
     except GraphError as exc:
-        raise to_app_error(exc) from None
+        raise graph_app_error(exc) from None
     return to_python(graph).encode("utf-8")

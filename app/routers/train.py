@@ -52,6 +52,7 @@ def summary(run: RunRecord) -> RunSummary:
         test_acc=run.test_acc,
         elapsed_s=run.elapsed_s,
         message=run.message,
+        warning=run.warning,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
     )
@@ -76,15 +77,18 @@ def get_run(run: ExistingRun, service: Service) -> RunPublic:
     return RunPublic(**summary(run).model_dump(), history=history)
 
 
-def stream_start(
+async def stream_start(
     run: ExistingRun,
     service: Service,
     last_event_id: Annotated[
         str | None,
         Header(description="Resume after this event id (sent by a reconnecting browser)."),
     ] = None,
-) -> int:
-    """The event id a stream starts after; 400 for a bad header, 409 past the stream limit."""
+) -> AsyncIterator[int]:
+    """The event id a stream starts after, holding a stream slot until the response ends.
+
+    400 for a bad header, 409 past the per-run stream limit.
+    """
     after = 0
     if last_event_id is not None and last_event_id.strip():
         value = last_event_id.strip()
@@ -98,8 +102,10 @@ def stream_start(
                 details={"field": "Last-Event-ID"},
             )
         after = int(value)
-    service.subscribe_check(run.id)
-    return after
+    # NOTE: the slot is taken here, at admission (so streams asked for at once cannot all
+    # pass the limit), and given back when the response ends, the client's leaving included.
+    with service.stream_slot(run.id):
+        yield after
 
 
 @router.get(
@@ -110,7 +116,7 @@ def stream_start(
 async def run_events(
     run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]
 ) -> AsyncIterator[ServerSentEvent]:
-    """Stream a run's events (progress, epoch, done), replaying from the log, then live."""
+    """Stream a run's events (running, progress, epoch, done), replaying the log, then live."""
     async for ev in service.stream(run.id, after):
         if ev is None:
             yield ServerSentEvent(comment="ping")

@@ -44,7 +44,7 @@ class Evaluation:
 
 
 def _preview(a: Array, limit: int = 12) -> Any:
-    flat = [float(v) if np.isfinite(v) else str(v) for v in a.reshape(-1)[:limit]]
+    flat = [float(v) for v in a.reshape(-1)[:limit]]  # NaN and ±inf stay floats
     if a.ndim == 0:
         return flat[0]
     return {"shape": list(a.shape), "first": flat}

@@ -100,6 +100,7 @@
  * @property {number | null} [test_acc]
  * @property {number | null} [train_acc]
  * @property {string | null} [message]
+ * @property {string | null} [warning] set when the run completed but its loss diverged
  */
 
 /** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */

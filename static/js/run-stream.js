@@ -15,6 +15,7 @@
  * @property {number} [test_acc]
  * @property {number} [elapsed_s]
  * @property {string} [message]
+ * @property {string} [warning] the run completed but its loss diverged (finite but huge)
  * @property {string} [alternative] a dataset to choose instead, when this one was missing
  */
 

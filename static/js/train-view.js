@@ -289,7 +289,8 @@ export class TrainView {
           type: "button", className: "link", text: this.runLabel(run), "aria-current": open ? "true" : "false",
           onclick: () => this.open(run.id),
         })),
-        h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) }),
+        h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) },
+          run.warning ? h("span", { className: "warn-mark", text: "⚠", title: t("train.divergedShort"), "aria-label": t("train.divergedShort") }) : null),
         h("td", { className: "num", text: run.test_acc === null || run.test_acc === undefined ? "–" : pct(run.test_acc) }),
       );
       body.append(tr);
@@ -373,6 +374,7 @@ export class TrainView {
       this.scheduleRender();
     };
     run.stream = new RunStream(api.eventsUrl(run.id), {
+      // The log says when a worker starts the run (the status follows from it, not from progress).
       running: ifShown((data) => {
         run.status = "running";
         // A worker died and the run started again from the beginning: so does the chart.
@@ -384,7 +386,6 @@ export class TrainView {
         run.download = data;
       }),
       epoch: ifShown((data) => {
-        run.status = "running";
         if (!run.epochs.some((e) => e.iteration === data.iteration)) run.epochs.push(data);
       }),
       done: ifShown((data) => {
@@ -430,7 +431,6 @@ export class TrainView {
    * @param {ProgressEvent} data
    */
   onProgress(run, data) {
-    run.status = "running";
     data.losses.forEach((v, k) => {
       run.loss[data.first_iteration + k - 1] = v;
     });
@@ -503,11 +503,29 @@ export class TrainView {
         $(id).setAttribute("aria-disabled", "false");
       }
     }
+    const warning = run && run.done && run.done.warning ? this.warningText(run) : "";
+    $("run-warning").hidden = !warning;
+    $("run-warning").textContent = warning;
     $("view-train").dataset.runStatus = run ? run.status : "";
     $("view-train").dataset.runId = run ? run.id : "";
     this.renderStats();
     this.drawCharts();
     this.updateButtons();
+  }
+
+  /**
+   * The page's words for a run whose loss diverged, with its first and highest loss.
+   * @param {LiveRun} run
+   */
+  warningText(run) {
+    let first = null;
+    let peak = -Infinity;
+    for (const v of run.loss) {
+      if (typeof v !== "number") continue;
+      if (first === null) first = v;
+      if (v > peak) peak = v;
+    }
+    return first === null ? t("train.divergedPlain") : t("train.diverged", { first: fmt(first, 4), peak: fmt(peak, 4) });
   }
 
   drawCharts() {

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.checks import graph_limits
 from app.schemas_service import ServerLimits
 from app.settings import Settings
 from engine.graph import Limits
@@ -61,7 +60,6 @@ def test_one_builder_of_the_engine_limits() -> None:
     settings = Settings(max_graph_nodes=3, max_tensor_elements=4, max_total_elements=5)
     built = settings.graph_limits()
     assert built == Limits(max_graph_nodes=3, max_tensor_elements=4, max_total_elements=5)
-    assert graph_limits(settings) == built
     assert Settings().graph_limits() == Limits()  # the engine's defaults are the settings' too
 
 

@@ -46,9 +46,12 @@ def test_short_mnist_run_streams_live_and_matches_the_run(server: Server) -> Non
     events = stream(server.url, run_id)
 
     assert_consecutive(events)
+    # the log says when a worker started the run: the stream carries it first
+    assert (events[0].event, events[0].data) == ("running", {"attempt": 1})
+    assert [e.event for e in events].count("running") == 1
     assert events[-1].event == "done"
     assert [e.event for e in events].count("done") == 1
-    assert {e.event for e in events} <= {"progress", "epoch", "done"}
+    assert {e.event for e in events} <= {"running", "progress", "epoch", "done"}
     progress = [e for e in events if e.event == "progress"]
     assert len(progress) >= 2
     # events arrive while the run trains, not all at the end
@@ -62,6 +65,8 @@ def test_short_mnist_run_streams_live_and_matches_the_run(server: Server) -> Non
     assert done["status"] == "completed"
     run = httpx.get(f"{server.url}/train/{run_id}").json()
     assert run["status"] == "completed"
+    assert run["started_at"] is not None
+    assert "warning" not in done and run["warning"] is None  # it learned: no divergence
     assert run["train_acc"] == pytest.approx(done["train_acc"])
     assert run["test_acc"] == pytest.approx(done["test_acc"])
     assert 0.8 < run["test_acc"] <= 1.0
@@ -131,12 +136,13 @@ def test_many_subscribers_each_receive_every_event(server: Server) -> None:
 
 def test_cancel_a_running_run(server: Server) -> None:
     run_id = start(server.url, iterations=100_000, seed=4)
-    head = stream(server.url, run_id, limit=1)
-    assert head[0].event == "progress"
+    head = stream(server.url, run_id, limit=2)
+    assert [e.event for e in head] == ["running", "progress"]
+    assert httpx.get(f"{server.url}/train/{run_id}").json()["status"] == "running"
     r = httpx.delete(f"{server.url}/train/{run_id}")
     assert r.status_code == 202, r.text
     assert r.json()["cancel_requested"] is True
-    rest = stream(server.url, run_id, last_event_id=head[0].id)
+    rest = stream(server.url, run_id, last_event_id=head[-1].id)
     assert rest[-1].event == "done"
     assert rest[-1].data["status"] == "cancelled"
     assert "cancelled" in rest[-1].data["message"]  # api.md: cancelled/failed carry a message
@@ -163,6 +169,20 @@ def test_unknown_run_is_404_everywhere(server: Server) -> None:
         err = r.json()["error"]
         assert err["code"] == "run_not_found"
         assert "nope" in err["message"]
+
+
+def test_a_huge_unknown_run_id_is_echoed_once_and_cut(server: Server) -> None:
+    """A 60,000-character id was echoed whole twice (message and details) in its 404."""
+    run_id = "a" * 60_000
+    for method, path in [("GET", f"/train/{run_id}"), ("GET", f"/train/{run_id}/events")]:
+        r = httpx.request(method, server.url + path, timeout=30)
+        assert r.status_code == 404, r.text[:200]
+        assert len(r.content) < 500
+        err = r.json()["error"]
+        assert err["code"] == "run_not_found"
+        assert err["message"].count("a" * 40) == 1 and "a" * 41 not in err["message"]
+        assert "a" * 40 + "…" in err["message"]
+        assert err["details"] == {"field": "run_id", "length": 60_000}
 
 
 def test_bad_last_event_id_is_400(server: Server) -> None:
@@ -229,7 +249,7 @@ def test_a_failing_run_keeps_the_losses_before_its_failure(
     options = WorkerOptions(preload=(), progress_interval=3600)
     _train_one(0, "r", {"dataset": "mnist"}, sent, threading.Event(), {"mnist": None}, options)
     kinds = [m.kind for m in sent]
-    assert kinds == ["started", "progress", "progress", "done"]
+    assert kinds == ["running", "progress", "progress", "done"]
     losses = [x for m in sent if m.kind == "progress" for x in m.data["losses"]]
     assert losses == [1.0, 0.5, 0.3333333, 0.25, 0.2]
     assert sent[-1].data["status"] == "failed"

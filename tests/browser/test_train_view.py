@@ -80,6 +80,7 @@ def test_a_short_mnist_run_streams_live_and_can_be_inspected(lab: Lab, digits: D
         "document.querySelector('#view-train').dataset.runStatus === 'completed'", timeout=90_000
     )
     expect(page.locator("#s-status")).to_have_text("completed")
+    expect(page.locator("#run-warning")).to_be_hidden()  # it learned: no divergence warning
     # Every iteration exactly once, and one accuracy point per epoch.
     assert points(page, "loss-chart") == ITERATIONS
     assert points(page, "acc-chart") == epochs(digits)
@@ -216,3 +217,56 @@ def test_stop_a_run_and_overlay_an_earlier_one(lab: Lab) -> None:
     page.click(f'#runs-table tr[data-run="{cancelled}"] button.link')
     expect(bars).to_have_count(0)
     expect(page.locator("#pad-result")).to_contain_text("Open a completed run")
+
+
+def test_the_page_takes_running_from_the_event_not_from_progress(lab: Lab) -> None:
+    """The status shown follows the log's `running` event; progress alone no longer implies it."""
+    url = lab.url
+    run_id = httpx.post(f"{url}/train", json={"iterations": 300, "batch_size": BATCH}).json()["id"]
+    text, _ = events(f"{url}/train/{run_id}/events")
+    blocks = [b for b in text.split("\n\n") if b.strip() and not b.startswith("retry")]
+    assert blocks[0].startswith("event: running\n"), blocks[0]
+    record = httpx.get(f"{url}/train/{run_id}").json()
+    # The page is shown the run as queued, then given only some of its events.
+    queued = {**record, "status": "queued", "history": {"loss": [], "epochs": []}}
+    shown: list[str] = []
+
+    def fulfill_events(route: Route) -> None:
+        body = "retry: 200\n\n" + "".join(b + "\n\n" for b in shown)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    lab.page.route(f"**/train/{run_id}", lambda route: route.fulfill(json=queued))
+    lab.page.route(f"**/train/{run_id}/events", fulfill_events)
+
+    shown[:] = [b for b in blocks if "event: progress" in b]
+    page = lab.open("#view=train")  # the newest run is opened
+    page.wait_for_function("Number(document.querySelector('#loss-chart').dataset.points) > 0")
+    assert page.locator("#view-train").get_attribute("data-run-id") == run_id
+    assert status(page) == "queued"  # losses arrived, but no worker said it started
+
+    shown[:] = [blocks[0]]
+    page.reload()  # the same address: goto would not load the page again
+    page.wait_for_selector("body[data-ready=true]")
+    wait_status(page, "running")
+
+
+def test_a_diverging_run_shows_its_warning_in_both_languages(lab: Lab) -> None:
+    page = lab.open("#view=train")
+    page.fill("#t-lr", "100")
+    start(page, 300)
+    wait_status(page, "completed")
+    warning = page.locator("#run-warning")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("The loss diverged: it started at 2.3")
+    expect(warning).to_contain_text("lower the learning rate")
+    run_id = page.locator("#view-train").get_attribute("data-run-id")
+    mark = page.locator(f'#runs-table tr[data-run="{run_id}"] .warn-mark')
+    expect(mark).to_have_attribute("title", "the loss diverged")
+    page.select_option("#lang-select", "zh")
+    expect(warning).to_contain_text("损失发散了")
+    expect(mark).to_have_attribute("title", "损失发散")
+    page.select_option("#lang-select", "en")
+    # reopened from its record (not from the stream), it still carries the warning
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#run-warning")).to_contain_text("The loss diverged")

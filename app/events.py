@@ -1,0 +1,82 @@
+"""The events of a run's log that say where it stands: ``running``, and the one terminal ``done``.
+
+Every ``running`` and every ``done`` (completed, cancelled, failed, interrupted), wherever it
+arises (a worker, the executor, a cancel, a server restart), is built here. Worker processes
+import this module, so it needs nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+#: Statuses a ``done`` event may carry; the run's status becomes it.
+TERMINAL = ("completed", "cancelled", "failed", "interrupted")
+
+#: The ``message`` of a cancelled run's ``done`` (the API promises one on cancelled and failed).
+CANCELLED = "The run was cancelled (DELETE /train/{id}) before it finished."
+#: The ``message`` of a run a server stopped before it finished.
+INTERRUPTED = "The server stopped while this run was queued or training; it was not finished."
+
+_DEFAULT_MESSAGES = {"cancelled": CANCELLED, "interrupted": INTERRUPTED}
+
+
+def running(attempt: int = 1) -> dict[str, Any]:
+    """The data of a ``running`` event: a worker started the run (attempt 2+: from the start)."""
+    return {"attempt": attempt}
+
+
+def done(
+    status: str, *, message: str | None = None, warning: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The data of the terminal ``done`` event (cancelled, failed, interrupted carry a message)."""
+    if status not in TERMINAL:
+        raise ValueError(f"a done event ends a run: status must be one of {TERMINAL}, not {status}")
+    message = message or _DEFAULT_MESSAGES.get(status)
+    if status == "failed" and not message:
+        raise ValueError("a failed run's done event needs a message")
+    data: dict[str, Any] = {"status": status, **fields}
+    if message:
+        data["message"] = message
+    if warning:
+        data["warning"] = warning
+    return data
+
+
+class LossWatch:
+    """Watches a run's losses for divergence to finite but huge values.
+
+    A run whose loss peaks above ``peak_ratio`` times its first loss, or whose last
+    ``window`` losses average above ``mean_ratio`` times it, completes with a warning.
+    """
+
+    def __init__(self, peak_ratio: float = 10.0, mean_ratio: float = 2.0, window: int = 50) -> None:
+        self.peak_ratio = peak_ratio
+        self.mean_ratio = mean_ratio
+        self.first: float | None = None
+        self.peak = -math.inf
+        self.recent: deque[float] = deque(maxlen=window)
+
+    def add(self, loss: float | None) -> None:
+        """Take one iteration's loss (None or non-finite ones are not counted)."""
+        if loss is None or not math.isfinite(loss):
+            return
+        if self.first is None:
+            self.first = loss
+        self.peak = max(self.peak, loss)
+        self.recent.append(loss)
+
+    def warning(self) -> str | None:
+        """A sentence saying how the loss diverged, or None if it did not."""
+        first = self.first
+        if first is None or first <= 0 or not self.recent:
+            return None
+        mean = sum(self.recent) / len(self.recent)
+        if self.peak <= self.peak_ratio * first and mean <= self.mean_ratio * first:
+            return None
+        return (
+            f"The loss diverged: it started at {first:.4g}, peaked at {self.peak:.4g} and ended "
+            f"near {mean:.4g} (mean of the last {len(self.recent)}). The weights are not "
+            "usable; lower the learning rate."
+        )
