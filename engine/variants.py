@@ -43,7 +43,8 @@ class AffineMeanDb(Affine):
 
     def backward(self, dout: Any, *, need_dx: bool = True) -> NDArray[np.floating] | None:
         dx = super().backward(dout, need_dx=need_dx)
-        rows = np.asarray(dout).reshape(-1, np.shape(self.b)[-1] if np.ndim(self.b) else 1)
+        d = np.asarray(dout)
+        rows = d.reshape(-1, d.shape[-1]) if d.ndim > 1 else d.reshape(1, -1)
         self.db = np.asarray(unbroadcast(rows.mean(axis=0), np.shape(self.b)))
         return dx
 

@@ -41,16 +41,25 @@ def test_error_bodies_write_non_finite_numbers_as_null() -> None:
 
 
 def test_error_details_of_engine_previews_are_null_not_strings() -> None:
-    details = {"node": "l", "result": {"shape": [2], "first": [0.0, "-inf"]}, "x": math.nan}
-    details["operands"] = {"x": "nan", "y": {"shape": [1], "first": ["inf"]}, "z": 2.0}
-    assert public_details(details) == {
-        "node": "l",
-        "result": {"shape": [2], "first": [0.0, None]},
-        "x": None,
-        "operands": {"x": None, "y": {"shape": [1], "first": [None]}, "z": 2.0},
-    }
-    # a string that is not a preview is left alone (a node may be called "nan")
-    assert public_details({"node": "nan"}) == {"node": "nan"}
+    """The engine keeps a non-finite preview a number; the one policy makes it null."""
+    from engine.graph import GraphError, evaluate, parse_graph
+
+    graph = parse_graph(
+        {
+            "nodes": [
+                {"id": "x", "op": "input", "value": [1.0, 0.0]},
+                {"id": "l", "op": "log", "inputs": ["x"]},
+            ],
+            "output": "l",
+        }
+    )
+    with pytest.raises(GraphError) as caught:
+        evaluate(graph)
+    details = caught.value.details
+    assert details["result"]["first"][1] == -math.inf  # a float, not the string "-inf"
+    public = public_details(details)
+    assert public["result"] == {"shape": [2], "first": [0.0, None]}
+    assert public["operands"] == {"x": {"shape": [2], "first": [1.0, 0.0]}}
 
 
 def test_the_event_log_writes_non_finite_numbers_as_null(tmp_path: Path) -> None:
