@@ -75,6 +75,7 @@
  * @property {EvaluatedEdge[]} edges
  * @property {string[]} forward_order
  * @property {string[]} backward_order
+ * @property {"sum" | "overwrite"} [accumulate] how a reused value got its gradient
  */
 
 /** @typedef {"queued" | "running" | "completed" | "cancelled" | "failed" | "interrupted"} RunStatus */

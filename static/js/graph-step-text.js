@@ -4,6 +4,7 @@
 // edges carry where the engine wrote no numbers (tensors). Forward: the op's formula from
 // GET /graphs/ops with the node's inputs and values written in.
 
+import { t } from "./i18n.js";
 import { compact, flatten, isScalar, short } from "./tensor.js";
 
 /** @typedef {import("./api.js").Evaluation} Evaluation */
@@ -70,6 +71,14 @@ export function backwardLines(node, result) {
   const { local, grad } = result.nodes[node.id];
   if (!local) {
     const uses = result.edges.filter((e) => e.from === node.id).map((e) => e.grad);
+    if (uses.length > 1 && result.accumulate === "overwrite") {
+      // In the order the backward pass sent them: each one replaced the one before.
+      const order = result.backward_order;
+      const sent = result.edges.filter((e) => e.from === node.id)
+        .sort((a, b) => order.indexOf(a.to) - order.indexOf(b.to) || a.port - b.port)
+        .map((e) => (isScalar(e.grad) ? num(e.grad) : compact(e.grad)));
+      return [`∂L/∂${node.id} = ${compact(grad)}   ${t("graph.overwritten", { uses: sent.join(", ") })}`];
+    }
     if (uses.length > 1) {
       return [`∂L/∂${node.id} = ${uses.map((g) => (isScalar(g) ? num(g) : compact(g))).join(" + ")} = ${compact(grad)}`];
     }

@@ -4,6 +4,7 @@
 
 import { t } from "./i18n.js";
 import { run } from "./graph-run.js";
+import { renderCode } from "./graph-code.js";
 import { backwardLines, forwardLines } from "./graph-step-text.js";
 import { byId } from "./ui.js";
 
@@ -107,6 +108,7 @@ export function renderStepPanel(view) {
     phase.textContent = view.result ? t("graph.stepReady") : t("graph.stepIdle");
     phase.className = "phase";
     progress.textContent = "";
+    renderCode(view, undefined, null);
     return;
   }
   const cur = all[view.step];
@@ -128,4 +130,15 @@ export function renderStepPanel(view) {
     }
   }
   progress.textContent = t("graph.stepOf", { i: view.step + 1, n: all.length });
+  renderCode(view, node, cur.phase);
+}
+
+/**
+ * The step shown now, or null when not stepping.
+ * @param {GraphView} view
+ * @returns {Step | null}
+ */
+export function currentStep(view) {
+  const all = steps(view);
+  return view.step === null || !all.length ? null : all[view.step] ?? null;
 }

@@ -11,7 +11,7 @@ import { inspectorActions, layout } from "./graph-edit.js";
 import { loadPreset, renderPalette, renderPresets } from "./graph-palette.js";
 import { bindCanvas } from "./graph-pointer.js";
 import { doutText } from "./graph-run.js";
-import { renderStepPanel, visibility } from "./graph-step.js";
+import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
@@ -99,6 +99,11 @@ export class GraphView {
     // After the fallback example, which clears the status line.
     if (badLink) this.setStatus("error", () => t("graph.badLink"));
     this.refresh();
+  }
+
+  /** The step shown now ({phase, id}), or null when not stepping. */
+  currentStep() {
+    return currentStep(this);
   }
 
   /**

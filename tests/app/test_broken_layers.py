@@ -178,3 +178,42 @@ def test_the_check_catches_the_overwritten_gradient(client: httpx.Client) -> Non
     assert (worst["backprop"], round(worst["numerical"], 6)) == (3.0, 7.0)
     assert any("overwrites gradients" in n for n in report["notes"])
     assert check(client, {"nodes": nodes, "output": "s"})["passed"] is True
+
+
+@pytest.mark.parametrize(
+    ("op", "variant", "cls", "forward_has", "backward_has"),
+    [
+        ("mul", None, "MulLayer", "return x * y", "dout * self.y"),
+        ("mul", "no_swap", "MulLayerNoSwap", "return x * y", "dx = unbroadcast(dout * self.x"),
+        ("relu", None, "Relu", "self.mask = x <= 0", "np.where(self.mask, 0, dout)"),
+        ("affine", "db_mean", "AffineMeanDb", "out = x @ self.W", "rows.mean(axis=0)"),
+        ("exp", None, "ExpStep", "np.exp", "dout * self.out"),
+    ],
+)
+def test_the_code_panel_shows_the_engines_source_and_the_lines_that_run(
+    client: httpx.Client,
+    op: str,
+    variant: str | None,
+    cls: str,
+    forward_has: str,
+    backward_has: str,
+) -> None:
+    r = client.get(f"/graphs/ops/{op}/code", params={"variant": variant} if variant else {})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["class"] == cls and body["op"] == op and body["variant"] == variant
+    lines = body["code"].splitlines()
+    first, last = body["forward"]
+    assert lines[first - 1].lstrip().startswith("def forward(")
+    assert forward_has in "\n".join(lines[first - 1 : last])
+    first, last = body["backward"]
+    assert lines[first - 1].lstrip().startswith("def backward(")
+    assert backward_has in "\n".join(lines[first - 1 : last])
+
+
+def test_the_code_panel_refuses_what_runs_no_code(client: httpx.Client) -> None:
+    assert client.get("/graphs/ops/nope/code").json()["error"]["code"] == "unknown_op"
+    r = client.get("/graphs/ops/mul/code", params={"variant": "nope"})
+    assert r.status_code == 422 and r.json()["error"]["details"]["known"] == ["no_swap"]
+    r = client.get("/graphs/ops/input/code")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "no_code"

@@ -76,3 +76,56 @@ def test_export_as_python_downloads_the_graph_as_a_script(lab: Lab, tmp_path: Pa
     script = path.read_text()
     assert "class MulLayer:" in script and 'value["tax"] = np.array(1.1)' in script
     expect(page.locator(".toast")).to_contain_text("Python script")
+
+
+def test_the_code_panel_lights_the_lines_that_run(lab: Lab) -> None:
+    """Stepping the apples: MulLayer.forward going forward, MulLayer.backward going back."""
+    page = lab.open()
+    load_preset(page, "apples")
+    panel = page.locator("#step-code")
+    for _ in range(4):  # apple, apple_num, tax, apple_price
+        page.click("#g-step")
+    expect(page.locator("#step-phase")).to_contain_text("apple_price")
+    expect(panel).to_be_visible()
+    expect(page.locator("#step-code-title")).to_have_text("The code that runs: MulLayer.forward()")
+    expect(panel.locator(".line.running.forward")).to_contain_text(["def forward(self, x, y):"])
+    expect(panel.locator(".line.running").last).to_contain_text("return x * y")
+    expect(page.locator("#step-code-numbers")).to_have_text("inputs: apple = 100, apple_num = 2")
+    for _ in range(2):  # price forward, then price backward
+        page.click("#g-step")
+    expect(page.locator("#step-code-title")).to_have_text("The code that runs: MulLayer.backward()")
+    expect(panel.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.y")
+    expect(page.locator("#step-code-numbers")).to_have_text("dout = 1")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#step-code-title")).to_have_text("正在运行的代码：MulLayer.backward()")
+    page.select_option("#lang-select", "en")
+    page.click('#graph-svg [data-node="price"]')
+    page.select_option("#node-variant", "no_swap")  # a broken layer shows its own backward
+    page.click("#g-step")
+    expect(panel).to_be_hidden()  # the first step is the input apple: no code runs
+    for _ in range(5):
+        page.click("#g-step")
+    expect(page.locator("#step-code-title")).to_have_text(
+        "The code that runs: MulLayerNoSwap.backward()"
+    )
+    expect(panel.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.x")
+    expect(panel.locator(".line").first).to_contain_text("class MulLayer:")
+
+
+def test_stepping_an_overwritten_gradient_says_which_one_was_kept(lab: Lab) -> None:
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": 3},
+            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
+            {"id": "s", "op": "add", "inputs": ["m", "x"]},
+        ],
+        "output": "s",
+        "accumulate": "overwrite",
+    }
+    page = lab.open(f"#g={link(graph)}")
+    run(page)
+    for _ in range(6):  # x, m, s forward; s, m, x backward
+        page.click("#g-step")
+    expect(page.locator("#step-rule")).to_contain_text(
+        "∂L/∂x = 3   (overwritten: only the last of 1, 3, 3 is kept, not their sum)"
+    )
