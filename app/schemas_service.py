@@ -246,6 +246,11 @@ class ParamCheck(BaseModel):
     unchecked: list[UncheckedElement] = Field(
         default_factory=list, description="The first few elements not checked, and why."
     )
+    numerical: Any = Field(
+        None,
+        description="A graph's full check: the numerical gradient of this node, element by "
+        "element, in its shape (null where it could not be computed).",
+    )
 
 
 class GradcheckReport(BaseModel):

@@ -160,6 +160,9 @@ def check_graph(
                 projections.append(projected)
             report = compare_directions(projections, diffs, atol, rtol, x0.size)
         params[node] = asdict(report)
+        if mode == "full":
+            # Every element's estimate (null where undefined), for drawing beside backprop's.
+            params[node]["numerical"] = np.where(np.isnan(numerical), None, numerical).tolist()
     return _summary(graph, base, params, mode, scope, eps, atol, rtol, directions, f0, start)
 
 

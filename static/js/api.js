@@ -134,6 +134,7 @@
  *   the elements (fast mode: directions) that differ most
  * @property {number} [undefined] elements (directions) not checked: no finite value within eps
  * @property {{index: number[], reason: string}[]} [unchecked] the first of them, and why
+ * @property {Tensor | null} [numerical] a graph's full check: the whole numerical gradient
  */
 
 /**

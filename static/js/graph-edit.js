@@ -2,6 +2,7 @@
 // Editing the graph: every change is one undo step; adding, removing, connecting, renaming,
 // the inspector's actions, undo and redo, and dagre's tidy layout.
 
+import { centralDifference } from "./graph-check.js";
 import { t } from "./i18n.js";
 import { clone, freshId } from "./graph-model.js";
 import { arityOf, geometry } from "./graph-render.js";
@@ -27,6 +28,8 @@ export function checkpoint(view) {
 export function afterStructuralChange(view) {
   if (view.playing) view.stopPlay();
   view.result = null;
+  view.check = null;
+  view.nudge = null;
   view.errors = {};
   view.step = null;
   view.setStatus(null);
@@ -209,6 +212,7 @@ export function inspectorActions(view) {
       if (variant) n.variant = variant;
       else delete n.variant;
     }),
+    nudge: (id, index, exp) => nudge(view, id, index, exp),
     setOutput: (id) => edit(() => {
       view.graph.output = id;
     }),
@@ -267,4 +271,27 @@ export function graphWithPosition(view, id, pos) {
   const n = g.nodes.find((x) => x.id === id);
   if (n) Object.assign(n, pos);
   return g;
+}
+
+/**
+ * Move the nudge slider of input `id` (element `index`, h = 10^exp) and compute
+ * (f(x + h) − f(x − h)) / 2h on the server; only the latest request's answer is shown.
+ * @param {GraphView} view
+ * @param {string} id
+ * @param {number} index
+ * @param {number} exp
+ */
+async function nudge(view, id, index, exp) {
+  const mine = { id, index, exp, estimate: null, error: null };
+  view.nudge = mine;
+  view.refresh();
+  try {
+    const estimate = await centralDifference(view, id, index, 10 ** exp);
+    if (view.nudge !== mine) return;
+    view.nudge = { ...mine, estimate };
+  } catch (err) {
+    if (view.nudge !== mine) return;
+    view.nudge = { ...mine, error: /** @type {Error} */ (err).message };
+  }
+  view.refresh();
 }

@@ -3,6 +3,7 @@
 
 import { heatmapUrl, fullText, isScalar, short, flatten } from "./tensor.js";
 import { opDoc, symbolFor } from "./op-labels.js";
+import { estimateText, verdict } from "./graph-check.js";
 import { t } from "./i18n.js";
 
 /** @typedef {import("./api.js").Op} Op */
@@ -31,6 +32,7 @@ import { t } from "./i18n.js";
  * @property {(id: string) => boolean} showValue
  * @property {(id: string) => boolean} showGrad
  * @property {() => boolean} showOutputGrad
+ * @property {import("./api.js").GradcheckReport | null} [check] "Check on the graph", if run
  */
 
 const NS = "http://www.w3.org/2000/svg";
@@ -238,7 +240,10 @@ export function render(svg, graph, view) {
       const b = inPort(node, geo(node.id), k);
       const key = `${src}>${node.id}>${k}`;
       const selected = view.selectedEdge === key;
-      const g = el("g", { class: `edge${selected ? " selected" : ""}`, "data-edge": key }, edgesLayer);
+      const checked = view.check ? view.check.params[src] : undefined;
+      const cls = `edge${selected ? " selected" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
+      const g = el("g", { class: cls, "data-edge": key }, edgesLayer);
+      if (checked) g.dataset.relError = String(checked.max_rel_error ?? "");
       const via = detourPoint(a, b, graph.nodes, geos, [src, node.id]);
       /** @type {(end: Point) => string} */
       const path = (end) => (via ? detourPath(a, via, end) : edgePath(a, end));
@@ -254,6 +259,12 @@ export function render(svg, graph, view) {
       }
       if (view.showGrad(node.id)) {
         valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
+        // The estimate of the source's whole gradient: on its edge when it has only one.
+        const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === src).length, 0);
+        if (checked && uses === 1 && isScalar(r.grad)) {
+          const est = el("text", { x: mid.x, y: mid.y + 33, "text-anchor": "middle", class: `edge-estimate check-${verdict(checked)}` }, lg);
+          est.textContent = estimateText(checked);
+        }
       }
     });
   }
@@ -314,6 +325,13 @@ export function render(svg, graph, view) {
         const title = el("title", {}, pg);
         title.textContent = `${names[k]} (${k})`;
       }
+    }
+    const checked = view.check ? view.check.params[node.id] : undefined;
+    const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === node.id).length, 0);
+    if (checked && (node.op === "input" || uses !== 1 || node.id === outId)) {
+      const below = node.op === "input" ? 32 : shape.h / 2 + 30;
+      const est = el("text", { x: node.x, y: node.y + below, "text-anchor": "middle", class: `node-estimate check-${verdict(checked)}`, "data-node-estimate": node.id }, g);
+      est.textContent = estimateText(checked);
     }
     const res = result ? result.nodes[node.id] : null;
     if (res && node.op === "input" && view.showGrad(node.id)) {

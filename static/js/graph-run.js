@@ -59,6 +59,7 @@ export async function run(view) {
   try {
     const result = await api.evaluate(toApi(view.graph));
     view.result = result;
+    view.check = null;
     const out = result.output;
     view.setStatus("ok", () => t("graph.ran", { id: out.id, value: formatOut(out.value) }));
   } catch (err) {

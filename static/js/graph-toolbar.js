@@ -2,6 +2,7 @@
 // The graph view's buttons: run, step, play, undo, layout, dout; new, examples, save, open, share.
 
 import { t } from "./i18n.js";
+import { checkOnGraph } from "./graph-check.js";
 import { afterStructuralChange, checkpoint, invalid, layout, replaceGraph, undoRedo } from "./graph-edit.js";
 import { api } from "./api.js";
 import { emptyGraph, fromApi, needsLayout, toApi, toFile } from "./graph-model.js";
@@ -21,6 +22,7 @@ export function bindToolbar(view) {
   /** @type {(id: string, handle: () => void) => void} */
   const click = (id, handle) => byId(id).addEventListener("click", handle);
   click("g-run", () => run(view));
+  click("g-check", () => checkOnGraph(view));
   click("g-step", () => stepBy(view, 1));
   click("g-step-back", () => stepBy(view, -1));
   click("g-play", () => togglePlay(view));

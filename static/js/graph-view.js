@@ -16,6 +16,10 @@ import { bindToolbar } from "./graph-toolbar.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
 
+/**
+ * The nudge slider of an input: which element, h = 10^exp, and the estimate once computed.
+ * @typedef {{id: string, index: number, exp: number, estimate: number | null, error: string | null}} Nudge
+ */
 /** @typedef {import("./api.js").Op} Op */
 /** @typedef {import("./api.js").Preset} Preset */
 /** @typedef {import("./api.js").Evaluation} Evaluation */
@@ -45,6 +49,10 @@ export class GraphView {
     this.presetId = "";
     /** @type {Evaluation | null} the answer of the last Run, until the graph changes */
     this.result = null;
+    /** @type {import("./api.js").GradcheckReport | null} "Check on the graph", until it changes */
+    this.check = null;
+    /** @type {Nudge | null} the nudge slider of the selected input */
+    this.nudge = null;
     /** @type {Record<string, string>} an error message per node id */
     this.errors = {};
     /** @type {{kind: StatusKind, message: string | (() => string)} | null} a function is re-read after a language switch */
@@ -181,6 +189,7 @@ export class GraphView {
       showValue: vis.showValue,
       showGrad: vis.showGrad,
       showOutputGrad: vis.showOutputGrad,
+      check: this.check,
     });
     this.fitCanvas();
     this.renderErrors();
@@ -194,6 +203,7 @@ export class GraphView {
       result: this.result,
       output,
       actions: inspectorActions(this),
+      nudge: this.nudge,
     });
     renderStepPanel(this);
     this.refreshStatus();

@@ -5,7 +5,7 @@ import { t } from "./i18n.js";
 import { opDoc, variantDoc } from "./op-labels.js";
 import { h } from "./ui.js";
 import { arityOf, portNames } from "./graph-render.js";
-import { asGrid, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
+import { asGrid, flatten, fmt, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
 
 const MAX_GRID = 10;
 
@@ -23,6 +23,7 @@ const MAX_GRID = 10;
  * @property {(id: string, port: number, src: string | null) => void} setInput
  * @property {(id: string, name: string, value: Tensor | undefined) => void} setParam
  * @property {(id: string, variant: string | null) => void} setVariant
+ * @property {(id: string, index: number, exp: number) => void} nudge
  * @property {(id: string | null) => void} setOutput
  * @property {(id: string) => void} remove
  * @property {(message: string) => void} invalid
@@ -34,6 +35,51 @@ const MAX_GRID = 10;
  */
 function fieldValue(e) {
   return /** @type {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement} */ (e.target).value;
+}
+
+/**
+ * The nudge slider of an input: h from 1e-8 to 1, and (f(x + h) − f(x − h)) / 2h beside ∂L/∂x.
+ * @param {EditNode} node
+ * @param {Tensor} grad backprop's gradient of the node
+ * @param {import("./graph-view.js").Nudge | null} nudge
+ * @param {Actions} actions
+ */
+function nudgeSlider(node, grad, nudge, actions) {
+  const mine = nudge && nudge.id === node.id ? nudge : null;
+  const exp = mine ? mine.exp : -4;
+  const size = flatten(node.value ?? 0).length;
+  const index = mine ? Math.min(mine.index, size - 1) : 0;
+  const fs = h("fieldset", { className: "nudge" }, h("legend", { text: t("inspector.nudge", { id: node.id }) }));
+  const shape = shapeOf(node.value ?? 0);
+  /** @type {(i: number) => string} */
+  const at = (i) => (shape.length === 2 ? `[${Math.floor(i / shape[1])}, ${i % shape[1]}]` : `[${i}]`);
+  if (size > 1) {
+    const sel = h("select", {
+      id: "nudge-index", "data-focus-key": "nudge-index", "aria-label": t("inspector.nudgeElement"),
+      onchange: (/** @type {Event} */ e) => actions.nudge(node.id, Number(fieldValue(e)), exp),
+    });
+    for (let i = 0; i < Math.min(size, 64); i++) {
+      sel.append(h("option", { value: String(i), text: `${node.id}${at(i)}`, selected: i === index }));
+    }
+    fs.append(h("label", { className: "field" }, h("span", { text: t("inspector.nudgeElement") }), sel));
+  }
+  const label = h("span", { id: "nudge-h", text: t("inspector.nudgeH", { h: `1e${exp}` }) });
+  fs.append(h("label", { className: "field" }, label,
+    h("input", {
+      id: "nudge-slider", type: "range", min: -8, max: 0, step: 0.5, value: String(exp), "data-focus-key": "nudge",
+      "aria-label": t("inspector.nudge", { id: node.id }),
+      oninput: (/** @type {Event} */ e) => { label.textContent = t("inspector.nudgeH", { h: `1e${fieldValue(e)}` }); },
+      onchange: (/** @type {Event} */ e) => actions.nudge(node.id, index, Number(fieldValue(e))),
+    })));
+  const backprop = fmt(flatten(grad)[index], 10);
+  let text = t("inspector.nudgeHint", { id: node.id });
+  if (mine && mine.error) text = mine.error;
+  else if (mine && mine.estimate === null) text = t("inspector.nudgeBusy");
+  else if (mine && mine.estimate !== null) {
+    text = t("inspector.nudgeResult", { estimate: fmt(mine.estimate, 10), id: size > 1 ? `${node.id}${at(index)}` : node.id, grad: backprop });
+  }
+  fs.append(h("output", { id: "nudge-estimate", text }));
+  return fs;
 }
 
 /** @param {Tensor} value */
@@ -145,10 +191,10 @@ function valueEditor(node, actions) {
  * Fill `container` with the editor of `node` (or a hint when nothing is selected).
  * @param {HTMLElement} container
  * @param {{graph: EditGraph, node: EditNode | null, ops: Map<string, Op>, result: Evaluation | null,
- *   output: string | null, actions: Actions}} ctx
+ *   output: string | null, actions: Actions, nudge?: import("./graph-view.js").Nudge | null}} ctx
  */
 export function renderInspector(container, ctx) {
-  const { graph, node, ops, result, output, actions } = ctx;
+  const { graph, node, ops, result, output, actions, nudge } = ctx;
   const active = document.activeElement;
   const focusKey = active instanceof HTMLElement && container.contains(active) ? active.dataset.focusKey : null;
   container.replaceChildren();
@@ -253,6 +299,7 @@ export function renderInspector(container, ctx) {
     }
     container.append(dl);
   }
+  if (res && node.op === "input") container.append(nudgeSlider(node, res.grad, nudge ?? null, actions));
   container.append(h("div", { className: "row" },
     h("button", { type: "button", className: "danger", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
   if (focusKey) {
