@@ -188,7 +188,7 @@ export class GradcheckView {
     const rowH = 34;
     const left = 90;
     const right = 24;
-    const width = Math.max(560, ($("gc-picture").clientWidth || 760) - 4);
+    const width = Math.max(300, ($("gc-picture").clientWidth || 760) - 4);
     const height = 40 + entries.length * rowH + 34;
     const svg = s("svg", { width, height, class: "gc-chart", role: "img", "aria-label": t("gc.picture") });
     /** @type {(v: number | null) => number} */

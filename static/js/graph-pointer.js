@@ -6,6 +6,7 @@ import { arityOf, outPort } from "./graph-render.js";
 import { checkpoint, connect, graphWithPosition, remove, removeEdge, undoRedo } from "./graph-edit.js";
 import { run } from "./graph-run.js";
 import { byId } from "./ui.js";
+import { bindWheelZoom, pinch } from "./graph-zoom.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 
@@ -42,8 +43,15 @@ function point(view, e) {
  */
 export function bindCanvas(view) {
   const svg = view.svg;
+  const fingers = pinch(view);
+  bindWheelZoom(view);
   svg.addEventListener("pointerdown", (e) => {
     const target = targetOf(e);
+    if (fingers.down(e)) {
+      svg.setPointerCapture(e.pointerId);
+      e.preventDefault();
+      return;
+    }
     if (e.button !== 0 || !target) return;
     const p = point(view, e);
     const out = target.closest("[data-port-out]");
@@ -63,6 +71,8 @@ export function bindCanvas(view) {
     } else {
       view.selected = null;
       view.selectedEdge = null;
+      // A drag on the empty canvas pans it (a finger has no scroll bars to grab).
+      view.drag = { kind: "pan", x: e.clientX, y: e.clientY, left: view.scroll.scrollLeft, top: view.scroll.scrollTop };
     }
     svg.setPointerCapture(e.pointerId);
     view.refresh();
@@ -70,8 +80,14 @@ export function bindCanvas(view) {
     e.preventDefault();
   });
   svg.addEventListener("pointermove", (e) => {
+    if (fingers.move(e)) return;
     const drag = view.drag;
     if (!drag) return;
+    if (drag.kind === "pan") {
+      view.scroll.scrollLeft = drag.left - (e.clientX - drag.x);
+      view.scroll.scrollTop = drag.top - (e.clientY - drag.y);
+      return;
+    }
     const p = point(view, e);
     if (drag.kind === "move") {
       const n = view.node(drag.id);
@@ -89,13 +105,16 @@ export function bindCanvas(view) {
     view.refresh();
   });
   svg.addEventListener("pointerup", (e) => {
+    if (fingers.up(e)) return;
     const drag = view.drag;
     if (!drag) return;
     view.drag = null;
+    if (drag.kind === "pan") return;
     if (drag.kind === "connect" && dropConnection(view, drag.from, e)) return;
     view.refresh();
   });
-  svg.addEventListener("pointercancel", () => {
+  svg.addEventListener("pointercancel", (e) => {
+    fingers.up(e);
     view.drag = null;
     view.refresh();
   });

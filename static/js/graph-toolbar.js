@@ -3,6 +3,7 @@
 
 import { t } from "./i18n.js";
 import { checkOnGraph } from "./graph-check.js";
+import { fitView, zoomBy } from "./graph-zoom.js";
 import { afterStructuralChange, checkpoint, invalid, layout, replaceGraph, undoRedo } from "./graph-edit.js";
 import { api } from "./api.js";
 import { emptyGraph, fromApi, needsLayout, toApi, toFile } from "./graph-model.js";
@@ -23,6 +24,9 @@ export function bindToolbar(view) {
   const click = (id, handle) => byId(id).addEventListener("click", handle);
   click("g-run", () => run(view));
   click("g-check", () => checkOnGraph(view));
+  click("g-zoom-in", () => zoomBy(view, 1.25));
+  click("g-zoom-out", () => zoomBy(view, 0.8));
+  click("g-zoom-fit", () => fitView(view));
   click("g-step", () => stepBy(view, 1));
   click("g-step-back", () => stepBy(view, -1));
   click("g-play", () => togglePlay(view));

@@ -28,7 +28,8 @@ import { byId } from "./ui.js";
 /**
  * A drag in progress: a new edge from a node's output port, or a node being moved.
  * @typedef {{kind: "connect", from: string, a: Point, b: Point}
- *   | {kind: "move", id: string, dx: number, dy: number, start: Point, moved: boolean}} Drag
+ *   | {kind: "move", id: string, dx: number, dy: number, start: Point, moved: boolean}
+ *   | {kind: "pan", x: number, y: number, left: number, top: number}} Drag
  */
 /** @typedef {"error" | "busy" | "ok"} StatusKind */
 
@@ -66,6 +67,8 @@ export class GraphView {
     /** @type {Drag | null} */
     this.drag = null;
     this.zoom = 1;
+    /** Whether the zoom fits the graph to the canvas (until the learner zooms). */
+    this.autoZoom = true;
     /** @type {ReturnType<typeof setInterval> | null} the play timer */
     this.playing = null;
     /** @type {Element | null} the element whose hover card is open */
@@ -225,7 +228,7 @@ export class GraphView {
     const { maxX, maxY } = bounds(this.graph, this.geos);
     const availW = Math.max(200, this.scroll.clientWidth - 2);
     const availH = Math.max(200, this.scroll.clientHeight - 2);
-    if (!this.drag) {
+    if (!this.drag && this.autoZoom) {
       this.zoom = Math.max(MIN_ZOOM, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
     }
     const z = this.zoom;
