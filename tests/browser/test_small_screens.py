@@ -132,3 +132,30 @@ def test_zoom_buttons_on_the_desktop(lab: Lab) -> None:
     assert float(svg.get_attribute("data-zoom") or 0) == pytest.approx(fit * 0.8, abs=0.002)
     page.click("#g-zoom-fit")
     expect(svg).to_have_attribute("data-zoom", f"{fit:.3f}")
+
+
+def test_the_learning_tools_work_by_touch_on_a_phone(touch: Callable[..., Page]) -> None:
+    """Broken layer, check on the graph, code panel, nudge slider and export at 390 px."""
+    page = touch(390, 844)
+    page.select_option("#preset-select", "apples")
+    page.tap("#g-check")
+    expect(page.locator("#graph-status")).to_contain_text("All 5 gradients agree")
+    page.locator('#graph-svg [data-node="price"] .body').tap()
+    page.select_option("#node-variant", "no_swap")
+    page.tap("#g-check")
+    expect(page.locator('#graph-svg [data-edge="tax>price>1"]')).to_have_class("edge check-fail")
+    for _ in range(6):  # to price's backward step
+        page.tap("#g-step")
+    expect(page.locator("#step-code-title")).to_contain_text("MulLayerNoSwap.backward()")
+    page.locator('#graph-svg [data-node="apple"] .body').tap()
+    page.locator("#nudge-slider").fill("-3")
+    # The nudge tells the truth (2.2) beside the broken backprop's 400.
+    expect(page.locator("#nudge-estimate")).to_contain_text("/ 2h = 2.2")
+    expect(page.locator("#nudge-estimate")).to_contain_text("∂L/∂apple = 400")
+    with page.expect_download() as info:
+        page.tap("#g-export")
+    assert info.value.suggested_filename == "apples.py"
+    assert page_width(page) <= 390
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#step-code-title")).to_contain_text("正在运行的代码")
+    assert page_width(page) <= 390
