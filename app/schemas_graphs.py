@@ -176,6 +176,7 @@ class LocalPortPublic(BaseModel):
     rule: str
     numbers: str | None
     text: str = Field(description="e.g. dx = dout · y = 1.1 · 2 = 2.2")
+    label: bool = Field(False, description="The input is class labels: data, no gradient.")
 
 
 class LocalPublic(BaseModel):
@@ -186,6 +187,11 @@ class LocalPublic(BaseModel):
     values: dict[str, float] | None = Field(description="dout, out and inputs when scalars.")
     ports: list[LocalPortPublic]
     text: str
+    terms: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Quantities the step shows before its rules (Softmax-with-Loss: y = "
+        "softmax(x), t, N and (y − t) / N), each {name, value}.",
+    )
 
 
 class NodePublic(BaseModel):
@@ -346,6 +352,10 @@ def _evaluation_body(ev: Evaluation, show: Callable[[Array], Any]) -> dict[str, 
         local = explain(ev, n)
         if local is not None and local["values"] is not None:
             local["values"] = {k: round15(v) for k, v in local["values"].items()}
+        if local is not None:
+            local["terms"] = [
+                {"name": x["name"], "value": display(x["value"])} for x in local["terms"]
+            ]
         nodes[n] = {
             "op": node.op.name,
             "inputs": list(node.inputs),

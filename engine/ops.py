@@ -130,6 +130,9 @@ class Op:
     )
     #: Broken layers a node of this op may use instead (``"variant"`` on the node).
     variants: tuple[Variant, ...] = ()
+    #: Named quantities the backward step shows before its rules, e.g. y = softmax(x) and N
+    #: for Softmax-with-Loss, computed from the rules' symbols.
+    terms: Callable[[Env], dict[str, Array]] | None = None
     #: The variant this op is, when it is one (see :meth:`with_variant`).
     variant: str | None = None
 
@@ -617,6 +620,17 @@ def _softmax_loss_dx_undivided(e: Env, _p: Mapping[str, Any]) -> Array:
     return e["dout"] * (softmax(e["x"]) - t)
 
 
+def _softmax_loss_terms(e: Env) -> dict[str, Array]:
+    t, n = _one_hot(e, "x")
+    y = softmax(e["x"])
+    return {"y = softmax(x)": y, "t": t, "N": np.asarray(float(n)), "(y − t) / N": (y - t) / n}
+
+
+def _cross_entropy_terms(e: Env) -> dict[str, Array]:
+    t, n = _one_hot(e, "y")
+    return {"t": t, "N": np.asarray(float(n))}
+
+
 def _labels(e: Env, _p: Mapping[str, Any]) -> Array:
     return np.zeros_like(e["t"])
 
@@ -829,6 +843,7 @@ OPS: dict[str, Op] = {
             shape=_loss_shape,
             make=CrossEntropyStep,
             label_ports=_LABELS,
+            terms=_cross_entropy_terms,
         ),
         Op(
             name="softmax_with_loss",
@@ -842,6 +857,7 @@ OPS: dict[str, Op] = {
             shape=_loss_shape,
             make=SoftmaxWithLossStep,
             label_ports=_LABELS,
+            terms=_softmax_loss_terms,
             variants=(
                 Variant(
                     "no_batch_divide",

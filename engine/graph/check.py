@@ -162,7 +162,9 @@ def check_graph(
         params[node] = asdict(report)
         if mode == "full":
             # Every element's estimate (null where undefined), for drawing beside backprop's.
-            params[node]["numerical"] = np.where(np.isnan(numerical), None, numerical).tolist()
+            shown = numerical.astype(object)
+            shown[np.isnan(numerical)] = None
+            params[node]["numerical"] = shown.tolist()
     return _summary(graph, base, params, mode, scope, eps, atol, rtol, directions, f0, start)
 
 

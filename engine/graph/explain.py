@@ -55,8 +55,11 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
                 "rule": rule,
                 "numbers": numbers,
                 "text": text,
+                # NOTE: labels are data: backprop sends them nothing the step should show.
+                "label": port in node.op.label_ports,
             }
         )
+    terms = node.op.terms(env) if node.op.terms is not None else {}
     return {
         "rule": "; ".join(
             f"d{name} = {rule}"
@@ -66,4 +69,5 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
         "values": {k: float(v) for k, v in env.items()} if scalar else None,
         "ports": ports,
         "text": "; ".join(p["text"] for p in ports),
+        "terms": [{"name": k, "value": v} for k, v in terms.items()],
     }

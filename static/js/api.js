@@ -54,6 +54,7 @@
  * @property {string} rule
  * @property {string | null} numbers the rule with the numbers written in (scalars only)
  * @property {string} text e.g. "dx = dout · y = 1.1 · 2 = 2.2"
+ * @property {boolean} [label] the input is class labels: data, no gradient to show
  */
 
 /**
@@ -63,7 +64,9 @@
  * @property {number[]} shape
  * @property {Tensor} value
  * @property {Tensor} grad dL/d(node), summed over every use
- * @property {{rule: string, scalar: boolean, ports: LocalPort[], text: string} | null} local
+ * @property {boolean} [differentiable] false for a node used only as class labels
+ * @property {{rule: string, scalar: boolean, ports: LocalPort[], text: string,
+ *   terms?: {name: string, value: Tensor}[]} | null} local
  */
 
 /** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor}} EvaluatedEdge */

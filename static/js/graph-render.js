@@ -257,7 +257,8 @@ export function render(svg, graph, view) {
       if (view.showValue(src)) {
         valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above");
       }
-      if (view.showGrad(node.id)) {
+      const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
+      if (view.showGrad(node.id) && !labels) {
         valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
         // The estimate of the source's whole gradient: on its edge when it has only one.
         const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === src).length, 0);
@@ -334,7 +335,7 @@ export function render(svg, graph, view) {
       est.textContent = estimateText(checked);
     }
     const res = result ? result.nodes[node.id] : null;
-    if (res && node.op === "input" && view.showGrad(node.id)) {
+    if (res && node.op === "input" && view.showGrad(node.id) && res.differentiable !== false) {
       const gl = el("g", { class: "label node-grad", "data-node-grad": node.id }, g);
       gl.dataset.tip = fullText(res.grad);
       const txt = el("text", { x: node.x, y: node.y + shape.h / 2 + 16, "text-anchor": "middle" }, gl);

@@ -68,7 +68,8 @@ export function forwardLines(node, meta, result) {
  * @returns {string[]}
  */
 export function backwardLines(node, result) {
-  const { local, grad } = result.nodes[node.id];
+  const { local, grad, differentiable } = result.nodes[node.id];
+  if (differentiable === false) return [t("graph.labelsNoGrad", { id: node.id })];
   if (!local) {
     const uses = result.edges.filter((e) => e.from === node.id).map((e) => e.grad);
     if (uses.length > 1 && result.accumulate === "overwrite") {
@@ -84,11 +85,14 @@ export function backwardLines(node, result) {
     }
     return [`∂L/∂${node.id} = dout = ${compact(grad)}`];
   }
-  const rules = local.ports.map((p) => (p.from !== p.input ? `${p.text}   (${p.input} = ${p.from})` : p.text));
-  const tensors = local.ports.flatMap((p) => {
+  // Labels are data: the step shows them among the terms, never a gradient for them.
+  const ports = local.ports.filter((p) => !p.label);
+  const terms = (local.terms || []).map((x) => `${x.name} = ${compact(x.value)}`);
+  const rules = ports.map((p) => (p.from !== p.input ? `${p.text}   (${p.input} = ${p.from})` : p.text));
+  const tensors = ports.flatMap((p) => {
     const edge = result.edges.find((e) => e.to === node.id && e.port === p.port);
     if (!edge || p.numbers !== null || compact(edge.grad) === short(edge.grad)) return [];
     return [`∂L/∂${p.from} = ${compact(edge.grad)}`];
   });
-  return [...rules, ...tensors];
+  return [...terms, ...rules, ...tensors];
 }

@@ -286,14 +286,16 @@ export function renderInspector(container, ctx) {
   if (res) {
     const dl = h("dl", { className: "node-result" });
     dl.append(h("dt", { text: t("inspector.forward") }), h("dd", { text: short(res.value), title: fullText(res.value) }));
+    const data = res.differentiable === false;
     dl.append(h("dt", { className: "grad", text: t("inspector.gradient", { id: node.id }) }),
-      h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) }));
+      data ? h("dd", { className: "grad muted", text: t("inspector.labelsNoGrad") })
+        : h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) }));
     if (Array.isArray(res.value)) {
       dl.append(h("dt", { text: t("inspector.shape") }), h("dd", { text: `(${shapeOf(res.value).join(", ")})` }));
       dl.append(h("dd", { className: "full" }, h("pre", { className: "full-value", text: fullText(res.value) })));
     }
     // The gradient in full too: the ReLU mask, dB summed over the batch, y − t are what a reader checks.
-    if (Array.isArray(res.grad)) {
+    if (Array.isArray(res.grad) && !data) {
       dl.append(h("dt", { className: "grad full-label", text: t("inspector.gradientFull", { id: node.id }) }));
       dl.append(h("dd", { className: "full grad" }, h("pre", { className: "full-grad", text: fullText(res.grad) })));
     }

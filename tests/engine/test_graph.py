@@ -436,3 +436,29 @@ def test_explain_tanh_from_its_table_entry() -> None:
     local = explain(evaluate(parse_graph(body)), "h")
     assert local is not None
     assert local["text"] == "dx = dout · (1 − out²) = 2 · (1 − 0.761594²) = 0.839949"
+
+
+def test_softmax_with_loss_explains_y_t_and_n_and_marks_labels() -> None:
+    """The step shows y = softmax(x), t, N and (y − t) / N; the label port is marked."""
+    from engine.functions import softmax
+    from engine.graph import explain
+
+    x = np.array([[0.3, 2.9, 4.0], [1.0, 0.0, -1.0]])
+    graph = parse_graph(
+        {
+            "nodes": [
+                {"id": "x", "op": "input", "value": x.tolist()},
+                {"id": "t", "op": "input", "value": [2, 0]},
+                {"id": "L", "op": "softmax_with_loss", "inputs": ["x", "t"]},
+            ],
+            "output": "L",
+        }
+    )
+    local = explain(evaluate(graph), "L")
+    assert local is not None
+    terms = {term["name"]: np.asarray(term["value"]) for term in local["terms"]}
+    np.testing.assert_allclose(terms["y = softmax(x)"], softmax(x))
+    np.testing.assert_array_equal(terms["t"], [[0, 0, 1], [1, 0, 0]])
+    assert float(terms["N"]) == 2
+    np.testing.assert_allclose(terms["(y − t) / N"], (softmax(x) - terms["t"]) / 2)
+    assert [p["label"] for p in local["ports"]] == [False, True]
