@@ -70,14 +70,20 @@ export function outputOf(graph) {
 }
 
 /**
- * A fresh id like "mul1", "x" for the first inputs, never one already used.
+ * Names for new inputs: none is a port name (x, y, W, b, t) or a symbol of the rules (dout,
+ * out), so a rule such as "dy = dout · x" never reads as if it named a node.
+ */
+const INPUT_NAMES = ["a", "c", "d", "f", "g", "h", "p", "q", "r", "s"];
+
+/**
+ * A fresh id like "mul1", "a" for the first inputs, never one already used.
  * @param {EditGraph} graph
  * @param {string} op
  */
 export function freshId(graph, op) {
   const taken = new Set(graph.nodes.map((n) => n.id));
   if (op === "input") {
-    for (const name of ["x", "y", "z", "w", "b", "t"]) if (!taken.has(name)) return name;
+    for (const name of INPUT_NAMES) if (!taken.has(name)) return name;
   }
   const base = op.replace(/[^A-Za-z0-9_]/g, "_");
   for (let i = 1; ; i++) if (!taken.has(`${base}${i}`)) return `${base}${i}`;

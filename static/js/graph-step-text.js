@@ -88,7 +88,9 @@ export function backwardLines(node, result) {
   // Labels are data: the step shows them among the terms, never a gradient for them.
   const ports = local.ports.filter((p) => !p.label);
   const terms = (local.terms || []).map((x) => `${x.name} = ${compact(x.value)}`);
-  const rules = ports.map((p) => (p.from !== p.input ? `${p.text}   (${p.input} = ${p.from})` : p.text));
+  // Always say which node feeds which port: "dx = dout · y = 1.1 · 2 = 2.2   (x = apple, y = apple_num)".
+  const feeds = ports.map((p) => `${p.input} = ${p.from}`).join(", ");
+  const rules = ports.map((p) => `${p.text}   (${feeds})`);
   const tensors = ports.flatMap((p) => {
     const edge = result.edges.find((e) => e.to === node.id && e.port === p.port);
     if (!edge || p.numbers !== null || compact(edge.grad) === short(edge.grad)) return [];

@@ -92,7 +92,7 @@ def test_build_x_times_y_plus_x_with_the_mouse(lab: Lab) -> None:
     # Move the nodes into a readable left-to-right arrangement by dragging them.
     svg = page.locator("#graph-svg").bounding_box()
     assert svg is not None
-    places = {"x": (90, 110), "y": (90, 260), "mul1": (300, 180), "add1": (500, 140)}
+    places = {"a": (90, 110), "c": (90, 260), "mul1": (300, 180), "add1": (500, 140)}
     for node, (x, y) in places.items():
         body = page.locator(f'#graph-svg [data-node="{node}"] .body')
         x0, y0 = centre(body)
@@ -100,24 +100,24 @@ def test_build_x_times_y_plus_x_with_the_mouse(lab: Lab) -> None:
         page.mouse.down()
         page.mouse.move(svg["x"] + x, svg["y"] + y, steps=6)
         page.mouse.up()
-    connect(page, "x", "mul1", 0)
-    connect(page, "y", "mul1", 1)
+    connect(page, "a", "mul1", 0)
+    connect(page, "c", "mul1", 1)
     connect(page, "mul1", "add1", 0)
-    connect(page, "x", "add1", 1)
-    set_value(page, "x", "3")
-    set_value(page, "y", "4")
+    connect(page, "a", "add1", 1)
+    set_value(page, "a", "3")
+    set_value(page, "c", "4")
     run(page)
     out = page.locator('#graph-svg .output-labels[data-from="add1"] .edge-value')
     expect(out).to_have_text("15")
-    # x is used twice: its gradient is y (through the product) plus 1 (through the sum).
-    expect(edge(page, "x", "mul1").locator(".edge-grad")).to_have_text("4")
-    expect(edge(page, "x", "add1").locator(".edge-grad")).to_have_text("1")
-    expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_text("∂L/∂x = 5")
-    expect(page.locator('#graph-svg [data-node-grad="y"]')).to_have_text("∂L/∂y = 3")
-    # Undo takes back the last edit (y's value) and the results go with it.
+    # a is used twice: its gradient is c (through the product) plus 1 (through the sum).
+    expect(edge(page, "a", "mul1").locator(".edge-grad")).to_have_text("4")
+    expect(edge(page, "a", "add1").locator(".edge-grad")).to_have_text("1")
+    expect(page.locator('#graph-svg [data-node-grad="a"]')).to_have_text("∂L/∂a = 5")
+    expect(page.locator('#graph-svg [data-node-grad="c"]')).to_have_text("∂L/∂c = 3")
+    # Undo takes back the last edit (c's value) and the results go with it.
     page.locator("#graph-svg").click(position={"x": 700, "y": 500})
     page.keyboard.press("Control+z")
-    expect(page.locator('#graph-svg [data-node="y"] .node-value')).to_have_text("1")
+    expect(page.locator('#graph-svg [data-node="c"] .node-value')).to_have_text("1")
     expect(page.locator("#graph-svg .edge-labels")).to_have_count(0)
 
 
@@ -146,14 +146,14 @@ def test_a_shape_mismatch_is_reported_on_the_offending_node(lab: Lab) -> None:
     page.click("#g-clear")
     for op in ("input", "input", "add"):
         page.click(f'#palette [data-op="{op}"]')
-    connect_via_panel(page, "add1", 0, "x")
-    connect_via_panel(page, "add1", 1, "y")
-    page.locator('#graph-svg [data-node="x"] .body').click()
+    connect_via_panel(page, "add1", 0, "a")
+    connect_via_panel(page, "add1", 1, "c")
+    page.locator('#graph-svg [data-node="a"] .body').click()
     page.select_option("#node-kind", "matrix")
-    page.locator('#graph-svg [data-node="y"] .body').click()
+    page.locator('#graph-svg [data-node="c"] .body').click()
     page.select_option("#node-kind", "vector")
-    expect(page.locator('#graph-svg [data-node="x"] .node-value')).to_have_text("[2×2]")
-    expect(page.locator('#graph-svg [data-node="y"] .node-value')).to_have_text("[3]")
+    expect(page.locator('#graph-svg [data-node="a"] .node-value')).to_have_text("[2×2]")
+    expect(page.locator('#graph-svg [data-node="c"] .node-value')).to_have_text("[3]")
     lab.allow(422, "/graphs/evaluate")
     page.click("#g-run")
     bubble = page.locator('#graph-errors .node-error[data-node="add1"]')

@@ -36,3 +36,25 @@ def test_the_softmax_with_loss_step_shows_y_t_and_n_and_no_gradient_for_t(lab: L
     expect(rule).to_contain_text("t holds class labels")
     page.locator('#graph-svg [data-node="t"] .body').click()
     expect(page.locator("#inspector-body dd.grad")).to_have_text("none: class labels are data")
+
+
+def test_new_inputs_are_not_named_like_ports_and_rules_say_who_feeds_what(lab: Lab) -> None:
+    """New inputs used to be x, y: "dy = dout · x = 1 · 3 = 3 (y = x)" read as nonsense."""
+    from tests.browser.test_graph_view import connect, set_value
+
+    page = lab.open()
+    page.click("#g-clear")
+    for op in ("input", "input", "mul"):
+        page.click(f'#palette [data-op="{op}"]')
+    ids = page.locator("#graph-svg [data-node]").evaluate_all("els => els.map(e => e.dataset.node)")
+    assert set(ids) == {"a", "c", "mul1"}
+    connect(page, "a", "mul1", 0)
+    connect(page, "c", "mul1", 1)
+    set_value(page, "a", "3")
+    set_value(page, "c", "4")
+    run(page)
+    for _ in range(4):  # a, c, mul1 forward; mul1 backward
+        page.click("#g-step")
+    rule = page.locator("#step-rule")
+    expect(rule).to_contain_text("dx = dout · y = 1 · 4 = 4   (x = a, y = c)")
+    expect(rule).to_contain_text("dy = dout · x = 1 · 3 = 3   (x = a, y = c)")

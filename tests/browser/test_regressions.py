@@ -46,22 +46,22 @@ def test_nodes_added_from_the_palette_read_left_to_right_without_overlaps(lab: L
         page.click(f'#palette [data-op="{op}"]')
     xs = {
         n: (page.locator(f'#graph-svg [data-node="{n}"] .body').bounding_box() or {"x": 0})["x"]
-        for n in ("x", "y", "mul1", "add1")
+        for n in ("a", "c", "mul1", "add1")
     }
-    assert xs["x"] == xs["y"] < xs["mul1"] < xs["add1"], xs
-    connect(page, "x", "mul1", 0)
-    connect(page, "y", "mul1", 1)
+    assert xs["a"] == xs["c"] < xs["mul1"] < xs["add1"], xs
+    connect(page, "a", "mul1", 0)
+    connect(page, "c", "mul1", 1)
     connect(page, "mul1", "add1", 0)
-    connect(page, "x", "add1", 1)
-    set_value(page, "x", "3")
-    set_value(page, "y", "4")
+    connect(page, "a", "add1", 1)
+    set_value(page, "a", "3")
+    set_value(page, "c", "4")
     run(page)
-    expect(edge(page, "x", "add1").locator(".edge-grad")).to_have_text("1")
-    labels = '#graph-svg .edge-labels[data-from="x"][data-to="add1"]'
-    for node in ("mul1", "add1", "x", "y"):
+    expect(edge(page, "a", "add1").locator(".edge-grad")).to_have_text("1")
+    labels = '#graph-svg .edge-labels[data-from="a"][data-to="add1"]'
+    for node in ("mul1", "add1", "a", "c"):
         assert not overlaps(page, labels, f'#graph-svg [data-node="{node}"] .body'), node
     page.click("#g-layout")
-    for node in ("mul1", "add1", "x", "y"):
+    for node in ("mul1", "add1", "a", "c"):
         assert not overlaps(page, labels, f'#graph-svg [data-node="{node}"] .body'), node
 
 
