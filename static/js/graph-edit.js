@@ -3,6 +3,7 @@
 // the inspector's actions, undo and redo, and dagre's tidy layout.
 
 import { centralDifference } from "./graph-check.js";
+import { run } from "./graph-run.js";
 import { t } from "./i18n.js";
 import { clone, freshId } from "./graph-model.js";
 import { arityOf, geometry } from "./graph-render.js";
@@ -33,6 +34,54 @@ export function afterStructuralChange(view) {
   view.errors = {};
   view.step = null;
   view.setStatus(null);
+  reevaluateSoon(view);
+}
+
+/** @type {ReturnType<typeof setTimeout> | null} */
+let pendingRun = null;
+
+/** Drop a re-evaluation that is due (the status line must keep what it says now). */
+export function holdReevaluation() {
+  if (pendingRun) clearTimeout(pendingRun);
+  pendingRun = null;
+}
+
+/**
+ * Evaluate the graph again shortly after an edit (edits come in bursts: typing, undo after
+ * undo), so its numbers never go stale; a graph still missing an input waits for Run.
+ * @param {GraphView} view
+ */
+function reevaluateSoon(view) {
+  if (pendingRun) clearTimeout(pendingRun);
+  pendingRun = setTimeout(() => {
+    pendingRun = null;
+    const complete = view.graph.nodes.length > 0
+      && view.graph.nodes.every((n) => n.op === "input" || !n.inputs.some((i) => !i));
+    if (complete && !view.result && !view.drag) run(view);
+  }, 150);
+}
+
+/**
+ * Whether feeding `from` into `to` would close a cycle (`to` already feeds `from`).
+ * @param {GraphView} view
+ * @param {string} from
+ * @param {string} to
+ */
+export function closesCycle(view, from, to) {
+  if (from === to) return true;
+  const seen = new Set([to]);
+  const todo = [to];
+  while (todo.length) {
+    const id = /** @type {string} */ (todo.pop());
+    for (const n of view.graph.nodes) {
+      if (n.inputs.includes(id) && !seen.has(n.id)) {
+        if (n.id === from) return true;
+        seen.add(n.id);
+        todo.push(n.id);
+      }
+    }
+  }
+  return false;
 }
 
 /**
@@ -149,6 +198,10 @@ export function removeEdge(view, key) {
 export function connect(view, from, to, port) {
   const n = view.node(to);
   if (!n || !view.node(from)) return;
+  if (closesCycle(view, from, to)) {
+    invalid(view, t("graph.cycleRefused", { from, to }));
+    return;
+  }
   checkpoint(view);
   while (n.inputs.length <= port) n.inputs.push(null);
   n.inputs[port] = from;
@@ -196,11 +249,13 @@ export function inspectorActions(view) {
     setValue: (id, value) => edit(() => {
       nodeOf(id).value = value;
     }),
-    setInput: (id, k, src) => edit(() => {
-      const n = nodeOf(id);
-      while (n.inputs.length <= k) n.inputs.push(null);
-      n.inputs[k] = src;
-    }),
+    setInput: (id, k, src) => (src && closesCycle(view, src, id)
+      ? invalid(view, t("graph.cycleRefused", { from: src, to: id }))
+      : edit(() => {
+        const n = nodeOf(id);
+        while (n.inputs.length <= k) n.inputs.push(null);
+        n.inputs[k] = src;
+      })),
     setParam: (id, name, value) => edit(() => {
       const n = nodeOf(id);
       n.params = { ...(n.params || {}) };

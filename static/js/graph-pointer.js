@@ -3,7 +3,8 @@
 // an input to connect, arrow keys and Delete on a focused node, Ctrl+Z/Y/Enter, hover cards.
 
 import { arityOf, outPort } from "./graph-render.js";
-import { checkpoint, connect, graphWithPosition, remove, removeEdge, undoRedo } from "./graph-edit.js";
+import { checkpoint, closesCycle, connect, graphWithPosition, remove, removeEdge, undoRedo } from "./graph-edit.js";
+import { t } from "./i18n.js";
 import { run } from "./graph-run.js";
 import { byId } from "./ui.js";
 import { bindWheelZoom, pinch } from "./graph-zoom.js";
@@ -143,7 +144,9 @@ function dropConnection(view, from, e) {
   const port = target && target.closest("[data-port-in]");
   const nodeEl = target && target.closest("[data-node]");
   if (port) {
-    connect(view, from, data(port, "nodeId"), Number(data(port, "portIn")));
+    const to = data(port, "nodeId");
+    if (closesCycle(view, from, to)) messageAt(e, t("graph.cycleRefused", { from, to }));
+    connect(view, from, to, Number(data(port, "portIn")));
     return true;
   }
   const n = nodeEl && data(nodeEl, "node") !== from ? view.node(data(nodeEl, "node")) : undefined;
@@ -156,6 +159,21 @@ function dropConnection(view, from, e) {
     }
   }
   return false;
+}
+
+/**
+ * A short message where the pointer is (a refused connection), gone after a few seconds.
+ * @param {PointerEvent} e
+ * @param {string} text
+ */
+function messageAt(e, text) {
+  const box = byId("pointer-message");
+  box.textContent = text;
+  box.hidden = false;
+  box.style.left = `${Math.max(8, Math.min(e.clientX + 12, window.innerWidth - box.offsetWidth - 8))}px`;
+  box.style.top = `${Math.max(8, Math.min(e.clientY + 14, window.innerHeight - box.offsetHeight - 8))}px`;
+  clearTimeout(Number(box.dataset.timer));
+  box.dataset.timer = String(setTimeout(() => { box.hidden = true; }, 4000));
 }
 
 /** @type {Record<string, [number, number]>} */

@@ -25,7 +25,26 @@ export function doutText(dout) {
  * @param {GraphView} view
  * @returns {Promise<Evaluation | null>}
  */
-export async function run(view) {
+export function run(view) {
+  // One evaluation at a time per graph: a Step pressed while the graph is being evaluated
+  // after an edit waits for that answer instead of asking again (and being reset by it).
+  const key = JSON.stringify(toApi(view.graph));
+  if (inFlight && inFlight.key === key) return inFlight.promise;
+  const promise = evaluateNow(view).finally(() => {
+    if (inFlight && inFlight.promise === promise) inFlight = null;
+  });
+  inFlight = { key, promise };
+  return promise;
+}
+
+/** @type {{key: string, promise: Promise<Evaluation | null>} | null} */
+let inFlight = null;
+
+/**
+ * @param {GraphView} view
+ * @returns {Promise<Evaluation | null>}
+ */
+async function evaluateNow(view) {
   if (view.playing) view.stopPlay();
   view.errors = {};
   if (!view.graph.nodes.length) {

@@ -7,10 +7,10 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { History, decodeFromUrl, emptyGraph, encodeForUrl, needsLayout, outputOf, toApi } from "./graph-model.js";
 import { bounds, render } from "./graph-render.js";
-import { inspectorActions, layout } from "./graph-edit.js";
+import { holdReevaluation, inspectorActions, layout } from "./graph-edit.js";
 import { loadPreset, renderPalette, renderPresets } from "./graph-palette.js";
 import { bindCanvas } from "./graph-pointer.js";
-import { doutText } from "./graph-run.js";
+import { doutText, run } from "./graph-run.js";
 import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
 import { renderInspector } from "./inspector.js";
@@ -107,9 +107,14 @@ export class GraphView {
       const apples = this.presets.find((p) => p.id === "apples") ?? this.presets[0];
       loadPreset(this, apples.id, { record: false });
     }
-    // After the fallback example, which clears the status line.
-    if (badLink) this.setStatus("error", () => t("graph.badLink"));
+    // After the fallback example, which clears the status line (and is not evaluated, so
+    // that the line keeps saying what was wrong with the link).
+    if (badLink) {
+      holdReevaluation();
+      this.setStatus("error", () => t("graph.badLink"));
+    }
     this.refresh();
+    if (loaded) await run(this); // a shared graph opens evaluated
   }
 
   /** The step shown now ({phase, id}), or null when not stepping. */

@@ -114,25 +114,34 @@ def test_build_x_times_y_plus_x_with_the_mouse(lab: Lab) -> None:
     expect(edge(page, "a", "add1").locator(".edge-grad")).to_have_text("1")
     expect(page.locator('#graph-svg [data-node-grad="a"]')).to_have_text("∂L/∂a = 5")
     expect(page.locator('#graph-svg [data-node-grad="c"]')).to_have_text("∂L/∂c = 3")
-    # Undo takes back the last edit (c's value) and the results go with it.
+    # Undo takes back the last edit (c's value), and the graph is evaluated again at once.
     page.locator("#graph-svg").click(position={"x": 700, "y": 500})
     page.keyboard.press("Control+z")
     expect(page.locator('#graph-svg [data-node="c"] .node-value')).to_have_text("1")
-    expect(page.locator("#graph-svg .edge-labels")).to_have_count(0)
+    expect(out).to_have_text("6")  # a · c + a = 3 · 1 + 3
 
 
-def test_a_cycle_is_reported_on_the_offending_node(lab: Lab) -> None:
+def test_a_cycle_is_refused_when_it_is_made(lab: Lab) -> None:
+    """A cycle used to be accepted and reported only on Run; now the edit is refused."""
     page = lab.open()
     load_preset(page, "apples")
+    run(page)
     connect_via_panel(page, "apple_price", 0, "price")
-    lab.allow(422, "/graphs/evaluate")
-    page.click("#g-run")
-    bubble = page.locator("#graph-errors .node-error")
-    expect(bubble).to_have_count(1)
-    named = bubble.get_attribute("data-node")
-    assert named in ("apple_price", "price")
-    expect(bubble).to_contain_text("cycle")
-    expect(page.locator(f'#graph-svg [data-node="{named}"]')).to_have_class(HAS_ERROR)
+    status = page.locator("#graph-status")
+    expect(status).to_contain_text("apple_price already feeds price, so price → apple_price")
+    expect(page.locator('#graph-svg [data-edge="price>apple_price>0"]')).to_have_count(0)
+    expect(page.locator('#graph-svg [data-edge="apple>apple_price>0"]')).to_have_count(1)
+    # By drag: the message appears where the pointer let go, and nothing is connected.
+    out = page.locator('#graph-svg [data-port-out="price"] circle')
+    into = page.locator('#graph-svg [data-node="apple_price"] [data-port-in="1"] circle')
+    drag(page, out, into)
+    message = page.locator("#pointer-message")
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("would close a cycle")
+    box, port = message.bounding_box(), into.bounding_box()
+    assert box is not None and port is not None
+    assert abs(box["x"] - (port["x"] + port["width"] / 2)) < 40
+    expect(page.locator('#graph-svg [data-edge="price>apple_price>1"]')).to_have_count(0)
 
 
 def connect_via_panel(page: Page, node: str, port: int, source: str) -> None:
@@ -142,6 +151,7 @@ def connect_via_panel(page: Page, node: str, port: int, source: str) -> None:
 
 
 def test_a_shape_mismatch_is_reported_on_the_offending_node(lab: Lab) -> None:
+    lab.allow(422, "/graphs/evaluate")  # each edit is evaluated at once
     page = lab.open()
     page.click("#g-clear")
     for op in ("input", "input", "add"):
@@ -154,7 +164,6 @@ def test_a_shape_mismatch_is_reported_on_the_offending_node(lab: Lab) -> None:
     page.select_option("#node-kind", "vector")
     expect(page.locator('#graph-svg [data-node="a"] .node-value')).to_have_text("[2×2]")
     expect(page.locator('#graph-svg [data-node="c"] .node-value')).to_have_text("[3]")
-    lab.allow(422, "/graphs/evaluate")
     page.click("#g-run")
     bubble = page.locator('#graph-errors .node-error[data-node="add1"]')
     expect(bubble).to_contain_text("(2, 2)")
