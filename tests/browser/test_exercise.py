@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import Lab
 from tests.browser.test_broken_layers_view import link
-from tests.browser.test_graph_view import edge, load_preset
+from tests.browser.test_graph_view import connect_via_panel, edge, load_preset
 from tests.conftest import Server
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -189,7 +189,6 @@ def test_exercise_by_touch_on_a_phone(phone: Lab) -> None:
     page.locator("#g-exercise").tap()
     panel = page.locator("#exercise-panel")
     expect(panel).to_be_visible()
-    phone.screenshot("exercise-phone")
     # The panel fits the screen and every control is big enough for a finger.
     box = panel.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
@@ -208,3 +207,31 @@ def test_exercise_by_touch_on_a_phone(phone: Lab) -> None:
     expect(page.locator("#ex-score")).to_have_text("3 of 4 right")
     page.locator("#ex-leave").tap()
     expect(panel).to_be_hidden()
+
+
+def test_an_exercise_on_a_graph_drawn_by_hand_with_the_keyboard(lab: Lab) -> None:
+    """x · y drawn from the palette; answers typed and checked with Enter alone."""
+    page = lab.open()
+    page.click("#g-clear")
+    for op in ("input", "input", "mul"):
+        page.click(f'#palette [data-op="{op}"]')
+    connect_via_panel(page, "mul1", 0, "x")
+    connect_via_panel(page, "mul1", 1, "y")
+    page.locator('#graph-svg [data-node="x"] .body').click()
+    page.fill("#node-value", "3")
+    page.press("#node-value", "Enter")
+    page.click("#g-exercise")
+    expect(page.locator("#ex-phase")).to_have_text("Backward through mul1 (mul)")
+    first = page.locator("#exercise-panel input.ex-cell").first
+    expect(first).to_be_focused()
+    page.keyboard.type("1")  # dx = dout · y = 1 · 1
+    page.keyboard.press("Tab")
+    page.keyboard.type("2")  # dy = dout · x = 1 · 3, so wrong
+    page.keyboard.press("Enter")
+    expect(page.locator("#exercise-panel .ex-verdict")).to_have_count(2)
+    expect(page.locator("#exercise-panel .ex-verdict.wrong")).to_have_text(
+        "✗ Not quite: the answer is 3"
+    )
+    expect(page.locator("#ex-next")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#ex-score")).to_have_text("1 of 2 right")

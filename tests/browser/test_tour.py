@@ -114,4 +114,3 @@ def test_the_chain_rule_page_by_touch_on_a_phone(phone: Lab) -> None:  # noqa: F
     expect(edge(page, "x", "t").locator(".edge-grad")).to_have_text("4")
     page.locator("#ex-next").tap()
     expect(page.locator("#ex-score")).to_have_text("4 of 4 right")
-    phone.screenshot("tour-phone")
