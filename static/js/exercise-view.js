@@ -24,7 +24,7 @@ export async function startExercise(view, askForward) {
   const result = view.result ?? (await run(view));
   if (!result) return false;
   const questions = buildQuestions(view.graph, view.ops, result, askForward);
-  if (!questions.length) {
+  if (!questions.some((q) => q.parts.some((p) => p.askable))) {
     view.setStatus("error", () => t("ex.nothingToAsk"));
     view.refresh();
     return false;
@@ -186,7 +186,8 @@ function renderPart(view, q, p, j) {
     if (p.known.length) box.append(h("p", { className: "ex-known small", text: p.known.join("\n") }));
   }
   if (!p.askable) {
-    box.append(h("p", { className: "muted small", text: t("ex.tooLarge", { shape: p.shape.join("×") }) }),
+    const why = p.why === "labels" ? t("ex.labels") : t("ex.tooLarge", { shape: p.shape.join("×") });
+    box.append(h("p", { className: "muted small ex-why", "data-why": p.why, text: why }),
       h("p", { className: "ex-answer", text: compact(p.answer) }));
     return box;
   }

@@ -22,7 +22,8 @@ import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
  * @property {number} port
  * @property {Tensor} answer
  * @property {number[]} shape [] for a number
- * @property {boolean} askable small enough to type
+ * @property {boolean} askable small enough to type, and worth asking
+ * @property {"large" | "labels" | ""} why why it is shown and not asked
  * @property {string} hint the rule with its known numbers, the answer left as "?"
  * @property {string[]} known the values the rule reads, when it has no numbers written in
  */
@@ -110,7 +111,10 @@ export function buildQuestions(graph, ops, result, askForward) {
         }
         known.push(`out = ${compact(res.value, 16)}`);
       }
-      return [part(`d${p.input}`, edge.from, id, p.port, edge.grad, hint, known)];
+      const made = part(`d${p.input}`, edge.from, id, p.port, edge.grad, hint, known);
+      // NOTE: labels (Softmax-with-Loss's t) get no gradient: shown, not asked cell by cell.
+      if (p.rule.startsWith("0 (")) Object.assign(made, { askable: false, why: "labels" });
+      return [made];
     });
     if (parts.length) questions.push({ kind: "backward", node: id, op: res.op, parts });
   }
@@ -129,7 +133,8 @@ export function buildQuestions(graph, ops, result, askForward) {
  */
 function part(label, from, to, port, answer, hint, known) {
   const shape = isScalar(answer) ? [] : shapeOf(answer);
-  return { label, from, to, port, answer, shape, askable: askable(answer), hint, known: [...new Set(known)] };
+  const ok = askable(answer);
+  return { label, from, to, port, answer, shape, askable: ok, why: ok ? "" : "large", hint, known: [...new Set(known)] };
 }
 
 /**

@@ -179,6 +179,7 @@ def phone(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     page.on("console", lab.on_console)
     page.on("pageerror", lambda e: lab.problems.append(f"page error: {e}"))
     page.on("response", lab.on_response)
+    page.on("requestfailed", lab.on_failed)
     yield lab
     context.close()
     assert not lab.problems, "\n".join(lab.problems)
@@ -235,3 +236,42 @@ def test_an_exercise_on_a_graph_drawn_by_hand_with_the_keyboard(lab: Lab) -> Non
     expect(page.locator("#ex-next")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#ex-score")).to_have_text("1 of 2 right")
+
+
+def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "softmax_with_loss")
+    page.click("#g-exercise")
+    parts = page.locator("#exercise-panel .ex-part")
+    expect(parts).to_have_count(2)
+    expect(parts.nth(0).locator("input.ex-cell")).to_have_count(3)  # dx = y - t, 3 cells
+    expect(parts.nth(1).locator("input")).to_have_count(0)
+    expect(parts.nth(1).locator(".ex-why")).to_have_attribute("data-why", "labels")
+    page.click("#ex-show")
+    expect(parts.nth(0).locator(".ex-verdict")).to_have_attribute("data-verdict", "shown")
+    page.click("#ex-next")
+    expect(page.locator("#ex-score")).to_have_text("0 of 1 right")  # per gradient, not per cell
+    # A 5-element gradient is too large to type: shown; the scalar beside it is asked.
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": [1, 2, 3, 4, 5]},
+            {"id": "y", "op": "input", "value": 2},
+            {"id": "m", "op": "mul", "inputs": ["x", "y"]},
+        ],
+        "output": "m",
+        "dout": [1, 1, 1, 1, 1],
+    }
+    page.goto("about:blank")  # a new document: a change of the hash alone would not reload
+    lab.open(f"#view=graph&g={link(graph)}&mode=exercise")
+    expect(page.locator("#exercise-panel .ex-why")).to_have_text(
+        "Too large to type (5): shown, not asked."
+    )
+    answer(page, ["15"])
+    expect(page.locator("#exercise-panel .ex-verdict")).to_have_attribute("data-verdict", "right")
+    # Nothing small enough at all: no exercise, and the status line says why.
+    graph["nodes"] = [*graph["nodes"][:1], {"id": "e", "op": "exp", "inputs": ["x"]}]
+    graph["output"] = "e"
+    page.goto("about:blank")  # a new document: a change of the hash alone would not reload
+    lab.open(f"#view=graph&g={link(graph)}&mode=exercise")
+    expect(page.locator("#graph-status")).to_contain_text("Nothing on this graph can be asked")
+    expect(page.locator("#exercise-panel")).to_be_hidden()
