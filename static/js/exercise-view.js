@@ -146,6 +146,11 @@ function renderQuestion(view, panel) {
     if (ex.checked) advance(view);
     else check(view);
   });
+  // What the rules read, once for the node, when they have no numbers written in (tensors).
+  const known = [...new Set(q.parts.flatMap((p) => (p.askable ? p.known : [])))];
+  if (ex.hint && !ex.checked && known.length) {
+    form.append(h("p", { className: "ex-known small", text: known.join("\n") }));
+  }
   q.parts.forEach((p, j) => form.append(renderPart(view, q, p, j)));
   const buttons = h("div", { className: "row ex-buttons" });
   if (!ex.checked) {
@@ -183,7 +188,6 @@ function renderPart(view, q, p, j) {
   box.append(h("legend", { text: what }));
   if (ex.hint && !ex.checked) {
     box.append(h("p", { className: "ex-hint", text: p.hint }));
-    if (p.known.length) box.append(h("p", { className: "ex-known small", text: p.known.join("\n") }));
   }
   if (!p.askable) {
     const why = p.why === "labels" ? t("ex.labels") : t("ex.tooLarge", { shape: p.shape.join("×") });
