@@ -114,3 +114,9 @@ def test_the_chain_rule_page_by_touch_on_a_phone(phone: Lab) -> None:  # noqa: F
     expect(edge(page, "x", "t").locator(".edge-grad")).to_have_text("4")
     page.locator("#ex-next").tap()
     expect(page.locator("#ex-score")).to_have_text("4 of 4 right")
+    # The same page and score in Chinese, switched on the phone.
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#tour-title")).to_have_text("2. 链式法则")
+    expect(page.locator("#ex-score")).to_have_text("答对 4 个，共 4 个")
+    b = page.locator("#ex-retry").bounding_box()
+    assert b is not None and b["height"] >= 40
