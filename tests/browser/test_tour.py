@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Lab
+from tests.browser.test_csp import strict_lab  # noqa: F401  (the fixture: the CSP enforced)
 from tests.browser.test_exercise import PHONE, answer, phone  # noqa: F401  (the phone fixture)
 from tests.browser.test_graph_view import edge
 
@@ -120,3 +121,18 @@ def test_the_chain_rule_page_by_touch_on_a_phone(phone: Lab) -> None:  # noqa: F
     expect(page.locator("#ex-score")).to_have_text("答对 4 个，共 4 个")
     b = page.locator("#ex-retry").bounding_box()
     assert b is not None and b["height"] >= 40
+
+
+def test_the_relu_page_and_its_exercise_under_the_real_policy(strict_lab: Lab) -> None:  # noqa: F811
+    """Nothing the tour or the exercise does is refused by the Content-Security-Policy."""
+    page = strict_lab.open("#view=graph&tour=5")
+    expect(page.locator("#tour-title")).to_have_text("5. ReLU and Sigmoid layers")
+    page.click("#tour-exercise")
+    expect(page.locator("#exercise-panel .ex-grid")).to_have_count(1)
+    answer(page, ["1", "0", "0", "4"])  # dout · (x > 0) with dout = [[1, 2], [3, 4]]
+    expect(page.locator("#exercise-panel .ex-verdict")).to_have_attribute("data-verdict", "right")
+    # The 2×2 answer is laid out as 2 columns (a custom property set through the CSSOM).
+    cells = page.locator("#exercise-panel input.ex-cell")
+    first, second, third = (cells.nth(i).bounding_box() for i in range(3))
+    assert first and second and third
+    assert second["y"] == first["y"] and third["y"] > first["y"]
