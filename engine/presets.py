@@ -84,6 +84,23 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
     Preset(
+        "chain_rule",
+        "The chain rule",
+        "z = (x + y) · w with x = 3, y = 2 and w = 4 is 20; backward, each gradient is the one "
+        "arriving times the local one: dz/dt = w = 4, then dz/dx = dz/dy = 4 · 1 = 4, and "
+        "dz/dw = t = 5.",
+        {
+            "nodes": [
+                _inp("x", 3),
+                _inp("y", 2),
+                _inp("w", 4),
+                _op("t", "add", "x", "y"),
+                _op("z", "mul", "t", "w"),
+            ],
+            "output": "z",
+        },
+    ),
+    Preset(
         "relu_mask",
         "ReLU and its mask",
         "ReLU passes positive inputs and zeroes the rest; backward, the same mask lets the "

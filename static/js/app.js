@@ -22,6 +22,7 @@ function writeUrl() {
   params.set("view", currentView);
   const g = graph.urlState();
   if (g) params.set("g", g);
+  for (const [key, value] of graph.learnParams()) params.set(key, value);
   const next = `#${params.toString()}`;
   if (location.hash !== next) history.replaceState(null, "", next);
 }
@@ -59,6 +60,7 @@ async function main() {
   bindTabs(tabs, "view", show);
   const params = hashParams();
   await Promise.all([graph.init(params.get("g")), train.init(), gradcheck.init()]);
+  await graph.initLearn(params);
   ready = true;
   show(params.get("view") || "graph");
   document.body.dataset.ready = "true";

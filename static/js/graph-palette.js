@@ -43,7 +43,7 @@ export function renderPalette(view) {
  * @param {Preset} p
  * @param {"title" | "explanation"} field
  */
-function presetText(p, field) {
+export function presetText(p, field) {
   const key = `preset.${p.id}.${field}`;
   const local = t(key);
   if (local !== key) return local;

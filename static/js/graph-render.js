@@ -33,6 +33,8 @@ import { t } from "./i18n.js";
  * @property {(id: string) => boolean} showGrad
  * @property {() => boolean} showOutputGrad
  * @property {import("./api.js").GradcheckReport | null} [check] "Check on the graph", if run
+ * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] an exercise
+ *   asks for this number: "?" is drawn in its place
  */
 
 const NS = "http://www.w3.org/2000/svg";
@@ -207,6 +209,20 @@ function valueLabel(parent, value, x, y, cls, where) {
 }
 
 /**
+ * The "?" an exercise draws where the number it asks for will appear.
+ * @param {Element} parent
+ * @param {number} x
+ * @param {number} y
+ * @param {"value" | "grad"} kind
+ */
+function askLabel(parent, x, y, kind) {
+  const g = el("g", { class: `label edge-ask ${kind === "value" ? "edge-value" : "edge-grad"}`, "data-ask": kind }, parent);
+  const text = el("text", { x, y: kind === "value" ? y - 7 : y + 17, "text-anchor": "middle" }, g);
+  text.textContent = "?";
+  return g;
+}
+
+/**
  * Draw `graph` into `svg`. `view` says what to show: result (evaluate answer or null), step
  * visibility callbacks, selection, errors, the ops table, and the output id.
  * @param {SVGSVGElement} svg
@@ -256,7 +272,7 @@ export function render(svg, graph, view) {
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
       if (view.showValue(src)) {
         valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above");
-      }
+      } else if (view.ask && view.ask("value", src, node.id)) askLabel(lg, mid.x, mid.y, "value");
       const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
       if (view.showGrad(node.id) && !labels) {
         valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
@@ -266,7 +282,7 @@ export function render(svg, graph, view) {
           const est = el("text", { x: mid.x, y: mid.y + 33, "text-anchor": "middle", class: `edge-estimate check-${verdict(checked)}` }, lg);
           est.textContent = estimateText(checked);
         }
-      }
+      } else if (view.ask && view.ask("grad", src, node.id)) askLabel(lg, mid.x, mid.y, "grad");
     });
   }
 
@@ -280,6 +296,7 @@ export function render(svg, graph, view) {
     if (res) {
       const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
       if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above");
+      else if (view.ask && view.ask("value", outId, "")) askLabel(lg, (a.x + b.x) / 2, a.y, "value");
       if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below");
     }
   }

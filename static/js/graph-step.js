@@ -7,6 +7,7 @@ import { run } from "./graph-run.js";
 import { renderCode } from "./graph-code.js";
 import { backwardLines, forwardLines } from "./graph-step-text.js";
 import { byId } from "./ui.js";
+import { exerciseVisibility } from "./exercise-view.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {{phase: "forward" | "backward", id: string}} Step */
@@ -19,6 +20,8 @@ import { byId } from "./ui.js";
  * @property {() => boolean} showOutputGrad
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
+ * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] where an
+ *   exercise asks for the number: a "?" is drawn there
  */
 
 /** One node every 1.2 s when playing. */
@@ -76,6 +79,8 @@ export async function togglePlay(view) {
  * @returns {Visibility}
  */
 export function visibility(view) {
+  const asked = exerciseVisibility(view);
+  if (asked) return asked;
   const all = steps(view);
   if (view.step === null || !view.result || !all.length) {
     return { showValue: () => true, showGrad: () => true, showOutputGrad: () => true, current: null };

@@ -13,6 +13,8 @@ import { bindCanvas } from "./graph-pointer.js";
 import { doutText, run } from "./graph-run.js";
 import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
+import { renderExercise, startExercise } from "./exercise-view.js";
+import { PAGES, closeTour, openTour, pageFromUrl, renderTour } from "./tour.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
 
@@ -75,6 +77,15 @@ export class GraphView {
     this.tipTarget = null;
     /** @type {Map<string, Geometry>} each node's shape as last drawn */
     this.geos = new Map();
+    /** @type {import("./exercise.js").Exercise | null} predict, then reveal (null: not on) */
+    this.exercise = null;
+    /** @type {"first" | "primary" | null} what the exercise panel focuses when next drawn */
+    this.exerciseFocus = null;
+    /** the last exercise link made, shown in the panel ("" until asked for) */
+    this.exerciseUrl = "";
+    /** @type {number | null} the tour's page (0-based), null: closed */
+    this.tour = null;
+    this.tourFocus = false;
     this.svg = byId("graph-svg", SVGSVGElement);
     this.scroll = byId("graph-scroll");
   }
@@ -86,6 +97,8 @@ export class GraphView {
   async init(encoded) {
     bindToolbar(this);
     bindCanvas(this);
+    byId("g-exercise").addEventListener("click", () => startExercise(this, false));
+    byId("g-tour").addEventListener("click", () => (this.tour === null ? openTour(this, 0) : closeTour(this)));
     const [ops, presets] = await Promise.allSettled([api.ops(), api.presets()]);
     if (ops.status === "fulfilled") this.ops = new Map(ops.value.ops.map((o) => [o.name, o]));
     else this.setStatus("error", () => t("graph.opsFailed", { message: ops.reason.message }));
@@ -115,6 +128,32 @@ export class GraphView {
     }
     this.refresh();
     if (loaded) await run(this); // a shared graph opens evaluated
+  }
+
+  /**
+   * After init: open the tour page and start the exercise the address asks for
+   * (tour=3, mode=exercise, ask=forward).
+   * @param {URLSearchParams} params
+   */
+  async initLearn(params) {
+    const page = pageFromUrl(params.get("tour"));
+    if (page !== null) openTour(this, page, { load: !params.get("g") });
+    if (params.get("mode") === "exercise") {
+      const forward = params.get("ask") === "forward" || (page !== null && !params.get("g") && PAGES[page].forward);
+      await startExercise(this, forward);
+    }
+  }
+
+  /** The tour and exercise state for the address: [key, value] pairs. */
+  learnParams() {
+    /** @type {[string, string][]} */
+    const out = [];
+    if (this.tour !== null) out.push(["tour", String(this.tour + 1)]);
+    if (this.exercise) {
+      out.push(["mode", "exercise"]);
+      if (this.exercise.askForward) out.push(["ask", "forward"]);
+    }
+    return out;
   }
 
   /** The step shown now ({phase, id}), or null when not stepping. */
@@ -176,6 +215,11 @@ export class GraphView {
     const active = document.activeElement;
     const focused = active ? active.closest("[data-node]") : null;
     const focusId = focused instanceof SVGElement && this.svg.contains(focused) ? focused.dataset.node : undefined;
+    // An edit (or a new Run) replaces the result the exercise was about: the exercise ends.
+    if (this.exercise && this.exercise.result !== this.result) {
+      this.exercise = null;
+      if (this.result === null) this.setStatus("ok", () => t("ex.ended"));
+    }
     const vis = visibility(this);
     const output = outputOf(this.graph);
     // Redrawing replaces the element under the pointer, which then never reports leaving:
@@ -198,6 +242,7 @@ export class GraphView {
       showGrad: vis.showGrad,
       showOutputGrad: vis.showOutputGrad,
       check: this.check,
+      ask: vis.ask,
     });
     this.fitCanvas();
     this.renderErrors();
@@ -208,7 +253,7 @@ export class GraphView {
       graph: this.graph,
       node: this.selected ? this.node(this.selected) ?? null : null,
       ops: this.ops,
-      result: this.result,
+      result: this.exercise && !this.exercise.finished ? null : this.result,
       output,
       actions: inspectorActions(this),
       nudge: this.nudge,
@@ -225,6 +270,8 @@ export class GraphView {
       dout.title = dout.value;
     }
     byId("g-accumulate", HTMLSelectElement).value = this.graph.accumulate === "overwrite" ? "overwrite" : "sum";
+    renderTour(this);
+    renderExercise(this);
     this.onUrlChange();
   }
 

@@ -25,6 +25,7 @@ def test_the_chapter_has_all_its_examples() -> None:
     assert [p.id for p in PRESETS] == [
         "apples",
         "apples_oranges",
+        "chain_rule",
         "relu_mask",
         "sigmoid_primitives",
         "sigmoid_node",
@@ -58,6 +59,15 @@ def test_apples_and_oranges() -> None:
         "orange_num": 165.0,
         "tax": 650.0,
     }
+
+
+def test_chain_rule() -> None:
+    """z = (x + y) · w = 20; dz/dx = dz/dy = w = 4 (through t = x + y), dz/dw = x + y = 5."""
+    ev = run("chain_rule")
+    assert shown(ev.output) == 20.0
+    assert shown(ev.grads["t"]) == 4.0
+    grads = {n: shown(ev.grads[n]) for n in ("x", "y", "w")}
+    assert grads == {"x": 4.0, "y": 4.0, "w": 5.0}
 
 
 def test_relu_mask() -> None:

@@ -1,0 +1,136 @@
+// @ts-check
+// A guided tour of the chapter: one short page per section, each with its figure as a live
+// graph on the canvas and one exercise on it. The page is in the address (tour=3).
+
+import { t } from "./i18n.js";
+import { loadPreset, presetText } from "./graph-palette.js";
+import { startExercise } from "./exercise-view.js";
+import { byId, h } from "./ui.js";
+
+/** @typedef {import("./graph-view.js").GraphView} GraphView */
+
+/**
+ * One page: its text (tour.<key>.* in the catalogues), its figure, its exercise.
+ * @typedef {object} TourPage
+ * @property {string} key
+ * @property {string} preset the figure, an example of GET /graphs/presets
+ * @property {boolean} forward the exercise asks the forward values too
+ * @property {string} [also] a second example the page mentions
+ * @property {string[]} [views] other views the page points to
+ */
+
+/** @type {TourPage[]} */
+export const PAGES = [
+  { key: "graphs", preset: "apples", forward: true },
+  { key: "chain", preset: "chain_rule", forward: false },
+  { key: "addmul", preset: "apples", forward: false },
+  { key: "layers", preset: "apples_oranges", forward: false },
+  { key: "activations", preset: "relu_mask", forward: false, also: "sigmoid_primitives" },
+  { key: "affine", preset: "affine_batch", forward: false, also: "softmax_with_loss" },
+  { key: "net", preset: "two_layer_net", forward: false, views: ["gradcheck", "train"] },
+];
+
+/**
+ * A page number from the address (1-based), or null when it names none.
+ * @param {string | null} text
+ */
+export function pageFromUrl(text) {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= PAGES.length ? n - 1 : null;
+}
+
+/**
+ * Open page `index` (0-based) of the tour: its figure goes on the canvas.
+ * @param {GraphView} view
+ * @param {number} index
+ * @param {{load?: boolean}} [options] load: false keeps the graph on the canvas
+ */
+export function openTour(view, index, { load = true } = {}) {
+  const page = PAGES[Math.max(0, Math.min(PAGES.length - 1, index))];
+  view.stopPlay();
+  view.exercise = null;
+  view.exerciseUrl = "";
+  view.tour = PAGES.indexOf(page);
+  if (load) {
+    loadPreset(view, page.preset);
+    view.setStatus(null);
+  }
+  view.tourFocus = true;
+  view.refresh();
+}
+
+/**
+ * @param {GraphView} view
+ */
+export function closeTour(view) {
+  view.tour = null;
+  view.refresh();
+  byId("g-tour").focus();
+}
+
+/**
+ * The tour panel, drawn from `view.tour`.
+ * @param {GraphView} view
+ */
+export function renderTour(view) {
+  const panel = byId("tour-panel");
+  const toggle = byId("g-tour");
+  toggle.setAttribute("aria-expanded", view.tour === null ? "false" : "true");
+  if (view.tour === null) {
+    panel.hidden = true;
+    panel.replaceChildren();
+    return;
+  }
+  const index = view.tour;
+  const page = PAGES[index];
+  const preset = view.presets.find((p) => p.id === page.preset);
+  const also = page.also ? view.presets.find((p) => p.id === page.also) : undefined;
+  const busy = Boolean(view.exercise);
+  panel.hidden = false;
+  panel.dataset.page = String(index + 1);
+  const body = h("div", { className: "tour-body", hidden: busy },
+    ...t(`tour.${page.key}.text`).split("\n").map((para) => h("p", { text: para })));
+  const figure = h("p", { className: "tour-figure small" },
+    h("span", { text: t("tour.figure", { title: preset ? presetText(preset, "title") : page.preset }) }));
+  if (view.presetId !== page.preset) {
+    figure.append(" ", h("button", { type: "button", className: "link", id: "tour-reload", text: t("tour.reload"),
+      onclick: () => openTour(view, index) }));
+  }
+  if (also) {
+    figure.append(h("br"), h("button", { type: "button", className: "link", id: "tour-also",
+      text: t("tour.also", { title: presetText(also, "title") }),
+      onclick: () => { loadPreset(view, also.id); view.setStatus(null); view.refresh(); } }));
+  }
+  const task = h("div", { className: "tour-task", hidden: busy },
+    h("p", { text: t(`tour.${page.key}.task`) }),
+    h("button", { type: "button", className: "primary", id: "tour-exercise", text: t("tour.tryExercise"),
+      onclick: async () => {
+        if (view.presetId !== page.preset) loadPreset(view, page.preset);
+        await startExercise(view, page.forward);
+      } }));
+  for (const v of page.views ?? []) {
+    task.append(h("button", { type: "button", className: "tour-view", "data-view": v, text: t(`tour.open.${v}`),
+      onclick: () => byId(`tab-${v}`).click() }));
+  }
+  const nav = h("div", { className: "row tour-nav" },
+    h("button", { type: "button", id: "tour-back", disabled: index === 0, text: t("tour.back"),
+      onclick: () => openTour(view, index - 1) }),
+    h("span", { id: "tour-page", className: "muted small", text: t("tour.page", { i: index + 1, n: PAGES.length }) }),
+    h("button", { type: "button", id: "tour-next", disabled: index === PAGES.length - 1, text: t("tour.next"),
+      onclick: () => openTour(view, index + 1) }),
+    h("button", { type: "button", id: "tour-close", text: t("tour.close"), onclick: () => closeTour(view) }));
+  const title = h("h3", { id: "tour-title", tabIndex: -1, text: t(`tour.${page.key}.title`) });
+  panel.replaceChildren(
+    h("h2", { text: t("tour.heading") }),
+    title,
+    body,
+    figure,
+    task,
+    nav,
+  );
+  if (view.tourFocus) {
+    view.tourFocus = false;
+    title.focus({ preventScroll: true });
+    panel.scrollIntoView({ block: "nearest" });
+  }
+}
