@@ -172,7 +172,7 @@ def test_homework_link_in_chinese_and_editing_ends_the_exercise(lab: Lab) -> Non
 @pytest.fixture
 def phone(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     """A 390×844 touch screen (no mouse) on the page."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, bypass_csp=True)
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     lab = Lab(page, ui_server.url)
@@ -211,23 +211,23 @@ def test_exercise_by_touch_on_a_phone(phone: Lab) -> None:
 
 
 def test_an_exercise_on_a_graph_drawn_by_hand_with_the_keyboard(lab: Lab) -> None:
-    """x · y drawn from the palette; answers typed and checked with Enter alone."""
+    """a · c drawn from the palette; answers typed and checked with Enter alone."""
     page = lab.open()
     page.click("#g-clear")
     for op in ("input", "input", "mul"):
         page.click(f'#palette [data-op="{op}"]')
-    connect_via_panel(page, "mul1", 0, "x")
-    connect_via_panel(page, "mul1", 1, "y")
-    page.locator('#graph-svg [data-node="x"] .body').click()
+    connect_via_panel(page, "mul1", 0, "a")
+    connect_via_panel(page, "mul1", 1, "c")
+    page.locator('#graph-svg [data-node="a"] .body').click()
     page.fill("#node-value", "3")
     page.press("#node-value", "Enter")
     page.click("#g-exercise")
     expect(page.locator("#ex-phase")).to_have_text("Backward through mul1 (mul)")
     first = page.locator("#exercise-panel input.ex-cell").first
     expect(first).to_be_focused()
-    page.keyboard.type("1")  # dx = dout · y = 1 · 1
+    page.keyboard.type("1")  # dx = dout · y = 1 · c = 1
     page.keyboard.press("Tab")
-    page.keyboard.type("2")  # dy = dout · x = 1 · 3, so wrong
+    page.keyboard.type("2")  # dy = dout · x = 1 · a = 3, so 2 is wrong
     page.keyboard.press("Enter")
     expect(page.locator("#exercise-panel .ex-verdict")).to_have_count(2)
     expect(page.locator("#exercise-panel .ex-verdict.wrong")).to_have_text(

@@ -424,9 +424,11 @@ def test_explain_gives_the_rule_with_numbers_for_scalars() -> None:
                 "rule": "dout · out",
                 "numbers": None,
                 "text": "dx = dout · out",
+                "label": False,
             }
         ],
         "text": "dx = dout · out",
+        "terms": [],
     }
 
 
