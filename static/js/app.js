@@ -22,9 +22,21 @@ function writeUrl() {
   params.set("view", currentView);
   const g = graph.urlState();
   if (g) params.set("g", g);
+  if (g && graph.presetId) params.set("p", graph.presetId);
   for (const [key, value] of graph.learnParams()) params.set(key, value);
   const next = `#${params.toString()}`;
-  if (location.hash !== next) history.replaceState(null, "", next);
+  if (location.hash === next) return;
+  // A new graph is a new history entry, so Back returns to the one before; edits are not.
+  if (graph.pushUrl) history.pushState(null, "", next);
+  else history.replaceState(null, "", next);
+  graph.pushUrl = false;
+}
+
+/** The address changed under the page (Back, Forward, another link): show what it names. */
+async function restore() {
+  const params = hashParams();
+  await graph.openFromUrl(params.get("g"), params.get("p"));
+  show(params.get("view") || "graph");
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
@@ -59,10 +71,12 @@ async function main() {
   });
   bindTabs(tabs, "view", show);
   const params = hashParams();
-  await Promise.all([graph.init(params.get("g")), train.init(), gradcheck.init()]);
+  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init()]);
   await graph.initLearn(params);
   ready = true;
   show(params.get("view") || "graph");
+  window.addEventListener("popstate", restore);
+  window.addEventListener("hashchange", restore);
   document.body.dataset.ready = "true";
 }
 

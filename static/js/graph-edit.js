@@ -94,6 +94,7 @@ export function replaceGraph(view, graph, presetId) {
   checkpoint(view);
   view.graph = graph;
   view.presetId = presetId;
+  view.pushUrl = true; // Back returns to the graph before this one
   view.selected = null;
   afterStructuralChange(view);
 }

@@ -84,6 +84,7 @@ export function loadPreset(view, id, { record = true } = {}) {
   if (record) checkpoint(view);
   view.graph = fromApi(p.graph);
   view.presetId = id;
+  view.pushUrl = record; // Back returns to the graph before this example
   afterStructuralChange(view);
   layout(view);
   renderPresets(view);

@@ -7,7 +7,7 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { History, decodeFromUrl, emptyGraph, encodeForUrl, needsLayout, outputOf, toApi } from "./graph-model.js";
 import { bounds, render } from "./graph-render.js";
-import { holdReevaluation, inspectorActions, layout } from "./graph-edit.js";
+import { afterStructuralChange, holdReevaluation, inspectorActions, layout } from "./graph-edit.js";
 import { loadPreset, renderPalette, renderPresets } from "./graph-palette.js";
 import { bindCanvas } from "./graph-pointer.js";
 import { doutText, run } from "./graph-run.js";
@@ -50,6 +50,8 @@ export class GraphView {
     this.presets = [];
     /** The example on the canvas, "" once edited or for any other graph. */
     this.presetId = "";
+    /** Whether the next address is a new history entry (a new graph), not an edit of this one. */
+    this.pushUrl = false;
     /** @type {Evaluation | null} the answer of the last Run, until the graph changes */
     this.result = null;
     /** @type {import("./api.js").GradcheckReport | null} "Check on the graph", until it changes */
@@ -93,8 +95,9 @@ export class GraphView {
   /**
    * Load the node types and examples, then the graph from the URL (or the apples example).
    * @param {string | null} encoded the graph as the URL carries it
+   * @param {string | null} [presetId] the example it is, if the address says so
    */
-  async init(encoded) {
+  async init(encoded, presetId = null) {
     bindToolbar(this);
     bindCanvas(this);
     byId("g-exercise").addEventListener("click", () => startExercise(this, false));
@@ -112,6 +115,8 @@ export class GraphView {
         this.graph = decodeFromUrl(encoded);
         if (needsLayout(this.graph)) layout(this);
         loaded = true;
+        if (presetId && this.presets.some((p) => p.id === presetId)) this.presetId = presetId;
+        this.renderPresets();
       } catch {
         badLink = true;
       }
@@ -319,6 +324,32 @@ export class GraphView {
   /** The graph, encoded for the URL ("" for an empty canvas). */
   urlState() {
     return this.graph.nodes.length ? encodeForUrl(this.graph) : "";
+  }
+
+  /**
+   * Show the graph an address names (Back, Forward, a second link opened in this tab),
+   * evaluated, with its example's explanation; nothing to do if it is on the canvas already.
+   * @param {string | null} encoded
+   * @param {string | null} presetId
+   */
+  async openFromUrl(encoded, presetId) {
+    if (!encoded || (encoded === this.urlState() && (presetId ?? "") === this.presetId)) return;
+    let graph;
+    try {
+      graph = decodeFromUrl(encoded);
+    } catch {
+      this.setStatus("error", () => t("graph.badLink"));
+      this.refresh();
+      return;
+    }
+    this.graph = graph;
+    this.presetId = presetId && this.presets.some((p) => p.id === presetId) ? presetId : "";
+    this.selected = null;
+    afterStructuralChange(this);
+    if (needsLayout(this.graph)) layout(this);
+    this.renderPresets();
+    this.refresh();
+    await run(this);
   }
 
   /** Relabel after a language switch; the graph and results stay. */

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -58,3 +59,41 @@ def test_new_inputs_are_not_named_like_ports_and_rules_say_who_feeds_what(lab: L
     rule = page.locator("#step-rule")
     expect(rule).to_contain_text("dx = dout · y = 1 · 4 = 4   (x = a, y = c)")
     expect(rule).to_contain_text("dy = dout · x = 1 · 3 = 3   (x = a, y = c)")
+
+
+def test_the_address_is_the_state_back_and_a_second_link_restore_graphs(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    explanation = page.locator("#preset-explanation")
+    apples_text = explanation.inner_text()
+    load_preset(page, "relu_mask")
+    expect(page.locator('#graph-svg [data-node="x"]')).to_have_count(1)
+    page.go_back()  # the graph before the example, evaluated, with its explanation
+    expect(page.locator('#graph-svg [data-node="apple"]')).to_have_count(1)
+    expect(explanation).to_have_text(apples_text)
+    expect(page.locator('#graph-svg .output-labels[data-from="price"] .edge-value')).to_have_text(
+        "220"
+    )
+    page.go_forward()
+    expect(page.locator('#graph-svg [data-node="x"]')).to_have_count(1)
+    # A second shared link opened in the same tab is shown, evaluated, with its example's text.
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": [0.3, 2.9, 4.0]},
+            {"id": "t", "op": "input", "value": [0, 0, 1]},
+            {"id": "loss", "op": "softmax_with_loss", "inputs": ["x", "t"]},
+        ],
+        "output": "loss",
+    }
+    page.goto(f"{lab.url}/#view=graph&g={link(graph)}&p=softmax_with_loss")
+    expect(page.locator('#graph-svg [data-node="loss"]')).to_have_count(1)
+    expect(page.locator("#preset-select")).to_have_value("softmax_with_loss")
+    expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_attribute(
+        "data-tip", re.compile(r"0\.0182113")
+    )
+    page.reload()  # and a reopened link keeps it all
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#preset-select")).to_have_value("softmax_with_loss")
+    expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_attribute(
+        "data-tip", re.compile(r"0\.0182113")
+    )
