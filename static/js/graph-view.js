@@ -277,6 +277,11 @@ export class GraphView {
     byId("g-accumulate", HTMLSelectElement).value = this.graph.accumulate === "overwrite" ? "overwrite" : "sum";
     renderTour(this);
     renderExercise(this);
+    if (!this.exercise && this.result) {
+      // At the last step there is nothing further to step to (Show all or ◀ Step go on).
+      const last = this.result.forward_order.length + this.result.backward_order.length - 1;
+      byId("g-step", HTMLButtonElement).disabled = this.step !== null && this.step >= last;
+    }
     this.onUrlChange();
   }
 

@@ -97,3 +97,17 @@ def test_the_address_is_the_state_back_and_a_second_link_restore_graphs(lab: Lab
     expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_attribute(
         "data-tip", re.compile(r"0\.0182113")
     )
+
+
+def test_step_is_disabled_at_the_last_step(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    run(page)
+    step = page.locator("#g-step")
+    for _ in range(10):  # 5 forward, 5 backward
+        expect(step).to_be_enabled()
+        page.click("#g-step")
+    expect(page.locator("#step-progress")).to_contain_text("10")
+    expect(step).to_be_disabled()
+    page.click("#g-step-back")
+    expect(step).to_be_enabled()
