@@ -271,6 +271,8 @@ def round15_array(a: Array) -> Array:
 
 def display(a: Array) -> Any:
     """A tensor as JSON numbers rounded to 15 significant digits (a number or nested lists)."""
+    if a.dtype == np.bool_:
+        return a.tolist()  # a mask stays True/False
     if a.ndim == 0:
         return round15(float(a))
     if a.size <= 64:

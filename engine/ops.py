@@ -752,6 +752,7 @@ OPS: dict[str, Op] = {
             rules=(Rule("dout · (x > 0)", lambda e, _p: e["dout"] * (e["x"] > 0)),),
             shape=_same,
             make=lambda _: OneInput(Relu()),
+            terms=lambda e: {"mask = (x <= 0)": np.asarray(e["x"] <= 0)},
             variants=(
                 Variant(
                     "no_mask",

@@ -1,7 +1,7 @@
 // @ts-check
 // Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
 
-import { heatmapUrl, fullText, isScalar, short, flatten } from "./tensor.js";
+import { asGrid, heatmapUrl, fmt, fullText, isScalar, shapeOf, short, flatten } from "./tensor.js";
 import { opDoc, symbolFor } from "./op-labels.js";
 import { estimateText, verdict } from "./graph-check.js";
 import { t } from "./i18n.js";
@@ -33,6 +33,7 @@ import { t } from "./i18n.js";
  * @property {(id: string) => boolean} showGrad
  * @property {() => boolean} showOutputGrad
  * @property {import("./api.js").GradcheckReport | null} [check] "Check on the graph", if run
+ * @property {"auto" | "numbers" | "heatmap"} [tensors] tensors as numbers (small ones) or heatmaps
  * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] an exercise
  *   asks for this number: "?" is drawn in its place
  */
@@ -182,16 +183,39 @@ function detourPath(a, w, b) {
   return `M${a.x},${a.y} C${a.x + d1},${a.y} ${w.x - d1},${w.y} ${w.x},${w.y} C${w.x + d2},${w.y} ${b.x - d2},${b.y} ${b.x},${b.y}`;
 }
 
+/** Height of one row of a tensor written out on an edge. */
+const LINE = 14;
+
 /**
- * A value drawn at (x, y): a number as text, a tensor as a small heatmap with its shape.
+ * The rows of a tensor as text, when it is small enough to read on an edge (up to 4×4, or
+ * 8×8 when numbers are asked for); null: draw it as a heatmap.
+ * @param {Tensor} value
+ * @param {"auto" | "numbers" | "heatmap"} mode
+ * @returns {string[] | null}
+ */
+export function numberLines(value, mode) {
+  const shape = shapeOf(value);
+  const limit = mode === "numbers" ? 8 : mode === "auto" ? 4 : 0;
+  if (shape.length > 2 || shape.some((n) => n > limit)) return null;
+  if (shape.length === 1) return [`[${flatten(value).map((v) => fmt(v, 4)).join(", ")}]`];
+  const rows = asGrid(value).map((row) => row.map((v) => fmt(v, 4)));
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  const cells = rows.map((r) => r.map((s, j) => s.padStart(widths[j])).join(", "));
+  return cells.map((c, i) => `${i === 0 ? "[[" : " ["}${c}]${i === cells.length - 1 ? "]" : ","}`);
+}
+
+/**
+ * A value drawn at (x, y): a number as text, a small tensor as its numbers, a larger one as
+ * a small heatmap with its shape.
  * @param {Element} parent
  * @param {Tensor} value
  * @param {number} x
  * @param {number} y
  * @param {string} cls
  * @param {"above" | "below"} where
+ * @param {"auto" | "numbers" | "heatmap"} [mode] how tensors are drawn
  */
-function valueLabel(parent, value, x, y, cls, where) {
+function valueLabel(parent, value, x, y, cls, where, mode = "auto") {
   const g = el("g", { class: `label ${cls}` }, parent);
   g.dataset.tip = fullText(value);
   if (isScalar(value)) {
@@ -199,6 +223,18 @@ function valueLabel(parent, value, x, y, cls, where) {
     text.textContent = short(Array.isArray(value) ? flatten(value)[0] : value);
     return g;
   }
+  const lines = numberLines(value, mode);
+  if (lines) {
+    // A small tensor as the book prints it, one row a line: [[1, 0], [0, 4]].
+    g.classList.add("numbers");
+    const top = where === "above" ? y - 7 - (lines.length - 1) * LINE : y + 17;
+    lines.forEach((line, i) => {
+      const text = el("text", { x, y: top + i * LINE, "text-anchor": "middle", class: "row" }, g);
+      text.textContent = line;
+    });
+    return g;
+  }
+  g.classList.add("heatmap");
   const hm = heatmapUrl(value, 8, 40);
   const top = where === "above" ? y - hm.height - 6 : y + 6;
   el("rect", { x: x - hm.width / 2 - 1.5, y: top - 1.5, width: hm.width + 3, height: hm.height + 3, class: "hm-frame" }, g);
@@ -271,11 +307,11 @@ export function render(svg, graph, view) {
       const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
       if (view.showValue(src)) {
-        valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above");
+        valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above", view.tensors);
       } else if (view.ask && view.ask("value", src, node.id)) askLabel(lg, mid.x, mid.y, "value");
       const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
       if (view.showGrad(node.id) && !labels) {
-        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below");
+        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below", view.tensors);
         // The estimate of the source's whole gradient: on its edge when it has only one.
         const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === src).length, 0);
         if (checked && uses === 1 && isScalar(r.grad)) {
@@ -295,9 +331,9 @@ export function render(svg, graph, view) {
     const res = result ? result.nodes[outId] : null;
     if (res) {
       const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
-      if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above");
+      if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above", view.tensors);
       else if (view.ask && view.ask("value", outId, "")) askLabel(lg, (a.x + b.x) / 2, a.y, "value");
-      if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below");
+      if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below", view.tensors);
     }
   }
 

@@ -61,6 +61,11 @@ export function bindToolbar(view) {
     afterStructuralChange(view);
     view.refresh();
   });
+  const tensors = byId("g-tensors", HTMLSelectElement);
+  tensors.addEventListener("change", () => {
+    view.tensors = tensors.value === "numbers" || tensors.value === "heatmap" ? tensors.value : "auto";
+    view.refresh();
+  });
   const accumulate = byId("g-accumulate", HTMLSelectElement);
   accumulate.addEventListener("change", () => {
     checkpoint(view);

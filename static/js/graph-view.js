@@ -52,6 +52,8 @@ export class GraphView {
     this.presetId = "";
     /** Whether the next address is a new history entry (a new graph), not an edit of this one. */
     this.pushUrl = false;
+    /** @type {"auto" | "numbers" | "heatmap"} how tensors are drawn on the edges */
+    this.tensors = "auto";
     /** @type {Evaluation | null} the answer of the last Run, until the graph changes */
     this.result = null;
     /** @type {import("./api.js").GradcheckReport | null} "Check on the graph", until it changes */
@@ -248,8 +250,10 @@ export class GraphView {
       showOutputGrad: vis.showOutputGrad,
       check: this.check,
       ask: vis.ask,
+      tensors: this.tensors,
     });
     this.fitCanvas();
+    byId("heat-legend").hidden = !this.svg.querySelector(".label.heatmap");
     this.renderErrors();
     byId("graph-empty").hidden = this.graph.nodes.length > 0;
     if (focusId) this.focusNode(focusId);

@@ -38,10 +38,11 @@ export function isScalar(value) {
 
 /**
  * A short human form of a number: 2.2, 110, 0.0312, 1.2e-7.
- * @param {number | string | null | undefined} x
+ * @param {number | string | boolean | null | undefined} x
  */
 export function fmt(x, digits = 5) {
   if (x === null || x === undefined) return "–";
+  if (typeof x === "boolean") return x ? "True" : "False"; // as Python prints a mask
   if (typeof x !== "number") return String(x);
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "NaN" : x > 0 ? "∞" : "−∞";
   if (x === 0) return "0";

@@ -111,3 +111,31 @@ def test_step_is_disabled_at_the_last_step(lab: Lab) -> None:
     expect(step).to_be_disabled()
     page.click("#g-step-back")
     expect(step).to_be_enabled()
+
+
+def test_small_tensors_show_their_numbers_and_the_relu_mask_reads_true_false(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "affine_batch")
+    run(page)
+    # The chapter's dB = [5, 7, 9]: written on the edge, not hidden in a heatmap.
+    db = page.locator('.edge-labels[data-from="B"] .edge-grad')
+    expect(db).to_have_class("label edge-grad numbers")
+    expect(db).to_have_text("[5, 7, 9]")
+    expect(page.locator("#heat-legend")).to_be_hidden()
+    page.select_option("#g-tensors", "heatmap")
+    expect(db).to_have_class("label edge-grad heatmap")
+    expect(page.locator("#heat-legend")).to_be_visible()
+    page.select_option("#g-tensors", "auto")
+    load_preset(page, "relu_mask")
+    run(page)
+    rows = page.locator('.edge-labels[data-from="x"] .edge-value text.row')
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_text("[[ 1, -0.5],")
+    expect(rows.nth(1)).to_have_text(" [-2,    3]]")
+    for _ in range(3):  # x, out forward; out backward
+        page.click("#g-step")
+    expect(page.locator("#step-rule")).to_contain_text(
+        "mask = (x <= 0) = [[False, True], [True, False]]"
+    )
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#g-tensors option").nth(0)).to_have_text("4×4 以内显示数字")
