@@ -10,7 +10,7 @@ import { emptyGraph, fromApi, needsLayout, toApi, toFile } from "./graph-model.j
 import { loadPreset } from "./graph-palette.js";
 import { run } from "./graph-run.js";
 import { stepBy, togglePlay } from "./graph-step.js";
-import { parseValue } from "./tensor.js";
+import { parseValue, valueProblem } from "./tensor.js";
 import { byId, toast } from "./ui.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -136,6 +136,38 @@ async function exportPython(view) {
 }
 
 /**
+ * What is wrong with a graph read from a file, in the learner's words: unknown operations,
+ * repeated names, inputs that name no node, values that are not numbers or not rectangular.
+ * @param {GraphView} view
+ * @param {{nodes: {id: string, op: string, inputs?: unknown, value?: unknown}[]}} raw
+ * @returns {string[]}
+ */
+function fileProblems(view, raw) {
+  /** @type {string[]} */
+  const out = [];
+  const ids = new Set();
+  for (const n of raw.nodes) {
+    if (ids.has(n.id)) out.push(t("file.duplicate", { id: n.id }));
+    ids.add(n.id);
+  }
+  for (const n of raw.nodes) {
+    if (view.ops.size && !view.ops.has(n.op)) {
+      out.push(t("file.unknownOp", { id: n.id, op: n.op, known: [...view.ops.keys()].join(", ") }));
+      continue;
+    }
+    if (n.op === "input") {
+      const problem = valueProblem(n.value);
+      if (problem) out.push(t("file.badValue", { id: n.id, problem: t(problem.key, problem.params) }));
+    }
+    const inputs = Array.isArray(n.inputs) ? n.inputs : [];
+    for (const src of inputs) {
+      if (typeof src === "string" && src && !ids.has(src)) out.push(t("file.missingInput", { id: n.id, src }));
+    }
+  }
+  return out;
+}
+
+/**
  * Open a saved graph (or any graph the API takes); say in the status line what was wrong.
  * @param {GraphView} view
  * @param {File} file
@@ -154,6 +186,8 @@ async function open(view, file) {
     if (!raw || !Array.isArray(raw.nodes) || !raw.nodes.length || !raw.nodes.every(ok)) {
       throw new Error(t("graph.fileNoNodes"));
     }
+    const problems = fileProblems(view, raw);
+    if (problems.length) throw new Error(problems.slice(0, 3).join(" ") + (problems.length > 3 ? " …" : ""));
     replaceGraph(view, fromApi(raw), "");
     if (needsLayout(view.graph)) layout(view);
     view.setStatus("ok", () => t("graph.loaded", { name: file.name }));

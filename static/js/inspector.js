@@ -5,7 +5,7 @@ import { t } from "./i18n.js";
 import { opDoc, variantDoc } from "./op-labels.js";
 import { h } from "./ui.js";
 import { arityOf, portNames } from "./graph-render.js";
-import { asGrid, flatten, fmt, fullText, parseValue, reshape, shapeOf, short } from "./tensor.js";
+import { asGrid, flatten, fmt, fullText, parseValue, reshape, shapeOf, short, valueProblem } from "./tensor.js";
 
 const MAX_GRID = 10;
 
@@ -178,9 +178,16 @@ function valueEditor(node, actions) {
       h("textarea", {
         rows: 2, spellcheck: false, value: JSON.stringify(value), "data-focus-key": "json",
         onchange: (/** @type {Event} */ e) => {
-          const v = parseValue(fieldValue(e));
-          if (v === undefined) actions.invalid(t("inspector.badJson"));
-          else actions.setValue(node.id, v);
+          const text = fieldValue(e);
+          const v = parseValue(text);
+          if (v !== undefined) return actions.setValue(node.id, v);
+          let problem = null;
+          try {
+            problem = valueProblem(JSON.parse(text));
+          } catch {
+            problem = null;
+          }
+          actions.invalid(problem ? t(problem.key, problem.params) : t("inspector.badJson"));
         },
       })),
   );

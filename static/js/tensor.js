@@ -152,6 +152,29 @@ export function heatmapUrl(value, cell = 6, maxSide = 60) {
 }
 
 /**
+ * What is wrong with a value for a node, in the learner's words (an i18n key and its
+ * parameters), or null if it is a number or a rectangular nested list of numbers.
+ * @param {unknown} v
+ * @returns {{key: string, params: Record<string, string | number>} | null}
+ */
+export function valueProblem(v) {
+  if (typeof v === "number") return Number.isFinite(v) ? null : { key: "value.notFinite", params: {} };
+  if (!Array.isArray(v)) return { key: "value.notNumber", params: { value: JSON.stringify(v) ?? String(v) } };
+  if (v.length === 0) return { key: "value.empty", params: {} };
+  const first = v[0];
+  for (let i = 0; i < v.length; i++) {
+    const row = v[i];
+    if (Array.isArray(row) !== Array.isArray(first)) return { key: "value.mixed", params: { row: i + 1 } };
+    if (Array.isArray(row) && Array.isArray(first) && row.length !== first.length) {
+      return { key: "value.ragged", params: { row: i + 1, n: row.length, first: first.length } };
+    }
+    const inner = valueProblem(row);
+    if (inner) return inner;
+  }
+  return null;
+}
+
+/**
  * Parse a typed value: a number, or JSON for a nested list. Returns undefined if invalid.
  * @param {unknown} text
  * @returns {Tensor | undefined}
@@ -163,9 +186,7 @@ export function parseValue(text) {
   if (Number.isFinite(n)) return n;
   try {
     const v = JSON.parse(s);
-    /** @type {(x: unknown) => boolean} */
-    const ok = (x) => (Array.isArray(x) ? x.length > 0 && x.every(ok) : Number.isFinite(x));
-    return ok(v) ? v : undefined;
+    return valueProblem(v) === null ? v : undefined;
   } catch {
     return undefined;
   }

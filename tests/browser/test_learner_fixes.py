@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
@@ -139,3 +140,44 @@ def test_small_tensors_show_their_numbers_and_the_relu_mask_reads_true_false(lab
     )
     page.select_option("#lang-select", "zh")
     expect(page.locator("#g-tensors option").nth(0)).to_have_text("4×4 以内显示数字")
+
+
+def test_a_ragged_value_and_a_bad_file_are_refused_at_once_in_the_learners_words(
+    lab: Lab, tmp_path: Path
+) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    page.locator('#graph-svg [data-node="apple"] .body').click()
+    box = page.locator('#inspector-body textarea[data-focus-key="json"]')
+    box.fill("[[1, 2], [3]]")
+    box.dispatch_event("change")
+    status = page.locator("#graph-status")
+    expect(status).to_have_class("status error")
+    expect(status).to_have_text(
+        "Every row needs the same number of values: row 2 has 1, row 1 has 2."
+    )
+    expect(page.locator('#graph-svg [data-node="apple"] .node-value')).to_have_text("100")
+    page.select_option("#lang-select", "zh")
+    box = page.locator('#inspector-body textarea[data-focus-key="json"]')
+    box.fill("[[1, 2], [3]]")
+    box.dispatch_event("change")
+    expect(status).to_have_text("每一行的数的个数必须相同：第 2 行有 1 个，第 1 行有 2 个。")
+    page.select_option("#lang-select", "en")
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "nodes": [
+                    {"id": "a", "op": "input", "value": [[1, 2], [3]]},
+                    {"id": "b", "op": "frobnicate", "inputs": ["a"]},
+                ],
+                "output": "b",
+            }
+        )
+    )
+    page.set_input_files("#g-load-file", str(bad))
+    expect(status).to_have_class("status error")
+    expect(status).to_contain_text("Node b uses the operation “frobnicate”")
+    expect(status).to_contain_text("Node a: Every row needs the same number of values")
+    expect(status).not_to_contain_text("Opened")
+    expect(page.locator('#graph-svg [data-node="apple"]')).to_have_count(1)  # nothing replaced
