@@ -216,6 +216,7 @@ export function connect(view, from, to, port) {
  * @param {string} message
  */
 export function invalid(view, message) {
+  holdReevaluation(); // an evaluation due now would write over why the edit was refused
   view.setStatus("error", message);
   view.refresh();
 }

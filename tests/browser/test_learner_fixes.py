@@ -147,6 +147,7 @@ def test_a_ragged_value_and_a_bad_file_are_refused_at_once_in_the_learners_words
 ) -> None:
     page = lab.open()
     load_preset(page, "apples")
+    run(page)
     page.locator('#graph-svg [data-node="apple"] .body').click()
     box = page.locator('#inspector-body textarea[data-focus-key="json"]')
     box.fill("[[1, 2], [3]]")
