@@ -87,26 +87,55 @@ def directional_difference(
 
     ``f`` returns a number or an array (``f0`` = f(x0)); the differences f(x + eps·v) - f(x0)
     are taken element by element before they are weighted and summed, so a small change is
-    not lost beside a large value elsewhere in the output. ``f`` may raise
-    :class:`Undefined`, or return a non-finite value, where the perturbed point lies outside
-    its domain (an overflow, a log of a negative number): the difference is then undefined,
-    with the reason, never a number.
+    not lost beside a large value elsewhere in the output. Where the one-sided differences
+    disagree, the step is halved once: a kink is reported as such (``kink``), while a smooth
+    function that only curves within eps gets Richardson's extrapolation of the two steps.
+    ``f`` may raise :class:`Undefined`, or return a non-finite value, where the perturbed
+    point lies outside its domain (an overflow, a log of a negative number): the difference
+    is then undefined, with the reason, never a number.
     """
-    outs: list[Any] = []
-    for sign in (1.0, -1.0):
-        try:
-            out = np.asarray(f(x0 + sign * eps * v), dtype=np.float64)
-        except Undefined as e:
-            return Difference(math.nan, undefined=e.reason)
-        if not np.isfinite(out).all():
-            where = "+" if sign > 0 else "-"
-            bad = out[~np.isfinite(out)].flat[0]
-            return Difference(math.nan, undefined=f"f(x {where} eps) is {bad}")
-        outs.append(out)
-    plus, minus = outs
-    with np.errstate(over="ignore", invalid="ignore"):
-        value = float(np.sum((plus - minus) * weights)) / (2 * eps)
-        ahead = float(np.sum((plus - f0) * weights)) / eps
-        behind = float(np.sum((f0 - minus) * weights)) / eps
-    kink = abs(ahead - behind) > 1e-3 * (1 + abs(ahead) + abs(behind))
-    return Difference(value, kink=kink)
+
+    def at(step: float) -> tuple[Any, Any] | Difference:
+        outs: list[Any] = []
+        for sign in (1.0, -1.0):
+            try:
+                out = np.asarray(f(x0 + sign * step * v), dtype=np.float64)
+            except Undefined as e:
+                return Difference(math.nan, undefined=e.reason)
+            if not np.isfinite(out).all():
+                where = "+" if sign > 0 else "-"
+                bad = out[~np.isfinite(out)].flat[0]
+                return Difference(math.nan, undefined=f"f(x {where} eps) is {bad}")
+            outs.append(out)
+        return outs[0], outs[1]
+
+    def slopes(pair: tuple[Any, Any], step: float) -> tuple[float, float]:
+        """The central difference and |forward − backward one-sided difference|."""
+        plus, minus = pair
+        with np.errstate(over="ignore", invalid="ignore"):
+            central = float(np.sum((plus - minus) * weights)) / (2 * step)
+            ahead = float(np.sum((plus - f0) * weights)) / step
+            behind = float(np.sum((f0 - minus) * weights)) / step
+        return central, abs(ahead - behind)
+
+    full = at(eps)
+    if isinstance(full, Difference):
+        return full
+    value, gap = slopes(full, eps)
+    if not gap > 1e-3 * (1 + 2 * abs(value)):
+        return Difference(value)
+    # The one-sided slopes disagree: a kink within eps, or only curvature (eps large for the
+    # scale of x). Halving the step tells them apart: curvature halves the gap, a kink keeps
+    # it, and a kink between eps/2 and eps is left behind (the half step measures cleanly).
+    half = at(eps / 2)
+    if isinstance(half, Difference):
+        return Difference(value, kink=True)
+    half_value, half_gap = slopes(half, eps / 2)
+    ratio = half_gap / gap
+    if ratio < 0.25:
+        return Difference(half_value)
+    if ratio >= 0.75:
+        return Difference(value, kink=True)
+    # NOTE: curvature: Richardson's extrapolation from eps and eps/2 cancels the eps² error
+    # of the central difference (what is left is O(eps⁴)), so a smooth function is judged.
+    return Difference((4 * half_value - value) / 3)

@@ -11,9 +11,9 @@ import { byId as $, fieldMessage, h } from "./ui.js";
 /** @typedef {import("./api.js").ParamCheck} ParamCheck */
 /**
  * The body of POST /gradcheck: a posted graph, or the book's network on a dataset.
- * @typedef {{graph: import("./api.js").GraphBody, mode: string}
+ * @typedef {{graph: import("./api.js").GraphBody, mode: string, eps?: number}
  *   | {model: {input_size: number, hidden_size: number, output_size: number}, dataset?: string,
- *      batch_size: number, seed: number, mode: string}} GradcheckBody
+ *      batch_size: number, seed: number, mode: string, eps?: number}} GradcheckBody
  */
 
 const NS = "http://www.w3.org/2000/svg";
@@ -85,7 +85,7 @@ export class GradcheckView {
     if (this.target() === "graph") {
       const graph = this.graphBody();
       if (!graph.nodes.length) throw new Error(t("graph.nothingToRun"));
-      return { graph, mode };
+      return { graph, mode, eps: Number($("gc-eps", HTMLSelectElement).value) };
     }
     const ints = { hidden_size: "gc-hidden", batch_size: "gc-batch", seed: "gc-seed" };
     /** @type {Record<string, number>} */
@@ -108,6 +108,7 @@ export class GradcheckView {
       batch_size: values.batch_size,
       seed: values.seed,
       mode,
+      eps: Number($("gc-eps", HTMLSelectElement).value),
     };
   }
 
@@ -159,6 +160,9 @@ export class GradcheckView {
         return h("p", { className: "hint small unchecked", "data-param": name,
           text: t("gc.unchecked", { name, n: p.undefined ?? 0, where, reason: first ? first.reason : "" }) });
       }),
+      h("p", { className: "small rule-words", text: t("gc.ruleWords", { atol: sci(r.atol), rtol: sci(r.rtol) }) }),
+      ...(r.kinks ? [h("p", { className: "small", text: t("gc.kinkWords", { n: r.kinks }) })] : []),
+      ...sideBySide(r),
       ...bugLines(request),
       ...(r.notes || []).filter((n) => !r.undefined || !n.includes("could not be checked"))
         .filter((n) => !/^Node '.*' is a broken |^The graph overwrites gradients/.test(n))
@@ -257,4 +261,23 @@ function bugLines(request) {
   }));
   if (request.graph.accumulate === "overwrite") lines.push(h("p", { className: "hint small bug", text: t("gc.overwrite") }));
   return lines;
+}
+
+/**
+ * Backprop next to numerical for each element of a small input (2.2 vs 2.2000000001), the
+ * numbers the rule compares.
+ * @param {GradcheckReport} r
+ */
+function sideBySide(r) {
+  if (r.mode !== "full") return [];
+  const rows = Object.entries(r.params || {}).filter(([, p]) => p.size <= 4 && (p.worst || []).length);
+  if (!rows.length) return [];
+  const list = h("ul", { className: "side-by-side small" });
+  for (const [name, p] of rows) {
+    for (const w of [...(p.worst || [])].sort((a, b) => (a.index.join() < b.index.join() ? -1 : 1))) {
+      const at = w.index.length ? `${name}[${w.index.join(", ")}]` : name;
+      list.append(h("li", { "data-param": name, text: t("gc.sideBySide", { at, bp: fmt(w.backprop, 15), num: fmt(w.numerical, 15), d: sci(w.abs_diff) }) }));
+    }
+  }
+  return [h("p", { className: "small", text: t("gc.sideBySideTitle") }), list];
 }

@@ -182,3 +182,29 @@ def test_a_ragged_value_and_a_bad_file_are_refused_at_once_in_the_learners_words
     expect(status).to_contain_text("Node a: Every row needs the same number of values")
     expect(status).not_to_contain_text("Opened")
     expect(page.locator('#graph-svg [data-node="apple"]')).to_have_count(1)  # nothing replaced
+
+
+def test_the_gradient_check_says_what_passing_means_and_can_show_a_failure(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    page.click("#tab-gradcheck")
+    page.check('input[name="gc-target"][value="graph"]')
+    page.click("#gc-run")
+    summary = page.locator("#gc-summary")
+    expect(summary.locator(".rule-words")).to_contain_text(
+        "|backprop − numerical| ≤ atol + rtol · |numerical|"
+    )
+    tax = summary.locator('.side-by-side li[data-param="tax"]')
+    expect(tax).to_contain_text("tax: backprop 200, numerical 199.99999")
+    # A step far larger than the book's makes the numerical gradient itself wrong.
+    page.click("#tab-graph")
+    load_preset(page, "sigmoid_node")
+    page.click("#tab-gradcheck")
+    page.select_option("#gc-eps", "1")
+    page.click("#gc-run")
+    expect(summary.locator(".verdict")).to_have_attribute("data-passed", "false")
+    expect(summary.locator('.side-by-side li[data-param="x"]')).to_contain_text(
+        "x: backprop 0.196611933241482, numerical 0.19668"
+    )
+    page.select_option("#lang-select", "zh")
+    expect(summary.locator(".rule-words")).to_contain_text("反向传播")

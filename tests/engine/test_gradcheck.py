@@ -181,3 +181,24 @@ def test_fast_mode_in_chunks_draws_and_judges_the_same_directions() -> None:
         for field in ("backprop", "numerical"):
             got = [w[field] for w in chunked[key].worst]
             assert got == pytest.approx([w[field] for w in whole[key].worst], rel=1e-9), key
+
+
+def test_directional_difference_tells_a_kink_from_curvature() -> None:
+    """ReLU at 0 is a kink; 1/x near 0 only curves (refined); a kink past eps/2 is escaped."""
+    from engine.gradient import directional_difference
+
+    one = np.ones(1)
+    relu = lambda x: np.maximum(x, 0.0)  # noqa: E731
+    at_zero = directional_difference(relu, np.zeros(1), one, 1e-4, relu(np.zeros(1)))
+    assert at_zero.kink
+    x = np.array([0.7e-4])  # the kink lies 0.7 eps to the left: the half step misses it
+    escaped = directional_difference(relu, x, one, 1e-4, relu(x))
+    assert not escaped.kink and escaped.value == pytest.approx(1.0, rel=1e-9)
+    inv = lambda x: 1.0 / x  # noqa: E731
+    x = np.array([0.0135])
+    curved = directional_difference(inv, x, one, 1e-4, inv(x))
+    assert not curved.kink
+    assert curved.value == pytest.approx(-1 / 0.0135**2, rel=1e-7)  # plain: only 2e-5
+    with np.errstate(invalid="ignore"):  # log(5e-5 - 1e-4) is nan: undefined, not 0
+        undefined = directional_difference(np.log, np.array([5e-5]), one, 1e-4, np.log(5e-5))
+    assert np.isnan(undefined.value) and "nan" in str(undefined.undefined)
