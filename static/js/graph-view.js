@@ -266,6 +266,7 @@ export class GraphView {
       output,
       actions: inspectorActions(this),
       nudge: this.nudge,
+      showGrad: vis.showGrad,
     });
     renderStepPanel(this);
     this.refreshStatus();

@@ -198,10 +198,11 @@ function valueEditor(node, actions) {
  * Fill `container` with the editor of `node` (or a hint when nothing is selected).
  * @param {HTMLElement} container
  * @param {{graph: EditGraph, node: EditNode | null, ops: Map<string, Op>, result: Evaluation | null,
- *   output: string | null, actions: Actions, nudge?: import("./graph-view.js").Nudge | null}} ctx
+ *   output: string | null, actions: Actions, nudge?: import("./graph-view.js").Nudge | null,
+ *   showGrad?: (id: string) => boolean}} ctx
  */
 export function renderInspector(container, ctx) {
-  const { graph, node, ops, result, output, actions, nudge } = ctx;
+  const { graph, node, ops, result, output, actions, nudge, showGrad } = ctx;
   const active = document.activeElement;
   const focusKey = active instanceof HTMLElement && container.contains(active) ? active.dataset.focusKey : null;
   container.replaceChildren();
@@ -294,15 +295,18 @@ export function renderInspector(container, ctx) {
     const dl = h("dl", { className: "node-result" });
     dl.append(h("dt", { text: t("inspector.forward") }), h("dd", { text: short(res.value), title: fullText(res.value) }));
     const data = res.differentiable === false;
+    // Stepping forward, the backward pass has not happened yet: no ∂L to show.
+    const known = !showGrad || showGrad(node.id);
     dl.append(h("dt", { className: "grad", text: t("inspector.gradient", { id: node.id }) }),
       data ? h("dd", { className: "grad muted", text: t("inspector.labelsNoGrad") })
-        : h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) }));
+        : known ? h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) })
+          : h("dd", { className: "grad muted", text: t("inspector.gradientLater") }));
     if (Array.isArray(res.value)) {
       dl.append(h("dt", { text: t("inspector.shape") }), h("dd", { text: `(${shapeOf(res.value).join(", ")})` }));
       dl.append(h("dd", { className: "full" }, h("pre", { className: "full-value", text: fullText(res.value) })));
     }
     // The gradient in full too: the ReLU mask, dB summed over the batch, y − t are what a reader checks.
-    if (Array.isArray(res.grad) && !data) {
+    if (Array.isArray(res.grad) && !data && known) {
       dl.append(h("dt", { className: "grad full-label", text: t("inspector.gradientFull", { id: node.id }) }));
       dl.append(h("dd", { className: "full grad" }, h("pre", { className: "full-grad", text: fullText(res.grad) })));
     }

@@ -208,3 +208,19 @@ def test_the_gradient_check_says_what_passing_means_and_can_show_a_failure(lab: 
     )
     page.select_option("#lang-select", "zh")
     expect(summary.locator(".rule-words")).to_contain_text("反向传播")
+
+
+def test_no_gradient_in_the_inspector_before_the_backward_pass_and_dout_explained(
+    lab: Lab,
+) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    run(page)
+    page.click("#g-step")  # the forward step of apple
+    expect(page.locator("#inspector-body dd.grad")).to_have_text(
+        "not yet: the backward pass comes after the forward one"
+    )
+    page.click("#g-step-reset")
+    expect(page.locator("#inspector-body dd.grad")).to_have_text("2.2")
+    title = page.locator("label:has(#g-dout)").get_attribute("title") or ""
+    assert "gradient fed into the output" in title
