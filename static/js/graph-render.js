@@ -183,6 +183,40 @@ function detourPath(a, w, b) {
   return `M${a.x},${a.y} C${a.x + d1},${a.y} ${w.x - d1},${w.y} ${w.x},${w.y} C${w.x + d2},${w.y} ${b.x - d2},${b.y} ${b.x},${b.y}`;
 }
 
+/**
+ * Move edge labels off each other and off the nodes: each label, in drawing order, slides
+ * away from its edge (values up, gradients down) until its box is free, as far as it must.
+ * Fan-out edges (x used by x · x and by + x) otherwise put their labels on one spot.
+ * @param {Element} labelsLayer
+ * @param {Element} nodesLayer
+ */
+function declutter(labelsLayer, nodesLayer) {
+  /** @type {DOMRect[]} */
+  const taken = [];
+  for (const n of nodesLayer.querySelectorAll(":scope > g.node > .body")) {
+    const b = /** @type {SVGGraphicsElement} */ (n).getBBox();
+    taken.push(new DOMRect(b.x - 2, b.y - 2, b.width + 4, b.height + 4));
+  }
+  /** @type {(a: DOMRect, b: DOMRect) => boolean} */
+  const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const labels = [...labelsLayer.querySelectorAll("g.label")].slice(0, 400);
+  for (const label of labels) {
+    const g = /** @type {SVGGElement} */ (label);
+    const raw = g.getBBox();
+    if (!raw.width) continue;
+    // The text's white halo (stroke 4 px, 6 when active) belongs to the label too.
+    const box = new DOMRect(raw.x - 3, raw.y - 3, raw.width + 6, raw.height + 6);
+    const up = g.classList.contains("edge-value");
+    const step = (up ? -1 : 1) * (box.height + 2);
+    let dy = 0;
+    /** @type {(d: number) => DOMRect} */
+    const at = (d) => new DOMRect(box.x, box.y + d, box.width, box.height);
+    for (let tries = 0; tries < 12 && taken.some((t) => hit(at(dy), t)); tries++) dy += step / 2;
+    if (dy) g.setAttribute("transform", `translate(0 ${dy})`);
+    taken.push(at(dy));
+  }
+}
+
 /** Height of one row of a tensor written out on an edge. */
 const LINE = 14;
 
@@ -401,6 +435,7 @@ export function render(svg, graph, view) {
     title.textContent = t("graph.dragToConnect");
   }
 
+  declutter(labelsLayer, nodesLayer);
   if (view.pending) {
     el("path", { d: edgePath(view.pending.a, view.pending.b), class: "line pending" }, svg);
   }

@@ -75,13 +75,17 @@ async function evaluateNow(view) {
   if (dout !== undefined) view.graph.dout = dout;
   view.setStatus("busy", () => t("graph.running"));
   view.refreshStatus();
+  const asked = JSON.stringify(toApi(view.graph));
   try {
-    const result = await api.evaluate(toApi(view.graph));
+    const result = await api.evaluate(JSON.parse(asked));
+    // The graph changed while this answer was on its way: it describes an older graph.
+    if (JSON.stringify(toApi(view.graph)) !== asked) return view.result;
     view.result = result;
     view.check = null;
     const out = result.output;
     view.setStatus("ok", () => t("graph.ran", { id: out.id, value: formatOut(out.value) }));
   } catch (err) {
+    if (JSON.stringify(toApi(view.graph)) !== asked) return view.result;
     view.result = null;
     showError(view, /** @type {Error} */ (err));
   }

@@ -224,3 +224,41 @@ def test_no_gradient_in_the_inspector_before_the_backward_pass_and_dout_explaine
     expect(page.locator("#inspector-body dd.grad")).to_have_text("2.2")
     title = page.locator("label:has(#g-dout)").get_attribute("title") or ""
     assert "gradient fed into the output" in title
+
+
+def boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"] - 0.5
+        and b["x"] < a["x"] + a["width"] - 0.5
+        and a["y"] < b["y"] + b["height"] - 0.5
+        and b["y"] < a["y"] + a["height"] - 0.5
+    )
+
+
+def test_labels_of_a_reused_value_overlap_neither_each_other_nor_nodes(lab: Lab) -> None:
+    """x · x + x: three gradients leave x; each label is readable, before and after Tidy."""
+    graph = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": 3},
+            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
+            {"id": "s", "op": "add", "inputs": ["m", "x"]},
+        ],
+        "output": "s",
+    }
+    page = lab.open(f"#g={link(graph)}")
+    run(page)
+    for tidy in (False, True):
+        if tidy:
+            page.click("#g-layout")
+            run(page)
+        labels = page.locator("#graph-svg .edge-labels .label")
+        expect(labels).to_have_count(10)  # 4 edges and the output, each a value and a gradient
+        boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
+        nodes = page.locator("#graph-svg g.node .body")
+        node_boxes = [nodes.nth(i).bounding_box() for i in range(nodes.count())]
+        assert all(b is not None for b in boxes + node_boxes)
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not boxes_overlap(a, b), (a, b)  # type: ignore[arg-type]
+            for n in node_boxes:
+                assert not boxes_overlap(a, n), (a, n)  # type: ignore[arg-type]
