@@ -417,7 +417,7 @@ export function render(svg, graph, view) {
     const checked = view.check ? view.check.params[node.id] : undefined;
     const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === node.id).length, 0);
     if (checked && (node.op === "input" || uses !== 1 || node.id === outId)) {
-      const below = node.op === "input" ? 32 : shape.h / 2 + 30;
+      const below = shape.h / 2 + (node.op === "input" ? 32 : 30); // under an input's ∂L label
       const est = el("text", { x: node.x, y: node.y + below, "text-anchor": "middle", class: `node-estimate check-${verdict(checked)}`, "data-node-estimate": node.id }, g);
       est.textContent = estimateText(checked);
     }

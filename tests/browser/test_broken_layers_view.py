@@ -41,7 +41,7 @@ def test_a_broken_mul_gives_wrong_gradients_and_the_check_names_the_bug(lab: Lab
     page.select_option("#lang-select", "zh")
     expect(bug).to_contain_text("有错误的 mul（no_swap）")
     expect(bug).to_contain_text("忘了交换输入")
-    lab.screenshot("broken-layer-check")
+    lab.screenshot("broken-layer-gradcheck")
 
 
 def test_overwritten_gradients_from_a_link_and_back_to_sums(lab: Lab) -> None:

@@ -42,6 +42,7 @@ def test_a_broken_layer_turns_exactly_its_edges_red(lab: Lab) -> None:
         expect(page.locator(f'#graph-svg [data-edge="{edge}"]')).to_have_class(
             re.compile(r"\bcheck-fail\b")
         )
+    lab.screenshot("broken-layer-check")
     page.click("#g-run")  # a new result forgets the old check
     expect(page.locator("#graph-svg g.edge.check-fail")).to_have_count(0)
 

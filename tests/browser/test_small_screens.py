@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
 
-from tests.browser.conftest import Lab
+from tests.browser.conftest import SCREENSHOTS, Lab
 from tests.conftest import Server
 
 SCREENS = [(360, 740), (390, 844), (768, 1024)]
@@ -70,6 +70,9 @@ def test_a_phone_runs_and_steps_the_apples_by_touch(
     page.tap("#g-run")
     expect(page.locator("#graph-status")).to_have_class("status ok")
     expect(page.locator('[data-node-grad="tax"]')).to_have_text("∂L/∂tax = 200")
+    if width == 390:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "phone-graph.png"))
     page.tap("#g-step")
     expect(page.locator("#step-phase")).to_contain_text("apple")
     page.locator('#graph-svg [data-node="tax"] .body').tap()
