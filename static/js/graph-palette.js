@@ -5,7 +5,7 @@
 import { t } from "./i18n.js";
 import { addNode, afterStructuralChange, checkpoint, layout } from "./graph-edit.js";
 import { fromApi } from "./graph-model.js";
-import { opDoc, symbolFor } from "./op-labels.js";
+import { opDoc, opName, paletteSymbol } from "./op-labels.js";
 import { byId } from "./ui.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -25,11 +25,10 @@ export function renderPalette(view) {
     b.dataset.op = op.name;
     const sym = document.createElement("span");
     sym.className = "sym";
-    const symbol = symbolFor(op.name);
-    sym.textContent = symbol.length <= 4 ? symbol : "";
+    sym.textContent = paletteSymbol(op.name);
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = op.name;
+    name.textContent = opName(op.name);
     b.append(sym, name);
     b.title = [opDoc(op), op.formula].filter(Boolean).join("\n");
     b.setAttribute("aria-label", t("graph.addNode", { op: op.name }));
@@ -70,7 +69,16 @@ export function renderPresets(view) {
   }
   sel.value = keep;
   const p = view.presets.find((x) => x.id === keep);
-  byId("preset-explanation").textContent = p ? presetText(p, "explanation") : "";
+  // The menu's closed box cuts a long title: the full one heads the explanation.
+  sel.title = p ? presetText(p, "title") : "";
+  const box = byId("preset-explanation");
+  box.replaceChildren();
+  if (p) {
+    const title = document.createElement("strong");
+    title.className = "preset-title";
+    title.textContent = presetText(p, "title");
+    box.append(title, document.createTextNode(` ${presetText(p, "explanation")}`));
+  }
 }
 
 /**

@@ -34,6 +34,30 @@ const SYMBOLS = /** @type {Record<string, string>} */ ({
 });
 
 /**
+ * An op's name in the interface language ("乘法" for mul in Chinese; the API's name otherwise).
+ * @param {string} op
+ */
+export function opName(op) {
+  const key = `op.${op}.name`;
+  const local = t(key);
+  return local === key ? op : local;
+}
+
+/** Short symbols for the palette's buttons, where a node's own label is too long to fit. */
+const PALETTE = /** @type {Record<string, string>} */ ({
+  affine: "xW+b", softmax: "eˣ/Σ", softmax_with_loss: "SwL",
+});
+
+/**
+ * The symbol on an op's palette button: at most 4 characters ("xW+b" for affine).
+ * @param {string} op
+ */
+export function paletteSymbol(op) {
+  const symbol = PALETTE[op] ?? symbolFor(op);
+  return symbol.length <= 4 ? symbol : "";
+}
+
+/**
  * The symbol of an op ("×" for mul), or its name.
  * @param {string} op
  */

@@ -262,3 +262,30 @@ def test_labels_of_a_reused_value_overlap_neither_each_other_nor_nodes(lab: Lab)
                 assert not boxes_overlap(a, b), (a, b)  # type: ignore[arg-type]
             for n in node_boxes:
                 assert not boxes_overlap(a, n), (a, n)  # type: ignore[arg-type]
+
+
+def test_every_palette_button_has_a_symbol(lab: Lab) -> None:
+    page = lab.open()
+    syms = page.locator("#palette .op-button .sym")
+    expect(syms.first).to_be_visible()
+    texts = syms.all_inner_texts()
+    assert len(texts) == 15 and all(t.strip() for t in texts), texts
+    expect(page.locator('#palette [data-op="affine"] .sym')).to_have_text("xW+b")
+    expect(page.locator('#palette [data-op="softmax_with_loss"] .sym')).to_have_text("SwL")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator('#palette [data-op="mul"] .name')).to_have_text("乘法")
+    expect(page.locator('#palette [data-op="cross_entropy"] .name')).to_have_text("交叉熵误差")
+
+
+def test_a_long_example_title_is_shown_in_full(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "softmax_with_loss_primitives")
+    title = page.locator("#preset-explanation .preset-title")
+    expect(title).to_have_text("Softmax-with-Loss from primitive nodes")
+    box = title.bounding_box()
+    aside = page.locator("#view-graph .side.left").bounding_box()
+    assert (
+        box is not None
+        and aside is not None
+        and box["x"] + box["width"] <= aside["x"] + aside["width"]
+    )
