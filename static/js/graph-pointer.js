@@ -249,8 +249,10 @@ function bindHoverCards(view) {
   });
   view.svg.addEventListener("pointermove", (e) => {
     if (!view.tipTarget || tip.hidden) return;
-    const x = Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
-    const y = Math.min(e.clientY + 16, window.innerHeight - tip.offsetHeight - 8);
+    // On the screen whatever the pointer's place: left of it near the right edge, above it
+    // near the bottom, never past the left or top edge.
+    const x = Math.max(8, Math.min(e.clientX + 14, window.innerWidth - tip.offsetWidth - 8));
+    const y = Math.max(8, Math.min(e.clientY + 16, window.innerHeight - tip.offsetHeight - 8));
     tip.style.left = `${x}px`;
     tip.style.top = `${y}px`;
   });

@@ -289,3 +289,21 @@ def test_a_long_example_title_is_shown_in_full(lab: Lab) -> None:
         and aside is not None
         and box["x"] + box["width"] <= aside["x"] + aside["width"]
     )
+
+
+def test_a_hover_card_stays_on_the_screen(lab: Lab) -> None:
+    """A wide value's card near the right edge of a narrow window is not cut off."""
+    wide = {"nodes": [{"id": "W", "op": "input", "value": [[i * 1.2345 for i in range(40)]]}]}
+    page = lab.open(f"#g={link({**wide, 'output': 'W'})}")
+    page.set_viewport_size({"width": 360, "height": 700})
+    run(page)
+    node = page.locator('#graph-svg [data-node="W"] .body')
+    box = node.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    tip = page.locator("#tooltip")
+    expect(tip).to_be_visible()
+    card = tip.bounding_box()
+    assert card is not None
+    assert card["x"] >= 0 and card["x"] + card["width"] <= 360
+    assert card["y"] >= 0 and card["y"] + card["height"] <= 700
