@@ -22,7 +22,7 @@ def _symbols(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _number(v: Array, operand: bool = False) -> str:
-    text = f"{float(v):.6g}"
+    text = f"{float(v):.5g}"  # as the page writes numbers (5 significant digits)
     return f"({text})" if operand and text.startswith("-") else text
 
 

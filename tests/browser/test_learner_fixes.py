@@ -307,3 +307,16 @@ def test_a_hover_card_stays_on_the_screen(lab: Lab) -> None:
     assert card is not None
     assert card["x"] >= 0 and card["x"] + card["width"] <= 360
     assert card["y"] >= 0 and card["y"] + card["height"] <= 700
+
+
+def test_the_step_panel_and_the_edges_write_numbers_alike(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "sigmoid_node")
+    run(page)
+    out = page.locator('#graph-svg .output-labels[data-from="y"] .edge-value')
+    expect(out).to_have_text("0.73106")
+    for _ in range(3):  # x, y forward; y backward
+        page.click("#g-step")
+    rule = page.locator("#step-rule")
+    expect(rule).to_contain_text("= 1 · 0.73106 · (1 − 0.73106) = 0.19661")
+    expect(rule).not_to_contain_text("0.731059")

@@ -437,7 +437,7 @@ def test_explain_tanh_from_its_table_entry() -> None:
     body = {"nodes": [inp("a", 1.0), op("h", "tanh", "a")], "output": "h", "dout": 2.0}
     local = explain(evaluate(parse_graph(body)), "h")
     assert local is not None
-    assert local["text"] == "dx = dout · (1 − out²) = 2 · (1 − 0.761594²) = 0.839949"
+    assert local["text"] == "dx = dout · (1 − out²) = 2 · (1 − 0.76159²) = 0.83995"
 
 
 def test_softmax_with_loss_explains_y_t_and_n_and_marks_labels() -> None:
