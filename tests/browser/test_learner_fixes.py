@@ -320,3 +320,13 @@ def test_the_step_panel_and_the_edges_write_numbers_alike(lab: Lab) -> None:
     rule = page.locator("#step-rule")
     expect(rule).to_contain_text("= 1 · 0.73106 · (1 − 0.73106) = 0.19661")
     expect(rule).not_to_contain_text("0.731059")
+
+
+def test_the_layout_packs_a_tall_graph_so_it_is_drawn_larger(lab: Lab) -> None:
+    """Apples and oranges was laid out taller than the canvas and shrunk to 81 %."""
+    page = lab.open()
+    load_preset(page, "apples_oranges")
+    zoom = float(page.locator("#graph-svg").get_attribute("data-zoom") or 0)
+    assert zoom >= 0.9, zoom
+    page.click("#g-layout")
+    assert float(page.locator("#graph-svg").get_attribute("data-zoom") or 0) >= 0.9
