@@ -95,6 +95,8 @@ export function replaceGraph(view, graph, presetId) {
   view.graph = graph;
   view.presetId = presetId;
   view.pushUrl = true; // Back returns to the graph before this one
+  view.autoZoom = true; // a new graph is fitted anew
+  view.fitAll = false;
   view.selected = null;
   afterStructuralChange(view);
 }

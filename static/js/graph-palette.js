@@ -93,6 +93,8 @@ export function loadPreset(view, id, { record = true } = {}) {
   view.graph = fromApi(p.graph);
   view.presetId = id;
   view.pushUrl = record; // Back returns to the graph before this example
+  view.autoZoom = true; // a new graph is fitted anew
+  view.fitAll = false;
   afterStructuralChange(view);
   layout(view);
   renderPresets(view);

@@ -13,6 +13,7 @@ import { bindCanvas } from "./graph-pointer.js";
 import { doutText, run } from "./graph-run.js";
 import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
+import { MIN_USER_ZOOM } from "./graph-zoom.js";
 import { renderExercise, startExercise } from "./exercise-view.js";
 import { PAGES, closeTour, openTour, pageFromUrl, renderTour } from "./tour.js";
 import { renderInspector } from "./inspector.js";
@@ -36,7 +37,7 @@ import { byId } from "./ui.js";
 /** @typedef {"error" | "busy" | "ok"} StatusKind */
 
 /** The smallest zoom a large graph is shrunk to: still legible. */
-const MIN_ZOOM = 0.6;
+const MIN_ZOOM = 0.75;
 
 export class GraphView {
   /** @param {{onUrlChange: () => void}} options called whenever the graph may have changed */
@@ -75,6 +76,8 @@ export class GraphView {
     this.zoom = 1;
     /** Whether the zoom fits the graph to the canvas (until the learner zooms). */
     this.autoZoom = true;
+    /** Fit pressed: the whole graph on the canvas, even below the readable size. */
+    this.fitAll = false;
     /** @type {ReturnType<typeof setInterval> | null} the play timer */
     this.playing = null;
     /** @type {Element | null} the element whose hover card is open */
@@ -296,7 +299,10 @@ export class GraphView {
     const availW = Math.max(200, this.scroll.clientWidth - 2);
     const availH = Math.max(200, this.scroll.clientHeight - 2);
     if (!this.drag && this.autoZoom) {
-      this.zoom = Math.max(MIN_ZOOM, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
+      // Text stays readable (node names at 9 px and up); a larger graph is panned, or shown
+      // whole with Fit.
+      const least = this.fitAll ? MIN_USER_ZOOM : MIN_ZOOM;
+      this.zoom = Math.max(least, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
     }
     const z = this.zoom;
     const width = Math.max(availW, maxX * z);

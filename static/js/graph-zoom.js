@@ -23,6 +23,7 @@ export function zoomTo(view, z, around) {
   const cx = (scroll.scrollLeft + at.x - box.left) / old;
   const cy = (scroll.scrollTop + at.y - box.top) / old;
   view.autoZoom = false;
+  view.fitAll = false;
   view.zoom = next;
   view.refresh();
   scroll.scrollLeft = cx * next - (at.x - box.left);
@@ -44,6 +45,7 @@ export function zoomBy(view, factor) {
  */
 export function fitView(view) {
   view.autoZoom = true;
+  view.fitAll = true;
   view.refresh();
   view.scroll.scrollLeft = 0;
   view.scroll.scrollTop = 0;
