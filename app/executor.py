@@ -34,7 +34,7 @@ RUNNING = "running"
 
 @dataclass(frozen=True)
 class WorkerMessage:
-    """Something a worker reports about a run; ``weights`` only on a completed ``done``."""
+    """Something a worker reports about a run; ``weights`` only on a ``done`` that trained."""
 
     run_id: str
     kind: str
@@ -172,6 +172,9 @@ def _train_one(
                 weights, warning = None, None
                 if status == "completed":
                     weights, warning = _weights_npz(trainer.network.params), watch.warning()
+                elif status == "cancelled" and trainer.iteration:
+                    # A cancelled run keeps what it learned so far: it can still be inspected.
+                    weights = _weights_npz(trainer.network.params)
                 send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:
