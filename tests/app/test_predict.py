@@ -78,7 +78,9 @@ def test_a_cancelled_run_that_trained_keeps_its_weights(server: Server) -> None:
     assert listed[run_id]["has_weights"] is True
 
 
-def test_runs_have_names_from_their_settings_and_can_be_renamed(server: Server, trained: str) -> None:
+def test_runs_have_names_from_their_settings_and_can_be_renamed(
+    server: Server, trained: str
+) -> None:
     run = httpx.get(f"{server.url}/train/{trained}").json()
     assert run["name"] == "SGD lr 0.1 · 50 hidden · 1,200 it."
     r = httpx.patch(f"{server.url}/train/{trained}", json={"name": "  My first net  "})
