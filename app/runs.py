@@ -207,9 +207,7 @@ class RunService:
                     code="too_many_runs",
                     details={"field": "active_runs", "limit": limit},
                 )
-            run = self.store.create_run(
-                secrets.token_hex(8), req.model_dump(), default_name(req.model_dump())
-            )
+            run = self.store.create_run(secrets.token_hex(8), req.model_dump())
         self.executor.submit(run.id, req.model_dump())
         return run
 

@@ -156,6 +156,11 @@ class RunSummary(BaseModel):
     name: str = Field(
         description="The run's name: from its settings at first, editable with PATCH /train/{id}."
     )
+    named: bool = Field(
+        False,
+        description="Whether a person named the run (false: the name is built from its settings, "
+        "and a page may show that name in its own language).",
+    )
     has_weights: bool = Field(
         False,
         description="Whether the run saved weights (a completed run, or a cancelled one that "

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     elapsed_s REAL,
     message TEXT,
     warning TEXT,
-    name TEXT,
+    name TEXT,  -- given by a person (NULL: the run is named by its settings)
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC);

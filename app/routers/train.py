@@ -57,6 +57,7 @@ def summary(run: RunRecord) -> RunSummary:
         message=run.message,
         warning=run.warning,
         name=run.name or default_name(run.config),
+        named=run.name is not None,
         has_weights=run.has_weights,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,

@@ -106,6 +106,7 @@
  * @property {string | null} [message]
  * @property {string | null} [warning] set when the run completed but its loss diverged
  * @property {string} [name] readable, from its settings at first; PATCH /train/{id} renames it
+ * @property {boolean} [named] a person named it (else the page names it by its settings, in its language)
  * @property {boolean} [has_weights] it saved weights (completed, or cancelled after training)
  */
 

@@ -140,18 +140,21 @@ export class AccuracyChart extends Chart {
     runs.forEach((run, i) => {
       const epochs = run.epochs || [];
       const color = COLORS[i % COLORS.length];
+      // Each run in the colour of its loss curve: test accuracy solid, the open run's train
+      // accuracy dashed; overlaid runs show their test accuracy.
+      // Alone, the open run keeps two distinct colours for train and test.
+      const alone = runs.length === 1;
       if (run.current) {
-        series.push({ label: `${run.label} ${labels.train}`, stroke: COLORS[1], width: 2, spanGaps: true, points: { show: true, size: 6 } });
+        series.push({
+          label: `${run.label} ${labels.train}`, stroke: alone ? COLORS[1] : `${color}99`, width: 2,
+          dash: alone ? undefined : [6, 4], spanGaps: true, points: { show: true, size: 6 },
+        });
         data.push(column(epochs, "train_acc"));
-        series.push({ label: `${run.label} ${labels.test}`, stroke: COLORS[2], width: 2, spanGaps: true, points: { show: true, size: 6 } });
-        data.push(column(epochs, "test_acc"));
-      } else {
-        // Overlaid runs: their test accuracy, dashed, in the colour of their loss curve.
-        series.push({ label: `${run.label} ${labels.test}`, stroke: color, width: 2, dash: [6, 4], spanGaps: true, points: { show: true, size: 5 } });
-        data.push(column(epochs, "test_acc"));
       }
+      series.push({ label: `${run.label} ${labels.test}`, stroke: alone ? COLORS[2] : color, width: 2, spanGaps: true, points: { show: true, size: 6 } });
+      data.push(column(epochs, "test_acc"));
     });
-    this.draw(series.map((s) => s.label).join("|"), {
+    this.draw(series.map((s) => `${s.label}:${s.stroke}`).join("|"), {
       series,
       scales: {
         x: { time: false, range: (_u, _min, max) => [0, Math.max(1, Math.ceil(Number.isFinite(max) ? max : 1))] },

@@ -24,6 +24,7 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @typedef {object} LiveRun
  * @property {string} id
  * @property {string} name readable, editable (GET /train/{id}'s name)
+ * @property {boolean} named a person named it (else the page names it by its settings)
  * @property {boolean} hasWeights it saved weights: the inspectors and the pad can use it
  * @property {RunStatus} status
  * @property {TrainConfig} config
@@ -313,7 +314,7 @@ export class TrainView {
     };
     $("run-rename").addEventListener("click", () => {
       if (!this.current) return;
-      input.value = this.current.name;
+      input.value = this.runLabel(this.current);
       form.hidden = false;
       $("run-title").hidden = true;
       $("run-rename").hidden = true;
@@ -331,8 +332,9 @@ export class TrainView {
       try {
         const saved = await api.rename(run.id, input.value);
         run.name = saved.name || run.name;
+        run.named = true;
         const data = this.overlayData.get(run.id);
-        if (data) data.name = run.name;
+        if (data) Object.assign(data, { name: run.name, named: true });
         close();
         this.renderRun();
         await this.loadRuns();
@@ -359,13 +361,19 @@ export class TrainView {
   }
 
   /**
-   * A run as the page names it: its name (never its hex id).
-   * @param {{id: string, name?: string, config: TrainConfig}} run
+   * A run as the page names it (never by its hex id): the name a person gave it, else one
+   * built from its settings in the page's language (as the server builds its default name).
+   * @param {{id: string, name?: string, named?: boolean, config: TrainConfig}} run
    */
   runLabel(run) {
-    if (run.name) return run.name;
+    if (run.named && run.name) return run.name;
     const c = run.config;
-    return t("train.runLabel", { hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", opt: c.optimizer ?? "", iterations: c.iterations ?? "?" });
+    if (c.iterations === undefined) return run.name || "";
+    const option = [...$("t-optimizer", HTMLSelectElement).options].find((o) => o.value === c.optimizer);
+    return t("train.runLabel", {
+      opt: (option && option.textContent) || c.optimizer || "?", lr: c.learning_rate ?? "?",
+      hidden: c.hidden_size ?? "?", iterations: c.iterations.toLocaleString("en-US"),
+    });
   }
 
   renderRuns() {
@@ -437,7 +445,8 @@ export class TrainView {
     const listed = this.runs.find((r) => r.id === id);
     /** @type {LiveRun} */
     const run = {
-      id, name: listed && listed.name ? listed.name : "", hasWeights: false, status: "queued", config: config || {},
+      id, name: listed && listed.name ? listed.name : "", named: Boolean(listed && listed.named), hasWeights: false,
+      status: "queued", config: config || {},
       loss: [], epochs: [], samples: [], done: null, stream: null,
     };
     this.current = run;
@@ -453,6 +462,7 @@ export class TrainView {
       run.status = record.status;
       run.config = record.config;
       run.name = record.name || run.name;
+      run.named = Boolean(record.named);
       run.hasWeights = Boolean(record.has_weights);
       if (!ACTIVE.includes(record.status)) {
         run.loss = record.history.loss;
@@ -616,7 +626,7 @@ export class TrainView {
     const run = this.current;
     if (run) {
       const c = run.config;
-      $("run-title").textContent = run.name || this.runLabel(run);
+      $("run-title").textContent = this.runLabel(run);
       $("run-title").title = t("train.runId", { id: run.id });
       if ($("run-rename-form").hidden) $("run-rename").hidden = false;
       $("run-config").textContent = t("train.configLine", {

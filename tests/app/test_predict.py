@@ -82,10 +82,10 @@ def test_runs_have_names_from_their_settings_and_can_be_renamed(
     server: Server, trained: str
 ) -> None:
     run = httpx.get(f"{server.url}/train/{trained}").json()
-    assert run["name"] == "SGD lr 0.1 · 50 hidden · 1,200 it."
+    assert run["name"] == "SGD lr 0.1 · 50 hidden · 1,200 it." and run["named"] is False
     r = httpx.patch(f"{server.url}/train/{trained}", json={"name": "  My first net  "})
     assert r.status_code == 200, r.text
-    assert r.json()["name"] == "My first net"
+    assert r.json()["name"] == "My first net" and r.json()["named"] is True
     assert httpx.get(f"{server.url}/train/{trained}").json()["name"] == "My first net"
     listed = {r["id"]: r for r in httpx.get(f"{server.url}/runs").json()["runs"]}
     assert listed[trained]["name"] == "My first net"

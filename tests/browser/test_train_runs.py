@@ -81,6 +81,8 @@ def test_a_cancelled_run_is_inspected_and_the_header_wraps_at_every_width(lab: L
     assert httpx.get(f"{lab.url}/train/{rid}").json()["name"] == long_name
     page.set_viewport_size({"width": 390, "height": 844})
     assert cut_header_text(page) == []
+    page.locator(".run-head").scroll_into_view_if_needed()
+    lab.screenshot("train-header-phone")
     # A refused name says why, in place.
     lab.allow(422, f"/train/{rid}")
     page.click("#run-rename")
@@ -133,9 +135,18 @@ def test_the_form_follows_the_open_run_trains_again_and_overlays_accuracy(lab: L
     expect(page.locator("#acc-chart")).to_have_attribute("data-series", "3")
     expect(page.locator("#acc-chart .u-legend")).to_contain_text(f"{name} test")
     expect(page.locator("#loss-chart .u-legend")).to_contain_text(name)
+    lab.screenshot("train-compare")
     assert first[:6] not in (page.locator("#loss-chart .u-legend").text_content() or "")
     page.uncheck(f'#runs-table tr[data-run="{first}"] input[type=checkbox]')
     expect(page.locator("#acc-chart")).to_have_attribute("data-series", "2")
+
+    # In Chinese, a run named by its settings is named in Chinese.
+    page.select_option("#lang-select", "zh")
+    expect(page.locator(run_link(page, second))).to_have_text(
+        "SGD 学习率 0.05 · 隐藏 50 · 200 次迭代"
+    )
+    expect(page.locator("#run-title")).to_have_text("SGD 学习率 0.05 · 隐藏 50 · 200 次迭代")
+    page.select_option("#lang-select", "en")
 
     # "Train again with these": a new run with the open run's settings.
     page.click("#t-again")
@@ -189,6 +200,7 @@ def test_the_form_reports_every_invalid_field_and_a_short_run_has_a_sensible_cha
     expect(note).to_be_visible()
     expect(note).to_contain_text("shorter than one epoch")
     expect(note).to_contain_text("test")
+    lab.screenshot("train-short-run")
     page.select_option("#lang-select", "zh")
     expect(note).to_contain_text("不足一个 epoch")
 
