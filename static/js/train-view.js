@@ -629,10 +629,13 @@ export class TrainView {
       $("run-title").textContent = this.runLabel(run);
       $("run-title").title = t("train.runId", { id: run.id });
       if ($("run-rename-form").hidden) $("run-rename").hidden = false;
+      const dataset = this.datasets.find((d) => d.name === c.dataset);
+      const option = [...$("t-optimizer", HTMLSelectElement).options].find((o) => o.value === c.optimizer);
       $("run-config").textContent = t("train.configLine", {
-        dataset: c.dataset ?? "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", batch: c.batch_size ?? "?",
-        iterations: c.iterations ?? "?", opt: c.optimizer ?? "?", seed: c.seed ?? "?",
-      }) + (run.done && run.done.message ? ` — ${run.done.message}` : "") + this.insteadHint(run.done);
+        dataset: (dataset && dataset.title) || c.dataset || "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?",
+        batch: c.batch_size ?? "?", iterations: c.iterations ?? "?", opt: (option && option.textContent) || c.optimizer || "?",
+        seed: c.seed ?? "?",
+      }) + this.endedText(run) + this.insteadHint(run.done);
       for (const [id, format] of /** @type {const} */ ([["export-csv", "csv"], ["export-json", "json"]])) {
         $(id, HTMLAnchorElement).href = api.historyUrl(run.id, format);
         $(id).setAttribute("aria-disabled", "false");
@@ -646,6 +649,18 @@ export class TrainView {
     this.renderStats();
     this.drawCharts();
     this.updateButtons();
+  }
+
+  /**
+   * How a run ended, when it did not complete: the page's own words for a cancelled or
+   * interrupted run (in its language), else the server's message (a failure's reason).
+   * @param {LiveRun} run
+   */
+  endedText(run) {
+    if (!run.done) return "";
+    if (run.status === "cancelled") return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    if (run.status === "interrupted") return ` — ${t("train.interrupted")}`;
+    return run.done.message ? ` — ${run.done.message}` : "";
   }
 
   /**

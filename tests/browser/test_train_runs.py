@@ -179,6 +179,7 @@ def test_the_form_reports_every_invalid_field_and_a_short_run_has_a_sensible_cha
         expect(page.locator(field)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#t-seed")).to_have_attribute("aria-invalid", "false")
     page.select_option("#lang-select", "zh")
+    expect(page.locator("#t-start")).to_have_text("开始")  # the Chinese strings are in
     page.click("#t-start")
     expect(errors).to_have_count(4)
     expect(errors.nth(0)).to_contain_text("隐藏层大小")
@@ -203,6 +204,7 @@ def test_the_form_reports_every_invalid_field_and_a_short_run_has_a_sensible_cha
     lab.screenshot("train-short-run")
     page.select_option("#lang-select", "zh")
     expect(note).to_contain_text("不足一个 epoch")
+    lab.screenshot("train-short-run-zh")
 
 
 def ink_box(page: Page) -> dict[str, int]:
