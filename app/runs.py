@@ -344,8 +344,8 @@ class RunService:
                 self._networks.move_to_end(run_id)
                 return net
         run = self.get(run_id)
-        # NOTE: a cancelled run saves the weights it reached; a failed or interrupted one
-        # has none (unless a worker saved some before), so its answer is this 409.
+        # NOTE: a cancelled run saves the weights it reached; a failed or interrupted one has
+        # those of its last epoch's evaluation, if it reached one; without any, this 409.
         blob = self.store.weights(run_id) if run.finished else None
         if blob is None:
             raise Conflict(

@@ -94,7 +94,7 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event to append; ``weights`` (an .npz payload) only on a ``done`` that has them."""
+    """An event to append; ``weights`` (an .npz payload) on an ``epoch`` or a ``done``."""
 
     run_id: str
     kind: str
@@ -302,6 +302,12 @@ class RunStore:
                 elif ev.kind == "done":
                     self._close_run(db, ev)
                     closed.add(ev.run_id)
+                if ev.weights is not None and ev.kind != "done":
+                    # NOTE: the weights of the latest evaluation, replaced by the final ones.
+                    db.execute(
+                        "INSERT OR REPLACE INTO weights (run_id, npz) VALUES (?, ?)",
+                        (ev.run_id, ev.weights),
+                    )
             for run_id, seq in last.items():
                 db.execute("UPDATE runs SET last_seq = ? WHERE id = ?", (seq, run_id))
         return written
