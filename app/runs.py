@@ -349,8 +349,8 @@ class RunService:
         blob = self.store.weights(run_id) if run.finished else None
         if blob is None:
             raise Conflict(
-                f"Run '{run_id}' is {run.status}; only a finished run with saved weights "
-                "can be inspected or predict.",
+                f"Run '{run_id}' is {run.status}; only a completed run, or one that stopped "
+                "after it trained, has weights to inspect or predict with.",
                 code="run_not_finished" if not run.finished else "no_weights",
                 details={"run_id": run_id, "status": run.status},
             )
