@@ -34,7 +34,7 @@ RUNNING = "running"
 
 @dataclass(frozen=True)
 class WorkerMessage:
-    """Something a worker reports about a run; ``weights`` only on a completed ``done``."""
+    """Something a worker reports about a run; ``weights`` on an ``epoch`` or a trained ``done``."""
 
     run_id: str
     kind: str
@@ -164,7 +164,10 @@ def _train_one(
                     last_sent = now
             elif ev.kind == "epoch":
                 flush(iteration, loss)
-                send("epoch", {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()})
+                # The weights at each evaluation are kept too, so a run cut off later (a crash,
+                # a failure) can still be inspected as it was at its last epoch.
+                epoch = {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()}
+                send("epoch", epoch, _weights_npz(trainer.network.params))
             else:
                 flush(iteration, loss)
                 metrics = dict(ev.data)
@@ -172,6 +175,9 @@ def _train_one(
                 weights, warning = None, None
                 if status == "completed":
                     weights, warning = _weights_npz(trainer.network.params), watch.warning()
+                elif status == "cancelled" and trainer.iteration:
+                    # A cancelled run keeps what it learned so far: it can still be inspected.
+                    weights = _weights_npz(trainer.network.params)
                 send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:

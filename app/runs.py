@@ -27,6 +27,20 @@ from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
 
 
+def default_name(config: dict[str, Any]) -> str:
+    """A run's name from its settings: "SGD lr 0.1 · 50 hidden · 10,000 it." (short, readable)."""
+    from engine.optimizers import OPTIMIZERS
+
+    opt = str(config.get("optimizer") or "sgd")
+    title = OPTIMIZERS[opt].title if opt in OPTIMIZERS else opt
+    lr = config.get("learning_rate")
+    lr_text = f"{lr:g}" if isinstance(lr, int | float) else "?"
+    hidden = config.get("hidden_size", "?")
+    iterations = config.get("iterations")
+    it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
+    return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
+
+
 class RunNotifier:
     """Recent events of each run in memory (on the event loop), and a wake-up per append.
 
@@ -197,6 +211,12 @@ class RunService:
         self.executor.submit(run.id, req.model_dump())
         return run
 
+    def rename(self, run_id: str, name: str) -> RunRecord:
+        """Give a run a new name (already validated); 404 for an unknown run."""
+        self.get(run_id)
+        self.store.rename_run(run_id, name)
+        return self.get(run_id)
+
     def get(self, run_id: str) -> RunRecord:
         """The run, or a 404."""
         run = self.store.get_run(run_id)
@@ -317,18 +337,20 @@ class RunService:
     # ----------------------------------------------------------------- predictions
 
     def network(self, run_id: str) -> Any:
-        """The trained TwoLayerNet of a completed run (cached); 409 before it completed."""
+        """The trained TwoLayerNet of a finished run with saved weights (cached); else 409."""
         with self._networks_lock:
             net = self._networks.get(run_id)
             if net is not None:
                 self._networks.move_to_end(run_id)
                 return net
         run = self.get(run_id)
-        blob = self.store.weights(run_id) if run.status == "completed" else None
+        # NOTE: a cancelled run saves the weights it reached; a failed or interrupted one has
+        # those of its last epoch's evaluation, if it reached one; without any, this 409.
+        blob = self.store.weights(run_id) if run.finished else None
         if blob is None:
             raise Conflict(
-                f"Run '{run_id}' is {run.status}; only a completed run has weights "
-                "to predict with.",
+                f"Run '{run_id}' is {run.status}; only a completed run, or one that stopped "
+                "after it trained, has weights to inspect or predict with.",
                 code="run_not_finished" if not run.finished else "no_weights",
                 details={"run_id": run_id, "status": run.status},
             )

@@ -97,6 +97,19 @@ class TrainRequest(_Strict):
     weight_init_std: float = Field(0.01, gt=0, le=100, description="Std of the initial weights.")
 
 
+#: The longest run name accepted (in characters).
+MAX_RUN_NAME = 80
+
+
+class RunRename(_Strict):
+    """The body of PATCH /train/{id}: the run's new name."""
+
+    name: str = Field(
+        description=f"1 to {MAX_RUN_NAME} characters, no control characters; "
+        "spaces at either end are dropped."
+    )
+
+
 class TrainAccepted(BaseModel):
     """The answer to POST /train: the run's id and where its events stream."""
 
@@ -139,6 +152,19 @@ class RunSummary(BaseModel):
         None,
         description="Set when a run completed but its loss diverged to finite but huge values "
         "(its weights are not usable).",
+    )
+    name: str = Field(
+        description="The run's name: from its settings at first, editable with PATCH /train/{id}."
+    )
+    named: bool = Field(
+        False,
+        description="Whether a person named the run (false: the name is built from its settings, "
+        "and a page may show that name in its own language).",
+    )
+    has_weights: bool = Field(
+        False,
+        description="Whether the run saved weights (a completed run, or a cancelled one that "
+        "trained): then its weights, confusion matrix and predictions are available.",
     )
     events: str = Field(description="Path of the run's event stream.")
     last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")

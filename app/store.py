@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     elapsed_s REAL,
     message TEXT,
     warning TEXT,
+    name TEXT,  -- given by a person (NULL: the run is named by its settings)
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC);
@@ -73,6 +74,8 @@ class RunRecord:
     message: str | None
     last_seq: int
     warning: str | None = None
+    name: str | None = None
+    has_weights: bool = False
 
     @property
     def finished(self) -> bool:
@@ -91,7 +94,7 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event to append; ``weights`` (an .npz payload) only on a completed ``done``."""
+    """An event to append; ``weights`` (an .npz payload) on an ``epoch`` or a ``done``."""
 
     run_id: str
     kind: str
@@ -122,7 +125,16 @@ def _record(row: sqlite3.Row) -> RunRecord:
         message=row["message"],
         last_seq=row["last_seq"],
         warning=row["warning"],
+        name=row["name"],
+        has_weights=bool(row["has_weights"]),
     )
+
+
+#: A run's row with whether it has saved weights (the inspectors and the pad need them).
+_SELECT = (
+    "SELECT runs.*, EXISTS (SELECT 1 FROM weights WHERE weights.run_id = runs.id) AS has_weights "
+    "FROM runs"
+)
 
 
 class RunStore:
@@ -140,6 +152,8 @@ class RunStore:
             columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
             if "warning" not in columns:  # a database from before run warnings
                 db.execute("ALTER TABLE runs ADD COLUMN warning TEXT")
+            if "name" not in columns:  # a database from before run names
+                db.execute("ALTER TABLE runs ADD COLUMN name TEXT")
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -187,12 +201,13 @@ class RunStore:
 
     # ----------------------------------------------------------------- runs
 
-    def create_run(self, run_id: str, config: dict[str, Any]) -> RunRecord:
+    def create_run(self, run_id: str, config: dict[str, Any], name: str | None = None) -> RunRecord:
         """Insert a queued run."""
         with self._writing() as db:
             db.execute(
-                "INSERT INTO runs (id, status, config, created_at) VALUES (?, 'queued', ?, ?)",
-                (run_id, json.dumps(config), time.time()),
+                "INSERT INTO runs (id, status, config, created_at, name) "
+                "VALUES (?, 'queued', ?, ?, ?)",
+                (run_id, json.dumps(config), time.time(), name),
             )
         run = self.get_run(run_id)
         assert run is not None
@@ -200,13 +215,18 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or None."""
-        row = self._db().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._db().execute(f"{_SELECT} WHERE id = ?", (run_id,)).fetchone()
         return _record(row) if row else None
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a run a new name."""
+        with self._writing() as db:
+            db.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
 
     def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRecord]:
         """Runs, newest first."""
         rows = self._db().execute(
-            "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            f"{_SELECT} ORDER BY created_at DESC, runs.rowid DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
         return [_record(r) for r in rows]
@@ -282,6 +302,12 @@ class RunStore:
                 elif ev.kind == "done":
                     self._close_run(db, ev)
                     closed.add(ev.run_id)
+                if ev.weights is not None and ev.kind != "done":
+                    # NOTE: the weights of the latest evaluation, replaced by the final ones.
+                    db.execute(
+                        "INSERT OR REPLACE INTO weights (run_id, npz) VALUES (?, ?)",
+                        (ev.run_id, ev.weights),
+                    )
             for run_id, seq in last.items():
                 db.execute("UPDATE runs SET last_seq = ? WHERE id = ?", (seq, run_id))
         return written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
@@ -10,13 +11,15 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.errors import BadRequest
-from app.runs import ExistingRun, Service
+from app.errors import BadRequest, Unprocessable
+from app.runs import ExistingRun, Service, default_name
 from app.schemas_service import (
+    MAX_RUN_NAME,
     CancelAccepted,
     RunHistory,
     RunList,
     RunPublic,
+    RunRename,
     RunStatus,
     RunSummary,
     TrainAccepted,
@@ -53,6 +56,9 @@ def summary(run: RunRecord) -> RunSummary:
         elapsed_s=run.elapsed_s,
         message=run.message,
         warning=run.warning,
+        name=run.name or default_name(run.config),
+        named=run.name is not None,
+        has_weights=run.has_weights,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
     )
@@ -75,6 +81,36 @@ def get_run(run: ExistingRun, service: Service) -> RunPublic:
     """A run's state, configuration and full history."""
     history = RunHistory.model_validate(service.history(run.id))
     return RunPublic(**summary(run).model_dump(), history=history)
+
+
+def valid_name(name: str) -> str:
+    """A run name as stored (trimmed), or a 422 that says what is wrong with it."""
+    text = name.strip()
+    details: dict[str, object] = {"field": "name", "limit": MAX_RUN_NAME}
+    if not text:
+        raise Unprocessable(
+            "The name is empty: give the run a name.", code="empty_name", details=details
+        )
+    if len(text) > MAX_RUN_NAME:
+        raise Unprocessable(
+            f"The name has {len(text)} characters, over the limit of {MAX_RUN_NAME}.",
+            code="name_too_long",
+            details={**details, "length": len(text)},
+        )
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")), None)
+    if bad is not None:
+        raise Unprocessable(
+            f"The name contains a control character (U+{ord(bad):04X}); use plain text.",
+            code="bad_name",
+            details=details,
+        )
+    return text
+
+
+@router.patch("/train/{run_id}", response_model=RunSummary, responses=error_responses(404, 422))
+def rename_run(req: RunRename, run: ExistingRun, service: Service) -> RunSummary:
+    """Rename a run; the answer is the run as listed."""
+    return summary(service.rename(run.id, valid_name(req.name)))
 
 
 async def stream_start(

@@ -105,6 +105,9 @@
  * @property {number | null} [train_acc]
  * @property {string | null} [message]
  * @property {string | null} [warning] set when the run completed but its loss diverged
+ * @property {string} [name] readable, from its settings at first; PATCH /train/{id} renames it
+ * @property {boolean} [named] a person named it (else the page names it by its settings, in its language)
+ * @property {boolean} [has_weights] it saved weights (completed, or cancelled after training)
  */
 
 /** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */
@@ -254,6 +257,8 @@ export const api = {
   train: (config) => request("POST", "/train", config),
   /** @param {string} id @returns {Promise<Run>} */
   run: (id) => request("GET", `/train/${enc(id)}`),
+  /** @param {string} id @param {string} name @returns {Promise<RunSummary>} */
+  rename: (id, name) => request("PATCH", `/train/${enc(id)}`, { name }),
   /** @param {string} id @returns {Promise<unknown>} */
   cancel: (id) => request("DELETE", `/train/${enc(id)}`),
   /** @returns {Promise<{runs: RunSummary[]}>} */

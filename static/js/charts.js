@@ -5,7 +5,10 @@ import uPlot from "/vendor/uplot/uPlot.esm.js";
 
 /** @typedef {(number | null)[]} Values */
 /** @typedef {{iteration: string, loss: string, raw: string, smoothed: string, epoch: string, accuracy: string, train: string, test: string}} Labels */
-/** @typedef {{id: string, label: string, loss: (number | null)[], current: boolean}} LossRun */
+/**
+ * @typedef {{id: string, label: string, loss: (number | null)[], epochs?: import("./api.js").EpochPoint[],
+ *   current: boolean}} LossRun a run drawn: the open one (current) or one overlaid
+ */
 
 export const COLORS = ["#d6336c", "#1c7ed6", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#e8590c", "#5c940d"];
 const HEIGHT = 210;
@@ -114,27 +117,56 @@ export class LossChart extends Chart {
 
 export class AccuracyChart extends Chart {
   /**
-   * Train and test accuracy per epoch.
-   * @param {import("./api.js").EpochPoint[]} epochs
+   * Train and test accuracy per epoch of the open run; the test accuracy of each run overlaid,
+   * in its colour of the loss chart. The x axis starts at 0, so a run shorter than one epoch
+   * (measured once, at its end, e.g. epoch 0.4) is a point on a sensible axis.
+   * @param {LossRun[]} runs
    * @param {Labels} labels
    */
-  update(epochs, labels) {
-    const xs = epochs.map((e) => e.epoch);
-    const data = [xs, epochs.map((e) => e.train_acc), epochs.map((e) => e.test_acc)];
+  update(runs, labels) {
+    const xs = [...new Set(runs.flatMap((r) => (r.epochs || []).map((e) => e.epoch)))].sort((a, b) => a - b);
     /** @type {uPlot.Series[]} */
-    const series = [
-      { label: labels.epoch },
-      { label: labels.train, stroke: COLORS[1], width: 2, points: { show: true, size: 6 } },
-      { label: labels.test, stroke: COLORS[2], width: 2, points: { show: true, size: 6 } },
-    ];
-    this.draw(series.map((s) => s.label).join("|"), {
+    const series = [{ label: labels.epoch }];
+    /** @type {Values[]} */
+    const data = [xs];
+    /**
+     * @param {import("./api.js").EpochPoint[]} epochs
+     * @param {"train_acc" | "test_acc"} key
+     */
+    const column = (epochs, key) => {
+      const at = new Map(epochs.map((e) => [e.epoch, e[key]]));
+      return xs.map((x) => at.get(x) ?? null);
+    };
+    runs.forEach((run, i) => {
+      const epochs = run.epochs || [];
+      const color = COLORS[i % COLORS.length];
+      // Each run in the colour of its loss curve: test accuracy solid, the open run's train
+      // accuracy dashed; overlaid runs show their test accuracy.
+      // Alone, the open run keeps two distinct colours for train and test.
+      const alone = runs.length === 1;
+      if (run.current) {
+        series.push({
+          label: `${run.label} ${labels.train}`, stroke: alone ? COLORS[1] : `${color}99`, width: 2,
+          dash: alone ? undefined : [6, 4], spanGaps: true, points: { show: true, size: 6 },
+        });
+        data.push(column(epochs, "train_acc"));
+      }
+      series.push({ label: `${run.label} ${labels.test}`, stroke: alone ? COLORS[2] : color, width: 2, spanGaps: true, points: { show: true, size: 6 } });
+      data.push(column(epochs, "test_acc"));
+    });
+    this.draw(series.map((s) => `${s.label}:${s.stroke}`).join("|"), {
       series,
-      scales: { x: { time: false }, y: { range: (_u, min) => [Math.max(0, Math.min(min, 0.8) - 0.02), 1] } },
+      scales: {
+        x: { time: false, range: (_u, _min, max) => [0, Math.max(1, Math.ceil(Number.isFinite(max) ? max : 1))] },
+        y: { range: (_u, min) => [Math.max(0, Math.min(Number.isFinite(min) ? min : 0.8, 0.8) - 0.02), 1] },
+      },
       // The epoch ticks drawn, for tests (uPlot draws them on a canvas; _splits is its own field).
       hooks: { draw: [(u) => { this.el.dataset.xTicks = (/** @type {{_splits?: number[]}} */ (u.axes[0])._splits || []).join(" "); }] },
       // Epochs are whole numbers: never a tick at 1.2 or 1.4.
       axes: [{ label: labels.epoch, incrs: EPOCH_STEPS }, { label: labels.accuracy, size: 56 }],
     }, /** @type {uPlot.AlignedData} */ (data));
-    this.el.dataset.points = String(epochs.length);
+    const current = runs.find((r) => r.current);
+    this.el.dataset.points = String(current && current.epochs ? current.epochs.length : 0);
+    this.el.dataset.series = String(series.length - 1);
   }
 }

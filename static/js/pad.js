@@ -1,6 +1,8 @@
 // @ts-check
 // A pad to draw a digit, turned into a 28×28 MNIST-like image: the stroke's box scaled to fit
-// 20×20, then placed so its centre of mass is the image centre (as MNIST was made), values 0..1.
+// 20×20 keeping its aspect ratio, then placed so its centre of mass is the image centre (as
+// MNIST was made), values 0..1. A small drawing is not blown up past 1.5× the pad's own scale,
+// so the pen stays a pen (about 3 px wide) and a short dash stays a dash, not a blob.
 
 import { diverging } from "./tensor.js";
 
@@ -82,7 +84,8 @@ export function toMnist(canvas) {
   if (x1 < 0) return null;
   const w = x1 - x0 + 1;
   const h = y1 - y0 + 1;
-  const scale = BOX / Math.max(w, h);
+  // NOTE: the same factor on both axes (aspect kept), and at most 1.5× the pad-to-28 scale.
+  const scale = Math.min(BOX / Math.max(w, h), (1.5 * SIZE) / Math.max(width, height));
   const dw = Math.max(1, Math.round(w * scale));
   const dh = Math.max(1, Math.round(h * scale));
   // Box filter: each small pixel is the mean of the pad pixels it covers.

@@ -23,6 +23,9 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * The run on show, as the page follows it.
  * @typedef {object} LiveRun
  * @property {string} id
+ * @property {string} name readable, editable (GET /train/{id}'s name)
+ * @property {boolean} named a person named it (else the page names it by its settings)
+ * @property {boolean} hasWeights it saved weights: the inspectors and the pad can use it
  * @property {RunStatus} status
  * @property {TrainConfig} config
  * @property {(number | null)[]} loss index 0 = iteration 1
@@ -175,12 +178,17 @@ export class TrainView {
   }
 
   /**
-   * The training form as a POST /train body; throws (and marks the field) when a field is refused.
-   * @returns {TrainConfig}
+   * The training form as a POST /train body, and a message for every field it refuses
+   * (each such field marked invalid, the first one focused).
+   * @returns {{config: TrainConfig, errors: string[]}}
    */
   readForm() {
     /** @type {Record<string, string | number>} */
     const config = { dataset: $("t-dataset", HTMLSelectElement).value, optimizer: $("t-optimizer", HTMLSelectElement).value };
+    /** @type {string[]} */
+    const errors = [];
+    /** @type {HTMLInputElement | null} */
+    let first = null;
     for (const [name, id, limitKey, kind] of FIELDS) {
       const input = $(id, HTMLInputElement);
       const value = Number(input.value);
@@ -190,41 +198,86 @@ export class TrainView {
         || (limit && value > limit);
       input.setAttribute("aria-invalid", bad ? "true" : "false");
       if (bad) {
-        input.focus();
-        throw new Error(fieldMessage(name, limit ? Number(limit) : NaN));
+        first = first || input;
+        errors.push(fieldMessage(name, limit ? Number(limit) : NaN));
       }
       config[name] = value;
     }
-    return config;
+    if (first) first.focus();
+    return { config, errors };
+  }
+
+  /**
+   * Show the form's errors, one line each (none: clear them).
+   * @param {string[]} errors
+   */
+  showFormErrors(errors) {
+    const box = $("t-form-error");
+    box.dataset.count = String(errors.length);
+    if (errors.length <= 1) box.textContent = errors[0] || "";
+    else box.replaceChildren(h("ul", { className: "form-errors" }, ...errors.map((e) => h("li", { text: e }))));
+  }
+
+  /**
+   * Put a run's settings into the form (the form follows the run that is open).
+   * @param {TrainConfig} config
+   */
+  fillForm(config) {
+    for (const [name, id] of FIELDS) {
+      const value = /** @type {Record<string, unknown>} */ (config)[name];
+      if (typeof value === "number") {
+        $(id, HTMLInputElement).value = String(value);
+        $(id).setAttribute("aria-invalid", "false");
+      }
+    }
+    const dataset = $("t-dataset", HTMLSelectElement);
+    if (config.dataset && this.datasets.some((d) => d.name === config.dataset && d.usable)) {
+      dataset.value = config.dataset;
+      this.renderDatasetInfo();
+    }
+    const opt = $("t-optimizer", HTMLSelectElement);
+    if (config.optimizer && [...opt.options].some((o) => o.value === config.optimizer)) opt.value = config.optimizer;
+    this.showFormErrors([]);
+  }
+
+  /**
+   * Start a run and open it; a refused request shows its message (and marks its field).
+   * @param {TrainConfig} config
+   */
+  async startRun(config) {
+    $("t-start", HTMLButtonElement).disabled = true;
+    $("t-again", HTMLButtonElement).disabled = true;
+    try {
+      const accepted = await api.train(config);
+      await this.loadRuns();
+      await this.open(accepted.id, config);
+    } catch (err) {
+      const error = /** @type {import("./api.js").ApiError} */ (err);
+      this.showFormErrors([error.message]);
+      const field = error.details && error.details.field;
+      const entry = FIELDS.find((f) => f[0] === field);
+      if (entry) $(entry[1]).setAttribute("aria-invalid", "true");
+    } finally {
+      this.updateButtons();
+    }
   }
 
   bindForm() {
     $("t-dataset").addEventListener("change", () => this.renderDatasetInfo());
     $("train-form").addEventListener("submit", async (e) => {
       e.preventDefault();
-      $("t-form-error").textContent = "";
-      let config;
-      try {
-        config = this.readForm();
-      } catch (err) {
-        $("t-form-error").textContent = /** @type {Error} */ (err).message;
-        return;
-      }
-      $("t-start", HTMLButtonElement).disabled = true;
-      try {
-        const accepted = await api.train(config);
-        await this.loadRuns();
-        await this.open(accepted.id, config);
-      } catch (err) {
-        const error = /** @type {import("./api.js").ApiError} */ (err);
-        $("t-form-error").textContent = error.message;
-        const field = error.details && error.details.field;
-        const entry = FIELDS.find((f) => f[0] === field);
-        if (entry) $(entry[1]).setAttribute("aria-invalid", "true");
-      } finally {
-        this.updateButtons();
-      }
+      const { config, errors } = this.readForm();
+      this.showFormErrors(errors);
+      if (errors.length) return;
+      await this.startRun(config);
     });
+    // The open run's own settings, all of them (the form shows the ones it has fields for).
+    $("t-again").addEventListener("click", async () => {
+      if (!this.current) return;
+      this.fillForm(this.current.config);
+      await this.startRun({ ...this.current.config });
+    });
+    this.bindRename();
     $("t-stop").addEventListener("click", async () => {
       if (!this.current) return;
       $("t-stop", HTMLButtonElement).disabled = true;
@@ -245,6 +298,50 @@ export class TrainView {
     const active = Boolean(this.current && ACTIVE.includes(this.current.status));
     $("t-stop", HTMLButtonElement).disabled = !active;
     $("t-start", HTMLButtonElement).disabled = false;
+    $("t-again", HTMLButtonElement).disabled = !(this.current && this.current.config.iterations);
+  }
+
+  // ------------------------------------------------------------------ the open run's name
+
+  bindRename() {
+    const form = $("run-rename-form", HTMLFormElement);
+    const input = $("run-name-input", HTMLInputElement);
+    const close = () => {
+      form.hidden = true;
+      $("run-title").hidden = false;
+      $("run-rename").hidden = !this.current;
+      $("run-rename-error").textContent = "";
+    };
+    $("run-rename").addEventListener("click", () => {
+      if (!this.current) return;
+      input.value = this.runLabel(this.current);
+      form.hidden = false;
+      $("run-title").hidden = true;
+      $("run-rename").hidden = true;
+      input.focus();
+      input.select();
+    });
+    $("run-rename-cancel").addEventListener("click", close);
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") close();
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const run = this.current;
+      if (!run) return;
+      try {
+        const saved = await api.rename(run.id, input.value);
+        run.name = saved.name || run.name;
+        run.named = true;
+        const data = this.overlayData.get(run.id);
+        if (data) Object.assign(data, { name: run.name, named: true });
+        close();
+        this.renderRun();
+        await this.loadRuns();
+      } catch (err) {
+        $("run-rename-error").textContent = /** @type {Error} */ (err).message;
+      }
+    });
   }
 
   // ------------------------------------------------------------------ runs
@@ -263,10 +360,20 @@ export class TrainView {
     this.runsRendered = true;
   }
 
-  /** @param {{id: string, config: TrainConfig}} run */
+  /**
+   * A run as the page names it (never by its hex id): the name a person gave it, else one
+   * built from its settings in the page's language (as the server builds its default name).
+   * @param {{id: string, name?: string, named?: boolean, config: TrainConfig}} run
+   */
   runLabel(run) {
+    if (run.named && run.name) return run.name;
     const c = run.config;
-    return t("train.runLabel", { id: run.id.slice(0, 6), hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", opt: c.optimizer ?? "" });
+    if (c.iterations === undefined) return run.name || "";
+    const option = [...$("t-optimizer", HTMLSelectElement).options].find((o) => o.value === c.optimizer);
+    return t("train.runLabel", {
+      opt: (option && option.textContent) || c.optimizer || "?", lr: c.learning_rate ?? "?",
+      hidden: c.hidden_size ?? "?", iterations: c.iterations.toLocaleString("en-US"),
+    });
   }
 
   renderRuns() {
@@ -335,8 +442,13 @@ export class TrainView {
    */
   async open(id, config) {
     this.closeStream();
+    const listed = this.runs.find((r) => r.id === id);
     /** @type {LiveRun} */
-    const run = { id, status: "queued", config: config || {}, loss: [], epochs: [], samples: [], done: null, stream: null };
+    const run = {
+      id, name: listed && listed.name ? listed.name : "", named: Boolean(listed && listed.named), hasWeights: false,
+      status: "queued", config: config || {},
+      loss: [], epochs: [], samples: [], done: null, stream: null,
+    };
     this.current = run;
     this.overlay.delete(id);
     let record = null;
@@ -349,6 +461,9 @@ export class TrainView {
     if (record) {
       run.status = record.status;
       run.config = record.config;
+      run.name = record.name || run.name;
+      run.named = Boolean(record.named);
+      run.hasWeights = Boolean(record.has_weights);
       if (!ACTIVE.includes(record.status)) {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
@@ -356,6 +471,9 @@ export class TrainView {
       }
     }
     if (!run.done) this.listen(run);
+    // The form follows the run that is open: its settings, ready to train again.
+    if (run.config.iterations) this.fillForm(run.config);
+    this.closeRename();
     this.renderRun();
     this.renderRuns();
     this.loadInsight();
@@ -392,9 +510,19 @@ export class TrainView {
         run.status = data.status;
         run.done = data;
         run.stream = null;
+        run.hasWeights = data.status === "completed";
         this.loadRuns();
         this.loadInsight();
         this.resetPrediction();
+        // A cancelled run keeps the weights it reached, if it trained: its record says.
+        if (data.status !== "completed") {
+          api.run(run.id).then((record) => {
+            if (this.current !== run || !record.has_weights) return;
+            run.hasWeights = true;
+            this.loadInsight();
+            this.resetPrediction();
+          }, () => {});
+        }
       }),
       connection: (state) => {
         if (this.current !== run || run.done) return;
@@ -417,7 +545,12 @@ export class TrainView {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
         run.status = record.status;
-        if (!ACTIVE.includes(record.status)) run.done = record;
+        if (!ACTIVE.includes(record.status)) {
+          run.done = record;
+          run.hasWeights = Boolean(record.has_weights);
+          this.loadInsight();
+          this.resetPrediction();
+        }
         this.renderRun();
       } catch {
         return;
@@ -493,11 +626,16 @@ export class TrainView {
     const run = this.current;
     if (run) {
       const c = run.config;
-      $("run-title").textContent = t("train.runTitle", { id: run.id });
+      $("run-title").textContent = this.runLabel(run);
+      $("run-title").title = t("train.runId", { id: run.id });
+      if ($("run-rename-form").hidden) $("run-rename").hidden = false;
+      const dataset = this.datasets.find((d) => d.name === c.dataset);
+      const option = [...$("t-optimizer", HTMLSelectElement).options].find((o) => o.value === c.optimizer);
       $("run-config").textContent = t("train.configLine", {
-        dataset: c.dataset ?? "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?", batch: c.batch_size ?? "?",
-        iterations: c.iterations ?? "?", opt: c.optimizer ?? "?", seed: c.seed ?? "?",
-      }) + (run.done && run.done.message ? ` — ${run.done.message}` : "") + this.insteadHint(run.done);
+        dataset: (dataset && dataset.title) || c.dataset || "?", hidden: c.hidden_size ?? "?", lr: c.learning_rate ?? "?",
+        batch: c.batch_size ?? "?", iterations: c.iterations ?? "?", opt: (option && option.textContent) || c.optimizer || "?",
+        seed: c.seed ?? "?",
+      }) + this.endedText(run) + this.insteadHint(run.done);
       for (const [id, format] of /** @type {const} */ ([["export-csv", "csv"], ["export-json", "json"]])) {
         $(id, HTMLAnchorElement).href = api.historyUrl(run.id, format);
         $(id).setAttribute("aria-disabled", "false");
@@ -511,6 +649,18 @@ export class TrainView {
     this.renderStats();
     this.drawCharts();
     this.updateButtons();
+  }
+
+  /**
+   * How a run ended, when it did not complete: the page's own words for a cancelled or
+   * interrupted run (in its language), else the server's message (a failure's reason).
+   * @param {LiveRun} run
+   */
+  endedText(run) {
+    if (!run.done) return "";
+    if (run.status === "cancelled") return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    if (run.status === "interrupted") return ` — ${t("train.interrupted")}`;
+    return run.done.message ? ` — ${run.done.message}` : "";
   }
 
   /**
@@ -528,18 +678,40 @@ export class TrainView {
     return first === null ? t("train.divergedPlain") : t("train.diverged", { first: fmt(first, 4), peak: fmt(peak, 4) });
   }
 
+  closeRename() {
+    $("run-rename-form").hidden = true;
+    $("run-title").hidden = false;
+    $("run-rename-error").textContent = "";
+  }
+
   drawCharts() {
     const weight = Number($("t-smooth", HTMLInputElement).value);
+    /** @type {import("./charts.js").LossRun[]} */
     const runs = [];
-    if (this.current) runs.push({ id: this.current.id, label: t("chart.thisRun"), loss: this.current.loss, current: true });
+    if (this.current) {
+      runs.push({ id: this.current.id, label: t("chart.thisRun"), loss: this.current.loss, epochs: this.current.epochs, current: true });
+    }
     for (const id of this.overlay) {
       const d = this.overlayData.get(id);
-      if (d) runs.push({ id, label: this.runLabel(d), loss: d.history.loss, current: false });
+      if (d) runs.push({ id, label: this.runLabel(d), loss: d.history.loss, epochs: d.history.epochs, current: false });
     }
     if (!$("view-train").hidden || !this.lossChart.plot) {
       this.lossChart.update(runs, weight, this.labels());
-      this.accChart.update(this.current ? this.current.epochs : [], this.labels());
+      this.accChart.update(runs, this.labels());
     }
+    this.renderAccNote();
+  }
+
+  /** Under the accuracy chart: a run shorter than one epoch was measured once, at its end. */
+  renderAccNote() {
+    const run = this.current;
+    const epochs = run ? run.epochs : [];
+    const last = epochs[epochs.length - 1];
+    const short = Boolean(last && epochs.length === 1 && last.epoch < 1);
+    $("acc-note").hidden = !short;
+    $("acc-note").textContent = short && last
+      ? t("train.shortRun", { epoch: fmt(last.epoch, 2), train: pct(last.train_acc), test: pct(last.test_acc) })
+      : "";
   }
 
   // ------------------------------------------------------------------ what a finished run learned
@@ -562,8 +734,10 @@ export class TrainView {
     });
   }
 
+  /** The open run, if it is finished and has weights to inspect (completed, or cancelled after training). */
   completed() {
-    return this.current && this.current.status === "completed" ? this.current : null;
+    const run = this.current;
+    return run && !ACTIVE.includes(run.status) && (run.status === "completed" || run.hasWeights) ? run : null;
   }
 
   async loadInsight() {

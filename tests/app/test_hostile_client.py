@@ -137,7 +137,7 @@ def test_a_chunked_body_under_the_limit_is_read_whole(server: Server) -> None:
     [
         ("PUT", "/healthz", {"GET"}),
         ("GET", "/train", {"POST"}),
-        ("PUT", "/train/abc", {"GET", "DELETE"}),
+        ("PUT", "/train/abc", {"GET", "PATCH", "DELETE"}),
         ("DELETE", "/graphs/evaluate", {"POST"}),
         ("POST", "/limits", {"GET"}),
         ("POST", "/static/js/app.js", {"GET", "HEAD"}),

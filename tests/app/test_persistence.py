@@ -39,6 +39,10 @@ def test_sigkill_mid_run_leaves_it_interrupted_with_its_metrics(
         after = httpx.get(f"{second.url}/train/{run_id}").json()
         assert after["status"] == "interrupted"
         assert after["message"]
+        # it kept the weights of its last epoch: it can still be inspected
+        assert after["has_weights"] is True
+        blank = {"image": [[0.0] * 28 for _ in range(28)]}
+        assert httpx.post(f"{second.url}/runs/{run_id}/predict", json=blank).status_code == 200
         # every metric recorded before the crash is still there, unchanged
         n = len(before["history"]["loss"])
         assert after["history"]["loss"][:n] == before["history"]["loss"]

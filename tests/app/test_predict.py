@@ -53,10 +53,54 @@ def test_predict_before_done_is_409(server: Server) -> None:
         assert run_id in err["message"]
     finally:
         httpx.delete(f"{server.url}/train/{run_id}")
-    wait_status(server.url, run_id, {"cancelled"})
+    run = wait_status(server.url, run_id, {"cancelled"})
     r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
-    assert r.status_code == 409
-    assert r.json()["error"]["code"] == "no_weights"
+    # A run cancelled before its first iteration has nothing to predict with.
+    if not run["has_weights"]:
+        assert r.status_code == 409
+        assert r.json()["error"]["code"] == "no_weights"
+    else:
+        assert r.status_code == 200
+
+
+def test_a_cancelled_run_that_trained_keeps_its_weights(server: Server) -> None:
+    run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
+    # Wait until it has trained: the first two events are `running` and a `progress`.
+    assert [e.event for e in stream(server.url, run_id, limit=2)] == ["running", "progress"]
+    httpx.delete(f"{server.url}/train/{run_id}")
+    run = wait_status(server.url, run_id, {"cancelled"})
+    assert run["has_weights"] is True
+    r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{server.url}/runs/{run_id}/confusion").status_code == 200
+    assert httpx.get(f"{server.url}/runs/{run_id}/weights").status_code == 200
+    listed = {r["id"]: r for r in httpx.get(f"{server.url}/runs").json()["runs"]}
+    assert listed[run_id]["has_weights"] is True
+
+
+def test_runs_have_names_from_their_settings_and_can_be_renamed(
+    server: Server, trained: str
+) -> None:
+    run = httpx.get(f"{server.url}/train/{trained}").json()
+    assert run["name"] == "SGD lr 0.1 · 50 hidden · 1,200 it." and run["named"] is False
+    r = httpx.patch(f"{server.url}/train/{trained}", json={"name": "  My first net  "})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "My first net" and r.json()["named"] is True
+    assert httpx.get(f"{server.url}/train/{trained}").json()["name"] == "My first net"
+    listed = {r["id"]: r for r in httpx.get(f"{server.url}/runs").json()["runs"]}
+    assert listed[trained]["name"] == "My first net"
+    for body, code in (
+        ({"name": "   "}, "empty_name"),
+        ({"name": "x" * 81}, "name_too_long"),
+        ({"name": "a\nb"}, "bad_name"),
+    ):
+        r = httpx.patch(f"{server.url}/train/{trained}", json=body)
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert err["code"] == code and err["details"]["field"] == "name"
+    r = httpx.patch(f"{server.url}/train/{trained}", json={"name": 5})
+    assert r.status_code == 422 and "error" in r.json()
+    assert httpx.patch(f"{server.url}/train/nope", json={"name": "a"}).status_code == 404
 
 
 def test_unknown_run_is_404(server: Server) -> None:
