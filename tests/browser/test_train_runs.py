@@ -196,7 +196,9 @@ def test_the_form_reports_every_invalid_field_and_a_short_run_has_a_sensible_cha
     wait_status(page, "completed")
     chart = page.locator("#acc-chart")
     expect(chart).to_have_attribute("data-points", "1")
-    expect(chart).to_have_attribute("data-x-ticks", re.compile(r"^0 .*1$"))
+    # Whole epochs from 0 (uPlot may add the tick after 1 for a point past mid-epoch, as the
+    # offline subset's 0.62 epochs are).
+    expect(chart).to_have_attribute("data-x-ticks", re.compile(r"^0 1( 2)?$"))
     note = page.locator("#acc-note")
     expect(note).to_be_visible()
     expect(note).to_contain_text("shorter than one epoch")
