@@ -6,11 +6,14 @@ Every test gets a fresh page that records console errors, page errors, failed re
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -139,3 +142,23 @@ def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     page.close()
     context.close()
     assert not lab.problems, "\n".join(lab.problems)
+
+
+def link(graph: dict[str, Any]) -> str:
+    """A graph as the page's address carries it (base64url of its JSON, after ``g=``)."""
+    return base64.urlsafe_b64encode(json.dumps(graph).encode()).decode().rstrip("=")
+
+
+def reused_x(accumulate: str | None = None) -> dict[str, Any]:
+    """x · x + x at x = 3: x is used three times (dL/dx = 2x + 1 = 7 when summed)."""
+    graph: dict[str, Any] = {
+        "nodes": [
+            {"id": "x", "op": "input", "value": 3},
+            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
+            {"id": "s", "op": "add", "inputs": ["m", "x"]},
+        ],
+        "output": "s",
+    }
+    if accumulate:
+        graph["accumulate"] = accumulate
+    return graph

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Lab
+from tests.browser.conftest import Lab, link, reused_x
 from tests.browser.test_graph_view import load_preset, run
-
-
-def link(graph: dict[str, object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(graph).encode()).decode().rstrip("=")
 
 
 def test_a_broken_mul_gives_wrong_gradients_and_the_check_names_the_bug(lab: Lab) -> None:
@@ -46,15 +40,7 @@ def test_a_broken_mul_gives_wrong_gradients_and_the_check_names_the_bug(lab: Lab
 
 def test_overwritten_gradients_from_a_link_and_back_to_sums(lab: Lab) -> None:
     """x·x + x at x = 3: 7 when gradients add up, 3 when each use overwrites the last."""
-    graph = {
-        "nodes": [
-            {"id": "x", "op": "input", "value": 3},
-            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
-            {"id": "s", "op": "add", "inputs": ["m", "x"]},
-        ],
-        "output": "s",
-        "accumulate": "overwrite",
-    }
+    graph = reused_x("overwrite")
     page = lab.open(f"#g={link(graph)}")
     expect(page.locator("#g-accumulate")).to_have_value("overwrite")
     run(page)
@@ -113,15 +99,7 @@ def test_the_code_panel_lights_the_lines_that_run(lab: Lab) -> None:
 
 
 def test_stepping_an_overwritten_gradient_says_which_one_was_kept(lab: Lab) -> None:
-    graph = {
-        "nodes": [
-            {"id": "x", "op": "input", "value": 3},
-            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
-            {"id": "s", "op": "add", "inputs": ["m", "x"]},
-        ],
-        "output": "s",
-        "accumulate": "overwrite",
-    }
+    graph = reused_x("overwrite")
     page = lab.open(f"#g={link(graph)}")
     run(page)
     for _ in range(6):  # x, m, s forward; s, m, x backward

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Lab
+from tests.browser.conftest import Lab, link, reused_x
 from tests.browser.test_graph_view import load_preset, run
-
-
-def link(graph: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(graph).encode()).decode().rstrip("=")
 
 
 def test_the_softmax_with_loss_step_shows_y_t_and_n_and_no_gradient_for_t(lab: Lab) -> None:
@@ -237,14 +231,7 @@ def boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
 
 def test_labels_of_a_reused_value_overlap_neither_each_other_nor_nodes(lab: Lab) -> None:
     """x · x + x: three gradients leave x; each label is readable, before and after Tidy."""
-    graph = {
-        "nodes": [
-            {"id": "x", "op": "input", "value": 3},
-            {"id": "m", "op": "mul", "inputs": ["x", "x"]},
-            {"id": "s", "op": "add", "inputs": ["m", "x"]},
-        ],
-        "output": "s",
-    }
+    graph = reused_x()
     page = lab.open(f"#g={link(graph)}")
     run(page)
     for tidy in (False, True):
