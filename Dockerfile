@@ -40,6 +40,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     BACKPROP_LAB_OFFLINE=1 \
     MNIST_DIR=/data/mnist \
     FASHION_MNIST_DIR=/data/fashion-mnist
+# A CJK font, so that the Chinese interface rendered in this image (a headless browser taking
+# screenshots, a kiosk) shows its characters instead of empty boxes.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 lab \
     && useradd --system --uid 10001 --gid lab --home-dir /app --shell /usr/sbin/nologin lab \
     && mkdir -p /var/lib/backprop-lab \

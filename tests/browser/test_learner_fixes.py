@@ -317,3 +317,40 @@ def test_the_layout_packs_a_tall_graph_so_it_is_drawn_larger(lab: Lab) -> None:
     assert zoom >= 0.9, zoom
     page.click("#g-layout")
     assert float(page.locator("#graph-svg").get_attribute("data-zoom") or 0) >= 0.9
+
+
+def test_ctrl_wheel_zooms_around_the_pointer(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    svg = page.locator("#graph-svg")
+    before = float(svg.get_attribute("data-zoom") or 0)
+    box = page.locator("#graph-scroll").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 200, box["y"] + 150)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -240)
+    page.keyboard.up("Control")
+    expect(svg).not_to_have_attribute("data-zoom", f"{before:.3f}")
+    assert float(svg.get_attribute("data-zoom") or 0) > before
+    page.mouse.wheel(0, 200)  # a plain wheel scrolls, it does not zoom
+    assert float(svg.get_attribute("data-zoom") or 0) > before
+
+
+def test_an_error_bubble_never_covers_the_node_at_fault(lab: Lab) -> None:
+    lab.allow(422, "/graphs/evaluate")
+    graph = {
+        "nodes": [
+            {"id": "a", "op": "input", "value": [[1, 2], [3, 4]]},
+            {"id": "c", "op": "input", "value": [1, 2, 3]},
+            {"id": "add1", "op": "add", "inputs": ["a", "c"]},
+        ],
+        "output": "add1",
+    }
+    page = lab.open(f"#g={link(graph)}")
+    bubble = page.locator('#graph-errors .node-error[data-node="add1"]')
+    expect(bubble).to_contain_text("(2, 2)")
+    b = bubble.bounding_box()
+    for node in ("add1", "a", "c"):
+        n = page.locator(f'#graph-svg [data-node="{node}"] .body').bounding_box()
+        assert b is not None and n is not None
+        assert not boxes_overlap(b, n), (node, b, n)  # type: ignore[arg-type]

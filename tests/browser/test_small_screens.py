@@ -163,3 +163,29 @@ def test_the_learning_tools_work_by_touch_on_a_phone(touch: Callable[..., Page])
     page.select_option("#lang-select", "zh")
     expect(page.locator("#step-code-title")).to_contain_text("正在运行的代码")
     assert page_width(page) <= 390
+
+
+def test_a_phone_trains_and_a_finger_draws_a_digit(touch: Callable[..., Page]) -> None:
+    """The training view at 390 px: Start by a tap, then a 7 drawn with a finger is classified."""
+    from tests.browser.test_train_view import start, wait_status
+
+    page = touch(390, 844, "#view=train")
+    start(page, 60)
+    wait_status(page, "completed")
+    assert page_width(page) <= 390
+    page.locator("#pad").scroll_into_view_if_needed()
+    box = page.locator("#pad").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+    cdp = page.context.new_cdp_session(page)
+    path = [at(0.25 + 0.5 * i / 8, 0.22) for i in range(9)]
+    path += [at(0.75 - 0.3 * i / 12, 0.22 + 0.63 * i / 12) for i in range(1, 13)]
+    fingers(cdp, "touchStart", [path[0]])
+    for point in path[1:]:
+        fingers(cdp, "touchMove", [point])
+    fingers(cdp, "touchEnd", [])
+    expect(page.locator("#pad-result")).not_to_be_empty()
+    expect(page.locator(".prob-bars li")).to_have_count(10)
