@@ -34,6 +34,7 @@ import { t } from "./i18n.js";
  * @property {() => boolean} showOutputGrad
  * @property {import("./api.js").GradcheckReport | null} [check] "Check on the graph", if run
  * @property {"auto" | "numbers" | "heatmap"} [tensors] tensors as numbers (small ones) or heatmaps
+ * @property {boolean} [moving] a node is being dragged: labels are moved apart when it lands
  * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] an exercise
  *   asks for this number: "?" is drawn in its place
  */
@@ -435,7 +436,8 @@ export function render(svg, graph, view) {
     title.textContent = t("graph.dragToConnect");
   }
 
-  declutter(labelsLayer, nodesLayer);
+  // NOTE: measuring every label forces a layout; not on each pointer move of a drag.
+  if (!view.moving) declutter(labelsLayer, nodesLayer);
   if (view.pending) {
     el("path", { d: edgePath(view.pending.a, view.pending.b), class: "line pending" }, svg);
   }

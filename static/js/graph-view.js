@@ -254,6 +254,7 @@ export class GraphView {
       check: this.check,
       ask: vis.ask,
       tensors: this.tensors,
+      moving: Boolean(this.drag && this.drag.kind === "move"),
     });
     this.fitCanvas();
     byId("heat-legend").hidden = !this.svg.querySelector(".label.heatmap");
