@@ -166,6 +166,11 @@ class RunSummary(BaseModel):
         description="Whether the run saved weights (a completed run, or a cancelled one that "
         "trained): then its weights, confusion matrix and predictions are available.",
     )
+    queue_position: int | None = Field(
+        None,
+        description="A queued run only: how many queued runs are ahead of it (0: it starts as "
+        "soon as a worker is free).",
+    )
     events: str = Field(description="Path of the run's event stream.")
     last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")
 

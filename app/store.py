@@ -76,6 +76,7 @@ class RunRecord:
     warning: str | None = None
     name: str | None = None
     has_weights: bool = False
+    queue_position: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -127,12 +128,16 @@ def _record(row: sqlite3.Row) -> RunRecord:
         warning=row["warning"],
         name=row["name"],
         has_weights=bool(row["has_weights"]),
+        queue_position=row["queue_position"],
     )
 
 
 #: A run's row with whether it has saved weights (the inspectors and the pad need them).
 _SELECT = (
-    "SELECT runs.*, EXISTS (SELECT 1 FROM weights WHERE weights.run_id = runs.id) AS has_weights "
+    "SELECT runs.*, EXISTS (SELECT 1 FROM weights WHERE weights.run_id = runs.id) AS has_weights, "
+    "CASE WHEN runs.status = 'queued' THEN (SELECT COUNT(*) FROM runs AS ahead "
+    "WHERE ahead.status = 'queued' AND (ahead.created_at < runs.created_at OR "
+    "(ahead.created_at = runs.created_at AND ahead.rowid < runs.rowid))) END AS queue_position "
     "FROM runs"
 )
 

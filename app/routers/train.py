@@ -59,6 +59,7 @@ def summary(run: RunRecord) -> RunSummary:
         name=run.name or default_name(run.config),
         named=run.name is not None,
         has_weights=run.has_weights,
+        queue_position=run.queue_position,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
     )
