@@ -74,6 +74,13 @@ class Unprocessable(AppError):
     code = "invalid"
 
 
+class Unavailable(AppError):
+    """A part the request needs (the database, the broker) does not answer now (503)."""
+
+    status = 503
+    code = "unavailable"
+
+
 def public_details(details: dict[str, Any]) -> dict[str, Any]:
     """An error's details under the one NaN policy (non-finite numbers become null)."""
     return dict(finite(details))
@@ -181,6 +188,24 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, di
     return 422, "invalid_field", f"{where}: {msg}.", details
 
 
+def database_unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """The 503 of a request made while the database does not answer."""
+    from app.db import describe
+
+    settings = getattr(request.app.state, "settings", None)
+    where = describe(settings.database()) if settings is not None else "the database"
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return error_response(
+        503,
+        "database_unavailable",
+        f"The database ({where}) does not answer, so this cannot be done now. Check that it "
+        "is running and reachable (BACKPROP_LAB_DATABASE_URL); nothing recorded is lost, and "
+        "the service recovers by itself when it is back.",
+        {"part": "database", "reason": first},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the one shape."""
 
@@ -221,6 +246,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from app.db import is_disconnect
+
+        if is_disconnect(exc):
+            return database_unavailable(request, exc)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(
             500, "internal_error", "The server failed unexpectedly; it has been logged."

@@ -27,6 +27,34 @@ def running(attempt: int = 1) -> dict[str, Any]:
     return {"attempt": attempt}
 
 
+def restarted(attempt: int, worker: str | None) -> str:
+    """Why a run starts again from the beginning: the worker of its last attempt was lost."""
+    who = f" ({worker})" if worker else ""
+    return (
+        f"The worker of attempt {attempt}{who} was lost (it stopped beating); the run starts "
+        "again from the beginning. What that attempt recorded stays in the log before this event."
+    )
+
+
+def worker_lost(attempts: int, worker: str | None) -> str:
+    """The ``message`` of a run that failed because its workers were lost too many times."""
+    who = f" (last on {worker})" if worker else ""
+    return (
+        f"A worker was lost while training this run{who}, on each of its {attempts} "
+        "attempts, so it is not retried again. What it recorded is kept. Check the worker "
+        "machines (out of memory? stopped?) and start the run again."
+    )
+
+
+def silent(seconds: float, worker: str | None) -> str:
+    """The ``message`` of a run interrupted because its worker stopped beating."""
+    who = f" ({worker})" if worker else ""
+    return (
+        f"No worker has reported on this run for {seconds:g} s: its worker{who} stopped or "
+        "lost its connection to the database. What it recorded is kept; start it again."
+    )
+
+
 def done(
     status: str, *, message: str | None = None, warning: str | None = None, **fields: Any
 ) -> dict[str, Any]:

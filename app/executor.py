@@ -260,6 +260,7 @@ class _Worker:
     results: Any
     stop_flag: Any
     run_id: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
     spawned_at: float = field(default_factory=time.monotonic)
 
 
@@ -270,9 +271,13 @@ RESPAWN_BACKOFF = 5.0
 class LocalExecutor:
     """A pool of spawned worker processes on this machine."""
 
-    def __init__(self, workers: int, options: WorkerOptions | None = None) -> None:
+    def __init__(
+        self, workers: int, options: WorkerOptions | None = None, attempts: int = 2
+    ) -> None:
         self.size = workers
         self.options = options or WorkerOptions()
+        self.attempts = attempts
+        self._started: dict[str, int] = {}
         self._ctx = mp.get_context("spawn")
         self._results: Any = None
         self._workers: list[_Worker] = []
@@ -320,7 +325,8 @@ class LocalExecutor:
             if w.run_id is None and w.process.is_alive():
                 run_id, config = self._pending.popleft()
                 w.stop_flag.value = 0
-                w.run_id = run_id
+                w.run_id, w.config = run_id, config
+                self._started[run_id] = self._started.get(run_id, 0) + 1
                 w.tasks.put((run_id, config))
 
     def cancel(self, run_id: str) -> bool:
@@ -367,6 +373,7 @@ class LocalExecutor:
                         w = self._workers[msg.worker]
                         if w.run_id == msg.run_id:
                             w.run_id = None
+                        self._started.pop(msg.run_id, None)
                 self._dispatch()
 
     def _collect(self, timeout: float) -> list[WorkerMessage]:
@@ -403,13 +410,16 @@ class LocalExecutor:
                 code = w.process.exitcode
                 if w.run_id is not None:
                     log.error("training worker %d exited with code %s during a run", i, code)
-                    message = (
-                        f"The training worker stopped unexpectedly (exit code {code}); "
-                        "the run could not finish."
-                    )
-                    lost.append(
-                        WorkerMessage(w.run_id, "done", events.done("failed", message=message))
-                    )
+                    attempts = self._started.get(w.run_id, 1)
+                    if attempts < self.attempts:
+                        # Attempt 2 starts from the beginning: its running event says so.
+                        self._pending.appendleft((w.run_id, w.config))
+                    else:
+                        self._started.pop(w.run_id, None)
+                        message = events.worker_lost(attempts, f"worker {i}, exit code {code}")
+                        lost.append(
+                            WorkerMessage(w.run_id, "done", events.done("failed", message=message))
+                        )
                     w.run_id = None
                 if time.monotonic() - w.spawned_at < RESPAWN_BACKOFF:
                     continue  # it died young: do not restart it in a tight loop

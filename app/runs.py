@@ -18,10 +18,10 @@ import numpy as np
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from app import events
 from app.datasets import require_dataset
-from app.errors import Conflict, NotFound, TooLarge, Unprocessable
-from app.executor import RUNNING, Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.db import describe, is_disconnect
+from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
+from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
@@ -66,18 +66,29 @@ class RunNotifier:
         """Remember newly committed events and wake everyone waiting on their runs."""
         for run_id, new in written.items():
             recent = self._recent.pop(run_id, [])
+            if recent:
+                # NOTE: the same events may come twice (this server wrote them and the
+                # database announced them); only what follows the last one counts.
+                new = [e for e in new if e.seq > recent[-1].seq]
             if recent and new and recent[-1].seq + 1 != new[0].seq:
                 recent = []
             recent = (recent + new)[-self.window :]
             self._recent[run_id] = recent
+            if not recent:
+                continue
             while len(self._recent) > self.runs:
                 self._recent.popitem(last=False)
             ev = self._events.pop(run_id, None)
             if ev is not None:
                 ev.set()
 
+    def resync(self) -> None:
+        """Forget what is in memory and wake every stream: each reads the log where it stands."""
+        self._recent.clear()
+        self.wake_all()
+
     def wake_all(self) -> None:
-        """Wake every waiting stream (the server is shutting down)."""
+        """Wake every waiting stream (the server is shutting down, or the log must be re-read)."""
         events, self._events = self._events, {}
         for ev in events.values():
             ev.set()
@@ -97,17 +108,14 @@ class RunService:
 
     def __init__(self, settings: Settings, executor: Executor | None = None) -> None:
         self.settings = settings
-        self.store = RunStore(settings.data_dir / "backprop-lab.sqlite3")
-        preload = tuple(n.strip() for n in settings.preload_datasets.split(",") if n.strip())
-        self.executor: Executor = executor or LocalExecutor(
-            settings.workers,
-            WorkerOptions(
-                preload,
-                settings.progress_interval,
-                settings.download_datasets,
-                settings.worker_nice,
-            ),
-        )
+        self.celery = settings.executor == "celery"
+        self.store = RunStore(settings.database())
+        if self.celery and not self.store.postgres:
+            raise RuntimeError(
+                "BACKPROP_LAB_EXECUTOR=celery needs a database every server and worker shares: "
+                "set BACKPROP_LAB_DATABASE_URL=postgresql://user:password@host/db."
+            )
+        self.executor: Executor = executor or self._executor()
         self.notifier = RunNotifier()
         self.subscribers: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -116,14 +124,45 @@ class RunService:
         self._networks_lock = threading.Lock()
         self.stopping = False
         self._previous_handlers: dict[int, Any] = {}
+        self._listener: Any = None
+        self._reaper: Any = None
+
+    def _executor(self) -> Executor:
+        s = self.settings
+        if self.celery:
+            from app.distributed import CeleryExecutor
+
+            return CeleryExecutor(s, self.store)
+        preload = tuple(n.strip() for n in s.preload_datasets.split(",") if n.strip())
+        options = WorkerOptions(preload, s.progress_interval, s.download_datasets, s.worker_nice)
+        return LocalExecutor(s.workers, options, attempts=s.run_attempts)
 
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        """Close runs a previous process left unfinished, then start the executor."""
+        """Start the executor and, with a shared database, the listener and the reaper.
+
+        With the local executor this server owns every run, so runs a previous process
+        left unfinished are closed ``interrupted``; with Celery workers, liveness comes
+        from their heartbeats, and a server's restart touches no run.
+        """
         self._loop = asyncio.get_running_loop()
-        self.store.interrupt_unfinished()
+        if not self.celery:
+            self.store.interrupt_unfinished()
         self.executor.start(self._record)
+        if self.store.postgres:
+            from app.listen import LogListener
+
+            self._listener = LogListener(
+                self.store, self._publish, self._resync, lambda: set(self.subscribers)
+            )
+            self._listener.start()
+        if self.celery:
+            from app.distributed import Reaper
+
+            s = self.settings
+            self._reaper = Reaper(self.store, s.heartbeat_interval, s.heartbeat_timeout)
+            self._reaper.start()
         self._watch_shutdown_signals()
 
     def _watch_shutdown_signals(self) -> None:
@@ -159,23 +198,59 @@ class RunService:
         for sig, previous in self._previous_handlers.items():
             signal.signal(sig, previous)
         self._previous_handlers.clear()
+        for part in (self._reaper, self._listener):
+            if part is not None:
+                part.stop()
         self.executor.shutdown()
-        self.store.interrupt_unfinished()
+        if not self.celery:
+            self.store.interrupt_unfinished()
         self.store.close()
 
     def _record(self, batch: Sequence[WorkerMessage]) -> None:
         """Sink of the executor (pump thread): write a batch in one transaction, wake streams."""
-        new = []
-        for m in batch:
-            data = m.data
-            if m.kind == RUNNING:
-                data = events.running(attempt=self.store.attempts(m.run_id) + 1)
-            new.append(NewEvent(m.run_id, m.kind, data, m.weights))
-        self._publish(self.store.append(new))
+        # A running message starts the run's next attempt: the store numbers it.
+        self._publish(
+            self.store.append([NewEvent(m.run_id, m.kind, m.data, m.weights) for m in batch])
+        )
 
     def _publish(self, written: dict[str, list[StoredEvent]]) -> None:
         if written and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.notifier.publish, written)
+
+    def _resync(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.notifier.resync)
+
+    # ----------------------------------------------------------------- health
+
+    def health(self) -> dict[str, str]:
+        """Each part this server needs, "ok" or what is wrong with it."""
+        parts: dict[str, str] = {}
+        try:
+            self.store.ping()
+            parts["database"] = "ok"
+        except Exception as e:
+            parts["database"] = f"down: {describe(self.store.url)} does not answer ({_short(e)})"
+        if self.celery:
+            from app.distributed import describe_broker, ping_broker
+
+            try:
+                ping_broker(self.settings.broker_url)
+                parts["broker"] = "ok"
+            except Exception as e:
+                where = describe_broker(self.settings.broker_url)
+                parts["broker"] = f"down: {where} does not answer ({_short(e)})"
+        return parts
+
+    def require_broker(self) -> None:
+        """Raise 503 if runs cannot be queued now (the broker does not answer)."""
+        check = getattr(self.executor, "check", None)
+        if check is None:
+            return
+        try:
+            check()
+        except Exception as e:
+            raise broker_unavailable(self.settings.broker_url, e) from e
 
     # ----------------------------------------------------------------- runs
 
@@ -198,6 +273,7 @@ class RunService:
         """Validate a request against limits and data, record it queued, submit it."""
         self.check_limits(req)
         req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
+        self.require_broker()
         with self._admit:
             limit = self.settings.max_active_runs
             if self.store.count_active() >= limit:
@@ -208,7 +284,13 @@ class RunService:
                     details={"field": "active_runs", "limit": limit},
                 )
             run = self.store.create_run(secrets.token_hex(8), req.model_dump())
-        self.executor.submit(run.id, req.model_dump())
+        try:
+            self.executor.submit(run.id, req.model_dump())
+        except Exception as e:
+            self.store.delete_run(run.id)  # never accepted: it leaves no trace
+            if self.celery:
+                raise broker_unavailable(self.settings.broker_url, e) from e
+            raise
         return run
 
     def rename(self, run_id: str, name: str) -> RunRecord:
@@ -239,7 +321,7 @@ class RunService:
                 details={"run_id": run_id, "status": run.status},
             )
         if not self.executor.cancel(run_id):
-            self._publish(self.store.append([NewEvent(run_id, "done", events.done("cancelled"))]))
+            self.store.request_cancel(run_id)
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
@@ -252,7 +334,11 @@ class RunService:
             if not batch:
                 break
             for ev in batch:
-                if ev.kind == "progress":
+                if ev.kind == "running":
+                    # NOTE: a new attempt starts from the beginning: its history replaces
+                    # the earlier attempt's (which stays in the event log before it).
+                    loss, epochs = [], []
+                elif ev.kind == "progress":
                     loss.extend(json.loads(ev.data).get("losses", []))
                 elif ev.kind == "epoch":
                     epochs.append(json.loads(ev.data))
@@ -315,11 +401,19 @@ class RunService:
             waiter = self.notifier.waiter(run_id)
             batch = self.notifier.since(run_id, after)
             if batch is None:
-                batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
-                if not batch:
-                    run = await run_in_threadpool(self.store.get_run, run_id)
-                    if run is None or (run.finished and run.last_seq <= after):
-                        return
+                try:
+                    batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
+                    if not batch:
+                        run = await run_in_threadpool(self.store.get_run, run_id)
+                        if run is None or (run.finished and run.last_seq <= after):
+                            return
+                except Exception as e:
+                    if not is_disconnect(e):
+                        raise
+                    # The database is away: keep the stream open and read again soon.
+                    yield None
+                    await asyncio.sleep(1.0)
+                    continue
             for ev in batch:
                 if self.stopping:
                     return
@@ -376,6 +470,25 @@ class RunService:
 
         probs = softmax(net.predict(x.reshape(1, -1).astype(net.dtype)).astype(np.float64))[0]
         return {"label": int(np.argmax(probs)), "probabilities": [float(p) for p in probs]}
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:160]
+
+
+def broker_unavailable(url: str, error: BaseException) -> Unavailable:
+    """The 503 of a request that needs the broker while it does not answer."""
+    from app.distributed import describe_broker
+
+    where = describe_broker(url)
+    return Unavailable(
+        f"Runs cannot be queued now: the broker ({where}) does not answer. Check that Redis "
+        "is running and reachable (BACKPROP_LAB_BROKER_URL); nothing was recorded, so send "
+        "the run again when it is back.",
+        code="broker_unavailable",
+        details={"part": "broker", "reason": _short(error)},
+    )
 
 
 def validate_image(image: list[list[float]]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -27,7 +28,48 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(user_data_dir("backprop-lab")),
         description="Directory for the SQLite database and saved weights.",
     )
-    workers: int = Field(2, ge=1, le=64, description="Training worker processes.")
+    database_url: str | None = Field(
+        None,
+        description="Where runs and their event logs live: sqlite:///<file> (the default is "
+        "backprop-lab.sqlite3 in the data directory) or postgresql://user:password@host/db, "
+        "shared by every server and worker.",
+    )
+    executor: Literal["local", "celery"] = Field(
+        "local",
+        description="Who trains: 'local' worker processes of this server (one server), or "
+        "'celery' workers anywhere (python -m app.worker) through the broker; 'celery' needs "
+        "a PostgreSQL database_url.",
+    )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="The Celery broker (Redis) when executor=celery."
+    )
+    queue: str = Field(
+        "backprop-lab", min_length=1, description="The Celery queue training runs go to."
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Training worker processes: of this server (local), or of each "
+        "python -m app.worker (celery).",
+    )
+    heartbeat_interval: float = Field(
+        1.0, gt=0, le=60, description="Seconds between a Celery worker's beats for its run."
+    )
+    heartbeat_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Seconds without a beat after which a running run is marked interrupted "
+        "(what it recorded is kept).",
+    )
+    run_attempts: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Attempts of a run whose worker is lost (killed mid-run): it starts again "
+        "from the beginning until then, and fails after.",
+    )
     max_body_bytes: int = Field(8_000_000, ge=1024, description="Largest request body accepted.")
     max_graph_nodes: int = Field(
         _GRAPH.max_graph_nodes, ge=1, description="Nodes per posted graph."
@@ -109,6 +151,10 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+
+    def database(self) -> str:
+        """The database URL in use (the SQLite file in the data directory by default)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'backprop-lab.sqlite3'}"
 
     def limits(self) -> dict[str, int]:
         """Every limit of this server by name: each ``max_*`` setting and the fixed ones."""

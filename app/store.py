@@ -1,60 +1,74 @@
-"""The SQLite store: runs, their configuration, their event log and their trained weights.
+"""The store: runs, their configuration, their event log and their trained weights.
 
 The event log is the single source of truth of a run's progress: every event
 stream replays from it, and a run's status follows from its ``running`` and
-``done`` events, written in the same transaction. The server process is the
-only writer; it writes each batch of events in one transaction (WAL mode, so
-readers never wait for it).
+``done`` events, written in the same transaction. One code path serves both
+databases (SQLAlchemy Core): the embedded SQLite file, where the server process is
+the only writer (WAL mode, so readers never wait), and PostgreSQL shared by any
+number of servers and workers, where each append locks its runs' rows to number
+their events and announces them with ``NOTIFY`` in the same transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from app import events
+from app.db import describe, is_postgres, make_engine, sqlite_url, upgrade
 from app.events import TERMINAL
 from app.finite import finite
 
 ACTIVE = ("queued", "running")
+#: The PostgreSQL channel that announces appended events ("<run id> <first seq> <last seq>").
+CHANNEL = "backprop_lab_events"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    config TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    iterations INTEGER,
-    train_acc REAL,
-    test_acc REAL,
-    elapsed_s REAL,
-    message TEXT,
-    warning TEXT,
-    name TEXT,  -- given by a person (NULL: the run is named by its settings)
-    last_seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS weights (
-    run_id TEXT PRIMARY KEY,
-    npz BLOB NOT NULL
-);
-"""
+metadata = sa.MetaData()
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("iterations", sa.Integer),
+    sa.Column("train_acc", sa.Float),
+    sa.Column("test_acc", sa.Float),
+    sa.Column("elapsed_s", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.Column("warning", sa.Text),
+    sa.Column("name", sa.Text),  # given by a person (NULL: the run is named by its settings)
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("heartbeat_at", sa.Float),  # the last beat of the worker training it
+    sa.Column("worker", sa.Text),  # who trains it: "<host>:<pid>"
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+event_log = sa.Table(
+    "events",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+weights_table = sa.Table(
+    "weights",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("npz", sa.LargeBinary, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,10 @@ class RunRecord:
     name: str | None = None
     has_weights: bool = False
     queue_position: int | None = None
+    attempt: int = 0
+    heartbeat_at: float | None = None
+    worker: str | None = None
+    cancel_requested: bool = False
 
     @property
     def finished(self) -> bool:
@@ -95,12 +113,18 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event to append; ``weights`` (an .npz payload) on an ``epoch`` or a ``done``."""
+    """An event to append; ``weights`` (an .npz payload) on an ``epoch`` or a ``done``.
+
+    With ``attempt`` set, the event belongs to that attempt of the run and is dropped
+    if the run has moved on to another (a worker presumed lost that still writes).
+    """
 
     run_id: str
     kind: str
     data: dict[str, Any]
     weights: bytes | None = None
+    attempt: int | None = None
+    worker: str | None = None
 
 
 def to_json(data: dict[str, Any]) -> str:
@@ -111,98 +135,108 @@ def to_json(data: dict[str, Any]) -> str:
         return json.dumps(finite(data), allow_nan=False)
 
 
-def _record(row: sqlite3.Row) -> RunRecord:
+def _record(row: Any) -> RunRecord:
+    m = row._mapping
     return RunRecord(
-        id=row["id"],
-        status=row["status"],
-        config=json.loads(row["config"]),
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        iterations=row["iterations"],
-        train_acc=row["train_acc"],
-        test_acc=row["test_acc"],
-        elapsed_s=row["elapsed_s"],
-        message=row["message"],
-        last_seq=row["last_seq"],
-        warning=row["warning"],
-        name=row["name"],
-        has_weights=bool(row["has_weights"]),
-        queue_position=row["queue_position"],
+        id=m["id"],
+        status=m["status"],
+        config=json.loads(m["config"]),
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        iterations=m["iterations"],
+        train_acc=m["train_acc"],
+        test_acc=m["test_acc"],
+        elapsed_s=m["elapsed_s"],
+        message=m["message"],
+        last_seq=int(m["last_seq"]),
+        warning=m["warning"],
+        name=m["name"],
+        has_weights=bool(m["has_weights"]),
+        queue_position=m["queue_position"],
+        attempt=int(m["attempt"]),
+        heartbeat_at=m["heartbeat_at"],
+        worker=m["worker"],
+        cancel_requested=bool(m["cancel_requested"]),
     )
 
 
-#: A run's row with whether it has saved weights (the inspectors and the pad need them).
-_SELECT = (
-    "SELECT runs.*, EXISTS (SELECT 1 FROM weights WHERE weights.run_id = runs.id) AS has_weights, "
-    "CASE WHEN runs.status = 'queued' THEN (SELECT COUNT(*) FROM runs AS ahead "
-    "WHERE ahead.status = 'queued' AND (ahead.created_at < runs.created_at OR "
-    "(ahead.created_at = runs.created_at AND ahead.rowid < runs.rowid))) END AS queue_position "
-    "FROM runs"
-)
+def _select_runs() -> sa.Select[Any]:
+    """A run's row with whether it has saved weights and, if queued, the queued runs ahead."""
+    ahead = runs.alias("ahead")
+    earlier = sa.or_(
+        ahead.c.created_at < runs.c.created_at,
+        sa.and_(ahead.c.created_at == runs.c.created_at, ahead.c.id < runs.c.id),
+    )
+    position = (
+        sa.select(sa.func.count()).where(ahead.c.status == "queued", earlier).scalar_subquery()
+    )
+    return sa.select(
+        runs,
+        sa.exists().where(weights_table.c.run_id == runs.c.id).label("has_weights"),
+        sa.case((runs.c.status == "queued", position), else_=None).label("queue_position"),
+    )
+
+
+_SELECT = _select_runs()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What became of a worker's attempt to start a run: ``attempt`` set if it is the worker's."""
+
+    attempt: int | None
+    reason: str = ""
 
 
 class RunStore:
-    """Thread-safe access to the SQLite file (one connection per thread, one writer at a time)."""
+    """The runs of a SQLite file or a PostgreSQL database, safe to use from any thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._connections_lock = threading.Lock()
-        with self._writing() as db:
-            db.executescript(_SCHEMA)
-            columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
-            if "warning" not in columns:  # a database from before run warnings
-                db.execute("ALTER TABLE runs ADD COLUMN warning TEXT")
-            if "name" not in columns:  # a database from before run names
-                db.execute("ALTER TABLE runs ADD COLUMN name TEXT")
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-            with self._connections_lock:
-                # NOTE: the server's worker threads come and go (anyio ends a thread idle for
-                # 10 s), so close the connections of threads that have ended, or every new
-                # thread would leak one connection (and its file handles).
-                alive = []
-                for thread, conn in self._connections:
-                    if thread.is_alive():
-                        alive.append((thread, conn))
-                    else:
-                        conn.close()
-                alive.append((threading.current_thread(), db))
-                self._connections = alive
-        return db
+    def __init__(self, where: Path | str) -> None:
+        self.url = sqlite_url(where) if isinstance(where, Path) else where
+        self.engine = make_engine(self.url)
+        self.postgres = is_postgres(self.engine)
+        self.where = describe(self.url)
+        # NOTE: SQLite takes one writer at a time anyway; queueing them here, not in the
+        # file's busy handler, keeps writes in order and avoids busy retries.
+        self._write_lock: AbstractContextManager[Any] = (
+            nullcontext() if self.postgres else threading.Lock()
+        )
+        upgrade(self.engine)
 
     @property
     def open_connections(self) -> int:
-        """Connections this store holds open (one per live thread that used it)."""
-        with self._connections_lock:
-            return len(self._connections)
+        """Connections this store holds open (pooled or in use)."""
+        pool: Any = self.engine.pool
+        return int(pool.checkedin() + pool.checkedout()) if hasattr(pool, "checkedin") else 0
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            db = self._db()
-            with db:
-                yield db
+    def _writing(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as db:
+            if not self.postgres:
+                db.exec_driver_sql("BEGIN IMMEDIATE")
+            yield db
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as db:
+            yield db
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached now."""
+        with self._reading() as db:
+            db.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._connections_lock:
-            for _, db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self.engine.dispose()
+
+    def _lock_runs(self, db: Connection, ids: Sequence[str]) -> dict[str, Any]:
+        """The rows of these runs, locked until the transaction ends (PostgreSQL)."""
+        query = sa.select(runs).where(runs.c.id.in_(sorted(set(ids)))).order_by(runs.c.id)
+        if self.postgres:
+            query = query.with_for_update()
+        return {r.id: r for r in db.execute(query)}
 
     # ----------------------------------------------------------------- runs
 
@@ -210,146 +244,263 @@ class RunStore:
         """Insert a queued run."""
         with self._writing() as db:
             db.execute(
-                "INSERT INTO runs (id, status, config, created_at, name) "
-                "VALUES (?, 'queued', ?, ?, ?)",
-                (run_id, json.dumps(config), time.time(), name),
+                runs.insert().values(
+                    id=run_id,
+                    status="queued",
+                    config=json.dumps(config),
+                    created_at=time.time(),
+                    name=name,
+                )
             )
         run = self.get_run(run_id)
         assert run is not None
         return run
 
+    def delete_run(self, run_id: str) -> None:
+        """Forget a run that was never accepted (its submission failed)."""
+        with self._writing() as db:
+            db.execute(event_log.delete().where(event_log.c.run_id == run_id))
+            db.execute(weights_table.delete().where(weights_table.c.run_id == run_id))
+            db.execute(runs.delete().where(runs.c.id == run_id))
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or None."""
-        row = self._db().execute(f"{_SELECT} WHERE id = ?", (run_id,)).fetchone()
+        with self._reading() as db:
+            row = db.execute(_SELECT.where(runs.c.id == run_id)).first()
         return _record(row) if row else None
 
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a run a new name."""
         with self._writing() as db:
-            db.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
+            db.execute(runs.update().where(runs.c.id == run_id).values(name=name))
 
     def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRecord]:
         """Runs, newest first."""
-        rows = self._db().execute(
-            f"{_SELECT} ORDER BY created_at DESC, runs.rowid DESC LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
+        query = _SELECT.order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        with self._reading() as db:
+            rows = db.execute(query.limit(limit).offset(offset)).all()
         return [_record(r) for r in rows]
 
     def count_active(self) -> int:
         """Runs queued or running."""
-        row = (
-            self._db()
-            .execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')")
-            .fetchone()
-        )
-        return int(row[0])
+        query = sa.select(sa.func.count()).select_from(runs).where(runs.c.status.in_(ACTIVE))
+        with self._reading() as db:
+            return int(db.execute(query).scalar_one())
 
     def attempts(self, run_id: str) -> int:
         """How many times a worker has started the run (its ``running`` events)."""
-        row = (
-            self._db()
-            .execute("SELECT COUNT(*) FROM events WHERE run_id = ? AND kind = 'running'", (run_id,))
-            .fetchone()
-        )
-        return int(row[0])
+        with self._reading() as db:
+            value = db.execute(sa.select(runs.c.attempt).where(runs.c.id == run_id)).scalar()
+        return int(value or 0)
 
     def interrupt_unfinished(self) -> list[str]:
         """Close every queued or running run as ``interrupted`` with a final ``done`` event."""
-        ids = [
-            r[0]
-            for r in self._db().execute("SELECT id FROM runs WHERE status IN ('queued', 'running')")
-        ]
+        with self._reading() as db:
+            ids = list(db.execute(sa.select(runs.c.id).where(runs.c.status.in_(ACTIVE))).scalars())
         self.append([NewEvent(i, "done", events.done("interrupted")) for i in ids])
         return ids
 
+    # ----------------------------------------------------------------- workers
+
+    def claim(
+        self,
+        run_id: str,
+        worker: str,
+        *,
+        seen: tuple[int, float | None],
+        max_attempts: int,
+    ) -> Claim:
+        """Start the run's next attempt on ``worker``, if it is still what the worker saw.
+
+        ``seen`` is the (attempt, heartbeat) the worker read: a queued run, or a running
+        one whose beat the worker watched stop (its worker was lost). A run cancelled
+        meanwhile ends ``cancelled``; one whose lost attempts used up ``max_attempts``
+        ends ``failed``, saying a worker was lost.
+        """
+        with self._writing() as db:
+            row = self._lock_runs(db, [run_id]).get(run_id)
+            if row is None or row.status in TERMINAL:
+                return Claim(None, "finished")
+            if (row.attempt, row.heartbeat_at) != seen:
+                return Claim(None, "taken")
+            if row.cancel_requested:
+                self._append(db, [NewEvent(run_id, "done", events.done("cancelled"))])
+                return Claim(None, "cancelled")
+            if row.status == "running" and row.attempt >= max_attempts:
+                lost = events.done(
+                    "failed",
+                    message=events.worker_lost(row.attempt, row.worker),
+                    iterations=row.iterations,
+                )
+                self._append(db, [NewEvent(run_id, "done", lost)])
+                return Claim(None, "failed")
+            data = events.running(row.attempt + 1)
+            if row.status == "running":
+                data["message"] = events.restarted(row.attempt, row.worker)
+            self._append(db, [NewEvent(run_id, "running", data, worker=worker)])
+            return Claim(row.attempt + 1)
+
+    def beat(self, run_id: str, attempt: int) -> None:
+        """Record that the worker of this attempt is alive."""
+        with self._writing() as db:
+            db.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.attempt == attempt, runs.c.status == "running")
+                .values(heartbeat_at=time.time())
+            )
+
+    def stop_reason(self, run_id: str, attempt: int) -> str | None:
+        """Why the worker of this attempt must stop (cancelled, finished, superseded), or None."""
+        query = sa.select(runs.c.status, runs.c.attempt, runs.c.cancel_requested).where(
+            runs.c.id == run_id
+        )
+        with self._reading() as db:
+            row = db.execute(query).first()
+        if row is None or row.status in TERMINAL:
+            return "finished"
+        if row.attempt != attempt:
+            return "superseded"
+        return "cancel" if row.cancel_requested else None
+
+    def request_cancel(self, run_id: str) -> str:
+        """Ask a run to stop: a queued one ends ``cancelled`` now; returns its status after."""
+        with self._writing() as db:
+            row = self._lock_runs(db, [run_id]).get(run_id)
+            if row is None or row.status in TERMINAL:
+                return "missing" if row is None else str(row.status)
+            db.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
+            if row.status == "queued":
+                self._append(db, [NewEvent(run_id, "done", events.done("cancelled"))])
+                return "cancelled"
+            return str(row.status)
+
+    def beats(self) -> list[tuple[str, int, float | None]]:
+        """(run id, attempt, last beat) of every running run."""
+        query = sa.select(runs.c.id, runs.c.attempt, runs.c.heartbeat_at).where(
+            runs.c.status == "running"
+        )
+        with self._reading() as db:
+            return [(r.id, int(r.attempt), r.heartbeat_at) for r in db.execute(query)]
+
+    def interrupt_if_silent(
+        self, run_id: str, seen: tuple[int, float | None], message: str
+    ) -> bool:
+        """End a running run ``interrupted`` if its attempt and last beat are still ``seen``."""
+        with self._writing() as db:
+            row = self._lock_runs(db, [run_id]).get(run_id)
+            if row is None or row.status != "running" or (row.attempt, row.heartbeat_at) != seen:
+                return False
+            done = events.done("interrupted", message=message, iterations=row.iterations)
+            self._append(db, [NewEvent(run_id, "done", done)])
+            return True
+
     # ----------------------------------------------------------------- events
 
-    def append(self, events: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
+    def append(self, new: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
         """Append events in one transaction; returns the events written, by run, as stored.
 
-        A ``running`` event marks its run running and a ``done`` event closes it
-        (status, final metrics, warning, weights), in the same transaction; events
-        for a run that is already closed are dropped, so a log never continues
-        after its ``done``.
+        A ``running`` event starts the run's next attempt (its data gets the attempt's
+        number) and a ``done`` event closes it (status, final metrics, warning, weights),
+        in the same transaction; events for a run that is already closed, or of an
+        attempt the run has left, are dropped, so a log never continues after its
+        ``done`` and never mixes attempts silently.
         """
-        if not events:
+        if not new:
             return {}
-        last: dict[str, int] = {}
-        written: dict[str, list[StoredEvent]] = {}
-        closed: set[str] = set()
         with self._writing() as db:
-            for ev in events:
-                if ev.run_id in closed:
-                    continue
-                if ev.run_id not in last:
-                    row = db.execute(
-                        "SELECT last_seq, status FROM runs WHERE id = ?", (ev.run_id,)
-                    ).fetchone()
-                    if row is None or row["status"] in TERMINAL:
-                        closed.add(ev.run_id)
-                        continue
-                    last[ev.run_id] = int(row["last_seq"])
-                seq = last[ev.run_id] + 1
-                last[ev.run_id] = seq
-                text = to_json(ev.data)
+            return self._append(db, new)
+
+    def _append(self, db: Connection, new: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
+        state = {
+            r.id: {
+                "seq": int(r.last_seq),
+                "status": r.status,
+                "attempt": int(r.attempt),
+                "worker": r.worker,
+            }
+            for r in self._lock_runs(db, [ev.run_id for ev in new]).values()
+        }
+        written: dict[str, list[StoredEvent]] = {}
+        rows: list[dict[str, Any]] = []
+        now = time.time()
+        for ev in new:
+            st = state.get(ev.run_id)
+            if st is None or st["status"] in TERMINAL:
+                continue
+            if ev.attempt is not None and ev.attempt != st["attempt"]:
+                continue  # a lost attempt's worker still writing: never mixed into the next one
+            data = ev.data
+            if ev.kind == "running":
+                if st["status"] == "running" and "message" not in data:
+                    data = {**data, "message": events.restarted(st["attempt"], st["worker"])}
+                st["attempt"] += 1
+                st["status"] = "running"
+                data = {**data, "attempt": st["attempt"]}
                 db.execute(
-                    "INSERT INTO events (run_id, seq, kind, data) VALUES (?, ?, ?, ?)",
-                    (ev.run_id, seq, ev.kind, text),
+                    runs.update()
+                    .where(runs.c.id == ev.run_id)
+                    .values(
+                        status="running",
+                        attempt=st["attempt"],
+                        started_at=sa.func.coalesce(runs.c.started_at, now),
+                        heartbeat_at=now,
+                        worker=ev.worker,
+                    )
                 )
-                written.setdefault(ev.run_id, []).append(StoredEvent(seq, ev.kind, text))
-                if ev.kind == "running":
-                    db.execute(
-                        "UPDATE runs SET status = 'running', "
-                        "started_at = COALESCE(started_at, ?) WHERE id = ?",
-                        (time.time(), ev.run_id),
-                    )
-                elif ev.kind == "done":
-                    self._close_run(db, ev)
-                    closed.add(ev.run_id)
-                if ev.weights is not None and ev.kind != "done":
-                    # NOTE: the weights of the latest evaluation, replaced by the final ones.
-                    db.execute(
-                        "INSERT OR REPLACE INTO weights (run_id, npz) VALUES (?, ?)",
-                        (ev.run_id, ev.weights),
-                    )
-            for run_id, seq in last.items():
-                db.execute("UPDATE runs SET last_seq = ? WHERE id = ?", (seq, run_id))
+            st["seq"] += 1
+            text = to_json(data)
+            rows.append({"run_id": ev.run_id, "seq": st["seq"], "kind": ev.kind, "data": text})
+            written.setdefault(ev.run_id, []).append(StoredEvent(st["seq"], ev.kind, text))
+            if ev.weights is not None:
+                # NOTE: an epoch's weights (the latest evaluation), replaced by the final ones.
+                db.execute(weights_table.delete().where(weights_table.c.run_id == ev.run_id))
+                db.execute(weights_table.insert().values(run_id=ev.run_id, npz=ev.weights))
+            if ev.kind == "done":
+                st["status"] = str(ev.data.get("status", "failed"))
+                self._close_run(db, ev, now)
+        if rows:
+            db.execute(event_log.insert(), rows)
+        for run_id, stored in written.items():
+            db.execute(runs.update().where(runs.c.id == run_id).values(last_seq=stored[-1].seq))
+            if self.postgres:
+                # NOTE: delivered to listeners only when this transaction commits, so a
+                # listener that reads the log on it always finds these events there.
+                db.execute(
+                    sa.text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": CHANNEL, "payload": f"{run_id} {stored[0].seq} {stored[-1].seq}"},
+                )
         return written
 
     @staticmethod
-    def _close_run(db: sqlite3.Connection, ev: NewEvent) -> None:
+    def _close_run(db: Connection, ev: NewEvent, now: float) -> None:
         d = ev.data
-        db.execute(
-            "UPDATE runs SET status = ?, finished_at = ?, iterations = COALESCE(?, iterations), "
-            "train_acc = ?, test_acc = ?, elapsed_s = ?, message = ?, warning = ? WHERE id = ?",
-            (
-                d.get("status", "failed"),
-                time.time(),
-                d.get("iterations"),
-                d.get("train_acc"),
-                d.get("test_acc"),
-                d.get("elapsed_s"),
-                d.get("message"),
-                d.get("warning"),
-                ev.run_id,
-            ),
-        )
-        if ev.weights is not None:
-            db.execute(
-                "INSERT OR REPLACE INTO weights (run_id, npz) VALUES (?, ?)",
-                (ev.run_id, ev.weights),
-            )
+        values: dict[str, Any] = {
+            "status": d.get("status", "failed"),
+            "finished_at": now,
+            "train_acc": d.get("train_acc"),
+            "test_acc": d.get("test_acc"),
+            "elapsed_s": d.get("elapsed_s"),
+            "message": d.get("message"),
+            "warning": d.get("warning"),
+        }
+        if d.get("iterations") is not None:
+            values["iterations"] = d["iterations"]
+        db.execute(runs.update().where(runs.c.id == ev.run_id).values(**values))
 
     def events_after(self, run_id: str, after: int = 0, limit: int = 10_000) -> list[StoredEvent]:
         """Events of a run with sequence number greater than ``after``, in order."""
-        rows = self._db().execute(
-            "SELECT seq, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (run_id, after, limit),
+        query = (
+            sa.select(event_log.c.seq, event_log.c.kind, event_log.c.data)
+            .where(event_log.c.run_id == run_id, event_log.c.seq > after)
+            .order_by(event_log.c.seq)
+            .limit(limit)
         )
-        return [StoredEvent(r[0], r[1], r[2]) for r in rows]
+        with self._reading() as db:
+            return [StoredEvent(int(r.seq), r.kind, r.data) for r in db.execute(query)]
 
     def weights(self, run_id: str) -> bytes | None:
         """The trained weights of a run as an .npz payload, or None."""
-        row = self._db().execute("SELECT npz FROM weights WHERE run_id = ?", (run_id,)).fetchone()
-        return bytes(row[0]) if row else None
+        query = sa.select(weights_table.c.npz).where(weights_table.c.run_id == run_id)
+        with self._reading() as db:
+            blob = db.execute(query).scalar()
+        return bytes(blob) if blob is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,20 @@ def stream(
             if limit is not None and len(out) >= limit:
                 break
     return out
+
+
+def read_until(
+    url: str, run_id: str, done: Callable[[list[Event]], bool], timeout: float = 60.0
+) -> list[Event]:
+    """A run's events from the first, read until ``done(events so far)`` holds."""
+    out: list[Event] = []
+    with httpx.stream("GET", f"{url}/train/{run_id}/events", timeout=timeout) as r:
+        assert r.status_code == 200, r.read()
+        for ev in iter_events(r):
+            out.append(ev)
+            if done(out):
+                return out
+    raise AssertionError(f"the stream ended before the condition held: {out[-3:]}")
 
 
 def wait_status(url: str, run_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.app.sse_client import iter_events, stream, wait_status
+from tests.app.sse_client import Event, iter_events, read_until, stream, wait_status
 from tests.conftest import Digits, Server
 
 
@@ -78,29 +79,69 @@ def test_sigkill_mid_run_leaves_it_interrupted_with_its_metrics(
 def _spawned_children(pid: int) -> list[int]:
     """Processes started by multiprocessing's spawn under ``pid`` (the training workers)."""
     out = []
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+    # NOTE: each thread lists its own children (a replacement worker is started by the pump).
+    children = {
+        c for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()
+    }
+    for child in sorted(children):
         cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
         if b"spawn_main" in cmdline:
             out.append(int(child))
     return out
 
 
-def test_a_worker_killed_mid_run_fails_the_run_and_is_replaced(
+def _attempt_trains(attempt: int) -> Callable[[list[Event]], bool]:
+    """Whether a log so far has a progress event of the given attempt."""
+
+    def check(log: list[Event]) -> bool:
+        starts = [e for e in log if e.event == "running"]
+        return len(starts) == attempt and log[-1].event == "progress"
+
+    return check
+
+
+def _kill_the_worker(server: Server) -> None:
+    assert server.proc is not None
+    workers = _spawned_children(server.proc.pid)
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_run_is_retried_once_then_the_run_fails(
     tmp_path: Path, digits: Digits
 ) -> None:
-    env = {**digits.env, "BACKPROP_LAB_WORKERS": "1"}
+    """Attempt 2 starts from the beginning; a second loss fails the run, keeping its log."""
+    env = {**digits.env, "BACKPROP_LAB_WORKERS": "1", "BACKPROP_LAB_PROGRESS_INTERVAL": "0.05"}
     server = Server(tmp_path / "data", env).start()
     try:
         run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
-        stream(server.url, run_id, limit=2)
-        assert server.proc is not None
-        workers = _spawned_children(server.proc.pid)
-        assert len(workers) == 1
-        os.kill(workers[0], signal.SIGKILL)
+        read_until(server.url, run_id, _attempt_trains(1))
+        _kill_the_worker(server)
+        # the replacement worker starts after a short back-off, then attempt 2 begins
+        log = read_until(server.url, run_id, _attempt_trains(2))
+        starts = [e for e in log if e.event == "running"]
+        assert [e.data["attempt"] for e in starts] == [1, 2]
+        assert "was lost" in starts[1].data["message"]
+        second = log.index(starts[1])
+        assert [e for e in log[:second] if e.event == "progress"], "attempt 1 recorded losses"
+        again = [e for e in log[second:] if e.event == "progress"]
+        assert again[0].data["first_iteration"] == 1  # from the beginning
+        assert [e.id for e in log] == list(range(1, len(log) + 1))
+        # the history is attempt 2's alone; the log keeps both
+        run = httpx.get(f"{server.url}/train/{run_id}").json()
+        assert run["status"] == "running"
+        assert run["history"]["loss"][: len(again[0].data["losses"])] == again[0].data["losses"]
+
+        _kill_the_worker(server)
         events = stream(server.url, run_id)
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        assert [(e.id, e.event, e.data) for e in events[: len(log)]] == [
+            (e.id, e.event, e.data) for e in log
+        ]
         assert events[-1].event == "done"
         assert events[-1].data["status"] == "failed"
-        assert "worker stopped unexpectedly" in events[-1].data["message"]
+        assert "worker was lost" in events[-1].data["message"]
+        assert "2 attempts" in events[-1].data["message"]
         run = httpx.get(f"{server.url}/train/{run_id}").json()
         assert run["status"] == "failed" and run["history"]["loss"]
         new_id = httpx.post(f"{server.url}/train", json={"iterations": 100}).json()["id"]

@@ -1,0 +1,337 @@
+"""Training on Celery workers anywhere: the task, its writer of the event log, the executor.
+
+A run is a Celery task on the broker (Redis) that carries only the run's id. A
+worker (``python -m app.worker``) claims the run in the database, trains it with
+the same code as a local worker (``executor._train_one``: same numbers for the
+same seed) and writes its events straight into the shared event log, tagged
+with its attempt. The database, not the broker, says what a run is: a message
+delivered twice, or for a run cancelled while queued, finds it claimed or
+finished and is dropped.
+
+Liveness comes from heartbeats in the log, never from server restarts: the
+worker beats for its run; a server that sees no beat for ``heartbeat_timeout``
+marks the run ``interrupted``. A worker process killed mid-run makes Celery put
+the task back (``acks_late``, ``reject_on_worker_lost``); the next worker sees
+the beat stopped, and starts attempt 2 from the beginning, or, past
+``run_attempts``, ends the run ``failed`` saying a worker was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+from app import events
+from app.db import is_disconnect
+from app.executor import RUNNING, Sink, WorkerMessage, WorkerOptions, _train_one
+from app.settings import Settings
+from app.store import NewEvent, RunStore
+
+log = logging.getLogger("backprop_lab.distributed")
+
+TASK = "backprop_lab.train"
+
+
+def make_celery(settings: Settings) -> Any:
+    """The Celery application of servers and workers, configured from the settings."""
+    from celery import Celery
+
+    app = Celery("backprop_lab", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_default_queue=settings.queue,
+        task_ignore_result=True,
+        # NOTE: a run is acknowledged when it ends, and put back if its worker process dies,
+        # so a killed worker's run is not lost; the database drops duplicate deliveries.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5},
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    app.task(name=TASK, bind=True, max_retries=None)(_train_task)
+    return app
+
+
+def ping_broker(url: str, timeout: float = 1.0) -> None:
+    """Raise if the broker (Redis) does not answer within ``timeout`` seconds."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def describe_broker(url: str) -> str:
+    """Where the broker is, for messages (its password hidden)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"Redis at {parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+# --------------------------------------------------------------------------- worker side
+
+#: Per worker process: the settings, the store, datasets loaded once and kept.
+_process: dict[str, Any] = {}
+
+
+def init_worker_process(settings: Settings) -> None:
+    """Prepare a worker process: niceness, one BLAS thread, its own store, preloaded datasets."""
+    from threadpoolctl import threadpool_limits
+
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
+    _process["limits"] = threadpool_limits(limits=1)
+    _process["settings"] = settings
+    _process["store"] = RunStore(settings.database())
+    datasets: dict[str, Any] = {}
+    try:
+        from engine.data import dataset_status, load_dataset
+
+        for name in (n.strip() for n in settings.preload_datasets.split(",")):
+            if name and dataset_status(name, download=False)["available"]:
+                datasets[name] = load_dataset(name, download=False, progress=False)
+    except Exception:
+        log.exception("could not preload datasets")
+    _process["datasets"] = datasets
+
+
+def _worker_process() -> tuple[Settings, RunStore, dict[str, Any]]:
+    if "store" not in _process:
+        from app.settings import get_settings
+
+        init_worker_process(get_settings())
+    return _process["settings"], _process["store"], _process["datasets"]
+
+
+class LogWriter:
+    """Writes one attempt's events into the log from a thread, beats, and watches for a stop.
+
+    Training never waits for the database: events are queued here and written in
+    batches; while the database is unreachable they are kept and written when it
+    answers again, so nothing recorded is lost.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, attempt: int, settings: Settings) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.attempt = attempt
+        self.beat_every = settings.heartbeat_interval
+        self.poll_every = min(0.25, settings.heartbeat_interval)
+        self.parent = os.getppid()
+        self.reason: str | None = None
+        self._queue: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"log-{run_id}", daemon=True)
+        self._thread.start()
+
+    # the executor's results queue and stop flag
+    def put(self, msg: WorkerMessage) -> None:
+        """Queue a message of the trainer (its ``running`` was written by the claim)."""
+        if msg.kind != RUNNING:
+            self._queue.put(msg)
+
+    @property
+    def value(self) -> bool:
+        """True when the trainer must stop (cancelled, superseded, or the worker is orphaned)."""
+        return self.reason is not None or os.getppid() != self.parent
+
+    def wait(self) -> None:
+        """Block until the attempt's ``done`` is in the log (retrying while it is unreachable)."""
+        while not self._finished.wait(10):
+            log.warning("run %s: waiting for the database to record its last events", self.run_id)
+
+    def _loop(self) -> None:
+        pending: list[WorkerMessage] = []
+        next_beat = next_poll = time.monotonic()
+        while True:
+            now = time.monotonic()
+            timeout = max(0.0, min(next_beat, next_poll) - now) if not pending else 0.2
+            try:
+                pending.append(self._queue.get(timeout=timeout))
+                while True:
+                    pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            try:
+                if pending:
+                    self.store.append(
+                        [
+                            NewEvent(m.run_id, m.kind, m.data, m.weights, attempt=self.attempt)
+                            for m in pending
+                        ]
+                    )
+                    if any(m.kind == "done" for m in pending):
+                        self._finished.set()
+                        return
+                    pending = []
+                now = time.monotonic()
+                if now >= next_beat:
+                    self.store.beat(self.run_id, self.attempt)
+                    next_beat = now + self.beat_every
+                if now >= next_poll:
+                    reason = self.store.stop_reason(self.run_id, self.attempt)
+                    if reason and not self.reason:
+                        log.info("run %s attempt %d stops: %s", self.run_id, self.attempt, reason)
+                    self.reason = reason or self.reason
+                    next_poll = now + self.poll_every
+            except Exception as e:
+                if not is_disconnect(e):
+                    log.exception("run %s: could not write to the log", self.run_id)
+                time.sleep(0.5)  # the database is away: keep everything and try again
+
+
+def claim(store: RunStore, run_id: str, worker: str, settings: Settings) -> int | None:
+    """The attempt this worker starts, or None if the run is not (or no longer) for it.
+
+    A queued run is claimed at once. A run that is already running was put back by
+    Celery (its worker died) or delivered twice: the worker watches its beat for
+    three intervals; a beat means its worker lives (this delivery is dropped),
+    silence means it was lost, and the next attempt starts.
+    """
+    run = store.get_run(run_id)
+    if run is None or run.finished:
+        return None
+    seen = (run.attempt, run.heartbeat_at)
+    if run.status == "running":
+        deadline = time.monotonic() + 3 * settings.heartbeat_interval
+        while time.monotonic() < deadline:
+            time.sleep(settings.heartbeat_interval / 4)
+            now = store.get_run(run_id)
+            if now is None or now.finished or (now.attempt, now.heartbeat_at) != seen:
+                return None
+    result = store.claim(run_id, worker, seen=seen, max_attempts=settings.run_attempts)
+    if result.attempt is None:
+        log.info("run %s not started here: %s", run_id, result.reason)
+    return result.attempt
+
+
+def _train_task(task: Any, run_id: str) -> None:
+    """The Celery task: claim the run, train it, write its events; retried if the db is away."""
+    settings, store, datasets = _worker_process()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        attempt = claim(store, run_id, worker, settings)
+    except Exception as e:
+        if is_disconnect(e):
+            log.warning("run %s: the database is unreachable; trying again in 2 s", run_id)
+            raise task.retry(countdown=2) from e
+        raise
+    if attempt is None:
+        return
+    run = store.get_run(run_id)
+    assert run is not None
+    writer = LogWriter(store, run_id, attempt, settings)
+    options = WorkerOptions(
+        progress_interval=settings.progress_interval, download=settings.download_datasets
+    )
+    _train_one(os.getpid(), run_id, run.config, writer, writer, datasets, options)
+    writer.wait()
+
+
+# --------------------------------------------------------------------------- server side
+
+
+class CeleryExecutor:
+    """Sends runs to Celery workers; they write the log themselves, so the sink stays idle."""
+
+    def __init__(self, settings: Settings, store: RunStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.app = make_celery(settings)
+
+    def start(self, sink: Sink) -> None:
+        """Nothing to start here: the workers run elsewhere (``python -m app.worker``)."""
+
+    def check(self) -> None:
+        """Raise if the broker cannot take a run now."""
+        ping_broker(self.settings.broker_url)
+
+    def submit(self, run_id: str, config: dict[str, Any]) -> None:
+        """Put the run on the broker's queue."""
+        self.app.send_task(TASK, args=[run_id], queue=self.settings.queue, task_id=run_id)
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel: a queued run ends now; a running one's worker stops within a second."""
+        self.store.request_cancel(run_id)
+        return True
+
+    def shutdown(self) -> None:
+        """Close the broker connections."""
+        self.app.close()
+
+
+class Reaper:
+    """Marks ``interrupted`` every running run whose worker has not beaten for the timeout.
+
+    Silence is measured on this server's own clock, from when it last saw the beat
+    change, and only while the database answers; so neither clock skew between
+    machines nor a database outage interrupts a healthy run.
+    """
+
+    def __init__(self, store: RunStore, interval: float, timeout: float) -> None:
+        self.store = store
+        self.interval = interval
+        self.timeout = timeout
+        self._seen: dict[str, tuple[tuple[int, float | None], float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        """Start watching."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join(5)
+
+    def sweep(self) -> list[str]:
+        """One look at every running run; returns the ids interrupted now."""
+        now = time.monotonic()
+        interrupted = []
+        beats = self.store.beats()
+        alive = {run_id for run_id, _, _ in beats}
+        for run_id in list(self._seen):
+            if run_id not in alive:
+                del self._seen[run_id]
+        for run_id, attempt, beat in beats:
+            key = (attempt, beat)
+            seen = self._seen.get(run_id)
+            if seen is None or seen[0] != key:
+                self._seen[run_id] = (key, now)
+            elif now - seen[1] > self.timeout:
+                run = self.store.get_run(run_id)
+                message = events.silent(self.timeout, run.worker if run else None)
+                if self.store.interrupt_if_silent(run_id, key, message):
+                    log.warning("run %s interrupted: no beat for %g s", run_id, self.timeout)
+                    interrupted.append(run_id)
+                del self._seen[run_id]
+        return interrupted
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sweep()
+            except Exception as e:
+                self._seen.clear()  # an outage is not silence: start counting afresh
+                if not is_disconnect(e):
+                    log.exception("the reaper could not read the runs")
