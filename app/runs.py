@@ -243,7 +243,11 @@ class RunService:
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
-        """Every loss (one per iteration) and every epoch's accuracies, from the event log."""
+        """Every loss (one per iteration) and every epoch's accuracies, from the event log.
+
+        Only the latest attempt's: a run a lost worker left was started again from the start
+        (a later ``running`` event), and its log holds the earlier attempts too.
+        """
         loss: list[float | None] = []
         epochs: list[dict[str, Any]] = []
         after = 0
@@ -252,7 +256,9 @@ class RunService:
             if not batch:
                 break
             for ev in batch:
-                if ev.kind == "progress":
+                if ev.kind == "running":
+                    loss, epochs = [], []
+                elif ev.kind == "progress":
                     loss.extend(json.loads(ev.data).get("losses", []))
                 elif ev.kind == "epoch":
                     epochs.append(json.loads(ev.data))
