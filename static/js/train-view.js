@@ -38,6 +38,7 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @property {number} [lastLoss]
  * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
  * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET /train/{id})
+ * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
  */
 
 /** @type {RunStatus[]} */
@@ -563,8 +564,14 @@ export class TrainView {
         run.status = "running";
         run.queuePosition = null;
         this.stopQueueWatch();
-        // A worker died and the run started again from the beginning: so does the chart.
-        if (data.attempt > 1) Object.assign(run, { loss: [], epochs: [], samples: [], iteration: undefined, lastLoss: undefined });
+        // A worker was lost and the run started again from the beginning: so do the charts and
+        // the numbers (a replayed log holds every attempt; only the latest one is shown).
+        if (data.attempt > 1) {
+          Object.assign(run, {
+            loss: [], epochs: [], samples: [], iteration: undefined, lastLoss: undefined, download: undefined,
+            attempt: data.attempt,
+          });
+        }
       }),
       progress: ifShown((data) => this.onProgress(run, data)),
       // The worker fetches the dataset before the first iteration.
@@ -736,11 +743,13 @@ export class TrainView {
   }
 
   /**
-   * The line under the header: where a queued run stands; empty when there is nothing to say.
+   * The line under the header: where a queued run stands, or that a lost worker's run started
+   * again (and which attempt the charts show); empty when there is nothing to say.
    * @param {LiveRun} run
    */
   noteText(run) {
     if (run.status === "queued" && typeof run.queuePosition === "number") return this.queueText(run.queuePosition, "long");
+    if (run.attempt && run.attempt > 1) return t("train.restarted", { attempt: run.attempt });
     return "";
   }
 
