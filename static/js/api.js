@@ -108,6 +108,8 @@
  * @property {string} [name] readable, from its settings at first; PATCH /train/{id} renames it
  * @property {boolean} [named] a person named it (else the page names it by its settings, in its language)
  * @property {boolean} [has_weights] it saved weights (completed, or cancelled after training)
+ * @property {number | null} [queue_position] a queued run: how many queued runs are ahead of it
+ *   (0: it starts as soon as a worker is free); null otherwise
  */
 
 /** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */

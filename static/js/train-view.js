@@ -37,10 +37,14 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @property {number} [iteration]
  * @property {number} [lastLoss]
  * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
+ * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET /train/{id})
+ * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
  */
 
 /** @type {RunStatus[]} */
 const ACTIVE = ["queued", "running"];
+/** Milliseconds between two looks at a queued run's place (its event stream is silent meanwhile). */
+const QUEUE_POLL_MS = 1500;
 /** @type {[name: string, id: string, limit: string | null, kind: "int" | "float"][]} */
 const FIELDS = [
   ["hidden_size", "t-hidden", "max_hidden_size", "int"],
@@ -86,6 +90,11 @@ export class TrainView {
     this.insightCache = new Map();
     /** @type {Prediction | null} */
     this.lastPrediction = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} the next look at the open run's place in the queue */
+    this.queueTimer = undefined;
+    this.queueWatch = 0; // which watch is current (a look still under way when it ends is dropped)
+    // One line under the header for where the run stands: its place in the queue, or a restart.
+    $("run-warning").after(h("p", { id: "run-note", className: "run-note", role: "status", hidden: true }));
     this.lossChart = new LossChart($("loss-chart"));
     this.accChart = new AccuracyChart($("acc-chart"));
     this.pad = bindPad($("pad", HTMLCanvasElement), () => this.predict());
@@ -397,7 +406,9 @@ export class TrainView {
           onclick: () => this.open(run.id),
         })),
         h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) },
-          run.warning ? h("span", { className: "warn-mark", text: "⚠", title: t("train.divergedShort"), "aria-label": t("train.divergedShort") }) : null),
+          run.warning ? h("span", { className: "warn-mark", text: "⚠", title: t("train.divergedShort"), "aria-label": t("train.divergedShort") }) : null,
+          run.status === "queued" && typeof run.queue_position === "number"
+            ? h("span", { className: "queue-place", text: this.queueText(run.queue_position, "short") }) : null),
         h("td", { className: "num", text: run.test_acc === null || run.test_acc === undefined ? "–" : pct(run.test_acc) }),
       );
       body.append(tr);
@@ -429,10 +440,64 @@ export class TrainView {
   // ------------------------------------------------------------------ one run, live
 
   closeStream() {
+    this.stopQueueWatch();
     if (this.current && this.current.stream) {
       this.current.stream.close();
       this.current.stream = null;
     }
+  }
+
+  /**
+   * Where a queued run stands, in the page's words: the note's sentence, or the runs list's few.
+   * @param {number} ahead queued runs ahead of it
+   * @param {"long" | "short"} form
+   */
+  queueText(ahead, form) {
+    const key = ahead === 0 ? "Next" : ahead === 1 ? "One" : "Many";
+    return t(`train.queue${form === "short" ? "Short" : ""}${key}`, { n: ahead });
+  }
+
+  /**
+   * While the open run waits in the queue, ask the server where it stands every QUEUE_POLL_MS
+   * (its event stream sends nothing until a worker starts it). The look stops once the run
+   * has left the queue (the stream says what follows) or another run is opened.
+   * @param {LiveRun} run
+   */
+  watchQueue(run) {
+    this.stopQueueWatch();
+    const watch = this.queueWatch;
+    const waiting = () => this.queueWatch === watch && this.current === run && run.status === "queued" && !run.done;
+    const look = async () => {
+      this.queueTimer = undefined;
+      if (!waiting()) return;
+      if (document.visibilityState === "visible") {
+        let record = null;
+        try {
+          record = await api.run(run.id);
+        } catch {
+          // A look that failed is tried again at the next one.
+        }
+        if (!waiting()) return;
+        if (record) {
+          const position = record.status === "queued" ? record.queue_position ?? null : null;
+          if (position !== run.queuePosition) {
+            run.queuePosition = position;
+            this.renderRun();
+            this.loadRuns(); // the other queued runs moved up too
+          }
+          if (record.status !== "queued") return;
+        }
+      }
+      this.queueTimer = setTimeout(look, QUEUE_POLL_MS);
+    };
+    this.queueTimer = setTimeout(look, QUEUE_POLL_MS);
+  }
+
+  /** Stop looking at a queued run's place (a look under way is dropped when it answers). */
+  stopQueueWatch() {
+    clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
+    this.queueWatch += 1;
   }
 
   /**
@@ -464,6 +529,7 @@ export class TrainView {
       run.name = record.name || run.name;
       run.named = Boolean(record.named);
       run.hasWeights = Boolean(record.has_weights);
+      run.queuePosition = record.status === "queued" ? record.queue_position ?? null : null;
       if (!ACTIVE.includes(record.status)) {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
@@ -471,6 +537,7 @@ export class TrainView {
       }
     }
     if (!run.done) this.listen(run);
+    if (run.status === "queued") this.watchQueue(run);
     // The form follows the run that is open: its settings, ready to train again.
     if (run.config.iterations) this.fillForm(run.config);
     this.closeRename();
@@ -495,8 +562,16 @@ export class TrainView {
       // The log says when a worker starts the run (the status follows from it, not from progress).
       running: ifShown((data) => {
         run.status = "running";
-        // A worker died and the run started again from the beginning: so does the chart.
-        if (data.attempt > 1) Object.assign(run, { loss: [], epochs: [], samples: [], iteration: undefined, lastLoss: undefined });
+        run.queuePosition = null;
+        this.stopQueueWatch();
+        // A worker was lost and the run started again from the beginning: so do the charts and
+        // the numbers (a replayed log holds every attempt; only the latest one is shown).
+        if (data.attempt > 1) {
+          Object.assign(run, {
+            loss: [], epochs: [], samples: [], iteration: undefined, lastLoss: undefined, download: undefined,
+            attempt: data.attempt,
+          });
+        }
       }),
       progress: ifShown((data) => this.onProgress(run, data)),
       // The worker fetches the dataset before the first iteration.
@@ -509,6 +584,7 @@ export class TrainView {
       done: ifShown((data) => {
         run.status = data.status;
         run.done = data;
+        run.queuePosition = null;
         run.stream = null;
         run.hasWeights = data.status === "completed";
         this.loadRuns();
@@ -641,6 +717,9 @@ export class TrainView {
         $(id).setAttribute("aria-disabled", "false");
       }
     }
+    const note = run ? this.noteText(run) : "";
+    $("run-note").hidden = !note;
+    if ($("run-note").textContent !== note) $("run-note").textContent = note; // a live region: said once
     const warning = run && run.done && run.done.warning ? this.warningText(run) : "";
     $("run-warning").hidden = !warning;
     $("run-warning").textContent = warning;
@@ -661,6 +740,17 @@ export class TrainView {
     if (run.status === "cancelled") return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
     if (run.status === "interrupted") return ` — ${t("train.interrupted")}`;
     return run.done.message ? ` — ${run.done.message}` : "";
+  }
+
+  /**
+   * The line under the header: where a queued run stands, or that a lost worker's run started
+   * again (and which attempt the charts show); empty when there is nothing to say.
+   * @param {LiveRun} run
+   */
+  noteText(run) {
+    if (run.status === "queued" && typeof run.queuePosition === "number") return this.queueText(run.queuePosition, "long");
+    if (run.attempt && run.attempt > 1) return t("train.restarted", { attempt: run.attempt });
+    return "";
   }
 
   /**

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,15 +126,19 @@ class Lab:
         self.problems.append(f"request failed: {request.method} {request.url} ({failure})")
 
 
-@pytest.fixture
-def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
-    """A fresh 1280x800 page; fails the test on console errors or unexpected failed requests."""
+@contextmanager
+def lab_on(
+    browser: Browser, url: str, viewport: ViewportSize = VIEWPORT, has_touch: bool = False
+) -> Iterator[Lab]:
+    """A fresh page of the app at ``url``; fails on console errors or unexpected failed requests."""
     # NOTE: Playwright's wait_for_function evaluates strings, which the page's CSP forbids;
     # test_csp.py runs the page with its policy enforced.
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, bypass_csp=True)
+    context = browser.new_context(
+        viewport=viewport, has_touch=has_touch, accept_downloads=True, bypass_csp=True
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
-    lab = Lab(page, ui_server.url)
+    lab = Lab(page, url)
     page.on("console", lab.on_console)
     page.on("pageerror", lambda e: lab.problems.append(f"page error: {e}"))
     page.on("response", lab.on_response)
@@ -142,6 +147,13 @@ def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     page.close()
     context.close()
     assert not lab.problems, "\n".join(lab.problems)
+
+
+@pytest.fixture
+def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
+    """A fresh 1280x800 page; fails the test on console errors or unexpected failed requests."""
+    with lab_on(browser, ui_server.url) as lab:
+        yield lab
 
 
 def link(graph: dict[str, Any]) -> str:
