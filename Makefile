@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service clean
+	bench-gradcheck-worst bench-service bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ lint: install
 
 test: lint
 	@test -x /usr/bin/chromium || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
+	@command -v redis-server >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb || { echo "The cluster tests need Redis and PostgreSQL 15: apt-get install -y redis-server postgresql"; exit 1; }
 	$(BIN)/python -m pytest
 
 # The README's pictures, on purpose (tests write theirs into build/screenshots).
@@ -50,7 +51,7 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -66,6 +67,11 @@ bench-gradcheck-worst: install
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service
+
+# Celery workers, two API servers, PostgreSQL and Redis on loopback (needs redis-server and
+# PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
+bench-scale: install
+	$(BIN)/python -m benchmarks.bench_scale
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

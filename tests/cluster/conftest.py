@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.services import Postgres, Redis, Worker
+from harness.cluster import Postgres, Redis, Worker
 from tests.conftest import Digits, Server
 
 _names = itertools.count(1)

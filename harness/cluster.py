@@ -1,4 +1,4 @@
-"""Real PostgreSQL, Redis, uvicorn servers and Celery workers on loopback, for the cluster tests.
+"""Real PostgreSQL, Redis and Celery workers on loopback, for the cluster tests and bench-scale.
 
 Each is a process of its own on a free port, started and stopped as a machine's
 service would be: PostgreSQL from Debian's binaries in a temporary cluster (run
@@ -12,17 +12,22 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import ROOT, Server, free_port
-
+ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _wait(check: object, what: str, timeout: float, log: Path | None = None) -> None:
@@ -195,24 +200,3 @@ class Worker:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-def cluster_env(pg: Postgres, redis: Redis, **more: str) -> dict[str, str]:
-    """Settings of a server or worker of the cluster."""
-    return {
-        "BACKPROP_LAB_DATABASE_URL": pg.url,
-        "BACKPROP_LAB_BROKER_URL": redis.url,
-        "BACKPROP_LAB_EXECUTOR": "celery",
-        "BACKPROP_LAB_HEARTBEAT_INTERVAL": "0.5",
-        **more,
-    }
-
-
-def start_server(data: Path, env: dict[str, str]) -> Server:
-    """A uvicorn server of the cluster (its health answers 200 once the parts are up)."""
-    return Server(data, env).start()
-
-
-def health(server: Server) -> httpx.Response:
-    """GET /healthz on a server."""
-    return httpx.get(f"{server.url}/healthz", timeout=10)

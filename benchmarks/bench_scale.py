@@ -1,0 +1,293 @@
+"""Beyond one machine, measured: Celery workers, two API servers, PostgreSQL and Redis on loopback.
+
+    python -m benchmarks.bench_scale            (make bench-scale)
+
+1. Throughput: 16 runs of 2,000 iterations on 1 worker node, then on 2 (target ≥ 1.7x).
+2. One run through Celery + PostgreSQL against the local executor + SQLite (target ≤ 1.05).
+3. Event latency from a worker's write to an SSE client on the other server (target p99 < 50 ms).
+4. 200 SSE subscribers spread over two servers on one run: every event reaches every one.
+
+Every part is a real process started here (PostgreSQL 15, redis-server, uvicorn, python -m
+app.worker); the ratios compare runs measured in this same process, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._server import serve
+from benchmarks.bench_service import fan_out, parse_stream
+from harness.cluster import ROOT, Postgres, Redis, Worker
+
+RUN = {"iterations": 2000, "hidden_size": 50, "batch_size": 100, "learning_rate": 0.1}
+
+
+def bar(done: int, total: int, what: str, started: float) -> None:
+    """A one-line progress bar in the terminal."""
+    width = 30
+    filled = int(width * done / total)
+    line = f"\r  {what} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+    sys.stderr.write(line + f"{time.monotonic() - started:5.1f} s")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def wait_done(url: str, ids: list[str], what: str) -> float:
+    """Poll /runs until every run is finished; the time it took (seconds, from now)."""
+    started = time.monotonic()
+    left = set(ids)
+    shown = -1
+    while left:
+        runs = httpx.get(f"{url}/runs", params={"limit": 1000}, timeout=30).json()["runs"]
+        status = {r["id"]: r["status"] for r in runs}
+        failed = [i for i in ids if status.get(i) in ("failed", "cancelled", "interrupted")]
+        if failed:
+            raise RuntimeError(f"runs did not complete: {failed}")
+        left = {i for i in left if status.get(i) != "completed"}
+        if len(left) != shown:
+            shown = len(left)
+            bar(len(ids) - len(left), len(ids), what, started)
+        if left:
+            time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def post(url: str, config: dict[str, Any]) -> str:
+    """POST /train; the run id."""
+    r = httpx.post(f"{url}/train", json=config, timeout=30)
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+def run_to_end(url: str, config: dict[str, Any]) -> float:
+    """Wall seconds from POST /train to the done event on the stream."""
+    t0 = time.perf_counter()
+    run_id = post(url, config)
+    with httpx.stream("GET", f"{url}/train/{run_id}/events", timeout=300) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: done"):
+                break
+    return time.perf_counter() - t0
+
+
+class Cluster:
+    """PostgreSQL, Redis, API servers and worker nodes, stopped when the block ends."""
+
+    def __init__(self, stack: ExitStack, root: Path) -> None:
+        self.stack, self.root = stack, root
+        self.pg = Postgres().start()
+        stack.callback(self.pg.remove)
+        self.redis = Redis().start()
+        stack.callback(self.redis.remove)
+        self.count = 0
+
+    def env(self, queue: str) -> dict[str, str]:
+        """Settings of a server or worker of this cluster on a fresh database."""
+        self.count += 1
+        return {
+            "BACKPROP_LAB_DATABASE_URL": self.pg.create_database(f"bench_{self.count}"),
+            "BACKPROP_LAB_BROKER_URL": self.redis.url,
+            "BACKPROP_LAB_EXECUTOR": "celery",
+            "BACKPROP_LAB_QUEUE": queue,
+            "BACKPROP_LAB_MAX_ACTIVE_RUNS": "100",
+            "BACKPROP_LAB_MAX_SUBSCRIBERS_PER_RUN": "200",
+        }
+
+    def server(self, env: dict[str, str]) -> str:
+        """Start an API server; its URL."""
+        url, _ = self.stack.enter_context(serve(env, log=True))
+        return str(url)
+
+    def worker(self, env: dict[str, str], concurrency: int = 1) -> Worker:
+        """Start a worker node."""
+        log = self.root / f"worker-{time.monotonic_ns()}.log"
+        worker = Worker({**env, "BACKPROP_LAB_DATA_DIR": str(self.root)}, log, concurrency)
+        worker.start(timeout=120)
+        self.stack.callback(worker.stop)
+        return worker
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    """A cluster in a temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        yield Cluster(stack, Path(tmp))
+
+
+def throughput(c: Cluster, nodes: int, runs: int) -> float:
+    """Runs per second of ``runs`` runs of 2,000 iterations on ``nodes`` worker nodes."""
+    env = c.env(f"throughput-{nodes}")
+    url = c.server(env)
+    workers = [c.worker(env) for _ in range(nodes)]
+    t0 = time.monotonic()
+    ids = [post(url, {**RUN, "seed": i}) for i in range(runs)]
+    wait_done(url, ids, f"{runs} runs on {nodes} worker{'s' if nodes > 1 else ''}")
+    elapsed = time.monotonic() - t0
+    for w in workers:
+        w.stop()
+    return runs / elapsed
+
+
+def latency(c: Cluster, events: int, interval: float) -> list[float]:
+    """Milliseconds from a worker's write of an event to its arrival on the other server."""
+    env = c.env("latency")
+    a, b = c.server(env), c.server(env)
+    run_id = post(a, {**RUN, "iterations": 100})
+    # The writer is a process of its own, as a worker is: it claims the run and appends
+    # one progress event every ``interval`` seconds through the store, stamping each.
+    args = [env["BACKPROP_LAB_DATABASE_URL"], run_id, str(events), str(interval)]
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    arrived: list[float] = []
+    with httpx.stream("GET", f"{b}/train/{run_id}/events", timeout=120) as r:
+        fields: dict[str, str] = {}
+        for line in r.iter_lines():
+            if line == "":
+                if fields.get("event") == "progress":
+                    sent = json.loads(fields["data"])["sent_at"]
+                    arrived.append((time.time() - sent) * 1000)
+                if fields.get("event") == "done":
+                    break
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+    writer.wait(60)
+    if len(arrived) != events:
+        raise RuntimeError(f"{len(arrived)} of {events} events arrived")
+    return arrived
+
+
+_WRITER = """
+import sys, time
+from app.store import NewEvent, RunStore
+from app import events
+url, run_id, n, interval = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+store = RunStore(url)
+run = store.get_run(run_id)
+while run.status == "queued" and store.claim(
+    run_id, "bench-writer", seen=(run.attempt, run.heartbeat_at), max_attempts=2
+).attempt is None:
+    run = store.get_run(run_id)
+attempt = store.get_run(run_id).attempt
+time.sleep(0.5)  # the reader is connected
+for i in range(1, n + 1):
+    data = {"iteration": i, "loss": 1.0, "first_iteration": i, "losses": [1.0],
+            "sent_at": time.time()}
+    store.append([NewEvent(run_id, "progress", data, attempt=attempt)])
+    time.sleep(interval)
+store.append([NewEvent(run_id, "done", events.done("cancelled"), attempt=attempt)])
+"""
+
+
+def fan_out_two(c: Cluster, subscribers: int) -> tuple[int, int, int]:
+    """(subscribers with every event, subscribers, events) of one run over two servers."""
+    env = c.env("fan-out")
+    a, b = c.server(env), c.server(env)
+    c.worker(env)
+    run_id = post(a, {**RUN, "iterations": 3000})
+
+    async def both() -> list[bytes]:
+        half = subscribers // 2
+        got = await asyncio.gather(fan_out(a, run_id, half), fan_out(b, run_id, subscribers - half))
+        return got[0] + got[1]
+
+    raw = asyncio.run(both())
+    expected = [e["id"] for e in parse_stream(raw[0])]
+    full = sum(1 for r in raw if [e["id"] for e in parse_stream(r)] == expected)
+    if expected != list(range(1, len(expected) + 1)):
+        raise RuntimeError("the first subscriber's ids are not consecutive")
+    return full, len(raw), len(expected)
+
+
+def local_vs_celery(c: Cluster, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall seconds of the same run on the local executor + SQLite and on Celery + PostgreSQL."""
+    env = c.env("same-run")
+    url = c.server(env)
+    c.worker(env)
+    config = {**RUN, "iterations": 10_000, "seed": 0}
+    local_times, celery_times = [], []
+    with serve({"BACKPROP_LAB_WORKERS": "1"}, log=True) as (local_url, _):
+        run_to_end(local_url, {**config, "iterations": 200})  # warm both: datasets loaded
+        run_to_end(url, {**config, "iterations": 200})
+        for i in range(repeats):
+            # NOTE: interleaved, so a slow minute of this machine hits both alike.
+            local_times.append(run_to_end(local_url, config))
+            celery_times.append(run_to_end(url, config))
+            print(
+                f"  round {i + 1}: local + SQLite {local_times[-1]:.2f} s, "
+                f"Celery + PostgreSQL {celery_times[-1]:.2f} s",
+                flush=True,
+            )
+    return local_times, celery_times
+
+
+def main() -> None:
+    """Measure and print the four figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=16, help="runs in the throughput test")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of local vs Celery")
+    parser.add_argument("--events", type=int, default=500, help="events in the latency test")
+    parser.add_argument("--subscribers", type=int, default=200)
+    args = parser.parse_args()
+    if not os.environ.get("MNIST_DIR"):
+        shared = ROOT.parent / "shared" / "data" / "mnist"
+        if shared.is_dir():
+            os.environ["MNIST_DIR"] = str(shared)
+    print(f"digits: MNIST_DIR={os.environ.get('MNIST_DIR', '(cache or offline subset)')}")
+    print(f"cores: {os.cpu_count()}")
+    results: dict[str, Any] = {}
+    with cluster() as c:
+        print("1. throughput: 16 runs of 2,000 iterations")
+        one = throughput(c, 1, args.runs)
+        two = throughput(c, 2, args.runs)
+        results["throughput"] = {"one": one, "two": two, "ratio": two / one}
+        print(f"   1 worker {one:.3f} runs/s, 2 workers {two:.3f} runs/s: {two / one:.2f}x")
+
+        print("2. one run of 10,000 iterations: local + SQLite against Celery + PostgreSQL")
+        local_t, celery_t = local_vs_celery(c, args.repeats)
+        ratio = statistics.median(celery_t) / statistics.median(local_t)
+        results["same_run"] = {"local": local_t, "celery": celery_t, "ratio": ratio}
+        print(
+            f"   medians: local {statistics.median(local_t):.2f} s, "
+            f"Celery {statistics.median(celery_t):.2f} s: ratio {ratio:.3f}"
+        )
+
+        print("3. event latency, worker write to an SSE client on the other server")
+        ms = sorted(latency(c, args.events, 0.02))
+        p50, p99 = ms[len(ms) // 2], ms[int(len(ms) * 0.99) - 1]
+        results["latency_ms"] = {"p50": p50, "p99": p99, "max": ms[-1], "events": len(ms)}
+        print(f"   {len(ms)} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms")
+
+        print(f"4. {args.subscribers} SSE subscribers over two servers on one run")
+        full, total, n = fan_out_two(c, args.subscribers)
+        results["fan_out"] = {"complete": full, "subscribers": total, "events": n}
+        print(f"   {full} of {total} subscribers received all {n} events")
+    out = ROOT / "build" / "bench-scale.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"figures written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

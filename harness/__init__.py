@@ -1,0 +1,1 @@
+"""Real services on loopback (PostgreSQL, Redis, Celery workers) for the tests and benchmarks."""
