@@ -5,6 +5,8 @@
 #   docker run --rm -p 8000:8000 -v backprop-lab-data:/var/lib/backprop-lab backprop-lab
 #
 # then open http://127.0.0.1:8000. Runs, metrics and weights live in the volume.
+# The same image runs the training workers (python -m app.worker): compose.yaml starts two
+# servers and two workers on PostgreSQL and Redis (docker compose up --build).
 
 # --- front-end packages from the npm registry (package-lock.json) --------------------------
 FROM node:20-slim AS ui
