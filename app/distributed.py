@@ -18,6 +18,7 @@ the beat stopped, and starts attempt 2 from the beginning, or, past
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -112,6 +113,11 @@ def init_worker_process(settings: Settings) -> None:
     except Exception:
         log.exception("could not preload datasets")
     _process["datasets"] = datasets
+    # NOTE: the objects inherited from the worker's main process (Celery, SQLAlchemy, …) are
+    # kept out of the garbage collector's way, as a spawned local worker has none of them.
+    gc.freeze()
+    names = ", ".join(datasets) or "none preloaded"
+    log.info("training process %d ready (datasets: %s)", os.getpid(), names)
 
 
 def _worker_process() -> tuple[Settings, RunStore, dict[str, Any]]:
@@ -138,6 +144,7 @@ class LogWriter:
         self.poll_every = min(0.25, settings.heartbeat_interval)
         self.parent = os.getppid()
         self.reason: str | None = None
+        self._orphaned = False
         self._queue: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"log-{run_id}", daemon=True)
@@ -152,7 +159,10 @@ class LogWriter:
     @property
     def value(self) -> bool:
         """True when the trainer must stop (cancelled, superseded, or the worker is orphaned)."""
-        return self.reason is not None or os.getppid() != self.parent
+        return self.reason is not None or self._orphaned
+
+    def _watch_parent(self) -> None:
+        self._orphaned = os.getppid() != self.parent
 
     def wait(self) -> None:
         """Block until the attempt's ``done`` is in the log (retrying while it is unreachable)."""
@@ -188,6 +198,7 @@ class LogWriter:
                     self.store.beat(self.run_id, self.attempt)
                     next_beat = now + self.beat_every
                 if now >= next_poll:
+                    self._watch_parent()
                     reason = self.store.stop_reason(self.run_id, self.attempt)
                     if reason and not self.reason:
                         log.info("run %s attempt %d stops: %s", self.run_id, self.attempt, reason)

@@ -150,7 +150,9 @@ def _train_one(
                 progress=True,  # a first-use download shows its bar in the server's terminal
                 report=_download_reporter(name, send, options.progress_interval),
             )
-        trainer = Trainer(TrainConfig(**config), datasets[name])
+        # NOTE: one BLAS thread for the evaluations too: a worker shares the machine's cores
+        # with other workers (two threads each made 2 workers on 2 cores no faster than 1).
+        trainer = Trainer(TrainConfig(**config, eval_threads=1), datasets[name])
         last_sent = -math.inf
 
         for ev in trainer.run(lambda: bool(stop_flag.value)):

@@ -8,12 +8,19 @@ further arguments go to Celery (``python -m app.worker --loglevel=DEBUG``).
 
 from __future__ import annotations
 
-import logging
-import sys
-from typing import Any
+import os
 
-from app.db import describe
-from app.settings import Settings, get_settings
+# NOTE: training processes use one BLAS thread (evaluations included, as on the local
+# executor); set before NumPy loads, so the forked pool processes inherit no BLAS threads.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from app.db import describe  # noqa: E402
+from app.settings import Settings, get_settings  # noqa: E402
 
 
 def celery_app(settings: Settings) -> Any:

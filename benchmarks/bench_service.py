@@ -131,7 +131,7 @@ def engine_run(config: dict[str, Any], data: Any) -> tuple[float, float]:
 
     with threadpool_limits(limits=1):
         start, cpu = time.perf_counter(), time.process_time()
-        for _ in Trainer(TrainConfig(**config), data).run():
+        for _ in Trainer(TrainConfig(**config, eval_threads=1), data).run():  # as a worker does
             pass
         return time.perf_counter() - start, time.process_time() - cpu
 

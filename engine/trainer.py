@@ -54,6 +54,9 @@ class TrainConfig:
     weight_init_std: float = 0.01
     eval_every_epoch: bool = True
     blas_threads: int = 1
+    #: BLAS threads of the accuracy evaluations (large products that a second core speeds up
+    #: when it is free; a service running one trainer per core gives each one).
+    eval_threads: int = 2
     step: str = "fused"
 
     def validate(self) -> None:
@@ -68,7 +71,7 @@ class TrainConfig:
             raise ValueError(f"step must be one of {list(STEPS)}, not {self.step!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {self.dtype!r}")
-        for name in ("hidden_size", "batch_size", "iterations", "blas_threads"):
+        for name in ("hidden_size", "batch_size", "iterations", "blas_threads", "eval_threads"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
@@ -158,7 +161,8 @@ class Trainer:
     def evaluate(self) -> tuple[float, float]:
         """Accuracy on the whole training and test sets."""
         data = self.data
-        with threadpool_limits(limits=max(2, self.config.blas_threads), user_api="blas"):
+        threads = max(self.config.eval_threads, self.config.blas_threads)
+        with threadpool_limits(limits=threads, user_api="blas"):
             if self.fused is None:
                 self.train_acc = self.accuracy(data.x_train, data.t_train)
                 self.test_acc = self.accuracy(data.x_test, data.t_test)

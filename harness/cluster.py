@@ -153,11 +153,12 @@ class Worker:
 
     def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
         self.env = {**os.environ, **env, "BACKPROP_LAB_WORKERS": str(concurrency)}
+        self.concurrency = concurrency
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> Worker:
-        """Start it and wait until Celery says it is ready."""
+        """Start it and wait until each of its training processes has loaded its datasets."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
@@ -174,7 +175,7 @@ class Worker:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the worker exited:\n{self.log.read_text()[-3000:]}")
-            return b" ready." in self.log.read_bytes()[offset:]
+            return self.log.read_bytes()[offset:].count(b"training process ") >= self.concurrency
 
         _wait(ready, "the Celery worker", timeout, self.log)
         return self
