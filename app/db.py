@@ -80,8 +80,10 @@ def make_engine(url: str) -> Engine:
         parsed,
         connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": "backprop-lab"},
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=30,
+        # NOTE: at most 15 connections per process, so several servers (each perhaps with
+        # --workers N) and workers stay inside PostgreSQL's default max_connections of 100.
+        pool_size=5,
+        max_overflow=10,
         pool_timeout=CONNECT_TIMEOUT * 2,
     )
 
@@ -99,9 +101,12 @@ def upgrade(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        # NOTE: servers and workers starting together must not migrate at the same time, and
+        # a migration cut short must leave nothing half done: one locked transaction.
         if is_postgres(engine):
-            # NOTE: servers and workers starting together must not migrate at the same time.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -118,7 +123,7 @@ def head_revision() -> str:
     return head
 
 
-def unavailable_errors() -> tuple[type[BaseException], ...]:
+def unavailable_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean the database cannot be reached (answered 503, not 500)."""
     return (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 

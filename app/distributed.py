@@ -132,8 +132,10 @@ class LogWriter:
     """Writes one attempt's events into the log from a thread, beats, and watches for a stop.
 
     Training never waits for the database: events are queued here and written in
-    batches; while the database is unreachable they are kept and written when it
-    answers again, so nothing recorded is lost.
+    numbered batches; while the database is unreachable a batch is kept and written
+    when it answers again (once: the store knows the numbers it has), so nothing
+    recorded is lost or doubled. Beats come from a thread of their own, so a slow
+    write never makes a live worker look lost.
     """
 
     def __init__(self, store: RunStore, run_id: str, attempt: int, settings: Settings) -> None:
@@ -149,33 +151,47 @@ class LogWriter:
         self._queue: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"log-{run_id}", daemon=True)
+        self._beats = threading.Thread(target=self._beat, name=f"beat-{run_id}", daemon=True)
         self._thread.start()
+        self._beats.start()
 
     # the executor's results queue and stop flag
     def put(self, msg: WorkerMessage) -> None:
         """Queue a message of the trainer (its ``running`` was written by the claim)."""
-        if msg.kind != RUNNING:
-            self._queue.put(msg)
+        if msg.kind == RUNNING:
+            return
+        if msg.kind == "done" and msg.data.get("status") == "cancelled" and self._orphaned:
+            # The trainer stopped because this worker's main process died, not for a cancel.
+            data = events.done("interrupted", message=events.orphaned(), **_metrics(msg.data))
+            msg = WorkerMessage(msg.run_id, "done", data, msg.weights, msg.worker)
+        self._queue.put(msg)
 
     @property
     def value(self) -> bool:
         """True when the trainer must stop (cancelled, superseded, or the worker is orphaned)."""
         return self.reason is not None or self._orphaned
 
-    def _watch_parent(self) -> None:
-        self._orphaned = os.getppid() != self.parent
-
     def wait(self) -> None:
         """Block until the attempt's ``done`` is in the log (retrying while it is unreachable)."""
         while not self._finished.wait(10):
             log.warning("run %s: waiting for the database to record its last events", self.run_id)
 
+    def _beat(self) -> None:
+        while not self._finished.wait(self.beat_every):
+            try:
+                self.store.beat(self.run_id, self.attempt)
+            except Exception as e:
+                if not is_disconnect(e):
+                    log.exception("run %s: could not beat", self.run_id)
+
     def _loop(self) -> None:
         pending: list[WorkerMessage] = []
-        next_beat = next_poll = time.monotonic()
+        batch: tuple[int, list[WorkerMessage]] | None = None  # written once, retried as is
+        number = 0
+        next_poll = time.monotonic()
         while True:
             now = time.monotonic()
-            timeout = max(0.0, min(next_beat, next_poll) - now) if not pending else 0.2
+            timeout = max(0.0, next_poll - now) if batch is None else 0.2
             try:
                 pending.append(self._queue.get(timeout=timeout))
                 while True:
@@ -183,32 +199,35 @@ class LogWriter:
             except queue.Empty:
                 pass
             try:
-                if pending:
-                    self.store.append(
-                        [
-                            NewEvent(m.run_id, m.kind, m.data, m.weights, attempt=self.attempt)
-                            for m in pending
-                        ]
-                    )
-                    if any(m.kind == "done" for m in pending):
+                if batch is None and pending:
+                    number += 1
+                    batch, pending = (number, pending), []
+                if batch is not None:
+                    n, msgs = batch
+                    new = [
+                        NewEvent(m.run_id, m.kind, m.data, m.weights, self.attempt) for m in msgs
+                    ]
+                    self.store.append(new, batch=n)
+                    batch = None
+                    if any(m.kind == "done" for m in msgs):
                         self._finished.set()
                         return
-                    pending = []
-                now = time.monotonic()
-                if now >= next_beat:
-                    self.store.beat(self.run_id, self.attempt)
-                    next_beat = now + self.beat_every
-                if now >= next_poll:
-                    self._watch_parent()
+                if time.monotonic() >= next_poll:
+                    self._orphaned = os.getppid() != self.parent
                     reason = self.store.stop_reason(self.run_id, self.attempt)
                     if reason and not self.reason:
                         log.info("run %s attempt %d stops: %s", self.run_id, self.attempt, reason)
                     self.reason = reason or self.reason
-                    next_poll = now + self.poll_every
+                    next_poll = time.monotonic() + self.poll_every
             except Exception as e:
                 if not is_disconnect(e):
                     log.exception("run %s: could not write to the log", self.run_id)
                 time.sleep(0.5)  # the database is away: keep everything and try again
+
+
+def _metrics(data: dict[str, Any]) -> dict[str, Any]:
+    """A done event's fields other than its status, message and warning."""
+    return {k: v for k, v in data.items() if k not in ("status", "message", "warning")}
 
 
 def claim(store: RunStore, run_id: str, worker: str, settings: Settings) -> int | None:
@@ -241,16 +260,18 @@ def _train_task(task: Any, run_id: str) -> None:
     settings, store, datasets = _worker_process()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
+        run = store.get_run(run_id)
         attempt = claim(store, run_id, worker, settings)
     except Exception as e:
         if is_disconnect(e):
             log.warning("run %s: the database is unreachable; trying again in 2 s", run_id)
             raise task.retry(countdown=2) from e
-        raise
-    if attempt is None:
+        log.exception("run %s could not be started", run_id)
+        message = f"The worker could not start this run: {type(e).__name__}: {e}"
+        store.append([NewEvent(run_id, "done", events.done("failed", message=message))])
         return
-    run = store.get_run(run_id)
-    assert run is not None
+    if attempt is None or run is None:
+        return
     writer = LogWriter(store, run_id, attempt, settings)
     options = WorkerOptions(
         progress_interval=settings.progress_interval, download=settings.download_datasets

@@ -244,6 +244,16 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        return database_unavailable(request, exc)
+
+    # NOTE: registered by type, so they are answered inside the middleware (with the security
+    # headers) and not by the server-error handler, which would also log a traceback.
+    from app.db import unavailable_errors
+
+    for error in unavailable_errors():
+        app.add_exception_handler(error, _database_down)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         from app.db import is_disconnect

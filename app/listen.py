@@ -32,11 +32,13 @@ class LogListener:
         deliver: Callable[[Written], None],
         resync: Callable[[], None],
         watched: Callable[[], set[str]],
+        forget: Callable[[set[str]], None],
     ) -> None:
         self.store = store
         self.deliver = deliver
         self.resync = resync
         self.watched = watched
+        self.forget = forget
         url = normalized_url(store.url)
         self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._delivered: dict[str, int] = {}
@@ -84,9 +86,16 @@ class LogListener:
     def _read(self, announced: dict[str, tuple[int, int]]) -> None:
         watched = self.watched()
         written: Written = {}
-        for run_id, (first, last) in announced.items():
-            if run_id not in watched:
+        unwatched = set(announced) - watched
+        if unwatched:
+            # NOTE: nobody here streams these runs now, so their events are not read; what
+            # this server remembers of them is out of date and is dropped (a stream that
+            # resumes later reads the log).
+            for run_id in unwatched:
                 self._delivered.pop(run_id, None)
+            self.forget(unwatched)
+        for run_id, (first, last) in announced.items():
+            if run_id in unwatched:
                 continue
             after = self._delivered.get(run_id, first - 1)
             if after >= last:

@@ -9,6 +9,7 @@ import json
 import secrets
 import signal
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -82,6 +83,14 @@ class RunNotifier:
             if ev is not None:
                 ev.set()
 
+    def forget(self, run_ids: set[str]) -> None:
+        """Drop what is remembered of these runs (it is out of date) and wake their streams."""
+        for run_id in run_ids:
+            self._recent.pop(run_id, None)
+            ev = self._events.pop(run_id, None)
+            if ev is not None:
+                ev.set()
+
     def resync(self) -> None:
         """Forget what is in memory and wake every stream: each reads the log where it stands."""
         self._recent.clear()
@@ -119,7 +128,6 @@ class RunService:
         self.notifier = RunNotifier()
         self.subscribers: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._admit = threading.Lock()
         self._networks: OrderedDict[str, Any] = OrderedDict()
         self._networks_lock = threading.Lock()
         self.stopping = False
@@ -154,7 +162,11 @@ class RunService:
             from app.listen import LogListener
 
             self._listener = LogListener(
-                self.store, self._publish, self._resync, lambda: set(self.subscribers)
+                self.store,
+                self._publish,
+                self._resync,
+                lambda: set(self.subscribers),
+                self._forget,
             )
             self._listener.start()
         if self.celery:
@@ -209,13 +221,25 @@ class RunService:
     def _record(self, batch: Sequence[WorkerMessage]) -> None:
         """Sink of the executor (pump thread): write a batch in one transaction, wake streams."""
         # A running message starts the run's next attempt: the store numbers it.
-        self._publish(
-            self.store.append([NewEvent(m.run_id, m.kind, m.data, m.weights) for m in batch])
-        )
+        new = [NewEvent(m.run_id, m.kind, m.data, m.weights) for m in batch]
+        while True:
+            try:
+                self._publish(self.store.append(new))
+                return
+            except Exception as e:
+                # NOTE: the database is away: keep the batch (the workers' queues hold the
+                # rest meanwhile) and write it when it answers; nothing recorded is lost.
+                if not is_disconnect(e) or self.stopping:
+                    raise
+                time.sleep(0.5)
 
     def _publish(self, written: dict[str, list[StoredEvent]]) -> None:
         if written and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.notifier.publish, written)
+
+    def _forget(self, run_ids: set[str]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.notifier.forget, run_ids)
 
     def _resync(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -274,16 +298,15 @@ class RunService:
         self.check_limits(req)
         req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
         self.require_broker()
-        with self._admit:
-            limit = self.settings.max_active_runs
-            if self.store.count_active() >= limit:
-                raise Conflict(
-                    f"This server already has {limit} runs queued or training, its limit; "
-                    "wait for one to finish or cancel one.",
-                    code="too_many_runs",
-                    details={"field": "active_runs", "limit": limit},
-                )
-            run = self.store.create_run(secrets.token_hex(8), req.model_dump())
+        limit = self.settings.max_active_runs
+        run = self.store.create_run(secrets.token_hex(8), req.model_dump(), max_active=limit)
+        if run is None:
+            raise Conflict(
+                f"This server already has {limit} runs queued or training, its limit; "
+                "wait for one to finish or cancel one.",
+                code="too_many_runs",
+                details={"field": "active_runs", "limit": limit},
+            )
         try:
             self.executor.submit(run.id, req.model_dump())
         except Exception as e:

@@ -29,6 +29,8 @@ from app.events import TERMINAL
 from app.finite import finite
 
 ACTIVE = ("queued", "running")
+#: The PostgreSQL advisory lock every server takes to admit a run (the active-run cap).
+_ADMIT_LOCK = 0x61_64_6D_74  # "admt"
 #: The PostgreSQL channel that announces appended events ("<run id> <first seq> <last seq>").
 CHANNEL = "backprop_lab_events"
 
@@ -54,6 +56,7 @@ runs = sa.Table(
     sa.Column("heartbeat_at", sa.Float),  # the last beat of the worker training it
     sa.Column("worker", sa.Text),  # who trains it: "<host>:<pid>"
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("written", sa.Integer, nullable=False, server_default="0"),  # see append(batch=)
 )
 event_log = sa.Table(
     "events",
@@ -240,21 +243,37 @@ class RunStore:
 
     # ----------------------------------------------------------------- runs
 
-    def create_run(self, run_id: str, config: dict[str, Any], name: str | None = None) -> RunRecord:
-        """Insert a queued run."""
+    def create_run(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        name: str | None = None,
+        *,
+        max_active: int | None = None,
+    ) -> RunRecord | None:
+        """Insert a queued run; None if ``max_active`` runs are already queued or running.
+
+        The count and the insert are one transaction that every server takes in turn
+        (an advisory lock on PostgreSQL), so servers together never pass the limit; the
+        time is the database's, so servers with skewed clocks still queue in order.
+        """
         with self._writing() as db:
+            if self.postgres:
+                db.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADMIT_LOCK})
+                clock = sa.text("SELECT extract(epoch FROM clock_timestamp())")
+                now = float(db.execute(clock).scalar_one())
+            else:
+                now = time.time()
+            if max_active is not None:
+                active = sa.select(sa.func.count()).where(runs.c.status.in_(ACTIVE))
+                if int(db.execute(active).scalar_one()) >= max_active:
+                    return None
             db.execute(
                 runs.insert().values(
-                    id=run_id,
-                    status="queued",
-                    config=json.dumps(config),
-                    created_at=time.time(),
-                    name=name,
+                    id=run_id, status="queued", config=json.dumps(config), created_at=now, name=name
                 )
             )
-        run = self.get_run(run_id)
-        assert run is not None
-        return run
+        return self.get_run(run_id)
 
     def delete_run(self, run_id: str) -> None:
         """Forget a run that was never accepted (its submission failed)."""
@@ -396,7 +415,9 @@ class RunStore:
 
     # ----------------------------------------------------------------- events
 
-    def append(self, new: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
+    def append(
+        self, new: Sequence[NewEvent], *, batch: int | None = None
+    ) -> dict[str, list[StoredEvent]]:
         """Append events in one transaction; returns the events written, by run, as stored.
 
         A ``running`` event starts the run's next attempt (its data gets the attempt's
@@ -404,19 +425,26 @@ class RunStore:
         in the same transaction; events for a run that is already closed, or of an
         attempt the run has left, are dropped, so a log never continues after its
         ``done`` and never mixes attempts silently.
+
+        ``batch`` numbers a worker's writes within its attempt (1, 2, …): a batch the run
+        has already recorded is dropped, so a write retried after a commit whose answer was
+        lost (the connection broke) does not record its events twice.
         """
         if not new:
             return {}
         with self._writing() as db:
-            return self._append(db, new)
+            return self._append(db, new, batch)
 
-    def _append(self, db: Connection, new: Sequence[NewEvent]) -> dict[str, list[StoredEvent]]:
+    def _append(
+        self, db: Connection, new: Sequence[NewEvent], batch: int | None = None
+    ) -> dict[str, list[StoredEvent]]:
         state = {
             r.id: {
                 "seq": int(r.last_seq),
                 "status": r.status,
                 "attempt": int(r.attempt),
                 "worker": r.worker,
+                "recorded": batch is not None and int(r.written) >= batch,
             }
             for r in self._lock_runs(db, [ev.run_id for ev in new]).values()
         }
@@ -425,14 +453,17 @@ class RunStore:
         now = time.time()
         for ev in new:
             st = state.get(ev.run_id)
-            if st is None or st["status"] in TERMINAL:
+            if st is None or st["status"] in TERMINAL or st["recorded"]:
                 continue
             if ev.attempt is not None and ev.attempt != st["attempt"]:
                 continue  # a lost attempt's worker still writing: never mixed into the next one
             data = ev.data
             if ev.kind == "running":
-                if st["status"] == "running" and "message" not in data:
-                    data = {**data, "message": events.restarted(st["attempt"], st["worker"])}
+                if st["status"] == "running":
+                    # A restart: the lost attempt's weights go with it (its log stays).
+                    db.execute(weights_table.delete().where(weights_table.c.run_id == ev.run_id))
+                    if "message" not in data:
+                        data = {**data, "message": events.restarted(st["attempt"], st["worker"])}
                 st["attempt"] += 1
                 st["status"] = "running"
                 data = {**data, "attempt": st["attempt"]}
@@ -445,6 +476,7 @@ class RunStore:
                         started_at=sa.func.coalesce(runs.c.started_at, now),
                         heartbeat_at=now,
                         worker=ev.worker,
+                        written=0,
                     )
                 )
             st["seq"] += 1
@@ -461,7 +493,10 @@ class RunStore:
         if rows:
             db.execute(event_log.insert(), rows)
         for run_id, stored in written.items():
-            db.execute(runs.update().where(runs.c.id == run_id).values(last_seq=stored[-1].seq))
+            values: dict[str, Any] = {"last_seq": stored[-1].seq}
+            if batch is not None:
+                values["written"] = batch
+            db.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if self.postgres:
                 # NOTE: delivered to listeners only when this transaction commits, so a
                 # listener that reads the log on it always finds these events there.

@@ -153,6 +153,8 @@ def test_a_ragged_value_and_a_bad_file_are_refused_at_once_in_the_learners_words
     )
     expect(page.locator('#graph-svg [data-node="apple"] .node-value')).to_have_text("100")
     page.select_option("#lang-select", "zh")
+    # the inspector is drawn again in Chinese: type into the new one, not the old one
+    expect(page.locator("#inspector-body")).to_contain_text("JSON 形式（任意形状）")
     box = page.locator('#inspector-body textarea[data-focus-key="json"]')
     box.fill("[[1, 2], [3]]")
     box.dispatch_event("change")

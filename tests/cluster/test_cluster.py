@@ -204,9 +204,43 @@ def test_killing_one_api_server_leaves_the_other_streaming(cluster: Cluster) -> 
     assert get(a2, run_id)["status"] == "completed"
 
 
-def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
+def test_a_stream_resumed_after_the_run_ended_unwatched_gets_the_rest_at_once(
+    cluster: Cluster,
+) -> None:
+    """B streamed part of the run, then nobody watched it there until it ended."""
     cluster.worker(concurrency=1)
     a, b = cluster.server(), cluster.server()
+    run_id = start(a, iterations=3000)
+    seen = read_until(b.url, run_id, lambda log: len(log) >= 3)
+    wait_for(lambda: get(a, run_id)["status"] == "completed", "the run ends")
+    t0 = time.monotonic()
+    rest = stream(b.url, run_id, last_event_id=seen[-1].id)  # well before a 15 s ping
+    assert time.monotonic() - t0 < 2.0
+    consecutive(seen + rest)
+    assert rest[-1].data["status"] == "completed"
+
+
+def test_a_worker_whose_main_process_dies_interrupts_its_run(cluster: Cluster) -> None:
+    """Its training process notices, stops, and says why: not a cancel, nothing lost."""
+    worker = cluster.worker(concurrency=1)
+    a = cluster.server()
+    run_id = start(a, iterations=100_000)
+    before = read_until(a.url, run_id, trains)
+    assert worker.proc is not None
+    os.kill(worker.proc.pid, signal.SIGKILL)  # the main process only
+    log = stream(a.url, run_id)
+    consecutive(log)
+    assert [(e.id, e.data) for e in log[: len(before)]] == [(e.id, e.data) for e in before]
+    assert log[-1].data["status"] == "interrupted"
+    assert "lost its main process" in log[-1].data["message"]
+    assert get(a, run_id)["history"]["loss"]
+
+
+def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
+    """An outage longer than the heartbeat timeout: silence during it does not count."""
+    cluster.worker(concurrency=1)
+    a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
+    b = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
     running = start(a, iterations=6000)
     queued = start(a, iterations=600)
     read_until(b.url, running, trains)
@@ -233,7 +267,7 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
         assert refused.json()["error"]["code"] == "database_unavailable"
         assert "PostgreSQL at 127.0.0.1" in refused.json()["error"]["message"]
         assert httpx.get(f"{b.url}/train/{running}", timeout=15).status_code == 503
-        time.sleep(2)  # the worker trains on, keeping its events until the database is back
+        time.sleep(5)  # the worker trains on, keeping its events until the database is back
     finally:
         cluster.pg.start()
     wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200, "A recovers", 30)

@@ -16,13 +16,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as runs:
-        runs.add_column(sa.Column("attempt", sa.Integer, nullable=False, server_default="0"))
-        runs.add_column(sa.Column("heartbeat_at", sa.Float))
-        runs.add_column(sa.Column("worker", sa.Text))
-        runs.add_column(
-            sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+    # NOTE: plain ADD COLUMNs (constant defaults), so SQLite keeps its table as it is.
+    op.add_column("runs", sa.Column("attempt", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("runs", sa.Column("heartbeat_at", sa.Float))
+    op.add_column("runs", sa.Column("worker", sa.Text))
+    op.add_column(
+        "runs", sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # The number of the last batch the current attempt's worker wrote (a retried write that
+    # had in fact been committed is then recognised, and not written twice).
+    op.add_column("runs", sa.Column("written", sa.Integer, nullable=False, server_default="0"))
     op.create_index("runs_active", "runs", ["status", "created_at"])
     # A run's attempts so far are its running events.
     op.execute(
