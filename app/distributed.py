@@ -161,7 +161,8 @@ class LogWriter:
         if msg.kind == RUNNING:
             return
         if msg.kind == "done" and msg.data.get("status") == "cancelled" and self._orphaned:
-            # The trainer stopped because this worker's main process died, not for a cancel.
+            # The trainer stopped because this worker's main process died, not for a cancel
+            # (where the system cannot end a pool process with its parent, as Linux does).
             data = events.done("interrupted", message=events.orphaned(), **_metrics(msg.data))
             msg = WorkerMessage(msg.run_id, "done", data, msg.weights, msg.worker)
         self._queue.put(msg)
