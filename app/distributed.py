@@ -321,10 +321,13 @@ class Reaper:
     machines nor a database outage interrupts a healthy run.
     """
 
-    def __init__(self, store: RunStore, interval: float, timeout: float) -> None:
+    def __init__(
+        self, store: RunStore, interval: float, timeout: float, queue: QueueWatch | None = None
+    ) -> None:
         self.store = store
         self.interval = interval
         self.timeout = timeout
+        self.queue = queue
         self._seen: dict[str, tuple[tuple[int, float | None], float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
@@ -369,3 +372,57 @@ class Reaper:
                 self._seen.clear()  # an outage is not silence: start counting afresh
                 if not is_disconnect(e):
                     log.exception("the reaper could not read the runs")
+            if self.queue is not None:
+                try:
+                    self.queue.sweep()
+                except Exception as e:
+                    log.warning("could not compare the queue with the broker: %s", e)
+
+
+class QueueWatch:
+    """Sends again every queued run whose message the broker no longer holds.
+
+    A Redis that restarts without its data (no ``appendonly``) forgets the runs still
+    queued; the database still has them. A queued run missing from the broker's queue
+    and from its delivered-but-unacknowledged messages, twice in a row
+    ``every`` seconds apart (a message moving from one to the other is never missed
+    twice), is sent again. A duplicate is harmless: the worker's claim drops it.
+    """
+
+    def __init__(self, store: RunStore, executor: CeleryExecutor, every: float = 5.0) -> None:
+        self.store = store
+        self.executor = executor
+        self.every = every
+        self._missing: set[str] = set()
+        self._next = time.monotonic() + every
+
+    def held(self) -> list[bytes]:
+        """Every message the broker holds for the queue: waiting, or delivered and unacked."""
+        import redis
+
+        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            waiting: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            unacked: list[bytes] = client.hvals("unacked")  # type: ignore[assignment]
+        finally:
+            client.close()
+        return waiting + unacked
+
+    def sweep(self, force: bool = False) -> list[str]:
+        """Compare once (when due); returns the ids sent again now."""
+        if not force and time.monotonic() < self._next:
+            return []
+        self._next = time.monotonic() + self.every
+        queued = self.store.queued()
+        if not queued:
+            self._missing.clear()
+            return []
+        held = self.held()
+        missing = {r for r in queued if not any(r.encode() in m for m in held)}
+        again = sorted(missing & self._missing)
+        for run_id in again:
+            log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
+            self.executor.submit(run_id, {})
+        self._missing = missing - set(again)
+        return again

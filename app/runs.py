@@ -170,10 +170,13 @@ class RunService:
             )
             self._listener.start()
         if self.celery:
-            from app.distributed import Reaper
+            from app.distributed import CeleryExecutor, QueueWatch, Reaper
 
             s = self.settings
-            self._reaper = Reaper(self.store, s.heartbeat_interval, s.heartbeat_timeout)
+            watch = None
+            if isinstance(self.executor, CeleryExecutor):
+                watch = QueueWatch(self.store, self.executor)
+            self._reaper = Reaper(self.store, s.heartbeat_interval, s.heartbeat_timeout, watch)
             self._reaper.start()
         self._watch_shutdown_signals()
 

@@ -393,6 +393,12 @@ class RunStore:
                 return "cancelled"
             return str(row.status)
 
+    def queued(self) -> list[str]:
+        """Ids of the runs waiting for a worker, oldest first."""
+        query = sa.select(runs.c.id).where(runs.c.status == "queued").order_by(runs.c.created_at)
+        with self._reading() as db:
+            return list(db.execute(query).scalars())
+
     def beats(self) -> list[tuple[str, int, float | None]]:
         """(run id, attempt, last beat) of every running run."""
         query = sa.select(runs.c.id, runs.c.attempt, runs.c.heartbeat_at).where(

@@ -140,6 +140,14 @@ class Redis:
             self.proc.terminate()
             self.proc.wait(20)
 
+    def lose_data(self) -> None:
+        """Stop it, delete what it kept on disk, and start it again empty."""
+        self.stop()
+        for path in self.root.iterdir():
+            if path != self.log:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.start()
+
     def remove(self) -> None:
         """Stop it and delete its files."""
         if self.proc and self.proc.poll() is None:

@@ -316,6 +316,23 @@ def test_redis_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster
     assert stream(b.url, start(b, iterations=100))[-1].data["status"] == "completed"
 
 
+def test_runs_queued_in_a_redis_that_lost_its_data_are_sent_again(cluster: Cluster) -> None:
+    """Redis restarted empty (no appendonly file): the database still knows the queued run."""
+    cluster.worker(concurrency=1)
+    a = cluster.server()
+    busy = start(a, iterations=100_000)
+    read_until(a.url, busy, trains)
+    queued = start(a, iterations=300)
+    cluster.redis.lose_data()
+    wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200, "A sees Redis", 30)
+    httpx.delete(f"{a.url}/train/{busy}")
+    t0 = time.monotonic()
+    log = stream(a.url, queued)
+    assert log[-1].data["status"] == "completed"
+    assert [e.data["attempt"] for e in log if e.event == "running"] == [1]  # trained once
+    assert time.monotonic() - t0 < 30
+
+
 def test_the_same_seed_gives_the_same_losses_on_the_local_and_celery_executors(
     cluster: Cluster, server_factory: Any, tmp_path: Any
 ) -> None:
