@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness.processes import ProcessGroup
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -156,8 +157,12 @@ class Redis:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class Worker:
-    """``python -m app.worker``: a Celery worker node with its pool of training processes."""
+class Worker(ProcessGroup):
+    """``python -m app.worker``: a Celery worker node with its pool of training processes.
+
+    ``kill`` is a whole node lost (its main process and its pool); ``stop`` is Celery's warm
+    shutdown (SIGTERM).
+    """
 
     def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
         self.env = {**os.environ, **env, "BACKPROP_LAB_WORKERS": str(concurrency)}
@@ -194,18 +199,3 @@ class Worker:
         pid = self.proc.pid
         tasks = Path(f"/proc/{pid}/task")
         return sorted(int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split())
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker node (its main process and its pool): a machine lost."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        """Stop it (SIGTERM, Celery's warm shutdown), then make sure it is gone."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 from engine.data import OFFLINE_ENV, SUBSET, dataset_status, load_dataset
 from engine.data.locations import find_files
+from harness.processes import ProcessGroup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +32,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    """A real uvicorn process serving the app on a free port."""
+class Server(ProcessGroup):
+    """A real uvicorn process serving the app on a free port (``kill``: a crash)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.data_dir = data_dir
@@ -70,21 +70,6 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL the server and every process it started (a crash)."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        """Stop the server gracefully (SIGTERM), then make sure it is gone."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture

@@ -52,6 +52,21 @@ def trains(log: list[Event]) -> bool:
     return log[-1].event == "progress"
 
 
+def watch(server: Server, run_id: str) -> tuple[threading.Thread, list[Event]]:
+    """Stream a run in a thread until it ends; returns once three events have arrived."""
+    seen: list[Event] = []
+
+    def read() -> None:
+        with httpx.stream("GET", f"{server.url}/train/{run_id}/events", timeout=90) as r:
+            for ev in iter_events(r):
+                seen.append(ev)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    wait_for(lambda: len(seen) >= 3, "the stream has begun")
+    return reader, seen
+
+
 def consecutive(log: list[Event]) -> None:
     """Event ids are 1, 2, 3, … with no gap and no repeat."""
     assert [e.id for e in log] == list(range(1, len(log) + 1))
@@ -184,16 +199,7 @@ def test_killing_one_api_server_leaves_the_other_streaming(cluster: Cluster) -> 
     cluster.worker(concurrency=1)
     a, b = cluster.server(), cluster.server()
     run_id = start(a, iterations=3000)
-    seen: list[Event] = []
-
-    def watch() -> None:
-        with httpx.stream("GET", f"{b.url}/train/{run_id}/events", timeout=60) as r:
-            for ev in iter_events(r):
-                seen.append(ev)
-
-    reader = threading.Thread(target=watch)
-    reader.start()
-    wait_for(lambda: len(seen) >= 3, "B streams")
+    reader, seen = watch(b, run_id)
     a.kill()
     assert seen[-1].event != "done"  # A died mid-run
     reader.join(60)
@@ -248,16 +254,7 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
     running = start(a, iterations=6000)
     queued = start(a, iterations=600)
     read_until(b.url, running, trains)
-    seen: list[Event] = []
-
-    def watch() -> None:
-        with httpx.stream("GET", f"{b.url}/train/{running}/events", timeout=90) as r:
-            for ev in iter_events(r):
-                seen.append(ev)
-
-    reader = threading.Thread(target=watch)
-    reader.start()
-    wait_for(lambda: len(seen) >= 3, "B streams")
+    reader, seen = watch(b, running)
     cluster.pg.stop()
     try:
         health = httpx.get(f"{a.url}/healthz", timeout=15)
