@@ -648,7 +648,9 @@ export class TrainView {
     run.lastLoss = data.loss;
     const now = performance.now();
     const prev = run.samples[run.samples.length - 1];
-    if (prev && now - prev.t < 60) run.samples.pop();
+    // Events close together (a short epoch flushes often) replace the latest sample, never the
+    // first: otherwise a fast run, its events 25 ms apart, would never show a rate.
+    if (prev && run.samples.length > 1 && now - prev.t < 60) run.samples.pop();
     run.samples.push({ t: now, it: data.iteration });
     while (run.samples.length > 2 && now - run.samples[0].t > 5000) run.samples.shift();
   }
