@@ -31,7 +31,7 @@ from app import events
 from app.db import is_disconnect
 from app.executor import RUNNING, Sink, WorkerMessage, WorkerOptions, _train_one
 from app.settings import Settings
-from app.store import NewEvent, RunStore
+from app.store import NewEvent, RunRecord, RunStore
 
 log = logging.getLogger("backprop_lab.distributed")
 
@@ -145,9 +145,7 @@ class LogWriter:
         self.beat_every = settings.heartbeat_interval
         # NOTE: a cancel is seen within half a second (the issue asks for one).
         self.poll_every = min(0.5, settings.heartbeat_interval)
-        self.parent = os.getppid()
         self.reason: str | None = None
-        self._orphaned = False
         self._queue: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"log-{run_id}", daemon=True)
@@ -158,19 +156,17 @@ class LogWriter:
     # the executor's results queue and stop flag
     def put(self, msg: WorkerMessage) -> None:
         """Queue a message of the trainer (its ``running`` was written by the claim)."""
-        if msg.kind == RUNNING:
-            return
-        if msg.kind == "done" and msg.data.get("status") == "cancelled" and self._orphaned:
-            # The trainer stopped because this worker's main process died, not for a cancel
-            # (where the system cannot end a pool process with its parent, as Linux does).
-            data = events.done("interrupted", message=events.orphaned(), **_metrics(msg.data))
-            msg = WorkerMessage(msg.run_id, "done", data, msg.weights, msg.worker)
-        self._queue.put(msg)
+        if msg.kind != RUNNING:
+            self._queue.put(msg)
 
     @property
     def value(self) -> bool:
-        """True when the trainer must stop (cancelled, superseded, or the worker is orphaned)."""
-        return self.reason is not None or self._orphaned
+        """True when the trainer must stop (cancelled, or its attempt superseded or ended).
+
+        A pool process never outlives its worker's main process: Celery's prefork pool
+        has the kernel kill it with its parent, and the servers' reaper ends the run.
+        """
+        return self.reason is not None
 
     def wait(self) -> None:
         """Block until the attempt's ``done`` is in the log (retrying while it is unreachable)."""
@@ -214,7 +210,6 @@ class LogWriter:
                         self._finished.set()
                         return
                 if time.monotonic() >= next_poll:
-                    self._orphaned = os.getppid() != self.parent
                     reason = self.store.stop_reason(self.run_id, self.attempt)
                     if reason and not self.reason:
                         log.info("run %s attempt %d stops: %s", self.run_id, self.attempt, reason)
@@ -226,12 +221,7 @@ class LogWriter:
                 time.sleep(0.5)  # the database is away: keep everything and try again
 
 
-def _metrics(data: dict[str, Any]) -> dict[str, Any]:
-    """A done event's fields other than its status, message and warning."""
-    return {k: v for k, v in data.items() if k not in ("status", "message", "warning")}
-
-
-def claim(store: RunStore, run_id: str, worker: str, settings: Settings) -> int | None:
+def claim(store: RunStore, run: RunRecord | None, worker: str, settings: Settings) -> int | None:
     """The attempt this worker starts, or None if the run is not (or no longer) for it.
 
     A queued run is claimed at once. A run that is already running was put back by
@@ -239,9 +229,9 @@ def claim(store: RunStore, run_id: str, worker: str, settings: Settings) -> int 
     three intervals; a beat means its worker lives (this delivery is dropped),
     silence means it was lost, and the next attempt starts.
     """
-    run = store.get_run(run_id)
     if run is None or run.finished:
         return None
+    run_id = run.id
     seen = (run.attempt, run.heartbeat_at)
     if run.status == "running":
         deadline = time.monotonic() + 3 * settings.heartbeat_interval
@@ -262,7 +252,7 @@ def _train_task(task: Any, run_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         run = store.get_run(run_id)
-        attempt = claim(store, run_id, worker, settings)
+        attempt = claim(store, run, worker, settings)
     except Exception as e:
         if is_disconnect(e):
             log.warning("run %s: the database is unreachable; trying again in 2 s", run_id)
@@ -356,9 +346,7 @@ class Reaper:
             if seen is None or seen[0] != key:
                 self._seen[run_id] = (key, now)
             elif now - seen[1] > self.timeout:
-                run = self.store.get_run(run_id)
-                message = events.silent(self.timeout, run.worker if run else None)
-                if self.store.interrupt_if_silent(run_id, key, message):
+                if self.store.interrupt_if_silent(run_id, key, self.timeout):
                     log.warning("run %s interrupted: no beat for %g s", run_id, self.timeout)
                     interrupted.append(run_id)
                 del self._seen[run_id]

@@ -55,14 +55,6 @@ def silent(seconds: float, worker: str | None) -> str:
     )
 
 
-def orphaned() -> str:
-    """The ``message`` of a run whose worker's main process died under it."""
-    return (
-        "The worker training this run lost its main process (killed or out of memory), so "
-        "the run stopped. What it recorded is kept; start it again."
-    )
-
-
 def done(
     status: str, *, message: str | None = None, warning: str | None = None, **fields: Any
 ) -> dict[str, Any]:

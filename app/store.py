@@ -408,13 +408,14 @@ class RunStore:
             return [(r.id, int(r.attempt), r.heartbeat_at) for r in db.execute(query)]
 
     def interrupt_if_silent(
-        self, run_id: str, seen: tuple[int, float | None], message: str
+        self, run_id: str, seen: tuple[int, float | None], silent_for: float
     ) -> bool:
         """End a running run ``interrupted`` if its attempt and last beat are still ``seen``."""
         with self._writing() as db:
             row = self._lock_runs(db, [run_id]).get(run_id)
             if row is None or row.status != "running" or (row.attempt, row.heartbeat_at) != seen:
                 return False
+            message = events.silent(silent_for, row.worker)
             done = events.done("interrupted", message=message, iterations=row.iterations)
             self._append(db, [NewEvent(run_id, "done", done)])
             return True
