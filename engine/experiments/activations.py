@@ -41,18 +41,24 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 #: The weight initialisations: a fixed std, Xavier's sqrt(1/n) or He's sqrt(2/n).
 INITS: tuple[str, ...] = ("std", "xavier", "he")
 
+
+@dataclass(frozen=True)
+class ActivationSettings:
+    """The settings of one histogram experiment."""
+
+    layers: int = 5
+    nodes: int = 100
+    samples: int = 1000
+    activation: str = "sigmoid"
+    init: str = "std"
+    weight_init_std: float = 1.0
+    bins: int = 30
+    seed: int = 0
+    range: tuple[float, float] = (0.0, 1.0)
+
+
 #: The book's settings (its figure 6-10: sigmoid with std 1).
-ACTIVATION_DEFAULTS: dict[str, object] = {
-    "layers": 5,
-    "nodes": 100,
-    "samples": 1000,
-    "activation": "sigmoid",
-    "init": "std",
-    "weight_init_std": 1.0,
-    "bins": 30,
-    "seed": 0,
-    "range": (0.0, 1.0),
-}
+ACTIVATION_DEFAULTS = ActivationSettings()
 
 #: Upper bounds of a request (the API answers 413 past them): at most about 1 s of work.
 ACTIVATION_LIMITS: dict[str, int] = {"layers": 10, "nodes": 300, "samples": 5000, "bins": 200}

@@ -53,13 +53,24 @@ FUNCTIONS: dict[str, TestFunction] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class RaceSettings:
+    """The settings of one race: function, start, steps and each optimizer's learning rate."""
+
+    function: str = "x2/20+y2"
+    start: tuple[float, float] = (-7.0, 2.0)
+    steps: int = 30
+    optimizers: tuple[tuple[str, float], ...] = (
+        ("sgd", 0.95),
+        ("momentum", 0.1),
+        ("adagrad", 1.5),
+        ("adam", 0.3),
+    )
+
+
 #: The book's race: its start, its 30 steps and each optimizer's learning rate.
-RACE_DEFAULTS: dict[str, object] = {
-    "function": "x2/20+y2",
-    "start": (-7.0, 2.0),
-    "steps": 30,
-    "optimizers": {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3},
-}
+RACE_DEFAULTS = RaceSettings()
 
 #: Upper bounds of a race request (the API answers 413 past them).
 RACE_LIMITS: dict[str, int] = {"steps": 1000}

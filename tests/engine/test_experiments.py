@@ -134,14 +134,10 @@ def book_race(lrs: dict[str, float], init_pos: tuple[float, float], steps: int) 
 
 
 def test_the_defaults_are_the_books() -> None:
-    assert RACE_DEFAULTS["start"] == (-7.0, 2.0)
-    assert RACE_DEFAULTS["steps"] == 30
-    assert RACE_DEFAULTS["optimizers"] == {
-        "sgd": 0.95,
-        "momentum": 0.1,
-        "adagrad": 1.5,
-        "adam": 0.3,
-    }
+    assert RACE_DEFAULTS.start == (-7.0, 2.0)
+    assert RACE_DEFAULTS.steps == 30
+    book = {"sgd": 0.95, "momentum": 0.1, "adagrad": 1.5, "adam": 0.3}
+    assert dict(RACE_DEFAULTS.optimizers) == book
 
 
 @pytest.mark.parametrize(
@@ -192,7 +188,7 @@ def test_the_trace_holds_the_gradient_read_and_the_state_after_each_update() -> 
 
 
 def test_adagrad_arrives_first_on_the_books_race() -> None:
-    paths, _ = race(RACE_DEFAULTS["optimizers"], (-7.0, 2.0), 30)  # type: ignore[arg-type]
+    paths, _ = race(dict(RACE_DEFAULTS.optimizers), RACE_DEFAULTS.start, RACE_DEFAULTS.steps)
     first = arrivals(paths, "x2/20+y2")
     radius = FUNCTIONS["x2/20+y2"].radius
     for name, step in first.items():
@@ -306,9 +302,6 @@ def test_the_global_random_state_is_left_alone() -> None:
 
 def test_the_defaults_and_inits_are_the_books() -> None:
     assert INITS == ("std", "xavier", "he")
-    assert {k: ACTIVATION_DEFAULTS[k] for k in ("layers", "nodes", "samples", "bins")} == {
-        "layers": 5,
-        "nodes": 100,
-        "samples": 1000,
-        "bins": 30,
-    }
+    d = ACTIVATION_DEFAULTS
+    assert (d.layers, d.nodes, d.samples, d.bins, d.range) == (5, 100, 1000, 30, (0.0, 1.0))
+    assert (d.activation, d.init, d.weight_init_std) == ("sigmoid", "std", 1.0)
