@@ -5,9 +5,10 @@ import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
+import { ExperimentsView } from "./experiments-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 
-const VIEWS = ["graph", "train", "gradcheck"];
+const VIEWS = ["graph", "train", "gradcheck", "experiments"];
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
 let ready = false;
@@ -24,6 +25,7 @@ function writeUrl() {
   if (g) params.set("g", g);
   if (g && graph.presetId) params.set("p", graph.presetId);
   for (const [key, value] of graph.learnParams()) params.set(key, value);
+  if (currentView === "experiments") for (const [key, value] of experiments.urlParams()) params.set(key, value);
   const next = `#${params.toString()}`;
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
@@ -36,15 +38,17 @@ function writeUrl() {
 async function restore() {
   const params = hashParams();
   await graph.openFromUrl(params.get("g"), params.get("p"));
+  experiments.open(params.get("exp"), false);
   show(params.get("view") || "graph");
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
+const experiments = new ExperimentsView({ onUrlChange: writeUrl });
 
 /**
- * Show one view (graph, train or gradcheck; an unknown name shows the graph).
+ * Show one view (graph, train, gradcheck or experiments; an unknown name shows the graph).
  * @param {string} view
  */
 function show(view) {
@@ -55,6 +59,7 @@ function show(view) {
   document.body.dataset.view = view;
   if (view === "graph") graph.onShow();
   if (view === "train") train.onShow();
+  if (view === "experiments") experiments.onShow();
   writeUrl();
 }
 
@@ -68,10 +73,13 @@ async function main() {
     graph.relabel();
     train.relabel();
     gradcheck.relabel();
+    experiments.relabel();
   });
   bindTabs(tabs, "view", show);
   const params = hashParams();
   await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init()]);
+  experiments.init();
+  experiments.open(params.get("exp"), false);
   await graph.initLearn(params);
   ready = true;
   show(params.get("view") || "graph");
