@@ -114,7 +114,8 @@ export class ActivationsPage {
     const cap = this.activation.value === "relu" && rest > 0 ? Math.min(top, rest * 1.25) : top;
     const [lo, hi] = data.range;
     const total = data.layers[0] ? data.layers[0].counts.reduce((a, b) => a + b, 0) + data.layers[0].outside : 0;
-    this.note.textContent = t("exp.act.note", { lo, hi, scale: fmt(data.scale, 4), top: Math.round(cap) });
+    const noteKey = cap < top ? "exp.act.noteCut" : "exp.act.note";
+    this.note.textContent = t(noteKey, { lo, hi, scale: fmt(data.scale, 4), top: Math.round(cap) });
     this.hists.dataset.shown = this.shown;
     this.hists.replaceChildren(...data.layers.map((layer, i) => {
       const plot = svg("svg", {

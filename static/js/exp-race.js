@@ -281,7 +281,7 @@ export class RacePage {
     const [ox, oy] = this.xy(0, 0);
     svg("line", { x1: 0, y1: oy, x2: W, y2: oy }, axes);
     svg("line", { x1: ox, y1: 0, x2: ox, y2: H }, axes);
-    for (const x of [-10, -5, 5, 10]) svg("text", { x: this.xy(x, 0)[0] + (x === 10 ? -18 : 3), y: oy + 16 }, axes, String(x));
+    for (const x of [-10, -5, 5, 10]) svg("text", { x: this.xy(x, 0)[0] + (x === 10 ? -26 : 3), y: oy + 16 }, axes, String(x));
     for (const y of [-4, -2, 2, 4]) svg("text", { x: ox + 5, y: this.xy(0, y)[1] + 4 }, axes, String(y));
     const [mx, my] = this.xy(data.contours.minimum[0], data.contours.minimum[1]);
     svg("path", { d: `M${mx - 9},${my}h18M${mx},${my - 9}v18`, class: "exp-minimum" }, this.plot);

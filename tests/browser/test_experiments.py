@@ -238,3 +238,31 @@ def test_the_page_is_in_the_address(lab: Lab) -> None:
     expect(page.locator("#view-experiments")).to_be_visible()
     expect(page.locator("#exp-race")).to_be_visible()
     expect(page.locator("#exp-tab-race")).to_have_attribute("aria-selected", "true")
+
+
+@pytest.mark.parametrize("page_name", ["race", "activations"])
+def test_both_pages_fit_a_360_px_phone_and_every_control_takes_a_finger(
+    browser: Browser, ui_server: Server, page_name: str
+) -> None:
+    with lab_on(browser, ui_server.url, {"width": 360, "height": 740}, has_touch=True) as lab:
+        page = lab.open(f"#view=experiments&exp={page_name}")
+        prefix = "race" if page_name == "race" else "act"
+        page.locator(f"#{prefix}-question .exp-skip").tap()
+        expect(page.locator(f"#{prefix}-result")).to_be_visible()
+        expect(page.locator(f"#{prefix}-question .exp-verdict")).to_contain_text("Skipped")
+        if page_name == "race":
+            expect(page.locator("#race-plot .exp-path")).to_have_count(4)
+            page.locator("#race-prev").tap()
+            expect(page.locator("#race-step-label")).to_have_text("Step 29 of 30")
+        else:
+            expect(page.locator("#act-hists .exp-hist")).to_have_count(5)
+        no_sideways_scroll(page, 360)
+        controls = page.locator(
+            f"#exp-{page_name} button:visible, #exp-{page_name} select:visible, "
+            f"#exp-{page_name} input:visible, #tab-experiments, .exp-tabs [role=tab]"
+        )
+        for i in range(controls.count()):
+            box = controls.nth(i).bounding_box()
+            assert box is not None
+            assert box["height"] >= 40, controls.nth(i).evaluate("e => e.outerHTML.slice(0, 80)")
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 360.5
