@@ -37,7 +37,7 @@ export class ActivationsPage {
       id: "act-question",
       prompt: "exp.act.question",
       choices: ["std1", "std001", "xavier"].map((v) => ({ value: v, label: `exp.init.${v}` })),
-      onAnswer: () => this.reveal(),
+      onAnswer: (pick) => this.answered(pick),
     });
     this.activation = h("select", { id: "act-activation", onchange: () => this.load() },
       ...ACTIVATIONS.map((a) => h("option", { value: a, "data-i18n": `exp.act.${a}`, text: t(`exp.act.${a}`) })));
@@ -94,6 +94,22 @@ export class ActivationsPage {
     this.data = data;
     this.shown = `${body.activation} ${this.init.value}`;
     if (this.question.answer !== undefined) this.reveal();
+  }
+
+  /**
+   * The learner answered: show the histograms of the init they picked (the book's std 1 if
+   * they skipped), so they see for themselves whether the layers stay alive.
+   * @param {string | null} pick
+   */
+  answered(pick) {
+    const init = pick ?? "std1";
+    if (this.activation.value === "sigmoid" && this.init.value === init) {
+      this.reveal();
+      return;
+    }
+    this.activation.value = "sigmoid";
+    this.init.value = init;
+    this.load();
   }
 
   reveal() {

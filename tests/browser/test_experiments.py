@@ -198,6 +198,10 @@ def test_the_histograms_draw_the_apis_counts(touch: Touch, ui_server: Server) ->
     expect(page.locator("#act-question .exp-verdict")).to_contain_text(words["right"])
     hists = page.locator("#act-hists .exp-hist")
     expect(hists).to_have_count(5)
+    # the histograms of the learner's pick are shown first
+    expect(page.locator("#act-hists")).to_have_attribute("data-shown", "sigmoid xavier")
+    expect(page.locator("#act-init")).to_have_value("xavier")
+    page.select_option("#act-init", "std1")
     expect(page.locator("#act-hists")).to_have_attribute("data-shown", "sigmoid std1")
     book = {"layers": 5, "nodes": 100, "samples": 1000, "bins": 30, "seed": 0}
     want = post(ui_server, "/experiments/activations", {**book, "activation": "sigmoid"})
