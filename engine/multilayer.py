@@ -70,6 +70,8 @@ class MultiLayerNet:
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, not {self.dtype}")
         self.params: dict[str, Array] = {}
+        #: The loss (with weight decay) of the last ``gradient`` call's batch.
+        self.last_loss: float | None = None
         self._init_weight(weight_init_std)
         self.layers: OrderedDict[str, Any] = OrderedDict()
         self._build_layers()
@@ -135,7 +137,7 @@ class MultiLayerNet:
         return {key: numerical_gradient(loss_w, self.params[key], eps) for key in keys}
 
     def _backward(self, x: Any, t: Any) -> None:
-        self.loss(x, t, train_flg=True)
+        self.last_loss = self.loss(x, t, train_flg=True)
         dout: Any = self.last_layer.backward(1)
         layers = list(self.layers.values())
         for layer in reversed(layers[1:]):
