@@ -93,6 +93,9 @@ class FusedMultiStep(FusedStep):
         self._dhs = [np.empty((n, m), dtype=dtype) for m in sizes]
         self._tmps = [np.empty((n, m), dtype=dtype) for m in sizes]
         self._m = np.empty((n, 1), dtype=dtype)
+        self._total = np.empty(n, dtype=dtype)
+        self._log = np.empty(n, dtype=dtype)
+        self._ones_c = np.ones(network.output_size, dtype=dtype)
         self._ones_n = np.ones(n, dtype=dtype)
         self._rows = np.arange(n)
         self._eval: Any = None
@@ -120,12 +123,14 @@ class FusedMultiStep(FusedStep):
                 _activate(kind, h[layer])
         # Softmax-with-Loss as log-softmax, then dscores = fold * (softmax - onehot) / n
         s, t = h[-1], self.labels[idx]
-        s -= np.max(s, axis=1, keepdims=True, out=self._m[:n])
-        picked = float(np.sum(s[self._rows[:n], t]))
+        # NOTE: row sums as products with ones (BLAS), several times faster than np.sum
+        # on these (batch, 10) arrays, as in engine/fused.py.
+        s -= np.maximum.reduce(s, axis=1, keepdims=True, out=self._m[:n])
+        picked = float(np.dot(self._ones_n[:n], s[self._rows[:n], t]))
         e = np.exp(s, out=dh[-1])
-        total = np.sum(e, axis=1, keepdims=True, out=self._m[:n])
-        loss = (float(np.sum(np.log(total))) - picked) / n
-        e /= total
+        total = np.matmul(e, self._ones_c, out=self._total[:n])
+        loss = (float(np.dot(self._ones_n[:n], np.log(total, out=self._log[:n]))) - picked) / n
+        e /= total[:, None]
         e[self._rows[:n], t] -= 1
         e *= self.fold / n
         if self.decay:
