@@ -10,7 +10,11 @@ from engine.trainer import INITS, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WEIGHT_DEC
 
 def add_chapter6_options(tr: argparse.ArgumentParser) -> None:
     """train's options for the book's chapter-6 networks (their defaults: the TwoLayerNet)."""
-    g = tr.add_argument_group("chapter 6 (any of these trains a MultiLayerNet)")
+    g = tr.add_argument_group(
+        "chapter 6",
+        "--layers, --activation, --init, --batch-norm, --dropout or --weight-decay off its "
+        "default trains the book's MultiLayerNet(Extend) instead of the TwoLayerNet",
+    )
     g.add_argument(
         "--layers", type=int, nargs="+", metavar="N",
         help=f"hidden layer sizes, up to {MAX_HIDDEN_LAYERS} (default: one of --hidden-size)",
