@@ -99,6 +99,9 @@ class FusedMultiStep(FusedStep):
         self._ones_n = np.ones(n, dtype=dtype)
         self._rows = np.arange(n)
         self._eval: Any = None
+        #: The last step's batch size and pixel prefix (W1's rows past it had no data gradient).
+        self.last_n = 0
+        self.last_k = 0
 
     def step(self, idx: NDArray[np.intp], k: int | None = None) -> float:
         """One training iteration on the training images idx; returns the batch's loss."""
@@ -109,6 +112,7 @@ class FusedMultiStep(FusedStep):
         np.take(self.train.x, self.train.row_of[idx], axis=0, out=self._u8[:n])
         x = self._x[: n * k].reshape(n, k)
         np.copyto(x, self._u8[:n, :k], casting="unsafe")  # pixel values 0..255, exact
+        self.last_n, self.last_k = n, k
         h = [b[:n] for b in self._hs]
         dh = [b[:n] for b in self._dhs]
         tmp = [b[:n] for b in self._tmps]
@@ -152,6 +156,16 @@ class FusedMultiStep(FusedStep):
             _backprop_activation(kind, h[layer - 1], dh[layer - 1], tmp[layer - 1])
         self._update(k)
         return loss
+
+    def activations(self) -> list[Array]:
+        """Each hidden layer's output (after its activation) for the last step's batch.
+
+        Views of the step's buffers: the next step overwrites them. (``grads`` holds the
+        last step's gradients in the step's own pixel order; with plain SGD they are
+        already multiplied by the learning rate, i.e. they are the update, and W1's rows
+        past ``last_k`` are left over from earlier steps.)
+        """
+        return [h[: self.last_n] for h in self._hs[:-1]]
 
     def _update(self, k: int) -> None:
         """The optimizer's step; W1's rows past k have no gradient but the weight decay's."""

@@ -70,3 +70,18 @@ def test_bn_and_dropout_nets_take_the_layer_path() -> None:
     assert trainer.fused is None
     with pytest.raises(TypeError, match="BatchNorm"):
         FusedMultiStep(trainer.network, trainer.optimizer, tiny().x_train, tiny().t_train, 10)  # type: ignore[arg-type]
+
+
+def test_activations_are_the_layer_paths_hidden_outputs() -> None:
+    data = tiny(seed=4)
+    fused_net, layer_net = twin("sigmoid", 0.0)
+    step = FusedMultiStep(fused_net, OPTIMIZERS["sgd"](lr=0.1), data.x_train, data.t_train, 30)
+    idx = np.arange(30)
+    step.step(idx)
+    x = data.x_train[idx].reshape(30, -1) / 255.0
+    layer_net.loss(x, data.t_train[idx])  # the forward, with the weights before the update
+    outputs = [layer_net.layers[f"Affine{i}"].x for i in (2, 3)]  # the next Affine's input
+    got = step.activations()
+    assert len(got) == 2 and step.last_n == 30 and 0 < step.last_k <= 784
+    for a, b in zip(got, outputs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
