@@ -85,3 +85,20 @@ def test_activations_are_the_layer_paths_hidden_outputs() -> None:
     assert len(got) == 2 and step.last_n == 30 and 0 < step.last_k <= 784
     for a, b in zip(got, outputs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("decay", [0.0, 0.2])
+def test_gradients_are_the_layer_paths_without_the_decay(optimizer: str, decay: float) -> None:
+    data = tiny(seed=5)
+    fused_net, layer_net = twin("relu", decay)
+    opt = OPTIMIZERS[optimizer](lr=0.1)
+    step = FusedMultiStep(fused_net, opt, data.x_train, data.t_train, 30)
+    idx = np.arange(30, 60)
+    before = {k: v.copy() for k, v in layer_net.params.items()}
+    step.step(idx)
+    grads = layer_net.gradient(data.x_train[idx].reshape(30, -1) / 255.0, data.t_train[idx])
+    got = step.gradients()
+    for key, value in grads.items():
+        data_part = value - decay * before[key] if key.startswith("W") else value
+        np.testing.assert_allclose(got[key], data_part, rtol=1e-9, atol=1e-13, err_msg=key)
