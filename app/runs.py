@@ -21,11 +21,31 @@ from starlette.concurrency import run_in_threadpool
 
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
-from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
+from app.errors import AppError, Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.owners import Caller
+from app.quotas import InsufficientStorage, TooManyRequests, run_size_estimate
 from app.schemas_service import TrainRequest
 from app.settings import Settings
-from app.store import NewEvent, RunRecord, RunStore, StoredEvent
+from app.store import (
+    Budget,
+    ClientQuotaFull,
+    NewEvent,
+    RunRecord,
+    RunStore,
+    StorageFull,
+    StoredEvent,
+)
+
+#: Seconds a client refused for a full lab (or its own full quota) is asked to wait.
+RETRY_RUNS_AFTER = 30
+
+
+class Gone(AppError):
+    """The run existed but its log and weights were removed (410)."""
+
+    status = 410
+    code = "run_removed"
 
 
 def default_name(config: dict[str, Any]) -> str:
@@ -142,7 +162,9 @@ class RunService:
 
             return CeleryExecutor(s, self.store)
         preload = tuple(n.strip() for n in s.preload_datasets.split(",") if n.strip())
-        options = WorkerOptions(preload, s.progress_interval, s.download_datasets, s.worker_nice)
+        options = WorkerOptions(
+            preload, s.progress_interval, s.download_datasets, s.worker_nice, s.max_run_seconds
+        )
         return LocalExecutor(s.workers, options, attempts=s.run_attempts)
 
     # ----------------------------------------------------------------- lifecycle
@@ -296,18 +318,60 @@ class RunService:
                     details={"field": field, "limit": limit, "value": value},
                 )
 
-    def create(self, req: TrainRequest) -> RunRecord:
-        """Validate a request against limits and data, record it queued, submit it."""
+    def create(self, req: TrainRequest, caller: Caller) -> tuple[RunRecord, str]:
+        """Validate a request against limits and data, record it queued, submit it.
+
+        Answers the run and its owner token (the caller's own, else a new one).
+        """
         self.check_limits(req)
         req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
         self.require_broker()
-        limit = self.settings.max_active_runs
-        run = self.store.create_run(secrets.token_hex(8), req.model_dump(), max_active=limit)
+        s = self.settings
+        token, owner = caller.owner()
+        config = req.model_dump()
+        budget = Budget(
+            s.max_stored_bytes,
+            run_size_estimate(config),
+            f"Removed to free space: the lab keeps at most {s.max_stored_bytes:,} bytes of runs "
+            "(BACKPROP_LAB_MAX_STORED_BYTES), and your oldest finished runs make room for your "
+            "new ones.",
+        )
+        try:
+            run = self.store.create_run(
+                secrets.token_hex(8),
+                config,
+                max_active=s.max_active_runs,
+                owner=owner,
+                max_per_client=s.max_active_runs_per_client,
+                budget=budget,
+            )
+        except ClientQuotaFull as e:
+            raise TooManyRequests(
+                f"You already have {e.active} runs queued or training, the most one person may "
+                f"have at once ({s.max_active_runs_per_client}); wait for one to finish or "
+                "cancel one.",
+                code="too_many_runs_for_you",
+                retry_after=RETRY_RUNS_AFTER,
+                details={"field": "active_runs", "limit": s.max_active_runs_per_client},
+            ) from e
+        except StorageFull as e:
+            raise InsufficientStorage(
+                f"The lab's disk budget for runs ({s.max_stored_bytes:,} bytes, "
+                f"BACKPROP_LAB_MAX_STORED_BYTES) is used up ({e.stored:,} bytes stored) and "
+                "you have no finished run whose removal would make room for this one "
+                f"(about {e.needed:,} bytes); delete runs you no longer need, or ask the "
+                "operator to raise the budget.",
+                details={"limit": s.max_stored_bytes, "stored": e.stored, "needed": e.needed},
+            ) from e
+        finally:
+            self._forget_removed()
         if run is None:
-            raise Conflict(
-                f"This server already has {limit} runs queued or training, its limit; "
-                "wait for one to finish or cancel one.",
-                code="too_many_runs",
+            limit = s.max_active_runs
+            raise TooManyRequests(
+                f"The lab already has {limit} runs queued or training, the lab's limit for all "
+                "its servers together (not this server's); wait for one to finish and try again.",
+                code="lab_full",
+                retry_after=RETRY_RUNS_AFTER,
                 details={"field": "active_runs", "limit": limit},
             )
         try:
@@ -317,17 +381,38 @@ class RunService:
             if self.celery:
                 raise broker_unavailable(self.settings.broker_url, e) from e
             raise
-        return run
+        return run, token
 
-    def rename(self, run_id: str, name: str) -> RunRecord:
-        """Give a run a new name (already validated); 404 for an unknown run."""
-        self.get(run_id)
+    def _forget_removed(self) -> None:
+        """Drop what memory holds of runs the store removed to free space."""
+        removed, self.store.removed[:] = set(self.store.removed), []
+        if removed:
+            self._forget(removed)
+            with self._networks_lock:
+                for run_id in removed:
+                    self._networks.pop(run_id, None)
+
+    def rename(self, run_id: str, name: str, caller: Caller) -> RunRecord:
+        """Give a run a new name (already validated); 404 for an unknown run, 403 not its owner."""
+        caller.require_change(self.get(run_id), "rename")
         self.store.rename_run(run_id, name)
         return self.get(run_id)
 
+    def remove(self, run_id: str, caller: Caller) -> None:
+        """Delete a run with its events and weights (cancelling it first if it is active)."""
+        run = self.store.get_run(run_id) or self.get(run_id)
+        caller.require_change(run, "delete")
+        if not run.finished and not self.executor.cancel(run_id):
+            self.store.request_cancel(run_id)
+        self.store.remove_run(run_id)
+        self.store.removed.append(run_id)
+        self._forget_removed()
+
     def get(self, run_id: str) -> RunRecord:
-        """The run, or a 404."""
+        """The run, or a 404 (a 410 if it was removed to free space)."""
         run = self.store.get_run(run_id)
+        if run is not None and run.removed:
+            raise Gone(run.removed, code="run_removed", details={"run_id": run_id})
         if run is None:
             shown = run_id if len(run_id) <= 40 else run_id[:40] + "…"
             raise NotFound(
@@ -337,9 +422,10 @@ class RunService:
             )
         return run
 
-    def cancel(self, run_id: str) -> tuple[RunRecord, bool]:
-        """Ask a queued or running run to stop; 409 if it has already finished."""
+    def cancel(self, run_id: str, caller: Caller) -> tuple[RunRecord, bool]:
+        """Ask a queued or running run to stop; 403 not its owner, 409 already finished."""
         run = self.get(run_id)
+        caller.require_change(run, "cancel")
         if run.finished:
             raise Conflict(
                 f"Run '{run_id}' has already finished ({run.status}); there is nothing to cancel.",

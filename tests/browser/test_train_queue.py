@@ -20,7 +20,7 @@ from app.store import NewEvent, RunStore
 from tests.browser.conftest import Lab, lab_on
 from tests.browser.test_train_runs import run_id, run_link
 from tests.browser.test_train_view import wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 #: Iterations of the run that keeps the only worker busy (cancelled long before it ends).
 LONG = 100_000
@@ -54,7 +54,7 @@ class Runs:
         return dict(httpx.get(f"{self.url}/train/{rid}").json())
 
     def cancel(self, rid: str) -> None:
-        assert httpx.delete(f"{self.url}/train/{rid}").status_code == 202
+        assert httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR).status_code == 202
 
     def wait(self, rid: str, status: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -65,7 +65,7 @@ class Runs:
     def cancel_all(self) -> None:
         for rid in self.ids:
             if self.get(rid)["status"] in ACTIVE:
-                httpx.delete(f"{self.url}/train/{rid}")
+                httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR)
         for rid in self.ids:
             deadline = time.monotonic() + 30
             while self.get(rid)["status"] in ACTIVE and time.monotonic() < deadline:
