@@ -36,6 +36,11 @@ class Forbidden(AppError):
     code = "not_owner"
 
 
+def new_token() -> str:
+    """A new owner token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 def token_hash(token: str) -> str:
     """The SHA-256 of a token, as stored (the token itself never is)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -105,7 +110,7 @@ class Caller:
 
     def owner(self) -> tuple[str, Owner]:
         """The token for a new run (the caller's, else a new one) and the run's owner."""
-        token = self.token or secrets.token_urlsafe(32)
+        token = self.token or new_token()
         return token, Owner(token_hash(token), self.client)
 
 

@@ -323,14 +323,17 @@ class RunStore:
                 if int(db.execute(active).scalar_one()) >= max_active:
                     return None
             if owner is not None and max_per_client is not None:
+                # NOTE: a browser's first run is counted by its address (it had no token yet),
+                # the later ones by its token: both are its own.
                 mine = sa.select(sa.func.count()).where(
-                    runs.c.status.in_(ACTIVE), runs.c.client == owner.client
+                    runs.c.status.in_(ACTIVE),
+                    sa.or_(runs.c.client == owner.client, runs.c.owner_hash == owner.token_hash),
                 )
                 count = int(db.execute(mine).scalar_one())
                 if count >= max_per_client:
                     raise ClientQuotaFull(count)
             if budget is not None:
-                self._make_room(db, budget, owner.client if owner else None)
+                self._make_room(db, budget, owner)
             db.execute(
                 runs.insert().values(
                     id=run_id,
@@ -344,8 +347,8 @@ class RunStore:
             )
         return self.get_run(run_id)
 
-    def _make_room(self, db: Connection, budget: Budget, client: str | None) -> None:
-        """Remove the client's oldest finished runs until ``budget.needed`` more bytes fit."""
+    def _make_room(self, db: Connection, budget: Budget, owner: Owner | None) -> None:
+        """Remove the owner's oldest finished runs until ``budget.needed`` more bytes fit."""
         total = sa.select(sa.func.coalesce(sa.func.sum(runs.c.stored_bytes), 0))
         stored = int(db.execute(total).scalar_one())
         if stored + budget.needed <= budget.limit:
@@ -353,7 +356,9 @@ class RunStore:
         oldest = (
             sa.select(runs.c.id, runs.c.stored_bytes)
             .where(
-                runs.c.client == client,
+                sa.or_(runs.c.client == owner.client, runs.c.owner_hash == owner.token_hash)
+                if owner is not None
+                else sa.false(),
                 runs.c.status.notin_(ACTIVE),
                 runs.c.removed.is_(None),
                 runs.c.stored_bytes > 0,
@@ -362,7 +367,7 @@ class RunStore:
         )
         victims: list[str] = []
         left = stored
-        for row in db.execute(oldest) if client is not None else []:
+        for row in db.execute(oldest):
             if left + budget.needed <= budget.limit:
                 break
             victims.append(row.id)

@@ -25,6 +25,7 @@ def upgrade() -> None:
     )
     op.add_column("runs", sa.Column("removed", sa.Text))  # why its log and weights are gone
     op.create_index("runs_client", "runs", ["client", "status"])
+    op.create_index("runs_owner", "runs", ["owner_hash"])
     # What the runs already recorded weighs what their events and weights weigh.
     op.execute(
         "UPDATE runs SET stored_bytes = "
