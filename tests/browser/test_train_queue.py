@@ -24,6 +24,9 @@ from tests.conftest import OPERATOR, Digits, Server
 
 #: Iterations of the run that keeps the only worker busy (cancelled long before it ends).
 LONG = 100_000
+#: The learner's owner token: runs start with it, and the pages carry it as their cookie, so
+#: the page may stop them as its own.
+OWNER = "queue-test-learner-token-0123456789abcdef"
 ACTIVE = ("queued", "running")
 
 
@@ -45,7 +48,7 @@ class Runs:
 
     def start(self, iterations: int, **config: Any) -> str:
         body = {"iterations": iterations, "batch_size": 100, "seed": 0, **config}
-        r = httpx.post(f"{self.url}/train", json=body)
+        r = httpx.post(f"{self.url}/train", json=body, headers={"Authorization": f"Bearer {OWNER}"})
         assert r.status_code == 202, r.text
         self.ids.append(r.json()["id"])
         return self.ids[-1]
@@ -87,7 +90,10 @@ def open_lab(browser: Browser, one_worker: Server, runs: Runs) -> Iterator[Calla
 
         def make(width: int = 1280, height: int = 800, touch: bool = False) -> Lab:
             viewport: ViewportSize = {"width": width, "height": height}
-            return stack.enter_context(lab_on(browser, one_worker.url, viewport, touch))
+            lab = stack.enter_context(lab_on(browser, one_worker.url, viewport, touch))
+            cookie = {"name": "backprop_lab_owner", "value": OWNER, "url": one_worker.url}
+            lab.page.context.add_cookies([cookie])  # type: ignore[list-item]
+            return lab
 
         yield make
 
