@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import AppError, dump_json, error_body
 from app.owners import client_key, presented_token
+from app.settings import Settings
+from app.store import Budget, ClientQuotaFull, StorageFull
 
 log = logging.getLogger("backprop_lab.quotas")
 
@@ -62,6 +64,52 @@ class InsufficientStorage(AppError):
 
     status = 507
     code = "storage_full"
+
+
+#: Seconds a client refused for a full lab (or its own full quota) is asked to wait.
+RETRY_RUNS_AFTER = 30
+
+
+def lab_full(limit: int) -> TooManyRequests:
+    """The 429 of a new run while the lab (every server together) has ``limit`` runs active."""
+    return TooManyRequests(
+        f"The lab already has {limit} runs queued or training, the lab's limit for all its "
+        "servers together (not this server's); wait for one to finish and try again.",
+        code="lab_full",
+        retry_after=RETRY_RUNS_AFTER,
+        details={"field": "active_runs", "limit": limit},
+    )
+
+
+def refusal(s: Settings, e: ClientQuotaFull | StorageFull) -> AppError:
+    """The answer to a run the store refused: the client's own cap (429), or no disk (507)."""
+    if isinstance(e, ClientQuotaFull):
+        return TooManyRequests(
+            f"You already have {e.active} runs queued or training, the most one person may "
+            f"have at once ({s.max_active_runs_per_client}); wait for one to finish or "
+            "cancel one.",
+            code="too_many_runs_for_you",
+            retry_after=RETRY_RUNS_AFTER,
+            details={"field": "active_runs", "limit": s.max_active_runs_per_client},
+        )
+    return InsufficientStorage(
+        f"The lab's disk budget for runs ({s.max_stored_bytes:,} bytes, "
+        f"BACKPROP_LAB_MAX_STORED_BYTES) is used up ({e.stored:,} bytes stored) and you have "
+        f"no finished run whose removal would make room for this one (about {e.needed:,} "
+        "bytes); delete runs you no longer need, or ask the operator to raise the budget.",
+        details={"limit": s.max_stored_bytes, "stored": e.stored, "needed": e.needed},
+    )
+
+
+def run_budget(s: Settings, config: dict[str, Any]) -> Budget:
+    """The disk budget a new run is admitted under, and the reason written on runs it removes."""
+    return Budget(
+        s.max_stored_bytes,
+        run_size_estimate(config),
+        f"Removed to free space: the lab keeps at most {s.max_stored_bytes:,} bytes of runs "
+        "(BACKPROP_LAB_MAX_STORED_BYTES), and your oldest finished runs make room for your "
+        "new ones.",
+    )
 
 
 def expensive(method: str, path: str) -> bool:

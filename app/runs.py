@@ -23,12 +23,12 @@ from app.datasets import require_dataset
 from app.db import describe, is_disconnect
 from app.errors import AppError, Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.notifier import RunNotifier
 from app.owners import Caller
-from app.quotas import InsufficientStorage, TooManyRequests, run_size_estimate
+from app.quotas import lab_full, refusal, run_budget
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import (
-    Budget,
     ClientQuotaFull,
     NewEvent,
     RunRecord,
@@ -36,9 +36,6 @@ from app.store import (
     StorageFull,
     StoredEvent,
 )
-
-#: Seconds a client refused for a full lab (or its own full quota) is asked to wait.
-RETRY_RUNS_AFTER = 30
 
 
 class Gone(AppError):
@@ -60,76 +57,6 @@ def default_name(config: dict[str, Any]) -> str:
     iterations = config.get("iterations")
     it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
     return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
-
-
-class RunNotifier:
-    """Recent events of each run in memory (on the event loop), and a wake-up per append.
-
-    It holds only events already committed to the log, so a stream that reads
-    them instead of the database sends exactly what the database holds; a
-    stream that falls behind its window reads the database.
-    """
-
-    def __init__(self, window: int = 512, runs: int = 64) -> None:
-        self.window = window
-        self.runs = runs
-        self._events: dict[str, asyncio.Event] = {}
-        self._recent: OrderedDict[str, list[StoredEvent]] = OrderedDict()
-
-    def waiter(self, run_id: str) -> asyncio.Event:
-        """An asyncio.Event set at the next append to the run's log."""
-        ev = self._events.get(run_id)
-        if ev is None:
-            ev = self._events[run_id] = asyncio.Event()
-        return ev
-
-    def publish(self, written: dict[str, list[StoredEvent]]) -> None:
-        """Remember newly committed events and wake everyone waiting on their runs."""
-        for run_id, new in written.items():
-            recent = self._recent.pop(run_id, [])
-            if recent:
-                # NOTE: the same events may come twice (this server wrote them and the
-                # database announced them); only what follows the last one counts.
-                new = [e for e in new if e.seq > recent[-1].seq]
-            if recent and new and recent[-1].seq + 1 != new[0].seq:
-                recent = []
-            recent = (recent + new)[-self.window :]
-            self._recent[run_id] = recent
-            if not recent:
-                continue
-            while len(self._recent) > self.runs:
-                self._recent.popitem(last=False)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def forget(self, run_ids: set[str]) -> None:
-        """Drop what is remembered of these runs (it is out of date) and wake their streams."""
-        for run_id in run_ids:
-            self._recent.pop(run_id, None)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def resync(self) -> None:
-        """Forget what is in memory and wake every stream: each reads the log where it stands."""
-        self._recent.clear()
-        self.wake_all()
-
-    def wake_all(self) -> None:
-        """Wake every waiting stream (the server is shutting down, or the log must be re-read)."""
-        events, self._events = self._events, {}
-        for ev in events.values():
-            ev.set()
-
-    def since(self, run_id: str, after: int) -> list[StoredEvent] | None:
-        """Events after ``after`` from memory; None if memory cannot say (read the log)."""
-        recent = self._recent.get(run_id)
-        if not recent or recent[0].seq > after + 1:
-            return None
-        if recent[-1].kind == "done" and recent[-1].seq <= after:
-            return None  # nothing more will come: the log says so, and ends the stream
-        return [e for e in recent if e.seq > after]
 
 
 class RunService:
@@ -329,13 +256,6 @@ class RunService:
         s = self.settings
         token, owner = caller.owner()
         config = req.model_dump()
-        budget = Budget(
-            s.max_stored_bytes,
-            run_size_estimate(config),
-            f"Removed to free space: the lab keeps at most {s.max_stored_bytes:,} bytes of runs "
-            "(BACKPROP_LAB_MAX_STORED_BYTES), and your oldest finished runs make room for your "
-            "new ones.",
-        )
         try:
             run = self.store.create_run(
                 secrets.token_hex(8),
@@ -343,37 +263,14 @@ class RunService:
                 max_active=s.max_active_runs,
                 owner=owner,
                 max_per_client=s.max_active_runs_per_client,
-                budget=budget,
+                budget=run_budget(s, config),
             )
-        except ClientQuotaFull as e:
-            raise TooManyRequests(
-                f"You already have {e.active} runs queued or training, the most one person may "
-                f"have at once ({s.max_active_runs_per_client}); wait for one to finish or "
-                "cancel one.",
-                code="too_many_runs_for_you",
-                retry_after=RETRY_RUNS_AFTER,
-                details={"field": "active_runs", "limit": s.max_active_runs_per_client},
-            ) from e
-        except StorageFull as e:
-            raise InsufficientStorage(
-                f"The lab's disk budget for runs ({s.max_stored_bytes:,} bytes, "
-                f"BACKPROP_LAB_MAX_STORED_BYTES) is used up ({e.stored:,} bytes stored) and "
-                "you have no finished run whose removal would make room for this one "
-                f"(about {e.needed:,} bytes); delete runs you no longer need, or ask the "
-                "operator to raise the budget.",
-                details={"limit": s.max_stored_bytes, "stored": e.stored, "needed": e.needed},
-            ) from e
+        except (ClientQuotaFull, StorageFull) as e:
+            raise refusal(s, e) from e
         finally:
             self._forget_removed()
         if run is None:
-            limit = s.max_active_runs
-            raise TooManyRequests(
-                f"The lab already has {limit} runs queued or training, the lab's limit for all "
-                "its servers together (not this server's); wait for one to finish and try again.",
-                code="lab_full",
-                retry_after=RETRY_RUNS_AFTER,
-                details={"field": "active_runs", "limit": limit},
-            )
+            raise lab_full(s.max_active_runs)
         try:
             self.executor.submit(run.id, req.model_dump())
         except Exception as e:

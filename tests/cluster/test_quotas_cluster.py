@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from tests.app.sse_client import stream
 from tests.cluster.conftest import Cluster
 from tests.conftest import OPERATOR
 
@@ -55,3 +56,15 @@ def test_a_clients_active_runs_and_request_rate_are_counted_across_two_servers(
         r = httpx.post(f"{server.url}/graphs/evaluate", json=EVALUATE, headers=bob, timeout=30)
         assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
         assert int(r.headers["retry-after"]) > 0
+
+
+def test_a_celery_worker_stops_a_run_at_the_wall_clock_limit(cluster: Cluster) -> None:
+    cluster.worker(BACKPROP_LAB_MAX_RUN_SECONDS="3")
+    a = cluster.server()
+    r = httpx.post(f"{a.url}/train", json={"iterations": 100000}, timeout=30)
+    assert r.status_code == 202, r.text
+    done = stream(a.url, r.json()["id"])[-1]
+    assert done.event == "done" and done.data["status"] == "cancelled"
+    assert "3 s" in done.data["message"] and "BACKPROP_LAB_MAX_RUN_SECONDS" in done.data["message"]
+    run = httpx.get(f"{a.url}/train/{r.json()['id']}", timeout=30).json()
+    assert run["has_weights"] is True and 0 < run["iterations"] < 100000
