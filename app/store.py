@@ -398,9 +398,16 @@ class RunStore:
             self._purge(db, run_id)
             gone = db.execute(runs.delete().where(runs.c.id == run_id)).rowcount
         if not self.postgres:
-            with self.engine.connect() as db:
-                db.exec_driver_sql("PRAGMA incremental_vacuum")
-                db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            with self._write_lock:
+                raw = self.engine.raw_connection()
+                try:
+                    # NOTE: Python's execute() steps this pragma once, freeing one page;
+                    # executescript() runs it to the end.
+                    raw.driver_connection.executescript(  # type: ignore[union-attr]
+                        "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+                    )
+                finally:
+                    raw.close()
         return bool(gone)
 
     def stored_bytes(self) -> int:

@@ -157,12 +157,19 @@ def test_runs_are_marked_mine_and_mine_1_lists_only_those(server: Server) -> Non
             wait_status(server.url, run_id, {"completed"})
 
 
+def pages(server: Server) -> int:
+    """Pages of the server's SQLite file."""
+    with sqlite3.connect(server.data_dir / "backprop-lab.sqlite3") as db:
+        return int(db.execute("PRAGMA page_count").fetchone()[0])
+
+
 def test_delete_runs_removes_the_run_its_events_and_weights(server: Server) -> None:
     with client(server) as alice:
-        run_id = alice.post("/train", json=SHORT).json()["id"]
+        run_id = alice.post("/train", json={"iterations": 5, "hidden_size": 200}).json()["id"]
         assert wait_status(server.url, run_id, {"completed"})["has_weights"] is True
         before = db_rows(server, run_id)
         assert before["runs"] == 1 and before["events"] >= 3 and before["weights"] == 1
+        pages_before = pages(server)
         r = alice.delete(f"/runs/{run_id}")
         assert r.status_code == 204 and r.content == b""
         assert db_rows(server, run_id) == {"runs": 0, "events": 0, "weights": 0}
@@ -172,6 +179,9 @@ def test_delete_runs_removes_the_run_its_events_and_weights(server: Server) -> N
         # The file is made with incremental auto-vacuum: freed pages go back to the disk.
         with sqlite3.connect(server.data_dir / "backprop-lab.sqlite3") as db:
             assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL
+            assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        # The weights of 784x200 float32 alone are 157 pages of 4 KiB.
+        assert pages(server) < pages_before - 150
 
 
 def test_delete_runs_cancels_a_running_run_first(server: Server) -> None:
