@@ -410,12 +410,6 @@ class RunStore:
                     raw.close()
         return bool(gone)
 
-    def stored_bytes(self) -> int:
-        """Bytes every run's event log and weights take (as measured when written)."""
-        total = sa.select(sa.func.coalesce(sa.func.sum(runs.c.stored_bytes), 0))
-        with self._reading() as db:
-            return int(db.execute(total).scalar_one())
-
     def delete_run(self, run_id: str) -> None:
         """Forget a run that was never accepted (its submission failed)."""
         with self._writing() as db:
