@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.graph import Limits as GraphLimits
@@ -186,6 +186,20 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as e:
+            raise ValueError(
+                f"BACKPROP_LAB_RATE_LIMIT must be like '60/minute' or '5/second;100/hour', "
+                f"not {value!r}"
+            ) from e
+        return value
 
     def database(self) -> str:
         """The database URL in use (the SQLite file in the data directory by default)."""
