@@ -11,6 +11,7 @@ from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
 from app.guards import SecurityHeaders, UnicodeGuard
 from app.limits import BodySizeLimit
+from app.quotas import RateLimit
 from app.routers import (
     datasets,
     experiments,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: headers on every answer; the body is read whole, then checked.
     app.add_middleware(UnicodeGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit, storage=settings.rate_limit_storage)
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(limits.router)

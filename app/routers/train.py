@@ -7,11 +7,12 @@ import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.errors import BadRequest, Unprocessable
+from app.owners import Caller, CallerDep, set_owner_cookie
 from app.runs import ExistingRun, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
@@ -41,8 +42,8 @@ class CSVResponse(PlainTextResponse):
     media_type = "text/csv"
 
 
-def summary(run: RunRecord) -> RunSummary:
-    """The public view of a run record."""
+def summary(run: RunRecord, caller: Caller | None = None) -> RunSummary:
+    """The public view of a run record (``mine`` for the asking client)."""
     return RunSummary(
         id=run.id,
         status=cast(RunStatus, run.status),
@@ -62,6 +63,8 @@ def summary(run: RunRecord) -> RunSummary:
         queue_position=run.queue_position,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
+        mine=caller is not None and caller.owns(run),
+        removed=run.removed,
     )
 
 
@@ -69,19 +72,24 @@ def summary(run: RunRecord) -> RunSummary:
     "/train",
     status_code=202,
     response_model=TrainAccepted,
-    responses=error_responses(400, 409, 413, 422),
+    responses=error_responses(400, 409, 413, 422, 429, 507),
 )
-def start_training(req: TrainRequest, service: Service) -> TrainAccepted:
-    """Queue a training run and answer at once with its id and event stream."""
-    run = service.create(req)
-    return TrainAccepted(id=run.id, status="queued", events=f"/train/{run.id}/events")
+def start_training(
+    req: TrainRequest, service: Service, caller: CallerDep, request: Request, response: Response
+) -> TrainAccepted:
+    """Queue a training run and answer at once with its id, event stream and owner token."""
+    run, token = service.create(req, caller)
+    set_owner_cookie(response, request, token)
+    return TrainAccepted(
+        id=run.id, status="queued", events=f"/train/{run.id}/events", owner_token=token
+    )
 
 
-@router.get("/train/{run_id}", response_model=RunPublic, responses=error_responses(404, 422))
-def get_run(run: ExistingRun, service: Service) -> RunPublic:
-    """A run's state, configuration and full history."""
+@router.get("/train/{run_id}", response_model=RunPublic, responses=error_responses(404, 410, 422))
+def get_run(run: ExistingRun, service: Service, caller: CallerDep) -> RunPublic:
+    """A run's state, configuration and full history (410 if removed to free space)."""
     history = RunHistory.model_validate(service.history(run.id))
-    return RunPublic(**summary(run).model_dump(), history=history)
+    return RunPublic(**summary(run, caller).model_dump(), history=history)
 
 
 def valid_name(name: str) -> str:
@@ -108,10 +116,12 @@ def valid_name(name: str) -> str:
     return text
 
 
-@router.patch("/train/{run_id}", response_model=RunSummary, responses=error_responses(404, 422))
-def rename_run(req: RunRename, run: ExistingRun, service: Service) -> RunSummary:
-    """Rename a run; the answer is the run as listed."""
-    return summary(service.rename(run.id, valid_name(req.name)))
+@router.patch(
+    "/train/{run_id}", response_model=RunSummary, responses=error_responses(403, 404, 410, 422)
+)
+def rename_run(req: RunRename, run: ExistingRun, service: Service, caller: CallerDep) -> RunSummary:
+    """Rename a run (its owner or the operator only); the answer is the run as listed."""
+    return summary(service.rename(run.id, valid_name(req.name), caller), caller)
 
 
 async def stream_start(
@@ -165,11 +175,11 @@ async def run_events(
     "/train/{run_id}",
     status_code=202,
     response_model=CancelAccepted,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(403, 404, 409, 410, 422),
 )
-def cancel_run(run: ExistingRun, service: Service) -> CancelAccepted:
-    """Cancel a queued or running run; its stream ends with done/cancelled."""
-    current, requested = service.cancel(run.id)
+def cancel_run(run: ExistingRun, service: Service, caller: CallerDep) -> CancelAccepted:
+    """Cancel a queued or running run (its owner or the operator only); its stream ends."""
+    current, requested = service.cancel(run.id, caller)
     status = cast(RunStatus, current.status)
     return CancelAccepted(id=current.id, status=status, cancel_requested=requested)
 
@@ -177,20 +187,35 @@ def cancel_run(run: ExistingRun, service: Service) -> CancelAccepted:
 @router.get("/runs", response_model=RunList, responses=error_responses(422))
 def list_runs(
     service: Service,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Runs to list.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9, description="Runs to skip.")] = 0,
+    mine: Annotated[bool, Query(description="Only the asking client's runs.")] = False,
 ) -> RunList:
-    """Runs, newest first, with status and final accuracies."""
-    return RunList(runs=[summary(r) for r in service.store.list_runs(limit, offset)])
+    """Runs, newest first, with status, final accuracies and whether each is the caller's."""
+    if mine and caller.token_hash is None:
+        return RunList(runs=[])
+    owner = caller.token_hash if mine else None
+    runs = service.store.list_runs(limit, offset, owner_hash=owner)
+    return RunList(runs=[summary(r, caller) for r in runs])
+
+
+@router.delete("/runs/{run_id}", status_code=204, responses=error_responses(403, 404, 422))
+def delete_run(run_id: str, service: Service, caller: CallerDep) -> Response:
+    """Remove a run with its events and weights (its owner or the operator only)."""
+    service.remove(run_id, caller)
+    return Response(status_code=204)
 
 
 @router.get(
     "/train/{run_id}/history.json", response_model=RunPublic, responses=error_responses(404, 422)
 )
-def history_json(run: ExistingRun, service: Service, response: Response) -> RunPublic:
+def history_json(
+    run: ExistingRun, service: Service, response: Response, caller: CallerDep
+) -> RunPublic:
     """The run and its history as a JSON download."""
     response.headers["Content-Disposition"] = f'attachment; filename="run-{run.id}.json"'
-    return get_run(run, service)
+    return get_run(run, service, caller)
 
 
 @router.get(
