@@ -37,6 +37,7 @@ EXPENSIVE = (
     ("POST", re.compile(r"/graphs/export/[^/]+")),
     ("POST", re.compile(r"/runs/[^/]+/predict")),
     ("GET", re.compile(r"/runs/[^/]+/(weights|confusion|misclassified)")),
+    ("POST", re.compile(r"/experiments/[^/]+")),
 )
 
 

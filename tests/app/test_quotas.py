@@ -116,6 +116,8 @@ def test_the_expensive_routes_are_rate_limited_per_client(capped: Server) -> Non
     assert err["code"] == "rate_limited" and "6 per 1 minute" in err["message"]
     # The same client's other expensive routes share its budget; cheap ones do not count.
     assert httpx.post(f"{capped.url}/gradcheck", json={}, headers=mine).status_code == 429
+    race = f"{capped.url}/experiments/optimizer-race"
+    assert httpx.post(race, json={}, headers=mine).status_code == 429
     assert httpx.get(f"{capped.url}/graphs/ops", headers=mine).status_code == 200
     assert httpx.get(f"{capped.url}/runs", headers=mine).status_code == 200
     # Another client has its own.
