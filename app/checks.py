@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +23,7 @@ import numpy as np
 
 from app.datasets import require_dataset
 from app.errors import AppError, TooLarge, Unprocessable, graph_app_error
+from app.lifeline import exit_with_parent
 from app.schemas_service import GradcheckRequest
 from app.settings import Settings
 
@@ -41,16 +41,9 @@ def _init_child(cancelled: Any, parent: int) -> None:
 
     threadpool_limits(limits=1)
     _cancelled = cancelled
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
-    """End this process once its server has gone (it is then a child of init)."""
     # NOTE: without this, a server killed outright (the OOM killer) leaves the check
     # process, and the resource tracker that waits for it, running forever.
-    while os.getppid() == parent:
-        time.sleep(interval)
-    os._exit(0)
+    exit_with_parent(parent)
 
 
 class CheckStopped(Exception):
