@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
     )
+    insight_wait: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Seconds a run's insight request (confusion, misclassified, weights, "
+        "predict) waits for the one slot such work has per server process; past it, 503 busy "
+        "with Retry-After.",
+    )
     worker_nice: int = Field(
         5,
         ge=0,
