@@ -28,7 +28,7 @@ data: install
 	$(BIN)/python -m engine fetch
 
 run: install data
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app.serve app.main:app --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

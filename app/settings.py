@@ -117,6 +117,32 @@ class Settings(BaseSettings):
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
     )
+    header_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Seconds a connection has to send a whole request head (a fresh one, or a "
+        "kept-alive one that started its next request); then 408 and closed.",
+    )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's body has to arrive after its head; then 408 and "
+        "closed, so a stalled upload holds no memory.",
+    )
+    max_buffered_bytes: int = Field(
+        256_000_000,
+        ge=1024,
+        description="Bytes of requests in flight in one server process, all connections "
+        "together; a request that would go over is answered 503 with Retry-After.",
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=1,
+        description="Connections open at once from one client address (a classroom behind one "
+        "NAT address shares it); one more is answered 503 and closed.",
+    )
     insight_wait: float = Field(
         10.0,
         ge=0,
