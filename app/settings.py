@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="Seconds one gradient check may run; a check still running then is stopped "
         "and answered 413 check_time_limit. A check whose client has gone is stopped at once.",
     )
+    max_gradcheck_wait: int = Field(
+        60,
+        ge=0,
+        description="Seconds a gradient check may wait for its turn, estimated from the checks "
+        "ahead of it (clients take turns); a check that would wait longer is answered 429 "
+        "with Retry-After before any work.",
+    )
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
     )
