@@ -9,8 +9,9 @@ The same command line as ``uvicorn``, with connection guards uvicorn lacks (its
 - a body timeout: a request whose body has not fully arrived ``BACKPROP_LAB_BODY_TIMEOUT``
   s after its head is answered 408 and closed (a stalled upload pins no memory);
 - a cap on the bytes of requests in flight, all connections together
-  (``BACKPROP_LAB_MAX_BUFFERED_BYTES``): a request that would go over it is answered 503
-  with ``Retry-After`` and closed, refused at its head when its ``Content-Length`` says so;
+  (``BACKPROP_LAB_MAX_BUFFERED_BYTES``): a request whose body would go over it is answered
+  503 with ``Retry-After`` and closed, at its head when its ``Content-Length`` says so
+  (requests without a body, such as ``GET /healthz``, are still served);
 - a cap on the connections open from one address (``BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT``):
   one more is answered 503 and closed.
 
@@ -106,7 +107,11 @@ class GuardedH11Protocol(H11Protocol):
         global _buffered
         if self.transport.is_closing():
             return
-        if _buffered + len(data) > self._max_buffered:
+        # NOTE: only bodies are refused: a request head is small (h11 caps it), so a GET
+        # (/healthz) is still served while uploads fill the budget.
+        cycle = self.cycle
+        in_body = cycle is not None and cycle.more_body and not cycle.response_complete
+        if in_body and _buffered + len(data) > self._max_buffered:
             self._over_budget()
             return
         self._held += len(data)

@@ -116,6 +116,11 @@ def test_300_stalled_near_limit_uploads_pin_no_more_than_the_buffer_cap(
         assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
         assert b'"code":"server_busy"' in answer and b"retry-after: 1" in answer
         assert refused > 200, refused
+        # A request without a body is still served.
+        probe = connect(server)
+        probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert read_all(probe, timeout=10).startswith(b"HTTP/1.1 200")
+        probe.close()
     finally:
         for sock in socks:
             sock.close()
