@@ -16,6 +16,7 @@ import itertools
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class Ticket:
 
     client: str
     seconds: float
+    gone: Callable[[], Awaitable[bool]] | None = None
+    abandoned: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     slot: int = -1
     started: float = 0.0
@@ -93,7 +96,10 @@ class FairQueue:
     def wait_estimate(self, client: str, seconds: float) -> float:
         """Seconds a new check of ``client`` would wait before it starts, at worst."""
         now = time.monotonic()
-        free = [max(0.0, t.started + t.seconds - now) for t in self._running.values()]
+        free = [
+            0.0 if t.abandoned else max(0.0, t.started + t.seconds - now)
+            for t in self._running.values()
+        ]
         free += [0.0] * (self.slots - len(self._running))
         heapq.heapify(free)
         for ticket in self._order(client):
@@ -105,7 +111,10 @@ class FairQueue:
 
     def _order(self, client: str) -> list[Ticket | None]:
         """The waiting checks in the order they will start, a new one of ``client`` as None."""
-        queues: dict[str, list[Ticket | None]] = {c: list(q) for c, q in self._waiting.items()}
+        queues: dict[str, list[Ticket | None]] = {
+            c: [t for t in q if not t.abandoned] for c, q in self._waiting.items()
+        }
+        queues = {c: q for c, q in queues.items() if q}
         queues.setdefault(client, []).append(None)
         last = dict(self._last_turn)
         turn = max(last.values(), default=0)
@@ -119,7 +128,22 @@ class FairQueue:
                 del queues[c]
         return order
 
-    def enter(self, client: str, seconds: float) -> Ticket:
+    async def admit(
+        self, client: str, seconds: float, gone: Callable[[], Awaitable[bool]] | None = None
+    ) -> Ticket:
+        """Queue a check (``gone`` tells whether its client has left), or raise 429 if it
+        would wait longer than ``max_wait`` behind checks whose clients are still there."""
+        if self.wait_estimate(client, seconds) > self.max_wait:
+            # NOTE: a client that just hung up is noticed by its own check a moment later;
+            # ask now, so that its check does not count against this one.
+            for t in [*self._running.values(), *(t for q in self._waiting.values() for t in q)]:
+                if not t.abandoned and t.gone is not None and await t.gone():
+                    t.abandoned = True
+        return self.enter(client, seconds, gone)
+
+    def enter(
+        self, client: str, seconds: float, gone: Callable[[], Awaitable[bool]] | None = None
+    ) -> Ticket:
         """Queue a check, or raise 429 if it would wait longer than ``max_wait``."""
         wait = self.wait_estimate(client, seconds)
         if wait > self.max_wait:
@@ -131,7 +155,7 @@ class FairQueue:
                 details={"limit": self.max_wait, "value": round(wait, 1)},
                 headers={"Retry-After": str(retry)},
             )
-        ticket = Ticket(client, seconds, number=next(self._numbers))
+        ticket = Ticket(client, seconds, gone, number=next(self._numbers))
         self._waiting.setdefault(client, deque()).append(ticket)
         self._dispatch()
         return ticket

@@ -296,7 +296,7 @@ class GradcheckRunner:
         a grace) is killed with its process.
         """
         job = await asyncio.to_thread(self.validate, req)
-        ticket = self.queue.enter(client, job.pop("estimate"))
+        ticket = await self.queue.admit(client, job.pop("estimate"), disconnected)
         try:
             while not ticket.ready.is_set():
                 with contextlib.suppress(TimeoutError):
