@@ -331,6 +331,7 @@ class GradcheckRunner:
                 if disconnected is not None and await disconnected():
                     raise ClientGone()
                 if time.perf_counter() > kill_at:
+                    waiting.cancel()  # its BrokenProcessPool is nobody's to read
                     self._kill(slot)
                     raise self._stopped(
                         {"seconds": time.perf_counter() - started, "steps": 0, "killed": True}
