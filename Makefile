@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale bench-multilayer clean
+	bench-gradcheck-worst bench-held-connections bench-service bench-scale bench-multilayer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ data: install
 	$(BIN)/python -m engine fetch
 
 run: install data
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app.serve app.main:app --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -51,8 +51,8 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale \
-	bench-multilayer
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-held-connections \
+	bench-service bench-scale bench-multilayer
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -65,6 +65,9 @@ bench-graph-worst: install
 
 bench-gradcheck-worst: install
 	$(BIN)/python -m benchmarks.bench_gradcheck_worst
+
+bench-held-connections: install
+	$(BIN)/python -m benchmarks.bench_held_connections
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service

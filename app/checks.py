@@ -11,9 +11,9 @@ has died exits by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -22,12 +22,21 @@ from typing import Any
 
 import numpy as np
 
+from app.checkqueue import FairQueue, graph_seconds, network_seconds
 from app.datasets import require_dataset
 from app.errors import AppError, TooLarge, Unprocessable, graph_app_error
+from app.lifeline import exit_with_parent
 from app.schemas_service import GradcheckRequest
 from app.settings import Settings
 
 _datasets: dict[str, Any] = {}
+
+#: Seconds past its time limit (at least; a quarter of the limit if more) after which a check
+#: that has not stopped itself is killed with its process.
+KILL_GRACE = 2.0
+#: Seconds more for the first check of a new check process, which starts Python and NumPy
+#: (and loads its dataset) before its own clock starts.
+STARTUP_ALLOWANCE = 60.0
 
 #: Job ids the server has cancelled, each at its id modulo the length (shared with the pool).
 CANCEL_SLOTS = 1024
@@ -41,16 +50,9 @@ def _init_child(cancelled: Any, parent: int) -> None:
 
     threadpool_limits(limits=1)
     _cancelled = cancelled
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
-    """End this process once its server has gone (it is then a child of init)."""
     # NOTE: without this, a server killed outright (the OOM killer) leaves the check
     # process, and the resource tracker that waits for it, running forever.
-    while os.getppid() == parent:
-        time.sleep(interval)
-    os._exit(0)
+    exit_with_parent(parent)
 
 
 class CheckStopped(Exception):
@@ -144,20 +146,44 @@ class GradcheckRunner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._pool: ProcessPoolExecutor | None = None
+        # NOTE: one single-process pool per slot, so a check that overruns its time can be
+        # killed with its process without breaking the checks of the other slots.
+        self._pools: list[ProcessPoolExecutor | None] = [None] * settings.gradcheck_workers
+        self._fresh = [True] * settings.gradcheck_workers
         self._context = mp.get_context("spawn")
         self._cancelled = self._context.Array("q", CANCEL_SLOTS, lock=False)
         self._jobs = 0
+        self._queue: FairQueue | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.settings.gradcheck_workers,
+    @property
+    def queue(self) -> FairQueue:
+        """The fair queue of checks (made on the event loop at first use)."""
+        if self._queue is None:
+            s = self.settings
+            self._queue = FairQueue(s.gradcheck_workers, s.max_gradcheck_wait)
+        return self._queue
+
+    def _executor(self, slot: int) -> ProcessPoolExecutor:
+        pool = self._pools[slot]
+        if pool is None:
+            self._fresh[slot] = True
+            pool = self._pools[slot] = ProcessPoolExecutor(
+                1,
                 mp_context=self._context,
                 initializer=_init_child,
                 initargs=(self._cancelled, os.getpid()),
             )
-        return self._pool
+        return pool
+
+    def _kill(self, slot: int) -> None:
+        """End the check process of ``slot`` outright (a check past its time limit)."""
+        pool, self._pools[slot] = self._pools[slot], None
+        if pool is None:
+            return
+        # NOTE: the pool has no public way to kill its process; its private table does.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def cancel(self, job_id: int) -> None:
         """Mark a job cancelled: its check process stops it before its next nudge."""
@@ -165,9 +191,10 @@ class GradcheckRunner:
 
     def close(self) -> None:
         """Stop the check processes."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        for i, pool in enumerate(self._pools):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pools[i] = None
 
     def validate(self, req: GradcheckRequest) -> dict[str, Any]:
         """Raise the 4xx a request deserves; return the plain job for the child."""
@@ -205,6 +232,7 @@ class GradcheckRunner:
                     details={"field": "graph", "limit": s.max_gradcheck_work, "value": work},
                 )
             job["limits"] = limits
+            job["estimate"] = graph_seconds(work)
             return job
         model = (
             req.model.model_dump()
@@ -240,6 +268,17 @@ class GradcheckRunner:
                     "value": params,
                 },
             )
+        seconds = network_seconds(int(hidden), req.batch_size, req.mode, req.directions)
+        if seconds > s.max_gradcheck_seconds:
+            raise TooLarge(
+                f"A {req.mode} check of a network with {hidden} hidden units on "
+                f"{req.batch_size} images would take up to about {seconds:.0f} s, over this "
+                f"server's limit of {s.max_gradcheck_seconds} s for one check "
+                "(max_gradcheck_seconds). Use mode 'fast', fewer images or fewer units.",
+                code="check_too_long",
+                details={"limit": s.max_gradcheck_seconds, "value": round(seconds, 1)},
+            )
+        job["estimate"] = seconds
         job["dataset"] = require_dataset(req.dataset, s)
         job["download"] = s.download_datasets
         return job
@@ -249,22 +288,58 @@ class GradcheckRunner:
         req: GradcheckRequest,
         disconnected: Callable[[], Awaitable[bool]] | None = None,
         poll: float = 0.25,
+        client: str = "",
     ) -> dict[str, Any]:
-        """Validate, run in the pool, and return the report; stop the check if the client goes."""
+        """Validate, wait for a fair turn, run in a check process and return the report.
+
+        The check is stopped if its client goes; one still running past its time limit (and
+        a grace) is killed with its process.
+        """
         job = await asyncio.to_thread(self.validate, req)
+        ticket = await self.queue.admit(client, job.pop("estimate"), disconnected)
+        try:
+            while not ticket.ready.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ticket.ready.wait(), poll)
+                if disconnected is not None and await disconnected():
+                    raise ClientGone()
+            return await self._run_in(ticket.slot, req, job, disconnected, poll)
+        finally:
+            self.queue.leave(ticket)
+
+    async def _run_in(
+        self,
+        slot: int,
+        req: GradcheckRequest,
+        job: dict[str, Any],
+        disconnected: Callable[[], Awaitable[bool]] | None,
+        poll: float,
+    ) -> dict[str, Any]:
         self._jobs += 1
         job_id = job["job_id"] = self._jobs
-        job["seconds"] = self.settings.max_gradcheck_seconds
+        limit = job["seconds"] = self.settings.max_gradcheck_seconds
         started = time.perf_counter()
-        future = self._executor().submit(run_job, "graph" if req.graph else "network", job)
+        future = self._executor(slot).submit(run_job, "graph" if req.graph else "network", job)
         waiting = asyncio.wrap_future(future)
+        # A check stops itself before each nudge past its limit; one nudge that runs on
+        # (a huge evaluation) is cut here, with its process.
+        kill_at = started + limit + max(KILL_GRACE, 0.25 * limit)
+        if self._fresh[slot]:
+            kill_at += STARTUP_ALLOWANCE  # the process starts (and loads its dataset) first
         try:
             while not (await asyncio.wait({waiting}, timeout=poll))[0]:
                 if disconnected is not None and await disconnected():
                     raise ClientGone()
+                if time.perf_counter() > kill_at:
+                    waiting.cancel()  # its BrokenProcessPool is nobody's to read
+                    self._kill(slot)
+                    raise self._stopped(
+                        {"seconds": time.perf_counter() - started, "steps": 0, "killed": True}
+                    )
             report = waiting.result()
+            self._fresh[slot] = False
         except BrokenProcessPool:
-            self._pool = None
+            self._pools[slot] = None
             raise AppError(
                 "The gradient-check process stopped unexpectedly; try a smaller check.",
                 code="check_failed",
@@ -283,10 +358,15 @@ class GradcheckRunner:
     def _stopped(self, report: dict[str, Any]) -> AppError:
         """The answer for a check stopped in its process (past its time limit)."""
         limit = self.settings.max_gradcheck_seconds
+        how = (
+            "killed in the middle of an evaluation"
+            if report.get("killed")
+            else f"stopped after {report['steps']:,} nudges"
+        )
         return TooLarge(
-            f"The gradient check was stopped after {report['seconds']:.0f} s, this server's "
-            f"limit for one check (max_gradcheck_seconds = {limit}), after "
-            f"{report['steps']:,} nudges. Use mode 'fast', fewer directions or smaller inputs.",
+            f"The gradient check ran {report['seconds']:.0f} s, over this server's limit for "
+            f"one check (max_gradcheck_seconds = {limit}), and was {how}. "
+            "Use mode 'fast', fewer directions or smaller inputs.",
             code="check_time_limit",
             details={"limit": limit, "value": round(report["seconds"], 3)},
         )

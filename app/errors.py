@@ -32,13 +32,20 @@ class AppError(Exception):
     headers: dict[str, str] | None = None
 
     def __init__(
-        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.details = public_details(details or {})
+        #: Extra response headers (``Retry-After`` of a 429 or 503).
+        self.headers = headers
 
 
 class BadRequest(AppError):

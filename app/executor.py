@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from app import events
+from app.lifeline import exit_with_parent
 
 log = logging.getLogger("backprop_lab.executor")
 
@@ -233,6 +234,8 @@ def worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
+    # A worker outlives its server by at most a second, even one blocked writing its pipe.
+    exit_with_parent(parent)
     if options.nice:
         os.nice(options.nice)
     limits = threadpool_limits(limits=1)

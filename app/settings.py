@@ -149,8 +149,49 @@ class Settings(BaseSettings):
         description="Seconds one gradient check may run; a check still running then is stopped "
         "and answered 413 check_time_limit. A check whose client has gone is stopped at once.",
     )
+    max_gradcheck_wait: int = Field(
+        60,
+        ge=0,
+        description="Seconds a gradient check may wait for its turn, estimated from the checks "
+        "ahead of it (clients take turns); a check that would wait longer is answered 429 "
+        "with Retry-After before any work.",
+    )
     gradcheck_workers: int = Field(
         1, ge=1, le=16, description="Processes that run gradient checks off the request path."
+    )
+    header_timeout: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Seconds a connection has to send a whole request head (a fresh one, or a "
+        "kept-alive one that started its next request); then 408 and closed.",
+    )
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's body has to arrive after its head; then 408 and "
+        "closed, so a stalled upload holds no memory.",
+    )
+    max_buffered_bytes: int = Field(
+        256_000_000,
+        ge=1024,
+        description="Bytes of requests in flight in one server process, all connections "
+        "together; a request that would go over is answered 503 with Retry-After.",
+    )
+    max_connections_per_client: int = Field(
+        256,
+        ge=1,
+        description="Connections open at once from one client address (a classroom behind one "
+        "NAT address shares it); one more is answered 503 and closed.",
+    )
+    insight_wait: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Seconds a run's insight request (confusion, misclassified, weights, "
+        "predict) waits for the one slot such work has per server process; past it, 503 busy "
+        "with Retry-After.",
     )
     worker_nice: int = Field(
         5,

@@ -36,7 +36,7 @@ def serve(
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data:
         env = {**os.environ, "BACKPROP_LAB_DATA_DIR": data, **settings}
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "app.serve", "app.main:app", "--host", "127.0.0.1"]
         cmd += ["--port", str(port), "--log-level", "warning", *uvicorn_args]
         out = open(Path(data) / "server.log", "wb") if log else None  # noqa: SIM115 (closed below)
         proc = subprocess.Popen(

@@ -46,7 +46,7 @@ TEST_ENV = {
 
 
 class Server(ProcessGroup):
-    """A real uvicorn process serving the app on a free port (``kill``: a crash)."""
+    """A real server (``python -m app.serve``) on a free port (``kill``: a crash)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.data_dir = data_dir
@@ -64,7 +64,7 @@ class Server(ProcessGroup):
 
     def start(self, timeout: float = 30.0) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1"]
+        cmd = [sys.executable, "-m", "app.serve", "app.main:app", "--host", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--log-level", "warning"]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]

@@ -19,7 +19,7 @@ def get_runner(request: Request) -> GradcheckRunner:
 
 
 @router.post(
-    "/gradcheck", response_model=GradcheckReport, responses=error_responses(400, 409, 413, 422)
+    "/gradcheck", response_model=GradcheckReport, responses=error_responses(400, 409, 413, 422, 429)
 )
 async def gradcheck(
     req: GradcheckRequest,
@@ -29,6 +29,8 @@ async def gradcheck(
     """Compare backprop with central differences for the book's network or a posted graph.
 
     A check runs at most ``max_gradcheck_seconds`` (then 413 ``check_time_limit``), and is
-    stopped at once if the client closes the connection.
+    stopped at once if the client closes the connection. Waiting checks take turns by client;
+    one that would wait over ``max_gradcheck_wait`` is answered 429 with ``Retry-After``.
     """
-    return await runner.run(req, disconnected=request.is_disconnected)
+    client = request.client.host if request.client else ""
+    return await runner.run(req, disconnected=request.is_disconnected, client=client)

@@ -7,19 +7,43 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
 from app.errors import Conflict
-from app.runs import ExistingRun, Service
+from app.heavy import HeavySlot
+from app.runs import ExistingRun, RunService, Service
 from app.schemas_service import error_responses
 
 router = APIRouter(tags=["runs"])
 
 _lock = threading.Lock()
 _datasets: OrderedDict[str, Any] = OrderedDict()
-_predictions: OrderedDict[str, NDArray[np.intp]] = OrderedDict()
+#: Each finished run's softmax on its test set, computed once (run id and status: a run's
+#: weights never change once it has finished).
+_predictions: OrderedDict[tuple[str, str], tuple[Any, NDArray[np.float64]]] = OrderedDict()
+#: Finished runs whose test-set predictions are kept.
+KEPT_PREDICTIONS = 8
+
+
+def insight_slot(request: Request) -> HeavySlot:
+    """The app's one slot for insight work (a FastAPI dependency; made on first use)."""
+    state = request.app.state
+    if getattr(state, "insight_slot", None) is None:
+        state.insight_slot = HeavySlot(state.settings.insight_wait)
+    slot: HeavySlot = state.insight_slot
+    return slot
+
+
+Slot = Annotated[HeavySlot, Depends(insight_slot)]
+
+
+def forget(run_id: str) -> None:
+    """Drop what is kept of a run (call when it is deleted)."""
+    with _lock:
+        for key in [k for k in _predictions if k[0] == run_id]:
+            del _predictions[key]
 
 
 class FirstLayerWeights(BaseModel):
@@ -77,35 +101,33 @@ def _dataset(name: str) -> Any:
     return data
 
 
-def _test_predictions(run: Any, service: Any) -> tuple[Any, NDArray[np.floating], NDArray[np.intp]]:
-    """The run's dataset, its softmax on the test set and the predicted classes."""
+def _test_predictions(run: Any, service: RunService) -> tuple[Any, NDArray[np.float64]]:
+    """The run's dataset and its softmax on the test set (computed once per finished run)."""
     from engine.data import to_float
     from engine.functions import softmax
 
+    key = (run.id, run.status)
+    with _lock:
+        if key in _predictions:
+            _predictions.move_to_end(key)
+            return _predictions[key]
     net = service.network(run.id)
     data = _dataset(str(run.config.get("dataset", "mnist")))
-    x = to_float(data.x_test, net.dtype)
     probs = np.concatenate(
-        [softmax(net.predict(x[i : i + 2000])) for i in range(0, len(x), 2000)]
+        [
+            softmax(net.predict(to_float(data.x_test[i : i + 1000], net.dtype)))
+            for i in range(0, len(data.x_test), 1000)
+        ]
     ).astype(np.float64)
-    pred = np.argmax(probs, axis=1)
     with _lock:
-        _predictions[run.id] = pred
-        while len(_predictions) > 8:
+        _predictions[key] = (data, probs)
+        while len(_predictions) > KEPT_PREDICTIONS:
             _predictions.popitem(last=False)
-    return data, probs, pred
+    return data, probs
 
 
-@router.get(
-    "/runs/{run_id}/weights", response_model=FirstLayerWeights, responses=error_responses(404, 409)
-)
-def first_layer_weights(
-    run: ExistingRun,
-    service: Service,
-    limit: Annotated[int, Query(ge=1, le=256, description="Hidden units to return.")] = 64,
-) -> FirstLayerWeights:
-    """The first layer's weights of a completed run, one 784-vector per hidden unit."""
-    w1 = np.asarray(service.network(run.id).params["W1"], dtype=np.float64)
+def _weights(service: RunService, run_id: str, limit: int) -> FirstLayerWeights:
+    w1 = np.asarray(service.network(run_id).params["W1"], dtype=np.float64)
     n = min(limit, w1.shape[1])
     cols = np.round(w1[:, :n].T, 5)
     return FirstLayerWeights(
@@ -116,12 +138,9 @@ def first_layer_weights(
     )
 
 
-@router.get(
-    "/runs/{run_id}/confusion", response_model=Confusion, responses=error_responses(404, 409)
-)
-def confusion(run: ExistingRun, service: Service) -> Confusion:
-    """Confusion matrix of a completed run on its dataset's test set."""
-    data, _, pred = _test_predictions(run, service)
+def _confusion(run: Any, service: RunService) -> Confusion:
+    data, probs = _test_predictions(run, service)
+    pred = np.argmax(probs, axis=1)
     t = data.t_test.astype(np.intp)
     k = len(data.classes)
     matrix = np.zeros((k, k), dtype=np.int64)
@@ -134,18 +153,9 @@ def confusion(run: ExistingRun, service: Service) -> Confusion:
     )
 
 
-@router.get(
-    "/runs/{run_id}/misclassified",
-    response_model=Misclassified,
-    responses=error_responses(404, 409, 422),
-)
-def misclassified(
-    run: ExistingRun,
-    service: Service,
-    limit: Annotated[int, Query(ge=1, le=200, description="Images to return.")] = 24,
-) -> Misclassified:
-    """Test images a completed run gets wrong, the most confidently wrong first."""
-    data, probs, pred = _test_predictions(run, service)
+def _misclassified(run: Any, service: RunService, limit: int) -> Misclassified:
+    data, probs = _test_predictions(run, service)
+    pred = np.argmax(probs, axis=1)
     t = data.t_test.astype(np.intp)
     wrong = np.flatnonzero(pred != t)
     conf = probs[wrong, pred[wrong]]
@@ -161,3 +171,38 @@ def misclassified(
         for i in order
     ]
     return Misclassified(classes=list(data.classes), total=len(wrong), items=items)
+
+
+BUSY = error_responses(404, 409, 503)
+
+
+@router.get("/runs/{run_id}/weights", response_model=FirstLayerWeights, responses=BUSY)
+async def first_layer_weights(
+    run: ExistingRun,
+    service: Service,
+    slot: Slot,
+    limit: Annotated[int, Query(ge=1, le=256, description="Hidden units to return.")] = 64,
+) -> FirstLayerWeights:
+    """The first layer's weights of a completed run, one 784-vector per hidden unit."""
+    return await slot.run(_weights, service, run.id, limit)
+
+
+@router.get("/runs/{run_id}/confusion", response_model=Confusion, responses=BUSY)
+async def confusion(run: ExistingRun, service: Service, slot: Slot) -> Confusion:
+    """Confusion matrix of a completed run on its dataset's test set (computed once)."""
+    return await slot.run(_confusion, run, service)
+
+
+@router.get(
+    "/runs/{run_id}/misclassified",
+    response_model=Misclassified,
+    responses=error_responses(404, 409, 422, 503),
+)
+async def misclassified(
+    run: ExistingRun,
+    service: Service,
+    slot: Slot,
+    limit: Annotated[int, Query(ge=1, le=200, description="Images to return.")] = 24,
+) -> Misclassified:
+    """Test images a completed run gets wrong, the most confidently wrong first."""
+    return await slot.run(_misclassified, run, service, limit)

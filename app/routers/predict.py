@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.routers.insights import Slot
 from app.runs import ExistingRun, Service
 from app.schemas_service import Prediction, PredictRequest, error_responses
 
@@ -13,8 +14,10 @@ router = APIRouter(tags=["runs"])
 @router.post(
     "/runs/{run_id}/predict",
     response_model=Prediction,
-    responses=error_responses(400, 404, 409, 413, 422),
+    responses=error_responses(400, 404, 409, 413, 422, 503),
 )
-def predict(req: PredictRequest, run: ExistingRun, service: Service) -> Prediction:
+async def predict(
+    req: PredictRequest, run: ExistingRun, service: Service, slot: Slot
+) -> Prediction:
     """Classify a 28x28 image (values 0..1) with a completed run's network."""
-    return Prediction(**service.predict(run.id, req.image))
+    return Prediction(**await slot.run(service.predict, run.id, req.image))

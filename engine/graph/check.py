@@ -29,8 +29,13 @@ from engine.ops import Array, OpError
 Mode = Literal["full", "fast"]
 Scope = Literal["inputs", "all"]
 
-#: Work charged for running one node at all (Python's share), in numbers touched.
-NODE_OVERHEAD = 2_000
+#: Work charged for running one node at all (Python's share), in numbers touched: calibrated
+#: on the slowest common op per call (softmax, ~100 us a run, `make bench-gradcheck-worst`),
+#: so a fan-out of hundreds of small nodes is not charged as if they cost nothing.
+NODE_OVERHEAD = 20_000
+#: Evaluations one nudge may take: both sides at eps, and again at eps/2 where the one-sided
+#: differences disagree (``directional_difference``), which a crafted graph can force everywhere.
+EVALUATIONS_PER_NUDGE = 4
 
 
 def checked_nodes(graph: Graph, scope: Scope = "inputs") -> tuple[str, ...]:
@@ -64,13 +69,14 @@ def node_work(graph: Graph, node: str) -> int:
 def check_work(
     graph: Graph, mode: Mode = "full", directions: int = 4, scope: Scope = "inputs"
 ) -> int:
-    """What a check costs, from shapes alone: for each checked node, its nudges times the
-    work of running everything downstream of it; plus the first evaluation."""
+    """What a check costs at worst, from shapes alone: for each checked node, its nudges times
+    the evaluations of one nudge (eps halving included) times the work of running everything
+    downstream of it; plus the first evaluation."""
     base = 2 * sum(node_work(graph, n) for n in graph.forward_order)
     total = base
     for n in checked_nodes(graph, scope):
         size = math.prod(graph.nodes[n].shape)
-        nudges = 2 * (size if mode == "full" else directions)
+        nudges = EVALUATIONS_PER_NUDGE * (size if mode == "full" else directions)
         total += nudges * (sum(node_work(graph, d) for d in downstream(graph, n)) + size)
     return total
 

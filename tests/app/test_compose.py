@@ -63,7 +63,7 @@ def runs(service: dict[str, Any], *words: str) -> bool:
 
 
 APP = {name: s for name, s in SERVICES.items() if "build" in s}
-APIS = {name: s for name, s in APP.items() if runs(s, "uvicorn")}
+APIS = {name: s for name, s in APP.items() if runs(s, "python", "-m", "app.serve")}
 WORKERS = {name: s for name, s in APP.items() if runs(s, "python", "-m", "app.worker")}
 
 
@@ -131,7 +131,7 @@ def test_servers_and_workers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_api_servers_run_the_app(name: str) -> None:
     service = APIS[name]
     cmd = command(service)
-    target = cmd[cmd.index("uvicorn") + 1]
+    target = cmd[cmd.index("app.serve") + 1]
     module, _, attr = target.partition(":")
     assert (module, attr) == ("app.main", "app")
     assert hasattr(importlib.import_module(module), attr)

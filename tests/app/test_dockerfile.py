@@ -55,7 +55,7 @@ def test_structure() -> None:
     health = [rest for word, rest in ins if word == "HEALTHCHECK"]
     assert health and "/healthz" in health[0] and "python" in health[0]
     cmd = [rest for word, rest in ins if word == "CMD"][-1]
-    assert "uvicorn" in cmd and "0.0.0.0" in cmd and "8000" in cmd
+    assert "app.serve" in cmd and "0.0.0.0" in cmd and "8000" in cmd
 
 
 def test_every_copied_path_is_in_the_build_context() -> None:
