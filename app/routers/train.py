@@ -13,6 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.errors import BadRequest, Unprocessable
 from app.owners import Caller, CallerDep, set_owner_cookie
+from app.routers import insights
 from app.runs import ExistingRun, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
@@ -204,6 +205,7 @@ def list_runs(
 def delete_run(run_id: str, service: Service, caller: CallerDep) -> Response:
     """Remove a run with its events and weights (its owner or the operator only)."""
     service.remove(run_id, caller)
+    insights.forget(run_id)
     return Response(status_code=204)
 
 
