@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
-from app.guards import SecurityHeaders, UnicodeGuard
+from app.guards import QuietDisconnects, SecurityHeaders
 from app.limits import BodySizeLimit
 from app.routers import datasets, gradcheck, graphs, health, insights, limits, predict, train
 from app.routers.ui import install_ui
@@ -47,10 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    # Outermost last: headers on every answer; the body is read whole, then checked.
-    app.add_middleware(UnicodeGuard)
+    # Outermost last: headers on every answer; the body is read whole (then parsed and
+    # checked off the event loop by each route, app/body.py).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(QuietDisconnects)
     app.include_router(health.router)
     app.include_router(limits.router)
     app.include_router(graphs.router)

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     max_subscribers_per_run: int = Field(
         200, ge=1, description="Event streams open on one training run at once."
     )
+    max_streams_per_client: int = Field(
+        10,
+        ge=1,
+        description="Event streams one client (one address) may hold open on one run at once; "
+        "past it 429 with Retry-After.",
+    )
     progress_interval: float = Field(
         0.25,
         gt=0,

@@ -7,10 +7,11 @@ import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app.body import JSONRoute
 from app.errors import BadRequest, Unprocessable
 from app.runs import ExistingRun, Service, default_name
 from app.schemas_service import (
@@ -28,7 +29,7 @@ from app.schemas_service import (
 )
 from app.store import RunRecord
 
-router = APIRouter(tags=["training"])
+router = APIRouter(tags=["training"], route_class=JSONRoute)
 
 #: The largest event id a stream can resume after (SQLite's largest integer).
 MAX_EVENT_ID = 2**63 - 1
@@ -115,6 +116,7 @@ def rename_run(req: RunRename, run: ExistingRun, service: Service) -> RunSummary
 
 
 async def stream_start(
+    request: Request,
     run: ExistingRun,
     service: Service,
     last_event_id: Annotated[
@@ -124,7 +126,7 @@ async def stream_start(
 ) -> AsyncIterator[int]:
     """The event id a stream starts after, holding a stream slot until the response ends.
 
-    400 for a bad header, 409 past the per-run stream limit.
+    400 for a bad header, 409 past the per-run stream limit, 429 past the per-client one.
     """
     after = 0
     if last_event_id is not None and last_event_id.strip():
@@ -141,14 +143,14 @@ async def stream_start(
         after = int(value)
     # NOTE: the slot is taken here, at admission (so streams asked for at once cannot all
     # pass the limit), and given back when the response ends, the client's leaving included.
-    with service.stream_slot(run.id):
+    with service.stream_slot(run.id, request.client.host if request.client else ""):
         yield after
 
 
 @router.get(
     "/train/{run_id}/events",
     response_class=EventSourceResponse,
-    responses=error_responses(400, 404, 409, 422),
+    responses=error_responses(400, 404, 409, 422, 429),
 )
 async def run_events(
     run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]
