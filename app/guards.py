@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 
 import anyio
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import send_error
 
 log = logging.getLogger("backprop_lab")
 
@@ -83,3 +86,58 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_HOST_PASSED = "backprop_lab.host_passed"
+
+
+class _MarkPassed:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[_HOST_PASSED] = True
+        await self.app(scope, receive, send)
+
+
+class TrustedHosts(TrustedHostMiddleware):
+    """Starlette's Host check, answering in the one error shape, that also lets through the
+    address the server is bound to (so a server reached by its own IP just works).
+
+    A page of another site whose name was made to resolve to this server (DNS rebinding)
+    sends its own name as Host, and is refused.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        super().__init__(_MarkPassed(app), allowed_hosts=allowed_hosts, www_redirect=False)
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.allow_any:
+            await self.inner(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        bound = (scope.get("server") or ("",))[0]
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if bound and name.strip("[]").lower() == str(bound).lower():
+            await self.inner(scope, receive, send)
+            return
+        refused = False
+
+        async def answer(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and not scope.get(_HOST_PASSED):
+                refused = True
+                await send_error(
+                    send,
+                    400,
+                    "untrusted_host",
+                    f"This server does not answer to the host name {host[:100]!r}: address "
+                    "it by a name in BACKPROP_LAB_ALLOWED_HOSTS (by default localhost).",
+                    {"host": host[:100]},
+                )
+                return
+            if not refused:
+                await send(message)
+
+        await super().__call__(scope, receive, answer)

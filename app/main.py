@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
-from app.guards import QuietDisconnects, SecurityHeaders
+from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
 from app.routers import datasets, gradcheck, graphs, health, insights, limits, predict, train
 from app.routers.ui import install_ui
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: headers on every answer; the body is read whole (then parsed and
     # checked off the event loop by each route, app/body.py).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(SecurityHeaders)
     app.add_middleware(QuietDisconnects)
     app.include_router(health.router)

@@ -157,6 +157,16 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+    allowed_hosts: str = Field(
+        "localhost,127.0.0.1,[::1]",
+        description="Comma-separated host names a request may address (its Host header), "
+        "besides the address the server is bound to; '*.example.org' allows subdomains and '*' "
+        "any host. Others get 400 untrusted_host: a defence against DNS rebinding.",
+    )
+
+    def allowed_host_names(self) -> list[str]:
+        """The host names of ``allowed_hosts``, trimmed, lower case."""
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
 
     def database(self) -> str:
         """The database URL in use (the SQLite file in the data directory by default)."""

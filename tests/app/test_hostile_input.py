@@ -114,3 +114,39 @@ def test_a_text_plain_body_is_told_to_be_json(client: httpx.Client, path: str) -
     err = error_of(r, 400)
     assert err["code"] == "not_json"
     assert "Content-Type: application/json" in err["message"]
+
+
+# --------------------------------------------------------------------------- trusted hosts
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "localhost.evil.example"])
+def test_an_unknown_host_name_is_refused_in_the_error_shape(
+    client: httpx.Client, host: str
+) -> None:
+    r = client.get("/limits", headers={"host": host})
+    err = error_of(r, 400)
+    assert err["code"] == "untrusted_host"
+    assert "BACKPROP_LAB_ALLOWED_HOSTS" in err["message"]
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_rebound_name_cannot_post_either(client: httpx.Client) -> None:
+    r = client.post("/train", json={"iterations": 1}, headers={"host": "evil.example"})
+    assert error_of(r, 400)["code"] == "untrusted_host"
+
+
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "LOCALHOST", "[::1]"])
+def test_loopback_names_are_answered(client: httpx.Client, live_server: Server, name: str) -> None:
+    r = client.get("/limits", headers={"host": f"{name}:{live_server.port}"})
+    assert r.status_code == 200, r.text
+
+
+def test_the_allowed_hosts_setting_names_more_or_any(server_factory: Any, tmp_path: Path) -> None:
+    env = {"BACKPROP_LAB_ALLOWED_HOSTS": "lab.school.example"}
+    named = server_factory(tmp_path / "named", env=env)
+    assert httpx.get(named.url + "/healthz", headers={"host": "lab.school.example"}).is_success
+    # NOTE: the address the server is bound to is always answered (tests and health checks).
+    assert httpx.get(named.url + "/healthz").is_success
+    assert httpx.get(named.url + "/healthz", headers={"host": "localhost"}).status_code == 400
+    anyone = server_factory(tmp_path / "anyone", env={"BACKPROP_LAB_ALLOWED_HOSTS": "*"})
+    assert httpx.get(anyone.url + "/healthz", headers={"host": "evil.example"}).is_success
