@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale clean
+	bench-gradcheck-worst bench-hostile bench-service bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,8 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-hostile bench-service \
+	bench-scale
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -64,6 +65,9 @@ bench-graph-worst: install
 
 bench-gradcheck-worst: install
 	$(BIN)/python -m benchmarks.bench_gradcheck_worst
+
+bench-hostile: install
+	$(BIN)/python -m benchmarks.bench_hostile
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service

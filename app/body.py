@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -166,14 +167,19 @@ async def read_json(
     def work() -> Any:
         # NOTE: an error is returned, not raised, without its traceback: the frames would
         # keep the parsed value alive until the loop freed it, millions of objects on the loop.
+        value: Any = None
         try:
             if max_values is not None and (count := count_values(body)) > max_values:
                 raise _too_many_values(count, max_values)
             with _collector_paused():
                 value = parse_json(body)
-                return then(value) if then is not None else value
+                result = then(value) if then is not None else value
+                value = None
+                return result
         except AppError as error:
             error.__traceback__ = None
+            with _collector_paused():
+                value = None  # freed here, in the thread, not by the loop
             return error
 
     result = await anyio.to_thread.run_sync(work, limiter=_limiter())
@@ -182,7 +188,7 @@ async def read_json(
     return result
 
 
-def _validator(route: APIRoute) -> tuple[Callable[[Any], Any] | None, int | None]:
+def _validator(route: APIRoute) -> tuple[Callable[..., Any] | None, int | None]:
     """A check of the parsed body against the route's one body model (422 on failure)."""
     field = route.body_field
     if field is None or len(route.dependant.body_params) != 1:
@@ -193,13 +199,16 @@ def _validator(route: APIRoute) -> tuple[Callable[[Any], Any] | None, int | None
 
     cap: int | None = getattr(annotation, "max_json_values", None)
 
-    def validate(value: Any) -> Any:
+    def validate(value: Any, settings: Any) -> Any:
         valid, errors = field.validate(value, {}, loc=("body",))
         if errors:
             status, code, message, details = describe_validation(RequestValidationError(errors))
             error = AppError(message, code=code, details=details)
             error.status = status
             raise error
+        check = getattr(valid, "check_in_thread", None)
+        if check is not None:
+            check(settings)
         # NOTE: the model itself: FastAPI's own validation then passes it through unchanged
         # (an instance is not validated again), so nothing is validated on the loop.
         return valid
@@ -233,7 +242,9 @@ class JSONRoute(APIRoute):
         validate, cap = _validator(self)
 
         async def checked(request: Request) -> Response:
-            value = await read_json(request, validate, cap)
+            settings = request.app.state.settings
+            then = None if validate is None else partial(validate, settings=settings)
+            value = await read_json(request, then, cap)
             if value is not None:
                 # NOTE: Starlette's Request caches the parsed body here; FastAPI's handler
                 # gets this same request and so never parses the body on the loop.

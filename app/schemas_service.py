@@ -235,6 +235,18 @@ class GradcheckRequest(_Strict):
 
     max_json_values: ClassVar[int | None] = None  # the graph's own limits bound it
 
+    def check_in_thread(self, settings: Settings) -> None:
+        """Refuse a graph over the limits while the body is still being read (in a thread)."""
+        if self.graph is None:
+            return
+        from app.errors import graph_app_error
+        from engine.graph import GraphError, parse_graph
+
+        try:
+            parse_graph(self.graph, limits=settings.graph_limits())
+        except GraphError as e:
+            raise graph_app_error(e) from None
+
     model: ModelSpec | None = None
     graph: dict[str, Any] | None = Field(
         None, description="A graph as POST /graphs/evaluate takes it; excludes model/dataset."
