@@ -8,10 +8,12 @@ validates the body against its route's model there too; FastAPI then reuses the 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import re
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -27,7 +29,9 @@ from app.errors import AppError, BadRequest, TooLarge, describe_validation
 
 #: Threads parsing bodies at once: a flood of large bodies queues as bytes, not as objects.
 PARSE_THREADS = 2
-_parse_limiter: anyio.CapacityLimiter | None = None
+_parse_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
 
 # A lone surrogate enters JSON text as an escape \uD800..\uDFFF (raw surrogate bytes are
 # refused when the body is decoded): bodies without such an escape skip that check.
@@ -41,10 +45,11 @@ class NotJSON(BadRequest):
 
 
 def _limiter() -> anyio.CapacityLimiter:
-    global _parse_limiter
-    if _parse_limiter is None:
-        _parse_limiter = anyio.CapacityLimiter(PARSE_THREADS)
-    return _parse_limiter
+    """The parsing threads' limiter of the running event loop (one per loop: tests run many)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _parse_limiters:
+        _parse_limiters[loop] = anyio.CapacityLimiter(PARSE_THREADS)
+    return _parse_limiters[loop]
 
 
 def _invalid_unicode(found: str) -> BadRequest:
@@ -165,22 +170,22 @@ async def read_json(
         )
 
     def work() -> Any:
-        # NOTE: an error is returned, not raised, without its traceback: the frames would
-        # keep the parsed value alive until the loop freed it, millions of objects on the loop.
-        value: Any = None
-        try:
-            if max_values is not None and (count := count_values(body)) > max_values:
-                raise _too_many_values(count, max_values)
-            with _collector_paused():
+        # NOTE: the collector stays paused until a refused body is freed: objects made while
+        # it is paused wait in its youngest generation, and a collection then would walk all
+        # of them. An error is returned without its traceback, whose frames would keep the
+        # value alive until the loop freed it.
+        if max_values is not None and (count := count_values(body)) > max_values:
+            return _too_many_values(count, max_values)
+        with _collector_paused():
+            value: Any = None
+            try:
                 value = parse_json(body)
-                result = then(value) if then is not None else value
+                return then(value) if then is not None else value
+            except AppError as error:
+                error.__traceback__ = None
+                return error
+            finally:
                 value = None
-                return result
-        except AppError as error:
-            error.__traceback__ = None
-            with _collector_paused():
-                value = None  # freed here, in the thread, not by the loop
-            return error
 
     result = await anyio.to_thread.run_sync(work, limiter=_limiter())
     if isinstance(result, AppError):
@@ -240,11 +245,16 @@ class JSONRoute(APIRoute):
         if self.body_field is None:
             return handler
         validate, cap = _validator(self)
+        annotation = self.body_field.field_info.annotation
+        open_key: bytes = getattr(annotation, "unbounded_with", b"")
 
         async def checked(request: Request) -> Response:
             settings = request.app.state.settings
             then = None if validate is None else partial(validate, settings=settings)
-            value = await read_json(request, then, cap)
+            if open_key and open_key in await request.body():
+                value = await read_json(request, then)
+            else:
+                value = await read_json(request, then, cap)
             if value is not None:
                 # NOTE: Starlette's Request caches the parsed body here; FastAPI's handler
                 # gets this same request and so never parses the body on the loop.

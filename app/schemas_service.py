@@ -233,7 +233,8 @@ class ModelSpec(_Strict):
 class GradcheckRequest(_Strict):
     """Check the book's network on real images, or a posted graph (every ``input`` node)."""
 
-    max_json_values: ClassVar[int | None] = None  # the graph's own limits bound it
+    #: A body with a "graph" key is bounded by the graph's own limits instead.
+    unbounded_with: ClassVar[bytes] = b'"graph"'
 
     def check_in_thread(self, settings: Settings) -> None:
         """Refuse a graph over the limits while the body is still being read (in a thread)."""

@@ -109,7 +109,9 @@ def valid_name(name: str) -> str:
     return text
 
 
-@router.patch("/train/{run_id}", response_model=RunSummary, responses=error_responses(404, 422))
+@router.patch(
+    "/train/{run_id}", response_model=RunSummary, responses=error_responses(400, 404, 413, 422)
+)
 def rename_run(req: RunRename, run: ExistingRun, service: Service) -> RunSummary:
     """Rename a run; the answer is the run as listed."""
     return summary(service.rename(run.id, valid_name(req.name)))
