@@ -6,7 +6,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-held-connections bench-service bench-scale bench-multilayer clean
+	bench-gradcheck-worst bench-held-connections bench-hostile bench-service bench-scale \
+	bench-multilayer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +53,7 @@ $(VENV)/.bench: $(VENV)/.installed
 	touch $@
 
 bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-held-connections \
-	bench-service bench-scale bench-multilayer
+	bench-hostile bench-service bench-scale bench-multilayer
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -68,6 +69,9 @@ bench-gradcheck-worst: install
 
 bench-held-connections: install
 	$(BIN)/python -m benchmarks.bench_held_connections
+
+bench-hostile: install
+	$(BIN)/python -m benchmarks.bench_hostile
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service

@@ -6,6 +6,7 @@ exception here carries its HTTP status, and one handler turns it into that body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -81,6 +82,13 @@ class Unprocessable(AppError):
 
     status = 422
     code = "invalid"
+
+
+class TooManyRequests(AppError):
+    """Too many at once from one client; its Retry-After header says when to retry (429)."""
+
+    status = 429
+    code = "too_many_requests"
 
 
 class Unavailable(AppError):
@@ -166,12 +174,47 @@ def allowed_methods(request: Request) -> list[str]:
     ]
 
 
+#: The most characters of what a client sent that an error echoes back (a field, a value).
+EXCERPT_CHARS = 200
+
+
+class _TooLong(Exception):
+    pass
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> Any:
+    """``value`` (non-finite numbers as null) if its JSON is under ``limit`` characters, else
+    a ``_TooLong``; looks at no more than ``limit`` items, however large ``value`` is."""
+    budget = limit
+
+    def walk(v: Any) -> Any:
+        nonlocal budget
+        budget -= 1 + (len(v) if isinstance(v, str) else 0)
+        if budget < 0:
+            raise _TooLong
+        if isinstance(v, dict):
+            return {walk(k): walk(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        return finite(v)
+
+    shown = walk(value)
+    if len(json.dumps(shown, allow_nan=False)) >= limit:
+        raise _TooLong
+    return shown
+
+
+def _short(text: str, limit: int = EXCERPT_CHARS // 2) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _loc_to_field(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [_short(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts)
 
 
-def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, dict[str, Any]]:
+def describe_validation(exc: RequestValidationError) -> tuple[int, str, str, dict[str, Any]]:
+    """Status, code, message and details of a validation error; echoes only a short excerpt."""
     errors = exc.errors()
     first: dict[str, Any] = (
         dict(errors[0]) if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
@@ -181,18 +224,20 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, di
         reason = ctx.get("error", "it is not valid JSON")
         return 400, "malformed_json", f"The request body is not valid JSON: {reason}.", {}
     field = _loc_to_field(first.get("loc", ()))
-    msg = str(first.get("msg", "is invalid"))
+    msg = _short(str(first.get("msg", "is invalid")), 2 * EXCERPT_CHARS)
     given = first.get("input")
     details: dict[str, Any] = {"field": field, "errors": len(errors)}
-    try:
-        # NOTE: a NaN the client sent is echoed back as null, the one NaN policy.
-        if given is not None and len(json.dumps(finite(given), allow_nan=False)) < 200:
-            details["value"] = finite(given)
-    except (TypeError, ValueError):
-        pass
+    if given is not None:
+        # NOTE: a NaN the client sent is echoed back as null, the one NaN policy; a large
+        # value is not echoed at all (it is the client's own, and could be megabytes).
+        with contextlib.suppress(_TooLong, TypeError, ValueError):
+            details["value"] = excerpt(given)
     if first.get("type") == "missing":
         text = f"Field '{field}' is required." if field else "The request body is required."
         return 422, "missing_field", text, details
+    if first.get("type") == "extra_forbidden":
+        text = f"Field '{field}' is unknown: this request has no such field (remove it)."
+        return 422, "invalid_field", text, details
     where = f"Field '{field}'" if field else "The request body"
     return 422, "invalid_field", f"{where}: {msg}.", details
 
@@ -224,7 +269,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, code, message, details = _describe_validation(exc)
+        status, code, message, details = describe_validation(exc)
         return error_response(status, code, message, details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,19 +1,49 @@
-"""ASGI middleware guarding every exchange: Unicode-only JSON in, security headers out."""
+"""ASGI middleware guarding every exchange: security headers on every answer, and a client
+that leaves mid-answer taken for what it is (no error)."""
 
 from __future__ import annotations
 
-import json
-import re
+import logging
 
-from starlette.datastructures import MutableHeaders
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import send_error
-from app.limits import replay
 
-# A lone surrogate can only enter JSON text as an escape \uD800..\uDFFF: raw surrogate
-# bytes are not UTF-8 and fail to parse anyway. Bodies without such an escape skip the check.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+log = logging.getLogger("backprop_lab")
+
+#: What an answer's writing raises when its client has left (an event stream, mostly).
+DISCONNECTS = (anyio.BrokenResourceError, anyio.ClosedResourceError, ClientDisconnect)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` only says that the client left (alone, or grouped by a task group)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_disconnect(e) for e in exc.exceptions)
+    return isinstance(exc, DISCONNECTS)
+
+
+class QuietDisconnects:
+    """Log a client's leaving mid-answer at debug level instead of as a server error.
+
+    FastAPI's event streams raise ``BrokenResourceError`` (in a task group) when their
+    client leaves between two events: nothing failed, so no traceback is logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            if scope["type"] != "http" or not is_disconnect(exc):
+                raise
+            log.debug("client left %s %s mid-answer", scope.get("method"), scope.get("path"))
+
 
 #: The page loads only its own scripts, styles, images, JSON and event streams.
 # NOTE: styles may be inline: the graph drawing sets style attributes (graph-render.js) and
@@ -32,66 +62,6 @@ DOCS_POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
-
-
-def lone_surrogate(body: bytes) -> str | None:
-    """The first lone surrogate in the strings of a JSON body, as its escape; None if none."""
-    if not _SURROGATE_ESCAPE.search(body):
-        return None
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        return None  # not JSON: the route's own parsing answers malformed_json
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as e:
-        return f"\\u{ord(e.object[e.start]):04x}"
-    return None
-
-
-def _is_json(scope: Scope) -> bool:
-    """Whether FastAPI would parse this request's body as JSON (no content type counts)."""
-    for name, value in scope.get("headers") or []:
-        if name == b"content-type":
-            return b"json" in value.lower()
-    return True
-
-
-class UnicodeGuard:
-    """Refuse (400 ``invalid_unicode``) a JSON body whose strings hold a lone surrogate.
-
-    Such a string is not Unicode: it could not be echoed back, stored or logged as UTF-8.
-    Sits inside ``BodySizeLimit``, which has already read the body whole.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_json(scope):
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        found = lone_surrogate(body)
-        if found is not None:
-            await send_error(
-                send,
-                400,
-                "invalid_unicode",
-                f"The request body has a lone surrogate ({found}) in a string, which is not "
-                "Unicode: write a character above U+FFFF as a surrogate pair, or as itself.",
-                {"character": found},
-            )
-            return
-        await self.app(scope, replay(body, receive), send)
 
 
 class SecurityHeaders:
@@ -116,3 +86,58 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_HOST_PASSED = "backprop_lab.host_passed"
+
+
+class _MarkPassed:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[_HOST_PASSED] = True
+        await self.app(scope, receive, send)
+
+
+class TrustedHosts(TrustedHostMiddleware):
+    """Starlette's Host check, answering in the one error shape, that also lets through the
+    address the server is bound to (so a server reached by its own IP just works).
+
+    A page of another site whose name was made to resolve to this server (DNS rebinding)
+    sends its own name as Host, and is refused.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        super().__init__(_MarkPassed(app), allowed_hosts=allowed_hosts, www_redirect=False)
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.allow_any:
+            await self.inner(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        bound = (scope.get("server") or ("",))[0]
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if bound and name.strip("[]").lower() == str(bound).lower():
+            await self.inner(scope, receive, send)
+            return
+        refused = False
+
+        async def answer(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and not scope.get(_HOST_PASSED):
+                refused = True
+                await send_error(
+                    send,
+                    400,
+                    "untrusted_host",
+                    f"This server does not answer to the host name {host[:100]!r}: address "
+                    "it by a name in BACKPROP_LAB_ALLOWED_HOSTS (by default localhost).",
+                    {"host": host[:100]},
+                )
+                return
+            if not refused:
+                await send(message)
+
+        await super().__call__(scope, receive, answer)

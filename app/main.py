@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
-from app.guards import SecurityHeaders, UnicodeGuard
+from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
 from app.quotas import RateLimit
 from app.routers import (
@@ -58,11 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    # Outermost last: headers on every answer; the body is read whole, then checked.
-    app.add_middleware(UnicodeGuard)
+    # Outermost last: headers on every answer; the body is read whole (then parsed and
+    # checked off the event loop by each route, app/body.py).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimit, rate=settings.rate_limit, storage=settings.rate_limit_storage)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(QuietDisconnects)
     app.include_router(health.router)
     app.include_router(limits.router)
     app.include_router(graphs.router)

@@ -22,7 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import AppError, dump_json, error_body
+from app.errors import AppError, TooManyRequests, dump_json, error_body
 from app.owners import client_key, presented_token
 from app.settings import Settings
 from app.store import Budget, ClientQuotaFull, StorageFull
@@ -41,11 +41,8 @@ EXPENSIVE = (
 )
 
 
-class TooManyRequests(AppError):
+class QuotaExceeded(TooManyRequests):
     """A quota of the client or of the lab is used up for now (429, with Retry-After)."""
-
-    status = 429
-    code = "too_many_requests"
 
     def __init__(
         self,
@@ -71,9 +68,9 @@ class InsufficientStorage(AppError):
 RETRY_RUNS_AFTER = 30
 
 
-def lab_full(limit: int) -> TooManyRequests:
+def lab_full(limit: int) -> QuotaExceeded:
     """The 429 of a new run while the lab (every server together) has ``limit`` runs active."""
-    return TooManyRequests(
+    return QuotaExceeded(
         f"The lab already has {limit} runs queued or training, the lab's limit for all its "
         "servers together (not this server's); wait for one to finish and try again.",
         code="lab_full",
@@ -85,7 +82,7 @@ def lab_full(limit: int) -> TooManyRequests:
 def refusal(s: Settings, e: ClientQuotaFull | StorageFull) -> AppError:
     """The answer to a run the store refused: the client's own cap (429), or no disk (507)."""
     if isinstance(e, ClientQuotaFull):
-        return TooManyRequests(
+        return QuotaExceeded(
             f"You already have {e.active} runs queued or training, the most one person may "
             f"have at once ({s.max_active_runs_per_client}); wait for one to finish or "
             "cancel one.",

@@ -21,7 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
-from app.errors import AppError, Conflict, NotFound, TooLarge, Unavailable, Unprocessable
+from app.errors import (
+    AppError,
+    Conflict,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unavailable,
+    Unprocessable,
+)
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.notifier import RunNotifier
 from app.owners import Caller
@@ -74,6 +82,7 @@ class RunService:
         self.executor: Executor = executor or self._executor()
         self.notifier = RunNotifier()
         self.subscribers: dict[str, int] = {}
+        self.client_streams: dict[tuple[str, str], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._networks: OrderedDict[str, Any] = OrderedDict()
         self._networks_lock = threading.Lock()
@@ -377,12 +386,23 @@ class RunService:
     # ----------------------------------------------------------------- streams
 
     @contextmanager
-    def stream_slot(self, run_id: str) -> Iterator[None]:
-        """Hold one of the run's event-stream slots while inside; 409 past the per-run limit.
+    def stream_slot(self, run_id: str, client: str = "") -> Iterator[None]:
+        """Hold one of the run's event-stream slots while inside; 409 past the per-run limit,
+        429 past the per-client one (``client``: the address it comes from).
 
         Call it on the event loop: the slot is taken when the stream is admitted and
         given back the moment the block ends (the stream ended or its client left).
         """
+        mine = self.settings.max_streams_per_client
+        key = (run_id, client)
+        if self.client_streams.get(key, 0) >= mine:
+            raise TooManyRequests(
+                f"You already have {mine} event streams open on run '{run_id}', this server's "
+                "limit per client: close a tab showing this run, or wait for one to end.",
+                code="too_many_streams",
+                details={"field": "streams", "limit": mine},
+                headers={"Retry-After": "5"},
+            )
         limit = self.settings.max_subscribers_per_run
         if self.subscribers.get(run_id, 0) >= limit:
             raise Conflict(
@@ -391,12 +411,16 @@ class RunService:
                 details={"field": "subscribers", "limit": limit},
             )
         self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
+        self.client_streams[key] = self.client_streams.get(key, 0) + 1
         try:
             yield
         finally:
             self.subscribers[run_id] -= 1
             if not self.subscribers[run_id]:
                 del self.subscribers[run_id]
+            self.client_streams[key] -= 1
+            if not self.client_streams[key]:
+                del self.client_streams[key]
 
     async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
         """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -55,6 +55,10 @@ class _Strict(BaseModel):
     """A request body: no unknown fields, no NaN, and no coercion (a bool is never a number)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+    #: JSON values (lists, objects, numbers, strings) a valid body can hold, counted before
+    #: it is parsed: a body of millions of values is refused without building them.
+    max_json_values: ClassVar[int | None] = 4096
 
 
 def _whole_number(value: Any) -> Any:
@@ -210,6 +214,7 @@ class PredictRequest(BaseModel):
     """A 28x28 grey image, 0 (black) to 1 (white), as 28 rows of 28 numbers."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    max_json_values: ClassVar[int | None] = 4096
 
     image: list[list[float]] = Field(description="28 rows of 28 numbers in 0..1.")
 
@@ -235,6 +240,21 @@ class ModelSpec(_Strict):
 
 class GradcheckRequest(_Strict):
     """Check the book's network on real images, or a posted graph (every ``input`` node)."""
+
+    #: A body with a "graph" key is bounded by the graph's own limits instead.
+    unbounded_with: ClassVar[bytes] = b'"graph"'
+
+    def check_in_thread(self, settings: Settings) -> None:
+        """Refuse a graph over the limits while the body is still being read (in a thread)."""
+        if self.graph is None:
+            return
+        from app.errors import graph_app_error
+        from engine.graph import GraphError, parse_graph
+
+        try:
+            parse_graph(self.graph, limits=settings.graph_limits())
+        except GraphError as e:
+            raise graph_app_error(e) from None
 
     model: ModelSpec | None = None
     graph: dict[str, Any] | None = Field(

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     max_subscribers_per_run: int = Field(
         200, ge=1, description="Event streams open on one training run at once."
     )
+    max_streams_per_client: int = Field(
+        10,
+        ge=1,
+        description="Event streams one client (one address) may hold open on one run at once; "
+        "past it 429 with Retry-After.",
+    )
     progress_interval: float = Field(
         0.25,
         gt=0,
@@ -227,6 +233,16 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+    allowed_hosts: str = Field(
+        "localhost,127.0.0.1,[::1]",
+        description="Comma-separated host names a request may address (its Host header), "
+        "besides the address the server is bound to; '*.example.org' allows subdomains and '*' "
+        "any host. Others get 400 untrusted_host: a defence against DNS rebinding.",
+    )
+
+    def allowed_host_names(self) -> list[str]:
+        """The host names of ``allowed_hosts``, trimmed, lower case."""
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @field_validator("rate_limit")
     @classmethod

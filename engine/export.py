@@ -154,7 +154,8 @@ def to_python(graph: Graph, title: str = "graph", filename: str = "graph.py") ->
         lines.append(f"    layer[{key}] = {text}")
         lines.append(f"    value[{key}] = np.asarray(layer[{key}].forward({args}), dtype=float)")
     overwrite = graph.accumulate == "overwrite"
-    lines += ["", f"    grad = {{{json.dumps(graph.output)}: {_literal(graph.dout)}}}"]
+    out = json.dumps(graph.output, ensure_ascii=False)
+    lines += ["", f"    grad = {{{out}: {_literal(graph.dout)}}}"]
     if overwrite:
         lines.append("    # accumulate 'overwrite': a reused value keeps only its last gradient")
     for n in graph.backward_order:

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from app.body import JSONRoute
 from app.checks import GradcheckRunner
 from app.schemas_service import GradcheckReport, GradcheckRequest, error_responses
 
-router = APIRouter(tags=["gradcheck"])
+router = APIRouter(tags=["gradcheck"], route_class=JSONRoute)
 
 
 def get_runner(request: Request) -> GradcheckRunner:

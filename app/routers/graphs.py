@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from app.body import parse_json, read_json
 from app.errors import NotFound, Unprocessable, graph_app_error
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
@@ -135,9 +136,9 @@ def list_presets() -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
     },
 )
-async def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> Response:
+async def evaluate_graph(request: Request, limits: LimitsDep) -> Response:
     """Run a graph forward and backward; every node's value and gradient, every edge's too."""
-    content = await _off_the_loop(body, limits, _answer)
+    content = await _off_the_loop(request, limits, _answer)
     return Response(content, media_type="application/json")
 
 
@@ -155,14 +156,14 @@ async def evaluate_graph(body: Annotated[Any, Body()], limits: LimitsDep) -> Res
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
     },
 )
-async def export_python(body: Annotated[Any, Body()], limits: LimitsDep) -> Response:
+async def export_python(request: Request, limits: LimitsDep) -> Response:
     """The graph as a Python script: the layer classes it uses, forward, backward, printing.
 
     Run plainly, the script prints each node's value and gradient; with `--json` it prints
     `{"values": {id: value}, "grads": {id: dL/d(node)}}`, what `/graphs/evaluate` answers.
     The graph is validated and evaluated first, so it fails here as it would there.
     """
-    content = await _off_the_loop(body, limits, _script)
+    content = await _off_the_loop(request, limits, _script)
     return Response(
         content,
         media_type="text/x-python; charset=utf-8",
@@ -171,14 +172,26 @@ async def export_python(body: Annotated[Any, Body()], limits: LimitsDep) -> Resp
 
 
 async def _off_the_loop(
-    body: Any, limits: Limits, render: Callable[[Graph, Limits], bytes]
+    request: Request, limits: Limits, render: Callable[[Graph, Limits], bytes]
 ) -> bytes:
-    """Parse, then evaluate and render in a thread; a large graph waits for the heavy slot."""
-    graph = await run_in_threadpool(_parse, body, limits)
-    if graph.evaluation_elements <= HEAVY_EVALUATION:
-        return await run_in_threadpool(render, graph, limits)
+    """Parse, then evaluate and render in a thread; a large graph waits for the heavy slot.
+
+    A request waiting for the heavy slot holds only its body's bytes: its graph is parsed
+    again once the slot is its own, so queued requests cannot pile up parsed tensors.
+    """
+
+    def light(value: Any) -> bytes | None:
+        graph = _parse(value, limits)
+        return None if graph.evaluation_elements > HEAVY_EVALUATION else render(graph, limits)
+
+    if not await request.body():
+        raise Unprocessable("The request body is required.", code="missing_field")
+    content: bytes | None = await read_json(request, light)
+    if content is not None:
+        return content
+    body = await request.body()
     async with _heavy_slot:
-        return await run_in_threadpool(render, graph, limits)
+        return await run_in_threadpool(lambda: render(_parse(parse_json(body), limits), limits))
 
 
 HEAVY_EVALUATION = 200_000

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
+from app.body import JSONRoute
 from app.errors import Conflict
 from app.heavy import HeavySlot
 from app.runs import ExistingRun, RunService, Service
 from app.schemas_service import error_responses
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=JSONRoute)
 
 _lock = threading.Lock()
 _datasets: OrderedDict[str, Any] = OrderedDict()

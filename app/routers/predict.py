@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.body import JSONRoute
 from app.routers.insights import Slot
 from app.runs import ExistingRun, Service
 from app.schemas_service import Prediction, PredictRequest, error_responses
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=JSONRoute)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from app.body import JSONRoute
 from app.errors import BadRequest, Unprocessable
 from app.owners import Caller, CallerDep, set_owner_cookie
 from app.routers import insights
@@ -30,7 +31,7 @@ from app.schemas_service import (
 )
 from app.store import RunRecord
 
-router = APIRouter(tags=["training"])
+router = APIRouter(tags=["training"], route_class=JSONRoute)
 
 #: The largest event id a stream can resume after (SQLite's largest integer).
 MAX_EVENT_ID = 2**63 - 1
@@ -118,7 +119,9 @@ def valid_name(name: str) -> str:
 
 
 @router.patch(
-    "/train/{run_id}", response_model=RunSummary, responses=error_responses(403, 404, 410, 422)
+    "/train/{run_id}",
+    response_model=RunSummary,
+    responses=error_responses(400, 403, 404, 410, 413, 422),
 )
 def rename_run(req: RunRename, run: ExistingRun, service: Service, caller: CallerDep) -> RunSummary:
     """Rename a run (its owner or the operator only); the answer is the run as listed."""
@@ -126,6 +129,7 @@ def rename_run(req: RunRename, run: ExistingRun, service: Service, caller: Calle
 
 
 async def stream_start(
+    request: Request,
     run: ExistingRun,
     service: Service,
     last_event_id: Annotated[
@@ -135,7 +139,7 @@ async def stream_start(
 ) -> AsyncIterator[int]:
     """The event id a stream starts after, holding a stream slot until the response ends.
 
-    400 for a bad header, 409 past the per-run stream limit.
+    400 for a bad header, 409 past the per-run stream limit, 429 past the per-client one.
     """
     after = 0
     if last_event_id is not None and last_event_id.strip():
@@ -152,14 +156,14 @@ async def stream_start(
         after = int(value)
     # NOTE: the slot is taken here, at admission (so streams asked for at once cannot all
     # pass the limit), and given back when the response ends, the client's leaving included.
-    with service.stream_slot(run.id):
+    with service.stream_slot(run.id, request.client.host if request.client else ""):
         yield after
 
 
 @router.get(
     "/train/{run_id}/events",
     response_class=EventSourceResponse,
-    responses=error_responses(400, 404, 409, 422),
+    responses=error_responses(400, 404, 409, 422, 429),
 )
 async def run_events(
     run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ from engine.ops import INPUT, OPS, Array, Op, OpError, Shape, check_params, labe
 from engine.ops import format_shape as _fmt
 
 MAX_ID_LENGTH = 100
+#: The fields of a graph body; any other is refused (it would only be carried around).
+GRAPH_KEYS = ("nodes", "output", "dout", "accumulate")
+#: Unicode categories refused in node ids (as in run names): controls, format characters
+#: (bidi overrides, zero-width), surrogates and line or paragraph separators.
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,14 @@ def _parse_node(
             f"{where}.id",
             f"Field '{where}.id' must be a non-empty string of at most {MAX_ID_LENGTH} "
             f"characters, not {describe(node_id)}.",
+        )
+    bad = next((c for c in node_id if unicodedata.category(c) in UNPRINTABLE), None)
+    if bad is not None:
+        raise _field_error(
+            f"{where}.id",
+            f"Node {where}'s id contains a control or direction-changing character "
+            f"(U+{ord(bad):04X}), which would print garbled or hidden: use plain text.",
+            "bad_id",
         )
     op_name = raw.get("op")
     if not isinstance(op_name, str):
@@ -236,6 +250,13 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
         raise GraphError(
             "invalid_body",
             f"The graph must be a JSON object with 'nodes' and 'output', not {describe(body)}.",
+        )
+    unknown = next((key for key in body if key not in GRAPH_KEYS), None)
+    if unknown is not None:
+        shown = unknown if len(unknown) <= 40 else unknown[:40] + "…"
+        raise _field_error(
+            shown,
+            f"Field {shown!r} is unknown: a graph has only {', '.join(GRAPH_KEYS)} (remove it).",
         )
     raw_nodes = body.get("nodes")
     if raw_nodes is None:

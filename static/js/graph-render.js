@@ -1,7 +1,7 @@
 // @ts-check
 // Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
 
-import { asGrid, heatmapUrl, fmt, fullText, isScalar, shapeOf, short, flatten } from "./tensor.js";
+import { asGrid, heatmapUrl, fmt, fullText, isScalar, maxOf, shapeOf, short, flatten } from "./tensor.js";
 import { opDoc, symbolFor } from "./op-labels.js";
 import { estimateText, verdict } from "./graph-check.js";
 import { t } from "./i18n.js";
@@ -234,7 +234,7 @@ export function numberLines(value, mode) {
   if (shape.length > 2 || shape.some((n) => n > limit)) return null;
   if (shape.length === 1) return [`[${flatten(value).map((v) => fmt(v, 4)).join(", ")}]`];
   const rows = asGrid(value).map((row) => row.map((v) => fmt(v, 4)));
-  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  const widths = rows[0].map((_, j) => maxOf(rows.map((r) => r[j].length)));
   const cells = rows.map((r) => r.map((s, j) => s.padStart(widths[j])).join(", "));
   return cells.map((c, i) => `${i === 0 ? "[[" : " ["}${c}]${i === cells.length - 1 ? "]" : ","}`);
 }

@@ -4,7 +4,7 @@
 // MNIST was made), values 0..1. A small drawing is not blown up past 1.5× the pad's own scale,
 // so the pen stays a pen (about 3 px wide) and a short dash stays a dash, not a blob.
 
-import { diverging } from "./tensor.js";
+import { diverging, maxOf } from "./tensor.js";
 
 const SIZE = 28;
 const BOX = 20;
@@ -42,7 +42,7 @@ export function drawGray(canvas, pixels) {
 export function drawWeights(canvas, weights, scale) {
   const ctx = context(canvas);
   const img = ctx.createImageData(SIZE, SIZE);
-  const s = scale || Math.max(1e-12, ...weights.map(Math.abs));
+  const s = scale || Math.max(1e-12, maxOf(weights.map(Math.abs)));
   for (let i = 0; i < SIZE * SIZE; i++) img.data.set([...diverging(weights[i] / s), 255], i * 4);
   ctx.putImageData(img, 0, 0);
 }
@@ -116,7 +116,7 @@ export function toMnist(canvas) {
   cy /= mass;
   const ox = Math.round(SIZE / 2 - cx);
   const oy = Math.round(SIZE / 2 - cy);
-  const peak = Math.max(...small);
+  const peak = maxOf(small);
   const rows = Array.from({ length: SIZE }, () => new Array(SIZE).fill(0));
   for (let v = 0; v < dh; v++) {
     for (let u = 0; u < dw; u++) {

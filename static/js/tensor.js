@@ -29,6 +29,27 @@ export function flatten(value) {
 }
 
 /**
+ * The smallest of many numbers (a loop: spreading 100,000 numbers into Math.min overflows
+ * the stack); Infinity for none.
+ * @param {Iterable<number>} xs
+ */
+export function minOf(xs) {
+  let m = Infinity;
+  for (const x of xs) if (x < m) m = x;
+  return m;
+}
+
+/**
+ * The largest of many numbers (a loop, as minOf); -Infinity for none.
+ * @param {Iterable<number>} xs
+ */
+export function maxOf(xs) {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
+/**
  * A number, or a tensor of one element.
  * @param {Tensor} value
  */
@@ -92,14 +113,14 @@ export function fullText(value, maxElements = 400) {
   const flat = flatten(value);
   const head = `shape (${shape.join(", ")}), ${flat.length} elements`;
   if (flat.length > maxElements) {
-    const min = Math.min(...flat);
-    const max = Math.max(...flat);
+    const min = minOf(flat);
+    const max = maxOf(flat);
     const mean = flat.reduce((s, x) => s + x, 0) / flat.length;
     return `${head}\nmin ${fmt(min)}  mean ${fmt(mean)}  max ${fmt(max)}`;
   }
   const rows = shape.length <= 1 ? [flat] : value.map((r) => flatten(r));
   const cells = rows.map((r) => r.map((x) => fmt(x, 6)));
-  const width = Math.max(...cells.flat().map((c) => c.length));
+  const width = maxOf(cells.flat().map((c) => c.length));
   return `${head}\n${cells.map((r) => r.map((c) => c.padStart(width)).join("  ")).join("\n")}`;
 }
 
@@ -132,13 +153,13 @@ export function asGrid(value) {
 export function heatmapUrl(value, cell = 6, maxSide = 60) {
   const grid = asGrid(value);
   const rows = grid.length;
-  const cols = Math.max(...grid.map((r) => r.length));
+  const cols = maxOf(grid.map((r) => r.length));
   const c = Math.max(1, Math.min(cell, Math.floor(maxSide / Math.max(rows, cols))));
   const canvas = document.createElement("canvas");
   canvas.width = cols * c;
   canvas.height = rows * c;
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
-  const scale = Math.max(1e-12, ...grid.flat().map((x) => Math.abs(x)));
+  const scale = Math.max(1e-12, maxOf(grid.flat().map((x) => Math.abs(x))));
   grid.forEach((row, i) =>
     row.forEach((x, j) => {
       const [r, g, b] = diverging(x / scale);

@@ -20,8 +20,8 @@ from app.schemas_graphs import (
     round15,
     round15_array,
 )
+from engine.graph import GraphError, parse_graph
 from engine.graph import evaluate as evaluate_graph
-from engine.graph import parse_graph
 from engine.ops import OPS
 from engine.presets import PRESETS, PRESETS_BY_ID
 
@@ -513,14 +513,18 @@ def test_answer_too_large_to_send_is_refused_from_shapes(client: httpx.Client) -
 def test_sliced_encoding_equals_encoding_in_one_go() -> None:
     """evaluation_json (tensors a slice at a time, placeholders) gives json.dumps's exact bytes.
 
-    Shapes cross the slice size along each axis, and a node id that looks like a
-    placeholder stays a node id.
+    Shapes cross the slice size along each axis; a node id cannot look like a placeholder
+    (its NULs are control characters, refused in ids).
     """
     bodies = [p.graph for p in PRESETS]
     rng = np.random.default_rng(0)
+    fake = "\x00" + "0" * 16 + ":1\x00"
+    with pytest.raises(GraphError) as refused:
+        parse_graph({"nodes": [inp(fake, 1.0)], "output": fake})
+    assert refused.value.code == "bad_id"
+    fake = "0" * 16 + ":1"
     for shape in [(ENCODE_SLICE * 2 + 3,), (3, ENCODE_SLICE + 1), (ENCODE_SLICE + 5, 1), (2, 2, 9)]:
         value = rng.normal(size=shape).tolist()
-        fake = "\x00" + "0" * 16 + ":1\x00"
         bodies.append(
             {"nodes": [inp(fake, value), op("e", "exp", fake), op("s", "sum", "e")], "output": "s"}
         )
