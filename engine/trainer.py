@@ -20,11 +20,14 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from engine.fused import FusedStep, Reordered
+from engine.layer_stats import from_layers, network_stats, weights_before
 from engine.network import TwoLayerNet
 from engine.optimizers import OPTIMIZERS
 
 SAMPLINGS = ("replacement", "shuffle")
 STEPS = ("fused", "layers")
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+INITS = ("std", "xavier", "he")
 _BLOCK = 100  # batches drawn per call of the random generator
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 
@@ -58,6 +61,20 @@ class TrainConfig:
     #: when it is free; a service running one trainer per core gives each one).
     eval_threads: int = 2
     step: str = "fused"
+    #: A ``layers`` event (per-layer statistics, engine.layer_stats) at most every this many
+    #: iterations and at every epoch; 0: none.
+    layer_stats_every: int = 100
+    #: Hidden layer sizes (None: [hidden_size]); with any of the fields below away from its
+    #: default, the network is the book's MultiLayerNetExtend instead of the TwoLayerNet.
+    layers: list[int] | None = None
+    activation: str = "relu"
+    #: "std" (weight_init_std), "xavier" (sqrt(1/n)) or "he" (sqrt(2/n)).
+    init: str = "std"
+    batch_norm: bool = False
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    #: Train on the first train_size training images only (None: all of them).
+    train_size: int | None = None
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot be trained with."""
@@ -75,10 +92,45 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.activation not in ACTIVATIONS:
+            choices = list(ACTIVATIONS)
+            raise ValueError(f"activation must be one of {choices}, not {self.activation!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}, not {self.init!r}")
+        sizes = self.hidden_sizes()
+        if not sizes or any(
+            not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1 for n in sizes
+        ):
+            raise ValueError(f"layers must be a list of whole numbers of at least 1, not {sizes!r}")
+        if not (0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be at least 0 and below 1, not {self.dropout!r}")
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError("weight_decay must be a finite number >= 0")
+        size = self.train_size
+        if size is not None and (isinstance(size, bool) or size < 1):
+            raise ValueError(f"train_size must be at least 1, not {self.train_size!r}")
+        every = self.layer_stats_every
+        if not isinstance(every, int | np.integer) or isinstance(every, bool) or every < 0:
+            raise ValueError(f"layer_stats_every must be a whole number >= 0, not {every!r}")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("learning_rate must be a positive finite number")
         if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
             raise ValueError("weight_init_std must be a positive finite number")
+
+    def hidden_sizes(self) -> list[int]:
+        """The hidden layers' sizes."""
+        return list(self.layers) if self.layers is not None else [self.hidden_size]
+
+    def two_layer(self) -> bool:
+        """Whether this is the chapter's TwoLayerNet (one ReLU layer, std init, nothing extra)."""
+        return (
+            len(self.hidden_sizes()) == 1
+            and self.activation == "relu"
+            and self.init == "std"
+            and not self.batch_norm
+            and not self.dropout
+            and not self.weight_decay
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the settings."""
@@ -87,10 +139,48 @@ class TrainConfig:
 
 @dataclass
 class TrainEvent:
-    """One thing that happened during training: ``progress``, ``epoch`` or ``done``."""
+    """One thing that happened during training: ``progress``, ``layers``, ``epoch`` or ``done``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Subset:
+    """The first ``n`` training images of a dataset, and all its test images."""
+
+    def __init__(self, data: TrainingData, n: int) -> None:
+        self.x_train = data.x_train[:n]
+        self.t_train = data.t_train[:n]
+        self.x_test = data.x_test
+        self.t_test = data.t_test
+
+
+def _network(
+    config: TrainConfig, inputs: int, outputs: int, rng: np.random.Generator, dtype: Any
+) -> Any:
+    """The chapter's TwoLayerNet, or the book's MultiLayerNetExtend for a deeper config."""
+    if config.two_layer():
+        hidden = config.hidden_sizes()[0]
+        return TwoLayerNet(inputs, hidden, outputs, config.weight_init_std, seed=rng, dtype=dtype)
+    try:
+        from engine.multilayer import MultiLayerNetExtend
+    except ImportError as e:  # pragma: no cover - until the deeper networks are merged
+        raise ValueError("this build trains only the TwoLayerNet (no engine.multilayer)") from e
+
+    init: float | str = config.weight_init_std if config.init == "std" else config.init
+    return MultiLayerNetExtend(
+        inputs,
+        config.hidden_sizes(),
+        outputs,
+        activation=config.activation,
+        weight_init_std=init,
+        weight_decay_lambda=config.weight_decay,
+        use_dropout=config.dropout > 0,
+        dropout_ration=config.dropout,
+        use_batchnorm=config.batch_norm,
+        seed=rng,
+        dtype=dtype,
+    )
 
 
 def _scale(dtype: type[np.floating[Any]]) -> np.floating[Any]:
@@ -111,14 +201,10 @@ class Trainer:
                 raise ValueError(f"the {name[2:]} set is empty; training needs images in both sets")
         input_size = int(np.prod(data.x_train.shape[1:]))
         classes = int(max(data.t_train.max(), data.t_test.max())) + 1
-        self.network = TwoLayerNet(
-            input_size,
-            config.hidden_size,
-            max(classes, 10),
-            config.weight_init_std,
-            seed=self.rng,
-            dtype=self.dtype,
-        )
+        if config.train_size is not None and config.train_size < len(data.x_train):
+            data = _Subset(data, config.train_size)
+            self.data = data
+        self.network: Any = _network(config, input_size, max(classes, 10), self.rng, self.dtype)
         self.optimizer = OPTIMIZERS[config.optimizer](lr=config.learning_rate)
         self.train_size = int(data.x_train.shape[0])
         if config.sampling == "shuffle" and config.batch_size > self.train_size:
@@ -134,8 +220,9 @@ class Trainer:
         # skips the pixels a batch has all at 0 (see engine/fused.py); "layers"
         # walks the chapter's layer objects, as TwoLayerNet.gradient does.
         self.fused: FusedStep | None = None
+        self._grads: dict[str, Any] = {}
         self._test: Reordered | None = None
-        if config.step == "fused":
+        if config.step == "fused" and isinstance(self.network, TwoLayerNet):
             self.fused = FusedStep(
                 self.network, self.optimizer, data.x_train, data.t_train, config.batch_size
             )
@@ -148,6 +235,10 @@ class Trainer:
         p = self.network.params
         for start in range(0, flat.shape[0], chunk):
             xb = np.multiply(flat[start : start + chunk], scale, dtype=self.dtype)
+            if not isinstance(self.network, TwoLayerNet):
+                pred = np.argmax(self.network.predict(xb, train_flg=False), axis=1)
+                correct += int(np.count_nonzero(pred == t[start : start + chunk]))
+                continue
             # The network's predict, without keeping the layers' caches for backward.
             h = xb @ p["W1"]
             h += p["b1"]
@@ -198,10 +289,21 @@ class Trainer:
             np.take(x_all, idx, axis=0, out=xb_u8)
             np.multiply(xb_u8, scale, out=xb)
             grads = self.network.gradient(xb, t_all[idx])
+            self._grads = grads
             self.optimizer.update(self.network.params, grads)
             return self.network.lastLayer.loss
 
         return step
+
+    def _weights_before(self) -> dict[str, Any]:
+        """Copies of the weights the next step will update (for the update:data ratio)."""
+        return weights_before(self.fused.params if self.fused else self.network.params)
+
+    def layer_stats(self, before: dict[str, Any], n: int, k: int) -> list[dict[str, Any]]:
+        """The ``layers`` statistics of the step just taken, from the arrays it left."""
+        if self.fused is not None:
+            return network_stats(self.fused.layer_arrays(n, k, before))
+        return network_stats(from_layers(self.network, before, self._grads))
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
         """Train, yielding progress every iteration, epoch every epoch, then done.
@@ -225,6 +327,7 @@ class Trainer:
         block: NDArray[np.intp] = np.empty((0, cfg.batch_size), dtype=np.intp)
         extents: list[int] = []
         row = 0
+        every = cfg.layer_stats_every
         # NOTE: one BLAS thread by default: a service runs one trainer per core, and on
         # some machines a second thread makes these small products slower, not faster.
         # Overflow is caught below as a non-finite loss, with a message that says what to do.
@@ -240,6 +343,10 @@ class Trainer:
                     if row == len(block):
                         block, row = next(blocks), 0
                         extents = fused.extents(block).tolist() if fused else [0] * len(block)
+                    last = i == cfg.iterations
+                    at_epoch = cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last)
+                    stats = every > 0 and (i % every == 0 or at_epoch)
+                    before = self._weights_before() if stats else None
                     loss = step(block[row], extents[row])
                     row += 1
                     self.iteration = i
@@ -248,8 +355,11 @@ class Trainer:
                             f"the loss became {loss} at iteration {i}; lower the learning rate"
                         )
                     yield TrainEvent("progress", {"iteration": i, "loss": loss})
-                    last = i == cfg.iterations
-                    if cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last):
+                    if before is not None:
+                        k = extents[row - 1]
+                        layers = self.layer_stats(before, cfg.batch_size, k)
+                        yield TrainEvent("layers", {"iteration": i, "layers": layers})
+                    if at_epoch:
                         epoch_value: float = i // self.iters_per_epoch
                         if i % self.iters_per_epoch:
                             epoch_value = round(i / self.iters_per_epoch, 2)
