@@ -10,7 +10,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
 from engine.data import NAMES
 from engine.optimizers import OPTIMIZERS
-from engine.trainer import ACTIVATIONS, INITS, TrainConfig
+from engine.trainer import (
+    ACTIVATIONS,
+    INITS,
+    MAX_DROPOUT,
+    MAX_HIDDEN_LAYERS,
+    MAX_WEIGHT_DECAY,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     DatasetName = str
@@ -22,7 +29,7 @@ else:
     # from them (mypy cannot see a Literal built at run time).
     DatasetName = Literal[NAMES]
     OptimizerName = Literal[tuple(OPTIMIZERS)]
-    ActivationName = Literal[ACTIVATIONS]
+    ActivationName = Literal[tuple(ACTIVATIONS)]
     InitName = Literal[INITS]
 #: The engine's defaults: each request field's default is read from here.
 _TRAIN = TrainConfig()
@@ -105,8 +112,9 @@ class TrainRequest(_Strict):
         _TRAIN.weight_init_std, gt=0, le=100, description="Std of the initial weights (init std)."
     )
     layers: list[Annotated[Whole, Field(ge=1)]] | None = Field(
-        _TRAIN.layers,
+        None if _TRAIN.layers is None else list(_TRAIN.layers),
         min_length=1,
+        max_length=MAX_HIDDEN_LAYERS,
         description="Hidden layer sizes, input side first (none: [hidden_size]); limits: "
         "max_layers, max_hidden_size each, max_total_hidden together. Any of the fields "
         "below away from its default trains the book's MultiLayerNetExtend.",
@@ -120,10 +128,13 @@ class TrainRequest(_Strict):
         _TRAIN.batch_norm, description="BatchNormalization before each activation."
     )
     dropout: float = Field(
-        _TRAIN.dropout, ge=0, lt=1, description="Dropout ratio after each activation (0: none)."
+        _TRAIN.dropout,
+        ge=0,
+        le=MAX_DROPOUT,
+        description="Dropout ratio after each activation (0: none).",
     )
     weight_decay: float = Field(
-        _TRAIN.weight_decay, ge=0, le=100, description="Weight decay lambda (L2)."
+        _TRAIN.weight_decay, ge=0, le=MAX_WEIGHT_DECAY, description="Weight decay lambda (L2)."
     )
     train_size: Whole | None = Field(
         _TRAIN.train_size, ge=1, description="Train on the first train_size images (none: all)."

@@ -1,4 +1,4 @@
-"""Training the book's TwoLayerNet, as a stream of events a service can forward.
+"""Training the book's TwoLayerNet or MultiLayerNet(Extend), as a stream of events.
 
 ``Trainer.run`` reproduces the chapter's loop (mini-batches, gradient by
 backprop, optimizer step, loss every iteration, accuracy every epoch) and
@@ -6,6 +6,11 @@ yields ``progress``, ``epoch`` and ``done`` events. Images stay uint8; each
 batch is gathered and converted into preallocated float buffers. By default the
 step is ``engine.fused.FusedStep`` (the layers' gradients in one function);
 ``TrainConfig(step="layers")`` walks the chapter's layer objects instead.
+
+The default config trains the chapter's TwoLayerNet (784-50-10, ReLU). Deeper
+or different networks (``layers``, ``activation``, ``init``, ``batch_norm``,
+``dropout``, ``weight_decay``) train the book's chapter-6 ``MultiLayerNet``, or
+``MultiLayerNetExtend`` when batch normalization or dropout is on.
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ from threadpoolctl import threadpool_limits
 
 from engine.fused import FusedStep, Reordered
 from engine.layer_stats import from_layers, network_stats, weights_before
+from engine.multilayer import ACTIVATIONS, MultiLayerNet, MultiLayerNetExtend
 from engine.network import TwoLayerNet
 from engine.optimizers import OPTIMIZERS
 
 SAMPLINGS = ("replacement", "shuffle")
 STEPS = ("fused", "layers")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-INITS = ("std", "xavier", "he")
 _BLOCK = 100  # batches drawn per call of the random generator
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
+#: Weight initialisations: ``weight_init_std`` as given, Xavier sqrt(1/n), He sqrt(2/n).
+INITS = ("std", "xavier", "he")
+#: The limits of the chapter-6 fields (the API and the CLI read them from here).
+MAX_HIDDEN_LAYERS = 10
+MAX_DROPOUT = 0.9
+MAX_WEIGHT_DECAY = 1.0
 
 
 class TrainingData(Protocol):
@@ -64,17 +74,34 @@ class TrainConfig:
     #: A ``layers`` event (per-layer statistics, engine.layer_stats) at most every this many
     #: iterations and at every epoch; 0: none.
     layer_stats_every: int = 100
-    #: Hidden layer sizes (None: [hidden_size]); with any of the fields below away from its
-    #: default, the network is the book's MultiLayerNetExtend instead of the TwoLayerNet.
-    layers: list[int] | None = None
+    #: Hidden layer sizes; None means one layer of ``hidden_size`` (the chapter's TwoLayerNet).
+    layers: tuple[int, ...] | None = None
     activation: str = "relu"
-    #: "std" (weight_init_std), "xavier" (sqrt(1/n)) or "he" (sqrt(2/n)).
     init: str = "std"
     batch_norm: bool = False
+    #: Dropout ratio after each hidden activation; 0 means no Dropout layers.
     dropout: float = 0.0
+    #: Weight decay lambda: the loss gains 0.5 * lambda * sum of W squared.
     weight_decay: float = 0.0
-    #: Train on the first train_size training images only (None: all of them).
+    #: Train on the first N training images only (chapter 6's overfitting uses 300).
     train_size: int | None = None
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """The hidden layers' sizes."""
+        return (self.hidden_size,) if self.layers is None else tuple(self.layers)
+
+    @property
+    def multilayer(self) -> bool:
+        """Whether this trains a MultiLayerNet(Extend) rather than the chapter's TwoLayerNet."""
+        return (
+            len(self.hidden_sizes) != 1
+            or self.activation != "relu"
+            or self.init != "std"
+            or bool(self.batch_norm)
+            or self.dropout > 0
+            or self.weight_decay > 0
+        )
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot be trained with."""
@@ -92,23 +119,6 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-        if self.activation not in ACTIVATIONS:
-            choices = list(ACTIVATIONS)
-            raise ValueError(f"activation must be one of {choices}, not {self.activation!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {list(INITS)}, not {self.init!r}")
-        sizes = self.hidden_sizes()
-        if not sizes or any(
-            not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1 for n in sizes
-        ):
-            raise ValueError(f"layers must be a list of whole numbers of at least 1, not {sizes!r}")
-        if not (0.0 <= self.dropout < 1.0):
-            raise ValueError(f"dropout must be at least 0 and below 1, not {self.dropout!r}")
-        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError("weight_decay must be a finite number >= 0")
-        size = self.train_size
-        if size is not None and (isinstance(size, bool) or size < 1):
-            raise ValueError(f"train_size must be at least 1, not {self.train_size!r}")
         every = self.layer_stats_every
         if not isinstance(every, int | np.integer) or isinstance(every, bool) or every < 0:
             raise ValueError(f"layer_stats_every must be a whole number >= 0, not {every!r}")
@@ -116,21 +126,37 @@ class TrainConfig:
             raise ValueError("learning_rate must be a positive finite number")
         if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
             raise ValueError("weight_init_std must be a positive finite number")
+        self._validate_chapter6()
 
-    def hidden_sizes(self) -> list[int]:
-        """The hidden layers' sizes."""
-        return list(self.layers) if self.layers is not None else [self.hidden_size]
-
-    def two_layer(self) -> bool:
-        """Whether this is the chapter's TwoLayerNet (one ReLU layer, std init, nothing extra)."""
-        return (
-            len(self.hidden_sizes()) == 1
-            and self.activation == "relu"
-            and self.init == "std"
-            and not self.batch_norm
-            and not self.dropout
-            and not self.weight_decay
-        )
+    def _validate_chapter6(self) -> None:
+        """The chapter-6 fields: deeper nets, activations, inits, BN, dropout, weight decay."""
+        if self.layers is not None:
+            sizes = self.layers
+            if not isinstance(sizes, list | tuple) or not 1 <= len(sizes) <= MAX_HIDDEN_LAYERS:
+                raise ValueError(
+                    f"layers must be a list of 1 to {MAX_HIDDEN_LAYERS} hidden sizes, not {sizes!r}"
+                )
+            if any(
+                not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1 for n in sizes
+            ):
+                raise ValueError(f"layers must hold whole numbers of at least 1, not {sizes!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
+            )
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}, not {self.init!r}")
+        if not isinstance(self.batch_norm, bool | np.bool_):
+            raise ValueError(f"batch_norm must be true or false, not {self.batch_norm!r}")
+        for name, top in (("dropout", MAX_DROPOUT), ("weight_decay", MAX_WEIGHT_DECAY)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float | np.floating) and 0 <= value <= top
+            ):
+                raise ValueError(f"{name} must be a number from 0 to {top}, not {value!r}")
+        n = self.train_size
+        if n is not None and (not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"train_size must be a whole number of at least 1, not {n!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the settings."""
@@ -145,54 +171,63 @@ class TrainEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class _Subset:
-    """The first ``n`` training images of a dataset, and all its test images."""
-
-    def __init__(self, data: TrainingData, n: int) -> None:
-        self.x_train = data.x_train[:n]
-        self.t_train = data.t_train[:n]
-        self.x_test = data.x_test
-        self.t_test = data.t_test
-
-
-def _network(
-    config: TrainConfig, inputs: int, outputs: int, rng: np.random.Generator, dtype: Any
-) -> Any:
-    """The chapter's TwoLayerNet, or the book's MultiLayerNetExtend for a deeper config."""
-    if config.two_layer():
-        hidden = config.hidden_sizes()[0]
-        return TwoLayerNet(inputs, hidden, outputs, config.weight_init_std, seed=rng, dtype=dtype)
-    try:
-        from engine.multilayer import MultiLayerNetExtend
-    except ImportError as e:  # pragma: no cover - until the deeper networks are merged
-        raise ValueError("this build trains only the TwoLayerNet (no engine.multilayer)") from e
-
-    init: float | str = config.weight_init_std if config.init == "std" else config.init
-    return MultiLayerNetExtend(
-        inputs,
-        config.hidden_sizes(),
-        outputs,
-        activation=config.activation,
-        weight_init_std=init,
-        weight_decay_lambda=config.weight_decay,
-        use_dropout=config.dropout > 0,
-        dropout_ration=config.dropout,
-        use_batchnorm=config.batch_norm,
-        seed=rng,
-        dtype=dtype,
-    )
-
-
 def _scale(dtype: type[np.floating[Any]]) -> np.floating[Any]:
     return dtype(1.0 / 255.0)
 
 
+@dataclass
+class FirstImages:
+    """The first ``n`` training images of a dataset, and all its test images."""
+
+    x_train: NDArray[np.uint8]
+    t_train: NDArray[Any]
+    x_test: NDArray[np.uint8]
+    t_test: NDArray[Any]
+
+    @classmethod
+    def of(cls, data: TrainingData, n: int) -> FirstImages:
+        """The first n training images of data (views, not copies)."""
+        if n > len(data.x_train):
+            raise ValueError(f"train_size {n} is more than the {len(data.x_train)} training images")
+        return cls(data.x_train[:n], data.t_train[:n], data.x_test, data.t_test)
+
+
+def build_network(
+    config: TrainConfig, input_size: int, classes: int, rng: np.random.Generator
+) -> TwoLayerNet | MultiLayerNet:
+    """The network a config trains: the chapter's TwoLayerNet, or MultiLayerNet(Extend)."""
+    dtype = DTYPES[config.dtype]
+    if not config.multilayer:
+        return TwoLayerNet(
+            input_size,
+            config.hidden_sizes[0],
+            classes,
+            config.weight_init_std,
+            seed=rng,
+            dtype=dtype,
+        )
+    init: float | str = config.weight_init_std if config.init == "std" else config.init
+    hidden = list(config.hidden_sizes)
+    decay = float(config.weight_decay)
+    if config.batch_norm or config.dropout > 0:
+        return MultiLayerNetExtend(
+            input_size, hidden, classes, config.activation, init, decay,
+            use_dropout=config.dropout > 0, dropout_ration=float(config.dropout),
+            use_batchnorm=bool(config.batch_norm), seed=rng, dtype=dtype,
+        )  # fmt: skip
+    return MultiLayerNet(
+        input_size, hidden, classes, config.activation, init, decay, seed=rng, dtype=dtype
+    )
+
+
 class Trainer:
-    """Runs one training of a TwoLayerNet on uint8 image data."""
+    """Runs one training of a TwoLayerNet or MultiLayerNet(Extend) on uint8 image data."""
 
     def __init__(self, config: TrainConfig, data: TrainingData) -> None:
         config.validate()
         self.config = config
+        if config.train_size is not None:
+            data = FirstImages.of(data, config.train_size)
         self.data = data
         self.dtype = DTYPES[config.dtype]
         self.rng = np.random.default_rng(config.seed)
@@ -201,10 +236,7 @@ class Trainer:
                 raise ValueError(f"the {name[2:]} set is empty; training needs images in both sets")
         input_size = int(np.prod(data.x_train.shape[1:]))
         classes = int(max(data.t_train.max(), data.t_test.max())) + 1
-        if config.train_size is not None and config.train_size < len(data.x_train):
-            data = _Subset(data, config.train_size)
-            self.data = data
-        self.network: Any = _network(config, input_size, max(classes, 10), self.rng, self.dtype)
+        self.network = build_network(config, input_size, max(classes, 10), self.rng)
         self.optimizer = OPTIMIZERS[config.optimizer](lr=config.learning_rate)
         self.train_size = int(data.x_train.shape[0])
         if config.sampling == "shuffle" and config.batch_size > self.train_size:
@@ -235,7 +267,7 @@ class Trainer:
         p = self.network.params
         for start in range(0, flat.shape[0], chunk):
             xb = np.multiply(flat[start : start + chunk], scale, dtype=self.dtype)
-            if not isinstance(self.network, TwoLayerNet):
+            if isinstance(self.network, MultiLayerNet):  # BatchNorm, Dropout in test mode
                 pred = np.argmax(self.network.predict(xb, train_flg=False), axis=1)
                 correct += int(np.count_nonzero(pred == t[start : start + chunk]))
                 continue
@@ -288,10 +320,13 @@ class Trainer:
         def step(idx: NDArray[np.intp], _k: int) -> float | None:
             np.take(x_all, idx, axis=0, out=xb_u8)
             np.multiply(xb_u8, scale, out=xb)
-            grads = self.network.gradient(xb, t_all[idx])
+            network = self.network
+            grads = network.gradient(xb, t_all[idx])
             self._grads = grads
-            self.optimizer.update(self.network.params, grads)
-            return self.network.lastLayer.loss
+            self.optimizer.update(network.params, grads)
+            if isinstance(network, MultiLayerNet):
+                return network.last_loss  # with the weight decay term
+            return network.lastLayer.loss
 
         return step
 
