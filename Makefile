@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale clean
+	bench-gradcheck-worst bench-service bench-scale bench-layer-stats clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,9 @@ bench-gradcheck-worst: install
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service
+
+bench-layer-stats: install
+	$(BIN)/python -m benchmarks.bench_layer_stats
 
 # Celery workers, two API servers, PostgreSQL and Redis on loopback (needs redis-server and
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
