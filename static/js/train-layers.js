@@ -149,6 +149,12 @@ export class LayerPanel {
       h("figure", { className: "chart-box" },
         h("figcaption", { "data-i18n": "layers.ratio", text: t("layers.ratio") }), this.ratioEl),
     );
+    // The init menu's options come from the engine's list (the template); their words from i18n.
+    for (const option of document.querySelectorAll("#t-init option")) {
+      if (!(option instanceof HTMLOptionElement)) continue;
+      option.dataset.i18n = `layers.init_${option.value}`;
+      option.textContent = t(option.dataset.i18n);
+    }
     this.ratio = new RatioChart(this.ratioEl);
     this.ratioEl.setAttribute("aria-label", t("layers.ratio"));
     root.hidden = true;
