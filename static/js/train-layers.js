@@ -132,6 +132,7 @@ export class LayerPanel {
     this.toggle = h("input", { type: "checkbox", id: "layers-grad-toggle" });
     this.toggle.addEventListener("change", () => this.renderHistograms());
     this.strip = h("div", { className: "layers-strip", id: "layers-strip" });
+    this.histTitle = h("span", { id: "layers-hist-title", "data-i18n": "layers.hists", text: t("layers.hists") });
     this.ratioEl = h("div", { className: "chart", id: "layers-ratio", role: "img" });
     this.iteration = h("p", { className: "muted small", id: "layers-iteration" });
     root.append(
@@ -142,7 +143,7 @@ export class LayerPanel {
         h("figcaption", { "data-i18n": "layers.graph", text: t("layers.graph") }), this.graph),
       h("figure", { className: "chart-box" },
         h("figcaption", {},
-          h("span", { "data-i18n": "layers.hists", text: t("layers.hists") }),
+          this.histTitle,
           h("label", { className: "inline small layers-toggle" }, this.toggle,
             h("span", { "data-i18n": "layers.showGrads", text: t("layers.showGrads") }))),
         this.strip),
@@ -194,6 +195,13 @@ export class LayerPanel {
       layers: event.layers.map((l) => ({ name: l.name, update_to_data: l.update_to_data, grad_mean_abs: l.grad_mean_abs })),
     });
     this.last = event;
+    this.render();
+  }
+
+  /** The language changed: write the panel's words again. */
+  relabel() {
+    this.ratio.key = "";
+    this.ratioEl.setAttribute("aria-label", t("layers.ratio"));
     this.render();
   }
 
@@ -257,6 +265,8 @@ export class LayerPanel {
     if (!this.last) return;
     const grads = this.toggle.checked;
     const kind = grads ? "grad_hist" : "activation_hist";
+    this.histTitle.dataset.i18n = grads ? "layers.histsGrad" : "layers.hists";
+    this.histTitle.textContent = t(this.histTitle.dataset.i18n);
     this.strip.dataset.kind = kind;
     this.strip.replaceChildren(...this.last.layers.map((layer, i) => {
       const hist = layer[kind];

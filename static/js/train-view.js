@@ -973,6 +973,7 @@ export class TrainView {
     this.renderRuns();
     this.lossChart.key = "";
     this.accChart.key = "";
+    this.layerPanel.relabel();
     if (this.current) this.renderRun();
     else this.drawCharts();
     if (this.lastPrediction) this.renderProbs(this.lastPrediction);

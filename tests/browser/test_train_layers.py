@@ -90,6 +90,8 @@ def test_a_deeper_run_shows_its_gradient_flow(
             assert sum(last["layers"][i]["activation_hist"]["counts"]) == BATCH * n
         press(page, "#layers-grad-toggle", touch)
         expect(page.locator("#layers-strip")).to_have_attribute("data-kind", "grad_hist")
+        grads_title = {"zh": "各层的权重梯度（dL/dW）", "en": "Weight gradients per layer (dL/dW)"}
+        expect(page.locator("#layers-hist-title")).to_have_text(grads_title[lang])
         shapes = [784 * 30, 30 * 20, 20 * 10]
         for i, n in enumerate(shapes):
             assert boxes.nth(i).get_attribute("data-total") == str(n)
@@ -104,3 +106,9 @@ def test_a_deeper_run_shows_its_gradient_flow(
             assert scroll <= width, scroll
         panel.evaluate("e => e.scrollIntoView({block: 'start'})")
         lab.screenshot("train-layers" if width > 400 else "train-layers-phone")
+        # the other language: the panel's own words follow
+        other = "en" if lang == "zh" else "zh"
+        page.select_option("#lang-select", other)
+        expect(panel.locator("h2")).to_have_text("Gradient flow" if other == "en" else "梯度的流动")
+        meanabs = "mean |g|" if other == "en" else "|g| 平均"
+        expect(page.locator("#layers-graph text.layers-edge-text").first).to_contain_text(meanabs)
