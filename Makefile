@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale bench-layer-stats clean
+	bench-gradcheck-worst bench-service bench-scale bench-multilayer bench-layer-stats clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,8 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale \
+	bench-multilayer
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -75,6 +76,9 @@ bench-layer-stats: install
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
 bench-scale: install
 	$(BIN)/python -m benchmarks.bench_scale
+
+bench-multilayer: install
+	$(BIN)/python -m benchmarks.bench_multilayer
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -54,10 +54,17 @@ def test_the_first_steps_statistics_equal_a_reference_from_the_layers_caches() -
     assert second["saturated"] is None
 
 
+DEEPER = {"layers": (20, 15), "activation": "sigmoid", "init": "xavier", "weight_decay": 0.01}
+
+
+@pytest.mark.parametrize("net", [{}, DEEPER], ids=["TwoLayerNet", "MultiLayerNet"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_the_fused_step_gives_the_layer_paths_statistics(optimizer: str) -> None:
+def test_the_fused_step_gives_the_layer_paths_statistics(
+    optimizer: str, net: dict[str, Any]
+) -> None:
     def stats(step: str) -> list[dict[str, Any]]:
         cfg = TrainConfig(
+            **net,
             iterations=7,
             seed=5,
             step=step,
@@ -66,7 +73,9 @@ def test_the_fused_step_gives_the_layer_paths_statistics(optimizer: str) -> None
             learning_rate=0.01,
             layer_stats_every=3,
         )
-        return [e.data for e in Trainer(cfg, tiny()).run() if e.kind == "layers"]
+        trainer = Trainer(cfg, tiny())
+        assert (trainer.fused is not None) == (step == "fused")  # each path is the one tested
+        return [e.data for e in trainer.run() if e.kind == "layers"]
 
     fused, layers = stats("fused"), stats("layers")
     assert [e["iteration"] for e in fused] == [3, 5, 6, 7]  # every 3, and at the epochs (5, 7)
