@@ -156,6 +156,9 @@ export class LayerPanel {
       option.dataset.i18n = `layers.init_${option.value}`;
       option.textContent = t(option.dataset.i18n);
     }
+    // With hidden layers listed, the single hidden size is not used: say so by disabling it.
+    const layersInput = document.getElementById("t-layers");
+    layersInput?.addEventListener("input", syncHiddenSize);
     this.ratio = new RatioChart(this.ratioEl);
     this.ratioEl.setAttribute("aria-label", t("layers.ratio"));
     root.hidden = true;
@@ -293,6 +296,15 @@ export class LayerPanel {
   }
 }
 
+/** The hidden-size field is disabled while the hidden-layers field lists sizes (it is not used). */
+function syncHiddenSize() {
+  const layersInput = document.getElementById("t-layers");
+  const hidden = document.getElementById("t-hidden");
+  if (layersInput instanceof HTMLInputElement && hidden instanceof HTMLInputElement) {
+    hidden.disabled = layersInput.value.trim() !== "";
+  }
+}
+
 /** @type {[name: string, id: string][]} the deeper-network fields of the training form */
 const NUMBERS = [["weight_init_std", "t-init-std"], ["dropout", "t-dropout"], ["weight_decay", "t-decay"]];
 
@@ -353,6 +365,7 @@ export function readDeepForm(limits) {
 export function fillDeepForm(config) {
   const layersInput = /** @type {HTMLInputElement} */ (document.getElementById("t-layers"));
   layersInput.value = Array.isArray(config.layers) ? config.layers.join(", ") : "";
+  syncHiddenSize();
   for (const id of ["t-activation", "t-init"]) {
     const sel = /** @type {HTMLSelectElement} */ (document.getElementById(id));
     const value = config[sel.name];
