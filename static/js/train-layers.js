@@ -33,6 +33,8 @@ export const GUIDE = 1e-3;
 /** The colours of the edges, small gradient to large: each at least 3:1 against white. */
 const LOW = [28, 126, 214]; // #1c7ed6
 const HIGH = [201, 42, 42]; // #c92a2a
+/** The histograms' bars: 4.6:1 against white. */
+const BAR = "#1c6ed6";
 
 /**
  * A number as it is written on the page: 3 significant digits, exponent for small ones.
@@ -271,7 +273,7 @@ export class LayerPanel {
     this.histTitle.dataset.i18n = grads ? "layers.histsGrad" : "layers.hists";
     this.histTitle.textContent = t(this.histTitle.dataset.i18n);
     this.strip.dataset.kind = kind;
-    this.strip.replaceChildren(...this.last.layers.map((layer, i) => {
+    this.strip.replaceChildren(...this.last.layers.map((layer) => {
       const hist = layer[kind];
       const top = Math.max(1, ...hist.counts);
       const W = 150;
@@ -279,7 +281,7 @@ export class LayerPanel {
       const bw = W / hist.counts.length;
       const bars = hist.counts.map((c, j) => svg("rect", {
         x: (j * bw).toFixed(2), y: (H - (H * c) / top).toFixed(2), width: Math.max(0.5, bw - 0.6).toFixed(2),
-        height: ((H * c) / top).toFixed(2), fill: COLORS[i % COLORS.length],
+        height: ((H * c) / top).toFixed(2), fill: BAR,
       }));
       const picture = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "layers-hist", role: "img",
         "aria-label": t("layers.histLabel", { name: layer.name, lo: sci(hist.edges[0]), hi: sci(hist.edges[hist.edges.length - 1]) }) }, ...bars);
