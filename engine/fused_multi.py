@@ -246,31 +246,30 @@ class FusedMultiStep(FusedStep):
         return correct / data.x.shape[0]
 
     def layer_arrays(self, n: int, k: int, before: dict[str, Array]) -> list[LayerArrays]:
-        """The arrays of the last ``step`` (n images, extent k) for the ``layers`` statistics.
+        """The arrays of the last ``step`` for the ``layers`` statistics (``before``: the
+        step's own weights before it, W1 in the step's pixel order).
 
-        W1 stays in the step's pixel order; gradients are divided by the folded learning
-        rate and carry the weight decay's lambda * W (for W1's rows past k, only that).
+        The gradients are ``gradients()`` plus the weight decay's lambda * W, as
+        ``MultiLayerNet.gradient`` returns them.
         """
-        g, p, fold, depth = self.grads, self.params, self.fold, self.depth
-        if self.sgd:  # W1's rows past k are stale here, and its decay was applied to W itself
-            dw1 = np.zeros_like(p["W1"])
-            dw1[:k] = g["W1"][:k] / fold
-            if self.decay:
-                dw1 += self.decay * before["W1"]
-        else:
-            dw1 = g["W1"].copy()
+        p, depth = self.params, self.depth
+        grads = self.gradients()  # W1 in the network's pixel order
+        w1 = np.empty_like(before["W1"])
+        w1[self.order] = before["W1"]
+        if self.decay:
+            for i in range(1, depth + 1):
+                grads[f"W{i}"] += self.decay * (w1 if i == 1 else before[f"W{i}"])
         # NOTE: dscores = fold * (softmax - onehot) / n is negative only at the true class,
         # so the softmax comes back as dscores * n / fold + onehot(argmin of each row).
         ds = self._dhs[-1][:n]
-        probs = ds * (n / fold)
+        probs = ds * (n / self.fold)
         probs[np.arange(n), np.argmin(ds, axis=1)] += 1
+        outputs = [*self.activations(), probs]
         arrays = []
         for i in range(1, depth + 1):
-            grad = dw1 if i == 1 else g[f"W{i}"] / fold
-            last = i == depth
-            out = probs if last else self._hs[i - 1][:n]
-            kind = "softmax" if last else self.activation
+            w = f"W{i}"
+            kind = "softmax" if i == depth else self.activation
             arrays.append(
-                LayerArrays(f"Affine{i}", f"W{i}", before[f"W{i}"], p[f"W{i}"], grad, out, kind)
+                LayerArrays(f"Affine{i}", w, before[w], p[w], grads[w], outputs[i - 1], kind)
             )
         return arrays
