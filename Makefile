@@ -7,7 +7,7 @@ PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
 	bench-gradcheck-worst bench-held-connections bench-hostile bench-service bench-scale \
-	bench-multilayer clean
+	bench-multilayer bench-layer-stats clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ $(VENV)/.bench: $(VENV)/.installed
 	touch $@
 
 bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-held-connections \
-	bench-hostile bench-service bench-scale bench-multilayer
+	bench-hostile bench-service bench-scale bench-multilayer bench-layer-stats
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -75,6 +75,9 @@ bench-hostile: install
 
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service
+
+bench-layer-stats: install
+	$(BIN)/python -m benchmarks.bench_layer_stats
 
 # Celery workers, two API servers, PostgreSQL and Redis on loopback (needs redis-server and
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import secrets
@@ -19,6 +20,7 @@ import numpy as np
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app import events
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
 from app.errors import (
@@ -62,6 +64,8 @@ def default_name(config: dict[str, Any]) -> str:
     lr = config.get("learning_rate")
     lr_text = f"{lr:g}" if isinstance(lr, int | float) else "?"
     hidden = config.get("hidden_size", "?")
+    if isinstance(config.get("layers"), list):
+        hidden = "-".join(str(n) for n in config["layers"])
     iterations = config.get("iterations")
     it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
     return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
@@ -253,6 +257,30 @@ class RunService:
                     f"'{field}' is {value}, over this server's limit of {limit}.",
                     details={"field": field, "limit": limit, "value": value},
                 )
+        sizes = req.layers or []
+        for field, value, limit, what in (
+            ("layers", len(sizes), s.max_layers, "hidden layers"),
+            ("layers", max(sizes, default=0), s.max_hidden_size, "units in one hidden layer"),
+            ("layers", sum(sizes), s.max_total_hidden, "hidden units in all"),
+        ):
+            if value > limit:
+                raise TooLarge(
+                    f"'layers' asks for {value} {what}, over this server's limit of {limit}.",
+                    details={"field": field, "limit": limit, "value": value},
+                )
+        every, most = req.layer_stats_every, s.max_layer_events
+        if every and -(-req.iterations // every) > most:
+            least = -(-req.iterations // most)
+            raise TooLarge(
+                f"'layer_stats_every' {every} would record {-(-req.iterations // every)} layers "
+                f"events, over this server's limit of {most}; use at least {least} (or 0: none).",
+                details={
+                    "field": "layer_stats_every",
+                    "limit": most,
+                    "value": every,
+                    "least": least,
+                },
+            )
 
     def create(self, req: TrainRequest, caller: Caller) -> tuple[RunRecord, str]:
         """Validate a request against limits and data, record it queued, submit it.
@@ -343,9 +371,11 @@ class RunService:
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
-        """Every loss (one per iteration) and every epoch's accuracies, from the event log."""
+        """Every loss, epoch and layers event (histograms: the last one only), from the log."""
         loss: list[float | None] = []
         epochs: list[dict[str, Any]] = []
+        layers: list[dict[str, Any]] = []
+        last_layers: dict[str, Any] | None = None
         after = 0
         while True:
             batch = self.store.events_after(run_id, after)
@@ -355,13 +385,16 @@ class RunService:
                 if ev.kind == "running":
                     # NOTE: a new attempt starts from the beginning: its history replaces
                     # the earlier attempt's (which stays in the event log before it).
-                    loss, epochs = [], []
+                    loss, epochs, layers, last_layers = [], [], [], None
                 elif ev.kind == "progress":
                     loss.extend(json.loads(ev.data).get("losses", []))
                 elif ev.kind == "epoch":
                     epochs.append(json.loads(ev.data))
+                elif ev.kind == events.LAYERS:
+                    last_layers = json.loads(ev.data)
+                    layers.append(events.layers_point(last_layers))
             after = batch[-1].seq
-        return {"loss": loss, "epochs": epochs}
+        return {"loss": loss, "epochs": epochs, "layers": layers, "layers_last": last_layers}
 
     def history_csv(self, run_id: str) -> str:
         """The history as CSV: one row per iteration, accuracies on epoch rows."""
@@ -464,7 +497,7 @@ class RunService:
     # ----------------------------------------------------------------- predictions
 
     def network(self, run_id: str) -> Any:
-        """The trained TwoLayerNet of a finished run with saved weights (cached); else 409."""
+        """The trained network of a finished run with saved weights (cached); else 409."""
         with self._networks_lock:
             net = self._networks.get(run_id)
             if net is not None:
@@ -481,14 +514,23 @@ class RunService:
                 code="run_not_finished" if not run.finished else "no_weights",
                 details={"run_id": run_id, "status": run.status},
             )
-        from engine.network import TwoLayerNet
+        from engine.trainer import TrainConfig, build_network
 
         with np.load(io.BytesIO(blob)) as npz:
             params = {k: npz[k] for k in npz.files}
-        w1, w2 = params["W1"], params["W2"]
-        net = TwoLayerNet(w1.shape[0], w1.shape[1], w2.shape[1], dtype=w1.dtype, seed=0)
+        w1 = params["W1"]
+        last = params[f"W{sum(1 for k in params if k.startswith('W'))}"]
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in run.config.items() if k in known})
+        config.dtype = str(w1.dtype)
+        config.hidden_size = int(w1.shape[1])
+        net = build_network(config, int(w1.shape[0]), int(last.shape[1]), np.random.default_rng(0))
         for key, value in params.items():
-            net.params[key][...] = value
+            if key.startswith("running_"):  # BatchNorm's statistics for predictions
+                layer = net.layers["BatchNorm" + "".join(c for c in key if c.isdigit())]
+                setattr(layer, key.rstrip("0123456789"), value.copy())
+            else:
+                net.params[key][...] = value
         with self._networks_lock:
             self._networks[run_id] = net
             while len(self._networks) > 16:

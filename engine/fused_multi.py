@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from engine.functions import labels_to_indices
 from engine.fused import _EVAL_CHUNK, FusedStep, Reordered, pixel_order
+from engine.layer_stats import LayerArrays
 from engine.multilayer import MultiLayerNet
 from engine.optimizers import SGD
 
@@ -243,3 +244,32 @@ class FusedMultiStep(FusedStep):
                     _activate(kind, h)
             correct += int(np.count_nonzero(np.argmax(h, axis=1) == t[images]))
         return correct / data.x.shape[0]
+
+    def layer_arrays(self, n: int, k: int, before: dict[str, Array]) -> list[LayerArrays]:
+        """The arrays of the last ``step`` for the ``layers`` statistics (``before``: the
+        step's own weights before it, W1 in the step's pixel order).
+
+        The gradients are ``gradients()`` plus the weight decay's lambda * W, as
+        ``MultiLayerNet.gradient`` returns them.
+        """
+        p, depth = self.params, self.depth
+        grads = self.gradients()  # W1 in the network's pixel order
+        w1 = np.empty_like(before["W1"])
+        w1[self.order] = before["W1"]
+        if self.decay:
+            for i in range(1, depth + 1):
+                grads[f"W{i}"] += self.decay * (w1 if i == 1 else before[f"W{i}"])
+        # NOTE: dscores = fold * (softmax - onehot) / n is negative only at the true class,
+        # so the softmax comes back as dscores * n / fold + onehot(argmin of each row).
+        ds = self._dhs[-1][:n]
+        probs = ds * (n / self.fold)
+        probs[np.arange(n), np.argmin(ds, axis=1)] += 1
+        outputs = [*self.activations(), probs]
+        arrays = []
+        for i in range(1, depth + 1):
+            w = f"W{i}"
+            kind = "softmax" if i == depth else self.activation
+            arrays.append(
+                LayerArrays(f"Affine{i}", w, before[w], p[w], grads[w], outputs[i - 1], kind)
+            )
+        return arrays

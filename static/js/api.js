@@ -92,6 +92,13 @@
  * @property {number} [iterations]
  * @property {number} [seed]
  * @property {string} [optimizer]
+ * @property {number[]} [layers] hidden sizes (none: [hidden_size])
+ * @property {string} [activation]
+ * @property {string} [init]
+ * @property {number} [weight_init_std]
+ * @property {boolean} [batch_norm]
+ * @property {number} [dropout]
+ * @property {number} [weight_decay]
  */
 
 /** @typedef {{epoch: number, iteration: number, train_acc: number, test_acc: number}} EpochPoint */
@@ -114,7 +121,10 @@
  * @property {string | null} [removed] why its log and weights were removed (to free space)
  */
 
-/** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */
+/**
+ * @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}
+ *   & import("./train-layers.js").LayersHistory}} Run GET /train/{id}
+ */
 
 /**
  * @typedef {object} Dataset One dataset of GET /datasets.

@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
 import { bindMineFilter, deleteRun, onlyMine, ownerMarks, runErrorText } from "./run-owner.js";
 import { RunStream } from "./run-stream.js";
+import { LayerPanel, fillDeepForm, readDeepForm } from "./train-layers.js";
 import { fmt } from "./tensor.js";
 import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js";
 
@@ -99,6 +100,7 @@ export class TrainView {
     $("run-warning").after(h("p", { id: "run-note", className: "run-note", role: "status", hidden: true }));
     this.lossChart = new LossChart($("loss-chart"));
     this.accChart = new AccuracyChart($("acc-chart"));
+    this.layerPanel = new LayerPanel($("layers-panel"));
     this.pad = bindPad($("pad", HTMLCanvasElement), () => this.predict());
   }
 
@@ -215,8 +217,11 @@ export class TrainView {
       }
       config[name] = value;
     }
+    const deep = readDeepForm(this.limits);
+    errors.push(...deep.errors);
+    first = first || /** @type {HTMLInputElement | null} */ (deep.first);
     if (first) first.focus();
-    return { config, errors };
+    return { config: { ...config, ...deep.fields }, errors };
   }
 
   /**
@@ -247,6 +252,7 @@ export class TrainView {
       dataset.value = config.dataset;
       this.renderDatasetInfo();
     }
+    fillDeepForm(/** @type {Record<string, unknown>} */ (config));
     const opt = $("t-optimizer", HTMLSelectElement);
     if (config.optimizer && [...opt.options].some((o) => o.value === config.optimizer)) opt.value = config.optimizer;
     this.showFormErrors([]);
@@ -537,6 +543,7 @@ export class TrainView {
       loss: [], epochs: [], samples: [], done: null, stream: null,
     };
     this.current = run;
+    this.layerPanel.reset(run.config);
     this.overlay.delete(id);
     let record = null;
     try {
@@ -557,6 +564,9 @@ export class TrainView {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
         run.done = record;
+        this.layerPanel.setHistory(record.history, record.config);
+      } else {
+        this.layerPanel.reset(record.config);
       }
     }
     if (!run.done) this.listen(run);
@@ -597,6 +607,9 @@ export class TrainView {
         }
       }),
       progress: ifShown((data) => this.onProgress(run, data)),
+      layers: (data) => {
+        if (this.current === run) this.layerPanel.add(data);
+      },
       // The worker fetches the dataset before the first iteration.
       download: ifShown((data) => {
         run.download = data;
@@ -644,6 +657,7 @@ export class TrainView {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
         run.status = record.status;
+        this.layerPanel.setHistory(record.history, record.config);
         if (!ACTIVE.includes(record.status)) {
           run.done = record;
           run.hasWeights = Boolean(record.has_weights);
@@ -982,6 +996,7 @@ export class TrainView {
     this.renderRuns();
     this.lossChart.key = "";
     this.accChart.key = "";
+    this.layerPanel.relabel();
     if (this.current) this.renderRun();
     else this.drawCharts();
     if (this.lastPrediction) this.renderProbs(this.lastPrediction);
