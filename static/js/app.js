@@ -5,9 +5,10 @@ import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
+import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 
-const VIEWS = ["graph", "train", "gradcheck"];
+const VIEWS = ["graph", "train", "gradcheck", "ch6"];
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
 let ready = false;
@@ -24,6 +25,7 @@ function writeUrl() {
   if (g) params.set("g", g);
   if (g && graph.presetId) params.set("p", graph.presetId);
   for (const [key, value] of graph.learnParams()) params.set(key, value);
+  if (currentView === "ch6") params.set("page", ch6.page);
   const next = `#${params.toString()}`;
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
@@ -36,12 +38,19 @@ function writeUrl() {
 async function restore() {
   const params = hashParams();
   await graph.openFromUrl(params.get("g"), params.get("p"));
+  if (params.get("page") && params.get("page") !== ch6.page) ch6.openPage(params.get("page"));
   show(params.get("view") || "graph");
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
+const ch6 = new Chapter6View({
+  openRun: (id) => { show("train"); train.open(id); },
+  onPageChange: writeUrl,
+});
+// The tour's vanishing-gradient page opens the chapter-6 view's two runs.
+document.addEventListener("ch6:vanishing", () => { ch6.startVanishing(); show("ch6"); });
 
 /**
  * Show one view (graph, train or gradcheck; an unknown name shows the graph).
@@ -68,10 +77,12 @@ async function main() {
     graph.relabel();
     train.relabel();
     gradcheck.relabel();
+    ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const params = hashParams();
-  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init()]);
+  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init(), ch6.init()]);
+  if (params.get("page")) ch6.openPage(params.get("page"));
   await graph.initLearn(params);
   ready = true;
   show(params.get("view") || "graph");
