@@ -1,4 +1,4 @@
-"""Backprop Lab's engine: the layers of Deep Learning from Scratch, chapter 5, in NumPy.
+"""Backprop Lab's engine: the layers of Deep Learning from Scratch, chapters 5 and 6, in NumPy.
 
 Everything a script or the service needs is importable from here.
 """
@@ -8,6 +8,8 @@ from engine.functions import cross_entropy_error, log_softmax, relu, sigmoid, so
 from engine.gradcheck import GradcheckReport, ParamReport, gradcheck
 from engine.gradient import numerical_gradient
 from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+from engine.layers_ch6 import BatchNormalization, Dropout, Tanh
+from engine.multilayer import MultiLayerNet, MultiLayerNetExtend
 from engine.network import TwoLayerNet
 from engine.optimizers import SGD, AdaGrad, Adam, Momentum
 from engine.trainer import TrainConfig, Trainer, TrainEvent
@@ -18,15 +20,20 @@ __all__ = [
     "Adam",
     "AddLayer",
     "Affine",
+    "BatchNormalization",
     "Dataset",
     "DatasetError",
+    "Dropout",
     "GradcheckReport",
     "Momentum",
     "MulLayer",
+    "MultiLayerNet",
+    "MultiLayerNetExtend",
     "ParamReport",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
+    "Tanh",
     "TrainConfig",
     "TrainEvent",
     "Trainer",

@@ -193,6 +193,41 @@ def accuracies_text(done: dict[str, Any]) -> str:
     return text or "not evaluated"
 
 
+def _add_chapter6_options(tr: argparse.ArgumentParser) -> None:
+    """train's options for the book's chapter-6 networks (their defaults: the TwoLayerNet)."""
+    from engine.multilayer import ACTIVATIONS
+    from engine.trainer import INITS, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WEIGHT_DECAY
+
+    g = tr.add_argument_group("chapter 6 (any of these trains a MultiLayerNet)")
+    g.add_argument(
+        "--layers", type=int, nargs="+", metavar="N",
+        help=f"hidden layer sizes, up to {MAX_HIDDEN_LAYERS} (default: one of --hidden-size)",
+    )  # fmt: skip
+    g.add_argument(
+        "--activation", choices=tuple(ACTIVATIONS), default="relu", help="(default relu)"
+    )
+    g.add_argument(
+        "--init", choices=INITS, default="std",
+        help="std: --weight-init-std; xavier: sqrt(1/n); he: sqrt(2/n) (default std)",
+    )  # fmt: skip
+    g.add_argument(
+        "--weight-init-std", type=float, metavar="X", default=0.01, help="(default 0.01)"
+    )
+    g.add_argument("--batch-norm", action="store_true", help="BatchNormalization layers")
+    g.add_argument(
+        "--dropout", type=float, metavar="R", default=0.0,
+        help=f"dropout ratio, 0 to {MAX_DROPOUT} (default 0: no Dropout layers)",
+    )  # fmt: skip
+    g.add_argument(
+        "--weight-decay", type=float, metavar="L", default=0.0,
+        help=f"weight decay lambda, 0 to {MAX_WEIGHT_DECAY} (default 0)",
+    )  # fmt: skip
+    g.add_argument(
+        "--train-size", type=int, metavar="N", default=None,
+        help="train on the first N training images only (chapter 6's overfitting: 300)",
+    )  # fmt: skip
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """The chapter's training run with a progress bar and per-epoch accuracies."""
     from tqdm import tqdm
@@ -221,7 +256,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         blas_threads=args.threads,
         step=args.step,
+        weight_init_std=args.weight_init_std,
+        layers=tuple(args.layers) if args.layers else None,
+        activation=args.activation,
+        init=args.init,
+        batch_norm=args.batch_norm,
+        dropout=args.dropout,
+        weight_decay=args.weight_decay,
+        train_size=args.train_size,
     )
+    try:
+        config.validate()
+    except ValueError as e:  # "weight_decay must be ..." -> "--weight-decay must be ..."
+        field, _, rest = str(e).partition(" ")
+        raise UsageError(f"--{field.replace('_', '-')} {rest}") from None
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, not {args.threads}")
     data = _load(args)
@@ -231,8 +279,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(config, data)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    shape = "-".join(str(n) for n in (784, *config.hidden_sizes, 10))
+    extras = [f"{config.activation}, init {config.init}"] if config.multilayer else []
+    extras += ["batch norm"] if config.batch_norm else []
+    extras += [f"dropout {config.dropout:g}"] if config.dropout else []
+    extras += [f"weight decay {config.weight_decay:g}"] if config.weight_decay else []
     print(
-        f"training 784-{args.hidden_size}-10 on {data.name} ({len(data.t_train):,} train, "
+        f"training {shape}{''.join(', ' + e for e in extras)} on {data.name} "
+        f"({trainer.train_size:,} train, "
         f"{len(data.t_test):,} test, from {data.source}); {args.optimizer} lr {args.lr:g}, "
         f"batch {args.batch_size}, {args.iterations:,} iterations "
         f"({trainer.iters_per_epoch} per epoch), {args.sampling}, {args.dtype}, seed {args.seed}, "
@@ -403,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser(
         "train",
         help="the chapter's training run (784-50-10, SGD, batch 100, 10,000 iterations)",
-        description="Train TwoLayerNet as the chapter's train_neuralnet.py does.",
+        description="Train TwoLayerNet as the chapter's train_neuralnet.py does, or (with "
+        "the chapter-6 options) the book's MultiLayerNet / MultiLayerNetExtend.",
     )
     _add_data_options(tr)
     tr.add_argument(
@@ -450,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="float type (default float32)",
     )
+    _add_chapter6_options(tr)
     tr.add_argument("--save", metavar="FILE.npz", help="save the trained weights to this file")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)

@@ -1,4 +1,4 @@
-"""Training the book's TwoLayerNet, as a stream of events a service can forward.
+"""Training the book's TwoLayerNet or MultiLayerNet(Extend), as a stream of events.
 
 ``Trainer.run`` reproduces the chapter's loop (mini-batches, gradient by
 backprop, optimizer step, loss every iteration, accuracy every epoch) and
@@ -6,6 +6,11 @@ yields ``progress``, ``epoch`` and ``done`` events. Images stay uint8; each
 batch is gathered and converted into preallocated float buffers. By default the
 step is ``engine.fused.FusedStep`` (the layers' gradients in one function);
 ``TrainConfig(step="layers")`` walks the chapter's layer objects instead.
+
+The default config trains the chapter's TwoLayerNet (784-50-10, ReLU). Deeper
+or different networks (``layers``, ``activation``, ``init``, ``batch_norm``,
+``dropout``, ``weight_decay``) train the book's chapter-6 ``MultiLayerNet``, or
+``MultiLayerNetExtend`` when batch normalization or dropout is on.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from engine.fused import FusedStep, Reordered
+from engine.multilayer import ACTIVATIONS, MultiLayerNet, MultiLayerNetExtend
 from engine.network import TwoLayerNet
 from engine.optimizers import OPTIMIZERS
 
@@ -27,6 +33,12 @@ SAMPLINGS = ("replacement", "shuffle")
 STEPS = ("fused", "layers")
 _BLOCK = 100  # batches drawn per call of the random generator
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
+#: Weight initialisations: ``weight_init_std`` as given, Xavier sqrt(1/n), He sqrt(2/n).
+INITS = ("std", "xavier", "he")
+#: The limits of the chapter-6 fields (the API and the CLI read them from here).
+MAX_HIDDEN_LAYERS = 10
+MAX_DROPOUT = 0.9
+MAX_WEIGHT_DECAY = 1.0
 
 
 class TrainingData(Protocol):
@@ -58,6 +70,34 @@ class TrainConfig:
     #: when it is free; a service running one trainer per core gives each one).
     eval_threads: int = 2
     step: str = "fused"
+    #: Hidden layer sizes; None means one layer of ``hidden_size`` (the chapter's TwoLayerNet).
+    layers: tuple[int, ...] | None = None
+    activation: str = "relu"
+    init: str = "std"
+    batch_norm: bool = False
+    #: Dropout ratio after each hidden activation; 0 means no Dropout layers.
+    dropout: float = 0.0
+    #: Weight decay lambda: the loss gains 0.5 * lambda * sum of W squared.
+    weight_decay: float = 0.0
+    #: Train on the first N training images only (chapter 6's overfitting uses 300).
+    train_size: int | None = None
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """The hidden layers' sizes."""
+        return (self.hidden_size,) if self.layers is None else tuple(self.layers)
+
+    @property
+    def multilayer(self) -> bool:
+        """Whether this trains a MultiLayerNet(Extend) rather than the chapter's TwoLayerNet."""
+        return (
+            len(self.hidden_sizes) != 1
+            or self.activation != "relu"
+            or self.init != "std"
+            or bool(self.batch_norm)
+            or self.dropout > 0
+            or self.weight_decay > 0
+        )
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot be trained with."""
@@ -79,6 +119,37 @@ class TrainConfig:
             raise ValueError("learning_rate must be a positive finite number")
         if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
             raise ValueError("weight_init_std must be a positive finite number")
+        self._validate_chapter6()
+
+    def _validate_chapter6(self) -> None:
+        """The chapter-6 fields: deeper nets, activations, inits, BN, dropout, weight decay."""
+        if self.layers is not None:
+            sizes = self.layers
+            if not isinstance(sizes, list | tuple) or not 1 <= len(sizes) <= MAX_HIDDEN_LAYERS:
+                raise ValueError(
+                    f"layers must be a list of 1 to {MAX_HIDDEN_LAYERS} hidden sizes, not {sizes!r}"
+                )
+            if any(
+                not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1 for n in sizes
+            ):
+                raise ValueError(f"layers must hold whole numbers of at least 1, not {sizes!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
+            )
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}, not {self.init!r}")
+        if not isinstance(self.batch_norm, bool | np.bool_):
+            raise ValueError(f"batch_norm must be true or false, not {self.batch_norm!r}")
+        for name, top in (("dropout", MAX_DROPOUT), ("weight_decay", MAX_WEIGHT_DECAY)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float | np.floating) and 0 <= value <= top
+            ):
+                raise ValueError(f"{name} must be a number from 0 to {top}, not {value!r}")
+        n = self.train_size
+        if n is not None and (not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"train_size must be a whole number of at least 1, not {n!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the settings."""
@@ -97,12 +168,59 @@ def _scale(dtype: type[np.floating[Any]]) -> np.floating[Any]:
     return dtype(1.0 / 255.0)
 
 
+@dataclass
+class FirstImages:
+    """The first ``n`` training images of a dataset, and all its test images."""
+
+    x_train: NDArray[np.uint8]
+    t_train: NDArray[Any]
+    x_test: NDArray[np.uint8]
+    t_test: NDArray[Any]
+
+    @classmethod
+    def of(cls, data: TrainingData, n: int) -> FirstImages:
+        """The first n training images of data (views, not copies)."""
+        if n > len(data.x_train):
+            raise ValueError(f"train_size {n} is more than the {len(data.x_train)} training images")
+        return cls(data.x_train[:n], data.t_train[:n], data.x_test, data.t_test)
+
+
+def build_network(
+    config: TrainConfig, input_size: int, classes: int, rng: np.random.Generator
+) -> TwoLayerNet | MultiLayerNet:
+    """The network a config trains: the chapter's TwoLayerNet, or MultiLayerNet(Extend)."""
+    dtype = DTYPES[config.dtype]
+    if not config.multilayer:
+        return TwoLayerNet(
+            input_size,
+            config.hidden_sizes[0],
+            classes,
+            config.weight_init_std,
+            seed=rng,
+            dtype=dtype,
+        )
+    init: float | str = config.weight_init_std if config.init == "std" else config.init
+    hidden = list(config.hidden_sizes)
+    decay = float(config.weight_decay)
+    if config.batch_norm or config.dropout > 0:
+        return MultiLayerNetExtend(
+            input_size, hidden, classes, config.activation, init, decay,
+            use_dropout=config.dropout > 0, dropout_ration=float(config.dropout),
+            use_batchnorm=bool(config.batch_norm), seed=rng, dtype=dtype,
+        )  # fmt: skip
+    return MultiLayerNet(
+        input_size, hidden, classes, config.activation, init, decay, seed=rng, dtype=dtype
+    )
+
+
 class Trainer:
-    """Runs one training of a TwoLayerNet on uint8 image data."""
+    """Runs one training of a TwoLayerNet or MultiLayerNet(Extend) on uint8 image data."""
 
     def __init__(self, config: TrainConfig, data: TrainingData) -> None:
         config.validate()
         self.config = config
+        if config.train_size is not None:
+            data = FirstImages.of(data, config.train_size)
         self.data = data
         self.dtype = DTYPES[config.dtype]
         self.rng = np.random.default_rng(config.seed)
@@ -111,14 +229,7 @@ class Trainer:
                 raise ValueError(f"the {name[2:]} set is empty; training needs images in both sets")
         input_size = int(np.prod(data.x_train.shape[1:]))
         classes = int(max(data.t_train.max(), data.t_test.max())) + 1
-        self.network = TwoLayerNet(
-            input_size,
-            config.hidden_size,
-            max(classes, 10),
-            config.weight_init_std,
-            seed=self.rng,
-            dtype=self.dtype,
-        )
+        self.network = build_network(config, input_size, max(classes, 10), self.rng)
         self.optimizer = OPTIMIZERS[config.optimizer](lr=config.learning_rate)
         self.train_size = int(data.x_train.shape[0])
         if config.sampling == "shuffle" and config.batch_size > self.train_size:
@@ -135,7 +246,7 @@ class Trainer:
         # walks the chapter's layer objects, as TwoLayerNet.gradient does.
         self.fused: FusedStep | None = None
         self._test: Reordered | None = None
-        if config.step == "fused":
+        if config.step == "fused" and isinstance(self.network, TwoLayerNet):
             self.fused = FusedStep(
                 self.network, self.optimizer, data.x_train, data.t_train, config.batch_size
             )
@@ -148,6 +259,10 @@ class Trainer:
         p = self.network.params
         for start in range(0, flat.shape[0], chunk):
             xb = np.multiply(flat[start : start + chunk], scale, dtype=self.dtype)
+            if isinstance(self.network, MultiLayerNet):  # BatchNorm, Dropout in test mode
+                pred = np.argmax(self.network.predict(xb, train_flg=False), axis=1)
+                correct += int(np.count_nonzero(pred == t[start : start + chunk]))
+                continue
             # The network's predict, without keeping the layers' caches for backward.
             h = xb @ p["W1"]
             h += p["b1"]
@@ -197,9 +312,12 @@ class Trainer:
         def step(idx: NDArray[np.intp], _k: int) -> float | None:
             np.take(x_all, idx, axis=0, out=xb_u8)
             np.multiply(xb_u8, scale, out=xb)
-            grads = self.network.gradient(xb, t_all[idx])
-            self.optimizer.update(self.network.params, grads)
-            return self.network.lastLayer.loss
+            network = self.network
+            grads = network.gradient(xb, t_all[idx])
+            self.optimizer.update(network.params, grads)
+            if isinstance(network, MultiLayerNet):
+                return network.last_loss  # with the weight decay term
+            return network.lastLayer.loss
 
         return step
 

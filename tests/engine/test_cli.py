@@ -233,3 +233,20 @@ def test_train_step_layers_matches_the_fused_step(cache: Path, tmp_path: Path) -
     with np.load(weights["fused"]) as fused, np.load(weights["layers"]) as layers:
         for key in ("W1", "b1", "W2", "b2"):
             np.testing.assert_allclose(fused[key], layers[key], rtol=1e-7, atol=1e-12)
+
+
+def test_train_a_deep_net_with_the_chapter6_options(cache: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "deep.npz"
+    out = run(
+        "train", "--dataset", "mnist-10k", "--iterations", "30", "--layers", "40", "30",
+        "--activation", "tanh", "--init", "xavier", "--batch-norm", "--dropout", "0.2",
+        "--weight-decay", "0.01", "--train-size", "1000", "--no-progress",
+        "--save", str(weights), cache=cache,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "training 784-40-30-10, tanh, init xavier, batch norm, dropout 0.2" in out.stdout
+    assert "(1,000 train" in out.stdout and "completed:" in out.stdout
+    with np.load(weights) as z:
+        assert z["W2"].shape == (40, 30) and z["gamma2"].shape == (30,)
+    bad = run("train", "--dataset", "mnist-10k", "--dropout", "0.95", cache=cache)
+    assert bad.returncode == 2 and "--dropout must be a number from 0 to 0.9" in bad.stderr
