@@ -1,4 +1,4 @@
-"""The events of a run's log that say where it stands: ``running``, and the one terminal ``done``.
+"""The events of a run's log: the kinds, ``running``, ``layers`` and the one terminal ``done``.
 
 Every ``running`` and every ``done`` (completed, cancelled, failed, interrupted), wherever it
 arises (a worker, the executor, a cancel, a server restart), is built here. Worker processes
@@ -20,6 +20,26 @@ CANCELLED = "The run was cancelled (DELETE /train/{id}) before it finished."
 INTERRUPTED = "The server stopped while this run was queued or training; it was not finished."
 
 _DEFAULT_MESSAGES = {"cancelled": CANCELLED, "interrupted": INTERRUPTED}
+
+#: Per-layer statistics of one training step (engine/layer_stats.py), with every epoch and at
+#: most every ``layer_stats_every`` iterations: ``{"iteration", "layers": [...]}``.
+LAYERS = "layers"
+#: Every kind of event a run's log may hold.
+KINDS = ("running", "download", "progress", LAYERS, "epoch", "done")
+#: The numbers of each layer a run's history keeps for every ``layers`` event (its charts over
+#: time); the histograms are kept for the last event only, so the history stays small.
+LAYER_SERIES = ("grad_mean_abs", "grad_max_abs", "grad_to_data", "update_to_data", "saturated")
+
+
+def layers_point(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``layers`` event without its histograms: one point of the history's ``layers``."""
+    return {
+        "iteration": data.get("iteration"),
+        "layers": [
+            {"name": layer.get("name"), **{k: layer.get(k) for k in LAYER_SERIES}}
+            for layer in data.get("layers", [])
+        ],
+    }
 
 
 def running(attempt: int = 1) -> dict[str, Any]:

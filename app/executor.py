@@ -164,6 +164,8 @@ def _train_one(
                 if now - last_sent >= options.progress_interval:
                     flush(iteration, loss)
                     last_sent = now
+            elif ev.kind == events.LAYERS:
+                send(events.LAYERS, ev.data)
             elif ev.kind == "epoch":
                 flush(iteration, loss)
                 # The weights at each evaluation are kept too, so a run cut off later (a crash,

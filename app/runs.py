@@ -19,6 +19,7 @@ import numpy as np
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app import events
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
 from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
@@ -37,6 +38,8 @@ def default_name(config: dict[str, Any]) -> str:
     lr = config.get("learning_rate")
     lr_text = f"{lr:g}" if isinstance(lr, int | float) else "?"
     hidden = config.get("hidden_size", "?")
+    if isinstance(config.get("layers"), list):
+        hidden = "-".join(str(n) for n in config["layers"])
     iterations = config.get("iterations")
     it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
     return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
@@ -295,6 +298,30 @@ class RunService:
                     f"'{field}' is {value}, over this server's limit of {limit}.",
                     details={"field": field, "limit": limit, "value": value},
                 )
+        sizes = req.layers or []
+        for field, value, limit, what in (
+            ("layers", len(sizes), s.max_layers, "hidden layers"),
+            ("layers", max(sizes, default=0), s.max_hidden_size, "units in one hidden layer"),
+            ("layers", sum(sizes), s.max_total_hidden, "hidden units in all"),
+        ):
+            if value > limit:
+                raise TooLarge(
+                    f"'layers' asks for {value} {what}, over this server's limit of {limit}.",
+                    details={"field": field, "limit": limit, "value": value},
+                )
+        every, most = req.layer_stats_every, s.max_layer_events
+        if every and -(-req.iterations // every) > most:
+            least = -(-req.iterations // most)
+            raise TooLarge(
+                f"'layer_stats_every' {every} would record {-(-req.iterations // every)} layers "
+                f"events, over this server's limit of {most}; use at least {least} (or 0: none).",
+                details={
+                    "field": "layer_stats_every",
+                    "limit": most,
+                    "value": every,
+                    "least": least,
+                },
+            )
 
     def create(self, req: TrainRequest) -> RunRecord:
         """Validate a request against limits and data, record it queued, submit it."""
@@ -351,9 +378,11 @@ class RunService:
         return self.get(run_id), True
 
     def history(self, run_id: str) -> dict[str, Any]:
-        """Every loss (one per iteration) and every epoch's accuracies, from the event log."""
+        """Every loss, epoch and layers event (histograms: the last one only), from the log."""
         loss: list[float | None] = []
         epochs: list[dict[str, Any]] = []
+        layers: list[dict[str, Any]] = []
+        last_layers: dict[str, Any] | None = None
         after = 0
         while True:
             batch = self.store.events_after(run_id, after)
@@ -363,13 +392,16 @@ class RunService:
                 if ev.kind == "running":
                     # NOTE: a new attempt starts from the beginning: its history replaces
                     # the earlier attempt's (which stays in the event log before it).
-                    loss, epochs = [], []
+                    loss, epochs, layers, last_layers = [], [], [], None
                 elif ev.kind == "progress":
                     loss.extend(json.loads(ev.data).get("losses", []))
                 elif ev.kind == "epoch":
                     epochs.append(json.loads(ev.data))
+                elif ev.kind == events.LAYERS:
+                    last_layers = json.loads(ev.data)
+                    layers.append(events.layers_point(last_layers))
             after = batch[-1].seq
-        return {"loss": loss, "epochs": epochs}
+        return {"loss": loss, "epochs": epochs, "layers": layers, "layers_last": last_layers}
 
     def history_csv(self, run_id: str) -> str:
         """The history as CSV: one row per iteration, accuracies on epoch rows."""

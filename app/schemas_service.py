@@ -10,15 +10,29 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
 from engine.data import NAMES
 from engine.optimizers import OPTIMIZERS
+from engine.trainer import (
+    ACTIVATIONS,
+    INITS,
+    MAX_DROPOUT,
+    MAX_HIDDEN_LAYERS,
+    MAX_WEIGHT_DECAY,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     DatasetName = str
     OptimizerName = str
+    ActivationName = str
+    InitName = str
 else:
     # The engine's tables are the one list of datasets and of optimizers; the enums are read
     # from them (mypy cannot see a Literal built at run time).
     DatasetName = Literal[NAMES]
     OptimizerName = Literal[tuple(OPTIMIZERS)]
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    InitName = Literal[INITS]
+#: The engine's defaults: each request field's default is read from here.
+_TRAIN = TrainConfig()
 RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
 
 
@@ -94,7 +108,43 @@ class TrainRequest(_Strict):
         "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
     )
     dtype: Literal["float32", "float64"] = "float32"
-    weight_init_std: float = Field(0.01, gt=0, le=100, description="Std of the initial weights.")
+    weight_init_std: float = Field(
+        _TRAIN.weight_init_std, gt=0, le=100, description="Std of the initial weights (init std)."
+    )
+    layers: list[Annotated[Whole, Field(ge=1)]] | None = Field(
+        None if _TRAIN.layers is None else list(_TRAIN.layers),
+        min_length=1,
+        max_length=MAX_HIDDEN_LAYERS,
+        description="Hidden layer sizes, input side first (none: [hidden_size]); limits: "
+        "max_layers, max_hidden_size each, max_total_hidden together. Any of the fields "
+        "below away from its default trains the book's MultiLayerNetExtend.",
+    )
+    activation: ActivationName = Field(_TRAIN.activation, description="Hidden activation.")
+    init: InitName = Field(
+        _TRAIN.init,
+        description="Initial weights: std (weight_init_std), xavier sqrt(1/n), he sqrt(2/n).",
+    )
+    batch_norm: bool = Field(
+        _TRAIN.batch_norm, description="BatchNormalization before each activation."
+    )
+    dropout: float = Field(
+        _TRAIN.dropout,
+        ge=0,
+        le=MAX_DROPOUT,
+        description="Dropout ratio after each activation (0: none).",
+    )
+    weight_decay: float = Field(
+        _TRAIN.weight_decay, ge=0, le=MAX_WEIGHT_DECAY, description="Weight decay lambda (L2)."
+    )
+    train_size: Whole | None = Field(
+        _TRAIN.train_size, ge=1, description="Train on the first train_size images (none: all)."
+    )
+    layer_stats_every: Whole = Field(
+        _TRAIN.layer_stats_every,
+        ge=0,
+        description="A `layers` event (per-layer statistics) at most every this many "
+        "iterations, and at every epoch; 0: none. Limit: iterations / it <= max_layer_events.",
+    )
 
 
 #: The longest run name accepted (in characters).
@@ -132,6 +182,14 @@ class RunHistory(BaseModel):
 
     loss: list[float | None]
     epochs: list[EpochPoint]
+    layers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each `layers` event without its histograms: {iteration, layers: [{name, "
+        "grad_mean_abs, grad_max_abs, grad_to_data, update_to_data, saturated}]}.",
+    )
+    layers_last: dict[str, Any] | None = Field(
+        None, description="The last `layers` event whole (with its histograms); none yet: null."
+    )
 
 
 class RunSummary(BaseModel):

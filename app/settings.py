@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.graph import Limits as GraphLimits
+from engine.trainer import MAX_HIDDEN_LAYERS
 
 #: The engine's own defaults for graphs: their one home (the settings below start from them).
 _GRAPH = GraphLimits()
@@ -91,6 +92,21 @@ class Settings(BaseSettings):
     max_iterations: int = Field(100_000, ge=1, description="Iterations per training run.")
     max_hidden_size: int = Field(2048, ge=1, description="Hidden units of a trained network.")
     max_batch_size: int = Field(10_000, ge=1, description="Batch size of a training run.")
+    max_layers: int = Field(
+        MAX_HIDDEN_LAYERS,
+        ge=1,
+        le=MAX_HIDDEN_LAYERS,
+        description="Hidden layers of a trained network (at most the engine's 10).",
+    )
+    max_total_hidden: int = Field(
+        4096, ge=1, description="Hidden units of a trained network, all its layers together."
+    )
+    max_layer_events: int = Field(
+        1000,
+        ge=1,
+        description="`layers` events (per-layer statistics) one run may record: iterations / "
+        "layer_stats_every may not exceed it.",
+    )
     max_active_runs: int = Field(
         8, ge=1, description="Training runs queued and running at once, all users together."
     )

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.functions import labels_to_indices
+from engine.layer_stats import LayerArrays
 from engine.network import TwoLayerNet
 from engine.optimizers import SGD
 
@@ -173,6 +174,25 @@ class FusedStep:
             g["W1"][k:] = 0
             self.optimizer.update(p, g)
         return loss
+
+    def layer_arrays(self, n: int, k: int, before: dict[str, Array]) -> list[LayerArrays]:
+        """The arrays of the last ``step`` (n images, extent k) for the ``layers`` statistics.
+
+        W1 stays in the step's pixel order (the statistics do not depend on the order); its
+        rows past k had no gradient. Gradients are divided by the folded learning rate, and
+        the softmax is recovered from dscores: y = (dscores + onehot * fold / n) * n / fold.
+        """
+        g, p = self.grads, self.params
+        dw1 = np.zeros_like(p["W1"])
+        dw1[:k] = g["W1"][:k]
+        dw1 /= self.fold
+        probs = (self._e + self._y) * (n / self.fold)
+        return [
+            LayerArrays("Affine1", "W1", before["W1"], p["W1"], dw1, self._h[:n], "relu"),
+            LayerArrays(
+                "Affine2", "W2", before["W2"], p["W2"], g["W2"] / self.fold, probs.T, "softmax"
+            ),
+        ]
 
     def _optimizer_w1(self) -> list[dict[str, Array]]:
         """The optimizer's per-parameter state (Momentum's v, Adam's m and v...) holding W1."""

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from engine.fused import FusedStep, Reordered
+from engine.layer_stats import from_layers, network_stats, weights_before
 from engine.multilayer import ACTIVATIONS, MultiLayerNet, MultiLayerNetExtend
 from engine.network import TwoLayerNet
 from engine.optimizers import OPTIMIZERS
@@ -70,6 +71,9 @@ class TrainConfig:
     #: when it is free; a service running one trainer per core gives each one).
     eval_threads: int = 2
     step: str = "fused"
+    #: A ``layers`` event (per-layer statistics, engine.layer_stats) at most every this many
+    #: iterations and at every epoch; 0: none.
+    layer_stats_every: int = 100
     #: Hidden layer sizes; None means one layer of ``hidden_size`` (the chapter's TwoLayerNet).
     layers: tuple[int, ...] | None = None
     activation: str = "relu"
@@ -115,6 +119,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        every = self.layer_stats_every
+        if not isinstance(every, int | np.integer) or isinstance(every, bool) or every < 0:
+            raise ValueError(f"layer_stats_every must be a whole number >= 0, not {every!r}")
         if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError("learning_rate must be a positive finite number")
         if not (np.isfinite(self.weight_init_std) and self.weight_init_std > 0):
@@ -158,7 +165,7 @@ class TrainConfig:
 
 @dataclass
 class TrainEvent:
-    """One thing that happened during training: ``progress``, ``epoch`` or ``done``."""
+    """One thing that happened during training: ``progress``, ``layers``, ``epoch`` or ``done``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -245,6 +252,7 @@ class Trainer:
         # skips the pixels a batch has all at 0 (see engine/fused.py); "layers"
         # walks the chapter's layer objects, as TwoLayerNet.gradient does.
         self.fused: FusedStep | None = None
+        self._grads: dict[str, Any] = {}
         self._test: Reordered | None = None
         if config.step == "fused" and isinstance(self.network, TwoLayerNet):
             self.fused = FusedStep(
@@ -314,12 +322,23 @@ class Trainer:
             np.multiply(xb_u8, scale, out=xb)
             network = self.network
             grads = network.gradient(xb, t_all[idx])
+            self._grads = grads
             self.optimizer.update(network.params, grads)
             if isinstance(network, MultiLayerNet):
                 return network.last_loss  # with the weight decay term
             return network.lastLayer.loss
 
         return step
+
+    def _weights_before(self) -> dict[str, Any]:
+        """Copies of the weights the next step will update (for the update:data ratio)."""
+        return weights_before(self.fused.params if self.fused else self.network.params)
+
+    def layer_stats(self, before: dict[str, Any], n: int, k: int) -> list[dict[str, Any]]:
+        """The ``layers`` statistics of the step just taken, from the arrays it left."""
+        if self.fused is not None:
+            return network_stats(self.fused.layer_arrays(n, k, before))
+        return network_stats(from_layers(self.network, before, self._grads))
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> Iterator[TrainEvent]:
         """Train, yielding progress every iteration, epoch every epoch, then done.
@@ -343,6 +362,7 @@ class Trainer:
         block: NDArray[np.intp] = np.empty((0, cfg.batch_size), dtype=np.intp)
         extents: list[int] = []
         row = 0
+        every = cfg.layer_stats_every
         # NOTE: one BLAS thread by default: a service runs one trainer per core, and on
         # some machines a second thread makes these small products slower, not faster.
         # Overflow is caught below as a non-finite loss, with a message that says what to do.
@@ -358,6 +378,10 @@ class Trainer:
                     if row == len(block):
                         block, row = next(blocks), 0
                         extents = fused.extents(block).tolist() if fused else [0] * len(block)
+                    last = i == cfg.iterations
+                    at_epoch = cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last)
+                    stats = every > 0 and (i % every == 0 or at_epoch)
+                    before = self._weights_before() if stats else None
                     loss = step(block[row], extents[row])
                     row += 1
                     self.iteration = i
@@ -366,8 +390,11 @@ class Trainer:
                             f"the loss became {loss} at iteration {i}; lower the learning rate"
                         )
                     yield TrainEvent("progress", {"iteration": i, "loss": loss})
-                    last = i == cfg.iterations
-                    if cfg.eval_every_epoch and (i % self.iters_per_epoch == 0 or last):
+                    if before is not None:
+                        k = extents[row - 1]
+                        layers = self.layer_stats(before, cfg.batch_size, k)
+                        yield TrainEvent("layers", {"iteration": i, "layers": layers})
+                    if at_epoch:
                         epoch_value: float = i // self.iters_per_epoch
                         if i % self.iters_per_epoch:
                             epoch_value = round(i / self.iters_per_epoch, 2)

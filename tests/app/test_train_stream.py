@@ -51,7 +51,7 @@ def test_short_mnist_run_streams_live_and_matches_the_run(server: Server) -> Non
     assert [e.event for e in events].count("running") == 1
     assert events[-1].event == "done"
     assert [e.event for e in events].count("done") == 1
-    assert {e.event for e in events} <= {"running", "progress", "epoch", "done"}
+    assert {e.event for e in events} <= {"running", "progress", "layers", "epoch", "done"}
     progress = [e for e in events if e.event == "progress"]
     assert len(progress) >= 2
     # events arrive while the run trains, not all at the end
