@@ -96,7 +96,7 @@ export const EXPERIMENTS = [
           layers: OVERFIT_HIDDEN, activation: "relu", init: "he", optimizer: "sgd", learning_rate: 0.01,
           batch_size: OVERFIT_BATCH, train_size: OVERFIT_TRAIN_SIZE,
           iterations: epochs * (OVERFIT_TRAIN_SIZE / OVERFIT_BATCH),
-          weight_decay: decay, dropout, seed: 0,
+          weight_decay: decay, dropout, seed: 0, layer_stats_every: 0,
         },
       }];
     },
@@ -109,16 +109,25 @@ export const EXPERIMENTS = [
     runs: (n) => [
       { key: "sigmoid", label: "sigmoid, std 1", body: {
         layers: VANISHING_HIDDEN, activation: "sigmoid", init: "std", weight_init_std: 1, optimizer: "sgd",
-        learning_rate: 0.01, batch_size: 128, iterations: n, seed: 0, layer_stats_every: Math.max(1, Math.min(50, n)),
+        learning_rate: 0.01, batch_size: 128, iterations: n, seed: 0, layer_stats_every: statsEvery(n),
       } },
       { key: "relu", label: "ReLU, He", body: {
         layers: VANISHING_HIDDEN, activation: "relu", init: "he", optimizer: "sgd",
-        learning_rate: 0.01, batch_size: 128, iterations: n, seed: 0, layer_stats_every: Math.max(1, Math.min(50, n)),
+        learning_rate: 0.01, batch_size: 128, iterations: n, seed: 0, layer_stats_every: statsEvery(n),
       } },
     ],
     question: { options: ["first", "middle", "last"], answer: "first" },
   },
 ];
+
+/**
+ * Iterations between two `layers` events of a vanishing-gradient run: every 50, fewer on a
+ * long run (the server records at most max_layer_events, 1,000 by default).
+ * @param {number} n iterations
+ */
+function statsEvery(n) {
+  return Math.max(1, Math.min(n, Math.max(50, Math.ceil(n / 1000))));
+}
 
 /** Dash patterns of the runs of a set, in order (uPlot's `dash`), and their markers. */
 export const DASHES = [[], [10, 5], [2, 4], [12, 4, 2, 4]];

@@ -40,6 +40,16 @@ function swatch(i) {
   return svg;
 }
 
+/**
+ * A run's name in the page's language (ch6.run.<key>), else the book's legend.
+ * @param {import("./ch6-experiments.js").RunSpec} spec
+ */
+function runLabel(spec) {
+  const key = `ch6.run.${spec.key}`;
+  const text = t(key);
+  return text === key ? spec.label : text;
+}
+
 export class Chapter6View {
   /**
    * @param {{openRun: (id: string) => void, onPageChange: () => void}} hooks
@@ -223,11 +233,24 @@ export class Chapter6View {
     if (stop instanceof HTMLButtonElement) stop.disabled = !set.busy();
     const list = document.getElementById("ch6-runs");
     if (list) {
-      list.replaceChildren(...set.runs.map((run, i) => h("li", { "data-run": run.spec.key, "data-status": run.status, "data-id": run.id ?? "" },
-        swatch(i), " ", h("strong", { text: run.spec.label }), " ",
-        h("span", { className: "ch6-state", text: this.stateText(run) }), " ",
-        run.id ? h("button", { type: "button", className: "link", text: t("ch6.openRun"),
-          onclick: () => this.hooks.openRun(/** @type {string} */ (run.id)) }) : null)));
+      // Rows are updated in place, so a focused "open" button keeps its focus while runs stream.
+      const rows = [...list.children].filter((li) => li instanceof HTMLElement);
+      if (rows.length !== set.runs.length || rows.some((li, i) => li.dataset.run !== set.runs[i].spec.key)) {
+        list.replaceChildren(...set.runs.map((run, i) => h("li", { "data-run": run.spec.key },
+          swatch(i), " ", h("strong", { text: runLabel(run.spec) }), " ", h("span", { className: "ch6-state" }), " ")));
+      }
+      set.runs.forEach((run, i) => {
+        const li = /** @type {HTMLElement} */ (list.children[i]);
+        li.dataset.status = run.status;
+        li.dataset.id = run.id ?? "";
+        const state = li.querySelector(".ch6-state");
+        const text = this.stateText(run);
+        if (state && state.textContent !== text) state.textContent = text;
+        if (run.id && !li.querySelector("button")) {
+          const id = run.id;
+          li.append(h("button", { type: "button", className: "link", text: t("ch6.openRun"), onclick: () => this.hooks.openRun(id) }));
+        }
+      });
     }
     if (e.chart === "loss") this.drawLoss(set.runs);
     else if (e.chart === "gap") this.drawGap(set.runs);
@@ -241,7 +264,7 @@ export class Chapter6View {
     if (!this.loss) this.loss = new SetLossChart(el);
     this.loss.update(runs, { iteration: t("ch6.iteration"), loss: t("ch6.loss") });
     const legend = document.getElementById("ch6-legend");
-    legend?.replaceChildren(...runs.map((run, i) => h("span", { className: "ch6-key" }, swatch(i), ` ${MARKERS[i % MARKERS.length]} ${run.spec.label}`)));
+    legend?.replaceChildren(...runs.map((run, i) => h("span", { className: "ch6-key" }, swatch(i), ` ${MARKERS[i % MARKERS.length]} ${runLabel(run.spec)}`)));
   }
 
   /** @param {SetRun[]} runs */
@@ -278,7 +301,7 @@ export class Chapter6View {
     const box = document.getElementById("ch6-columns");
     if (!box) return;
     box.replaceChildren(...runs.map((run, i) => h("section", { className: "panel ch6-column", "data-run": run.spec.key },
-      h("h3", {}, swatch(i), ` ${run.spec.label}`),
+      h("h3", {}, swatch(i), ` ${runLabel(run.spec)}`),
       h("p", { className: "small muted", text: run.layers ? t("ch6.layersAt", { i: run.layers.iteration.toLocaleString() }) : t("ch6.layersNone") }),
       run.layers ? layerBars(run.layers.layers, {
         input: t("ch6.inputSide"), output: t("ch6.outputSide"), ratio: (r) => t("ch6.ratio", { r }),

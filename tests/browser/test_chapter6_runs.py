@@ -37,9 +37,14 @@ def press(locator: Locator, touch: bool) -> None:
         locator.click()
 
 
+def origin(page: Page) -> str:
+    """The page's scheme, host and port."""
+    return "/".join(page.url.split("/")[:3])
+
+
 def run_of(page: Page, rid: str) -> dict[str, Any]:
     """GET /train/{id} through the page's own origin."""
-    answer = page.request.get(f"/train/{rid}")
+    answer = page.request.get(f"{origin(page)}/train/{rid}")
     assert answer.ok, answer.text()
     return dict(answer.json())
 
@@ -107,7 +112,7 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
     # The third was sent only after one of the first two had ended.
     assert runs[2]["created_at"] >= min(runs[0]["finished_at"], runs[1]["finished_at"])
     # Each run is a normal run of the run list, opened in the training view from here.
-    listed = {r["id"] for r in page.request.get("/runs").json()["runs"]}
+    listed = {r["id"] for r in page.request.get(f"{origin(page)}/runs").json()["runs"]}
     assert set(ids) <= listed
     # Lines told apart without colour: one dash pattern and marker per run, in the legend too.
     expect(page.locator("#ch6-legend .ch6-key")).to_have_count(3)
