@@ -25,7 +25,9 @@ RUN_TIMEOUT = 120_000
 @pytest.fixture
 def phone(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     """A 390×844 touch screen on the page."""
-    with lab_on(browser, ui_server.url, viewport={"width": 390, "height": 844}, has_touch=True) as lab:
+    with lab_on(
+        browser, ui_server.url, viewport={"width": 390, "height": 844}, has_touch=True
+    ) as lab:
         yield lab
 
 
@@ -58,7 +60,9 @@ def wait_all(page: Page, n: int, status: str = "completed") -> list[str]:
         ".every((li) => !['waiting', 'queued', 'running'].includes(li.dataset.status))",
         timeout=RUN_TIMEOUT,
     )
-    states = [(rows.nth(i).get_attribute("data-status"), rows.nth(i).inner_text()) for i in range(n)]
+    states = [
+        (rows.nth(i).get_attribute("data-status"), rows.nth(i).inner_text()) for i in range(n)
+    ]
     assert all(s == status for s, _ in states), states
     return [rows.nth(i).get_attribute("data-id") or "" for i in range(n)]
 
@@ -97,7 +101,9 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
     # A bad length is refused on the page, naming the field.
     page.fill("#ch6-count", "0")
     page.click("#ch6-start")
-    expect(page.locator("#ch6-error")).to_have_text("Iterations per run: a whole number from 1 to 100000.")
+    expect(page.locator("#ch6-error")).to_have_text(
+        "Iterations per run: a whole number from 1 to 100000."
+    )
     page.fill("#ch6-count", "40")
     page.click("#ch6-start")
     # Three runs, at most two (the per-client cap) sent at once: the third waits on the page.
@@ -137,9 +143,16 @@ def test_optimizers_by_touch_in_chinese(phone: Lab) -> None:
     expect(reveal.locator(".ch6-verdict")).to_have_text("→ 已跳过。 答案：SGD。")
     expect(page.locator('#ch6-quiz [data-quiz="check"]')).to_be_disabled()
     # Every control fits the screen and is big enough for a finger.
-    for control in ("#ch6-count", "#ch6-start", '#ch6-quiz [data-quiz="again"]', "#ch6-tab-vanishing"):
+    for control in (
+        "#ch6-count",
+        "#ch6-start",
+        '#ch6-quiz [data-quiz="again"]',
+        "#ch6-tab-vanishing",
+    ):
         box = page.locator(control).bounding_box()
-        assert box is not None and box["height"] >= 40 and box["x"] + box["width"] <= PHONE["width"], (control, box)
+        assert (
+            box is not None and box["height"] >= 40 and box["x"] + box["width"] <= PHONE["width"]
+        ), (control, box)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     page.locator("#ch6-count").fill("25")
@@ -148,9 +161,14 @@ def test_optimizers_by_touch_in_chinese(phone: Lab) -> None:
     keys = ["sgd", "momentum", "adagrad", "adam"]
     runs = assert_chart_carries(page, keys, ids)
     assert [(r["config"]["optimizer"], r["config"]["learning_rate"]) for r in runs] == [
-        ("sgd", 0.01), ("momentum", 0.01), ("adagrad", 0.01), ("adam", 0.001)
+        ("sgd", 0.01),
+        ("momentum", 0.01),
+        ("adagrad", 0.01),
+        ("adam", 0.001),
     ]
-    expect(page.locator('#ch6-runs li[data-run="adam"] .ch6-state')).to_contain_text("完成：测试识别精度")
+    expect(page.locator('#ch6-runs li[data-run="adam"] .ch6-state')).to_contain_text(
+        "完成：测试识别精度"
+    )
     phone.screenshot("ch6-optim-phone-zh")
 
 
@@ -161,7 +179,9 @@ def test_overfitting_gap_labelled_by_touch(phone: Lab) -> None:
     page.locator('#ch6-quiz [data-quiz="check"]').tap()
     reveal = page.locator("#ch6-quiz .ch6-reveal")
     expect(reveal).to_have_attribute("data-verdict", "right")
-    expect(reveal.locator(".ch6-verdict")).to_have_text("✓ Right. The answer: the training accuracy.")
+    expect(reveal.locator(".ch6-verdict")).to_have_text(
+        "✓ Right. The answer: the training accuracy."
+    )
     page.locator("#ch6-weight_decay").tap()
     expect(page.locator("#ch6-weight_decay")).to_be_checked()
     page.locator("#ch6-count").fill("5")
@@ -211,7 +231,9 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
     page.check('#ch6-quiz input[value="first"]')
     page.click('#ch6-quiz [data-quiz="check"]')
     expect(page.locator("#ch6-quiz .ch6-reveal")).to_have_attribute("data-verdict", "right")
-    expect(page.locator("#ch6-quiz .ch6-verdict")).to_have_text("✓ 答对了。 答案：第一层（W1，靠近输入）。")
+    expect(page.locator("#ch6-quiz .ch6-verdict")).to_have_text(
+        "✓ 答对了。 答案：第一层（W1，靠近输入）。"
+    )
     page.fill("#ch6-count", "60")
     page.click("#ch6-start")
     ids = wait_all(page, 2)
@@ -223,8 +245,12 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
         column = page.locator(f'.ch6-column[data-run="{key}"]')
         bars = column.locator(".ch6-bars li")
         expect(bars).to_have_count(len(last["layers"]))
-        shown = [float(bars.nth(i).get_attribute("data-grad") or "nan") for i in range(bars.count())]
-        assert shown == pytest.approx([layer["grad_mean_abs"] for layer in last["layers"]], rel=1e-12)
+        shown = [
+            float(bars.nth(i).get_attribute("data-grad") or "nan") for i in range(bars.count())
+        ]
+        assert shown == pytest.approx(
+            [layer["grad_mean_abs"] for layer in last["layers"]], rel=1e-12
+        )
         ratio = float(column.locator(".ch6-ratio").get_attribute("data-ratio") or "nan")
         assert ratio == pytest.approx(shown[-1] / shown[0], rel=1e-12)
         ratios[key] = ratio
