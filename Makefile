@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale clean
+	bench-gradcheck-worst bench-service bench-scale bench-ch6 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale bench-ch6
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -72,6 +72,10 @@ bench-service: install
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
 bench-scale: install
 	$(BIN)/python -m benchmarks.bench_scale
+
+# How long each chapter-6 page's set of runs takes at the book's settings (real page, Chromium).
+bench-ch6: install
+	$(BIN)/python -m benchmarks.bench_ch6_sets
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
