@@ -187,19 +187,20 @@ export class GapChart extends Plot {
 }
 
 /**
- * Each layer's mean |gradient| of its weights as a bar on a log scale, input side first, with
- * the number written on it, and how far the first is below the last.
+ * Each layer's mean |gradient| of its weights as a bar, input side first, with the number
+ * written on it: bars on a linear scale, the run's largest full width, so a gradient that
+ * dies toward the input is a bar that shrinks toward the top; and how far the first is below
+ * the last.
  * @param {LayerStat[]} layers
  * @param {{input: string, output: string, ratio: (r: string) => string}} labels
  */
 export function layerBars(layers, labels) {
   const values = layers.map((l) => l.grad_mean_abs).filter((v) => v > 0 && Number.isFinite(v));
-  const lo = Math.log10(Math.min(...values, 1e-8)) - 0.5;
-  const hi = Math.log10(Math.max(...values, 1e-8));
+  const top = Math.max(...values, 0);
   const list = h("ol", { className: "ch6-bars" });
   layers.forEach((layer, i) => {
     const v = layer.grad_mean_abs;
-    const width = v > 0 && hi > lo ? Math.max(2, (100 * (Math.log10(v) - lo)) / (hi - lo)) : 0;
+    const width = v > 0 && top > 0 ? Math.max(1, (100 * v) / top) : 0;
     const side = i === 0 ? labels.input : i === layers.length - 1 ? labels.output : "";
     list.append(h("li", { "data-layer": layer.name, "data-grad": String(v) },
       h("span", { className: "ch6-bar-name", text: `${layer.param ?? layer.name}${side ? ` (${side})` : ""}` }),
