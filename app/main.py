@@ -11,7 +11,17 @@ from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
 from app.guards import SecurityHeaders, UnicodeGuard
 from app.limits import BodySizeLimit
-from app.routers import datasets, gradcheck, graphs, health, insights, limits, predict, train
+from app.routers import (
+    datasets,
+    experiments,
+    gradcheck,
+    graphs,
+    health,
+    insights,
+    limits,
+    predict,
+    train,
+)
 from app.routers.ui import install_ui
 from app.runs import RunService
 from app.schemas_service import document_limits
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gradcheck.router)
     app.include_router(datasets.router)
     app.include_router(insights.router)
+    app.include_router(experiments.router)
     install_ui(app)
     document_limits(app, settings)
     return app

@@ -58,7 +58,7 @@ def main() -> None:
         ref = reference(url)
         print(f"reference: TwoLayerNet 784-50-10, 2,000 iterations at batch 128: {ref:.1f} s")
         for key in pages:
-            page.goto(f"{url}/#view=ch6&page={key}")
+            page.goto(f"{url}/#view=experiments&exp={key}")
             page.wait_for_selector("body[data-ready=true]")
             start = time.perf_counter()
             page.click("#ch6-start")

@@ -273,6 +273,10 @@ export const api = {
   confusion: (id) => request("GET", `/runs/${enc(id)}/confusion`),
   /** @param {string} id @param {number} limit @returns {Promise<Mistakes>} */
   misclassified: (id, limit) => request("GET", `/runs/${enc(id)}/misclassified?limit=${limit}`),
+  /** @param {object} body @returns {Promise<unknown>} an exp-race.js RaceAnswer */
+  optimizerRace: (body) => request("POST", "/experiments/optimizer-race", body),
+  /** @param {object} body @returns {Promise<unknown>} an exp-activations.js ActivationsAnswer */
+  activations: (body) => request("POST", "/experiments/activations", body),
   /** @param {string} id */
   eventsUrl: (id) => `/train/${enc(id)}/events`,
   /** @param {string} id @param {"csv" | "json"} format */

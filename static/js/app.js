@@ -5,10 +5,11 @@ import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
+import { ExperimentsView } from "./experiments-view.js";
 import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 
-const VIEWS = ["graph", "train", "gradcheck", "ch6"];
+const VIEWS = ["graph", "train", "gradcheck", "experiments"];
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
 let ready = false;
@@ -25,7 +26,7 @@ function writeUrl() {
   if (g) params.set("g", g);
   if (g && graph.presetId) params.set("p", graph.presetId);
   for (const [key, value] of graph.learnParams()) params.set(key, value);
-  if (currentView === "ch6") params.set("page", ch6.page);
+  if (currentView === "experiments") for (const [key, value] of experiments.urlParams()) params.set(key, value);
   const next = `#${params.toString()}`;
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
@@ -38,22 +39,21 @@ function writeUrl() {
 async function restore() {
   const params = hashParams();
   await graph.openFromUrl(params.get("g"), params.get("p"));
-  if (params.get("page") && params.get("page") !== ch6.page) ch6.openPage(params.get("page"));
+  experiments.open(params.get("exp"), false);
   show(params.get("view") || "graph");
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
-const ch6 = new Chapter6View({
-  openRun: (id) => { show("train"); train.open(id); },
-  onPageChange: writeUrl,
-});
-// The tour's vanishing-gradient page opens the chapter-6 view's two runs.
-document.addEventListener("ch6:vanishing", () => { ch6.startVanishing(); show("ch6"); });
+// The chapter-6 runs on MNIST (ch6-view.js) are pages of the Experiments view.
+const ch6 = new Chapter6View({ openRun: (id) => { show("train"); train.open(id); } });
+const experiments = new ExperimentsView({ onUrlChange: writeUrl, ch6 });
+// The tour's vanishing-gradient page opens the two runs.
+document.addEventListener("ch6:vanishing", () => { experiments.open("vanishing"); ch6.startVanishing(); show("experiments"); });
 
 /**
- * Show one view (graph, train or gradcheck; an unknown name shows the graph).
+ * Show one view (graph, train, gradcheck or experiments; an unknown name shows the graph).
  * @param {string} view
  */
 function show(view) {
@@ -64,6 +64,7 @@ function show(view) {
   document.body.dataset.view = view;
   if (view === "graph") graph.onShow();
   if (view === "train") train.onShow();
+  if (view === "experiments") experiments.onShow();
   writeUrl();
 }
 
@@ -77,12 +78,14 @@ async function main() {
     graph.relabel();
     train.relabel();
     gradcheck.relabel();
+    experiments.relabel();
     ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const params = hashParams();
   await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init(), ch6.init()]);
-  if (params.get("page")) ch6.openPage(params.get("page"));
+  experiments.init();
+  experiments.open(params.get("exp"), false);
   await graph.initLearn(params);
   ready = true;
   show(params.get("view") || "graph");

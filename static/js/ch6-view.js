@@ -1,7 +1,8 @@
 // @ts-check
-// The chapter-6 view: the book's MNIST experiments as sets of runs started with one click
-// (weight init, optimizers, overfitting, a planted vanishing gradient), each page with its
-// chart, the state of each of its runs, and a predict-then-reveal question.
+// The chapter-6 runs on MNIST, pages of the Experiments view: the book's experiments as sets
+// of runs started with one click (weight init, optimizers, overfitting, a planted vanishing
+// gradient), each page with its chart, the state of each of its runs, and a predict-then-reveal
+// question. One element (#exp-ch6) shows whichever of the four pages is open.
 
 import { api } from "./api.js";
 import { t } from "./i18n.js";
@@ -10,7 +11,7 @@ import { RunSet } from "./ch6-batch.js";
 import { SetLossChart, GapChart, layerBars } from "./ch6-charts.js";
 import { renderQuiz } from "./ch6-quiz.js";
 import { COLORS } from "./charts.js";
-import { bindTabs, byId, h, selectTab } from "./ui.js";
+import { h } from "./ui.js";
 
 /** @typedef {import("./ch6-experiments.js").Experiment} Experiment */
 /** @typedef {import("./ch6-batch.js").SetRun} SetRun */
@@ -52,7 +53,7 @@ function runLabel(spec) {
 
 export class Chapter6View {
   /**
-   * @param {{openRun: (id: string) => void, onPageChange: () => void}} hooks
+   * @param {{openRun: (id: string) => void}} hooks
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -73,20 +74,16 @@ export class Chapter6View {
       this.switches.set(e.key, Object.fromEntries((e.switches ?? []).map((s) => [s, false])));
       this.counts.set(e.key, e.count.value);
     }
-    this.tabs = EXPERIMENTS.map((e) => h("button", { role: "tab", type: "button", id: `ch6-tab-${e.key}`,
-      "data-page": e.key, "aria-controls": "ch6-page", text: "" }));
+    this.element = h("div", { id: "exp-ch6", className: "exp-page ch6-view", hidden: true },
+      h("div", { id: "ch6-page", className: "ch6-page" }));
     /** @type {SetLossChart | null} */
     this.loss = null;
     /** @type {GapChart | null} */
     this.gap = null;
   }
 
-  /** Read the per-client cap from GET /limits and build the page's frame. */
+  /** Read the per-client cap from GET /limits. */
   async init() {
-    const root = byId("ch6-root");
-    const nav = h("div", { className: "ch6-tabs", role: "tablist" }, ...this.tabs);
-    root.replaceChildren(nav, h("div", { id: "ch6-page", className: "ch6-page", role: "tabpanel" }));
-    bindTabs(this.tabs, "page", (key) => this.openPage(key));
     try {
       const limits = await api.limits();
       const cap = limits.max_active_runs_per_client;
@@ -98,13 +95,14 @@ export class Chapter6View {
   }
 
   /**
-   * Show one page (an unknown name shows the first).
+   * Show one page (an unknown name shows the first), labelled by its tab.
    * @param {string | null} key
+   * @param {string} [tab] the id of the page's tab
    */
-  openPage(key) {
+  openPage(key, tab) {
     this.page = experiment(key).key;
+    if (tab) this.element.setAttribute("aria-labelledby", tab);
     this.render();
-    this.hooks.onPageChange();
   }
 
   /**
@@ -134,13 +132,9 @@ export class Chapter6View {
 
   /** The whole page, anew (page change, language change). */
   render() {
-    selectTab(this.tabs, "page", this.page);
-    for (const tab of this.tabs) tab.textContent = t(`ch6.${tab.dataset.page}.tab`);
-    const box = document.getElementById("ch6-page");
-    if (!box) return;
+    const box = /** @type {HTMLElement} */ (this.element.firstElementChild);
     const e = experiment(this.page);
     box.dataset.page = e.key;
-    box.setAttribute("aria-labelledby", `ch6-tab-${e.key}`);
     const quiz = h("section", { className: "panel ch6-quiz", id: "ch6-quiz" });
     renderQuiz(quiz, e.key, e.question, /** @type {{choice: string | null, revealed: boolean}} */ (this.quiz.get(e.key)));
     box.replaceChildren(
@@ -231,6 +225,7 @@ export class Chapter6View {
     const set = /** @type {RunSet} */ (this.sets.get(e.key));
     const stop = document.getElementById("ch6-stop");
     if (stop instanceof HTMLButtonElement) stop.disabled = !set.busy();
+    if (!this.element.isConnected) return;
     const list = document.getElementById("ch6-runs");
     if (list) {
       // Rows are updated in place, so a focused "open" button keeps its focus while runs stream.

@@ -84,8 +84,8 @@ def assert_chart_carries(page: Page, keys: list[str], ids: list[str]) -> list[di
 
 
 def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
-    page = lab.open("#view=ch6&page=init")
-    expect(page.locator("#ch6-tab-init")).to_have_attribute("aria-selected", "true")
+    page = lab.open("#view=experiments&exp=init")
+    expect(page.locator("#exp-tab-init")).to_have_attribute("aria-selected", "true")
     # The question first: its answer stays hidden until it is answered.
     reveal = page.locator("#ch6-quiz .ch6-reveal")
     expect(reveal).to_be_hidden()
@@ -132,10 +132,10 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
 def test_optimizers_by_touch_in_chinese(phone: Lab) -> None:
     page = phone.open("#view=graph")
     page.select_option("#lang-select", "zh")
-    page.locator("#tab-ch6").tap()
-    page.locator("#ch6-tab-optim").tap()
+    page.locator("#tab-experiments").tap()
+    page.locator("#exp-tab-optim").tap()
     expect(page.locator("#ch6-page h2")).to_have_text("MNIST 上的 SGD、Momentum、AdaGrad 和 Adam")
-    assert "page=optim" in page.url
+    assert "exp=optim" in page.url
     reveal = page.locator("#ch6-quiz .ch6-reveal")
     expect(reveal).to_be_hidden()
     page.locator('#ch6-quiz [data-quiz="skip"]').tap()
@@ -147,7 +147,7 @@ def test_optimizers_by_touch_in_chinese(phone: Lab) -> None:
         "#ch6-count",
         "#ch6-start",
         '#ch6-quiz [data-quiz="again"]',
-        "#ch6-tab-vanishing",
+        "#exp-tab-vanishing",
     ):
         box = page.locator(control).bounding_box()
         assert (
@@ -173,7 +173,7 @@ def test_optimizers_by_touch_in_chinese(phone: Lab) -> None:
 
 
 def test_overfitting_gap_labelled_by_touch(phone: Lab) -> None:
-    page = phone.open("#view=ch6&page=overfit")
+    page = phone.open("#view=experiments&exp=overfit")
     expect(page.locator("#ch6-page h2")).to_have_text("Overfitting on 300 images")
     page.locator('#ch6-quiz input[value="train"]').tap()
     page.locator('#ch6-quiz [data-quiz="check"]').tap()
@@ -212,8 +212,8 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
     page.select_option("#lang-select", "zh")
     expect(page.locator("#tour-title")).to_have_text("8. 梯度消失")
     page.click("#tour-runs")
-    expect(page.locator("#tab-ch6")).to_have_attribute("aria-selected", "true")
-    expect(page.locator("#ch6-tab-vanishing")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#tab-experiments")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#exp-tab-vanishing")).to_have_attribute("aria-selected", "true")
     rows = page.locator("#ch6-runs li")
     expect(rows).to_have_count(2)
     # The tour started the pair at the page's default length; stop it and train a short pair.
