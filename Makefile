@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
-	bench-gradcheck-worst bench-service bench-scale bench-ch6 clean
+	bench-gradcheck-worst bench-service bench-scale bench-multilayer bench-layer-stats bench-ch6 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,8 @@ $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
-bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale bench-ch6
+bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-service bench-scale \
+	bench-multilayer bench-ch6
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -68,6 +69,9 @@ bench-gradcheck-worst: install
 bench-service: install
 	$(BIN)/python -m benchmarks.bench_service
 
+bench-layer-stats: install
+	$(BIN)/python -m benchmarks.bench_layer_stats
+
 # Celery workers, two API servers, PostgreSQL and Redis on loopback (needs redis-server and
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
 bench-scale: install
@@ -76,6 +80,9 @@ bench-scale: install
 # How long each chapter-6 page's set of runs takes at the book's settings (real page, Chromium).
 bench-ch6: install
 	$(BIN)/python -m benchmarks.bench_ch6_sets
+
+bench-multilayer: install
+	$(BIN)/python -m benchmarks.bench_multilayer
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -75,11 +75,17 @@ class WorkerOptions:
 # --------------------------------------------------------------------------- worker side
 
 
-def _weights_npz(params: dict[str, Any]) -> bytes:
+def _weights_npz(params: dict[str, Any], network: Any = None) -> bytes:
+    """The weights as .npz; with BatchNorm, its running mean and variance too (running_mean1...)."""
     import numpy as np
 
     buf = io.BytesIO()
     arrays: dict[str, Any] = {k: np.asarray(v) for k, v in params.items()}
+    for key, layer in getattr(network, "layers", {}).items():
+        if key.startswith("BatchNorm") and layer.running_mean is not None:
+            number = key[len("BatchNorm") :]
+            arrays[f"running_mean{number}"] = np.asarray(layer.running_mean)
+            arrays[f"running_var{number}"] = np.asarray(layer.running_var)
     np.savez(buf, **arrays)
     return buf.getvalue()
 
@@ -171,17 +177,20 @@ def _train_one(
                 # The weights at each evaluation are kept too, so a run cut off later (a crash,
                 # a failure) can still be inspected as it was at its last epoch.
                 epoch = {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()}
-                send("epoch", epoch, _weights_npz(trainer.network.params))
+                send("epoch", epoch, _weights_npz(trainer.network.params, trainer.network))
             else:
                 flush(iteration, loss)
                 metrics = dict(ev.data)
                 status = str(metrics.pop("status"))
                 weights, warning = None, None
                 if status == "completed":
-                    weights, warning = _weights_npz(trainer.network.params), watch.warning()
+                    weights, warning = (
+                        _weights_npz(trainer.network.params, trainer.network),
+                        watch.warning(),
+                    )
                 elif status == "cancelled" and trainer.iteration:
                     # A cancelled run keeps what it learned so far: it can still be inspected.
-                    weights = _weights_npz(trainer.network.params)
+                    weights = _weights_npz(trainer.network.params, trainer.network)
                 send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import secrets
@@ -489,7 +490,7 @@ class RunService:
     # ----------------------------------------------------------------- predictions
 
     def network(self, run_id: str) -> Any:
-        """The trained TwoLayerNet of a finished run with saved weights (cached); else 409."""
+        """The trained network of a finished run with saved weights (cached); else 409."""
         with self._networks_lock:
             net = self._networks.get(run_id)
             if net is not None:
@@ -506,14 +507,23 @@ class RunService:
                 code="run_not_finished" if not run.finished else "no_weights",
                 details={"run_id": run_id, "status": run.status},
             )
-        from engine.network import TwoLayerNet
+        from engine.trainer import TrainConfig, build_network
 
         with np.load(io.BytesIO(blob)) as npz:
             params = {k: npz[k] for k in npz.files}
-        w1, w2 = params["W1"], params["W2"]
-        net = TwoLayerNet(w1.shape[0], w1.shape[1], w2.shape[1], dtype=w1.dtype, seed=0)
+        w1 = params["W1"]
+        last = params[f"W{sum(1 for k in params if k.startswith('W'))}"]
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in run.config.items() if k in known})
+        config.dtype = str(w1.dtype)
+        config.hidden_size = int(w1.shape[1])
+        net = build_network(config, int(w1.shape[0]), int(last.shape[1]), np.random.default_rng(0))
         for key, value in params.items():
-            net.params[key][...] = value
+            if key.startswith("running_"):  # BatchNorm's statistics for predictions
+                layer = net.layers["BatchNorm" + "".join(c for c in key if c.isdigit())]
+                setattr(layer, key.rstrip("0123456789"), value.copy())
+            else:
+                net.params[key][...] = value
         with self._networks_lock:
             self._networks[run_id] = net
             while len(self._networks) > 16:

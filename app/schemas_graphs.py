@@ -85,6 +85,8 @@ class ParamPublic(BaseModel):
     required: bool
     where: str = Field(description="`params` (the node's params object) or `node` (a field).")
     doc: str
+    minimum: float | None = Field(None, description="Smallest value (number and int params).")
+    maximum: float | None = Field(None, description="Largest value (number and int params).")
 
 
 class VariantPublic(BaseModel):

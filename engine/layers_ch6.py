@@ -16,9 +16,6 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.floating]
 
-#: The book's BatchNormalization epsilon, written ``10e-7`` there (that is 1e-6).
-BN_EPS = 10e-7
-
 
 class BatchNormalization:
     """out = gamma * (x - mean) / sqrt(var + eps) + beta, with the batch's statistics."""
@@ -62,7 +59,8 @@ class BatchNormalization:
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc**2, axis=0)
-            std = np.sqrt(var + BN_EPS)
+            # NOTE: the book's epsilon is written 10e-7, which is 1e-6.
+            std = np.sqrt(var + 10e-7)
             xn = xc / std
             self.batch_size = x.shape[0]
             self.xc = xc
@@ -72,7 +70,7 @@ class BatchNormalization:
             self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
         else:
             xc = x - self.running_mean
-            xn = xc / np.sqrt(self.running_var + BN_EPS)
+            xn = xc / np.sqrt(self.running_var + 10e-7)
         return self.gamma * xn + self.beta
 
     def backward(self, dout: Any) -> Array:

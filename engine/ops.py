@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,17 @@ from numpy.typing import NDArray
 
 from engine.functions import softmax
 from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+from engine.op_types import (
+    Array,
+    Env,
+    Op,
+    OpError,
+    Param,
+    Rule,
+    Shape,
+    Variant,
+    _touched,
+)
 from engine.variants import (
     AffineMeanDb,
     MulLayerNoSwap,
@@ -28,164 +38,7 @@ from engine.variants import (
     SoftmaxWithLossNoDivide,
 )
 
-Array = NDArray[Any]
-"""A float64 NumPy array (any shape, 0-d for a number)."""
-Shape = tuple[int, ...]
-
-
-class OpError(ValueError):
-    """An op cannot take these inputs; ``code`` is the API's error code."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-
-
-@dataclass(frozen=True)
-class Param:
-    """A parameter of an op (set per node, not an input edge)."""
-
-    name: str
-    type: str
-    default: Any
-    doc: str
-    required: bool = False
-    where: str = "params"
-
-    def public(self) -> dict[str, Any]:
-        """The JSON description used by GET /graphs/ops."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "default": self.default,
-            "required": self.required,
-            "where": self.where,
-            "doc": self.doc,
-        }
-
-
-Env = Mapping[str, Array]
-"""The arrays a backward rule reads, by symbol: ``dout``, ``out`` and each input's name."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One input's local backward rule: the text the step-through shows, and the same rule in NumPy.
-
-    ``text`` is written in the op's ``symbols``; the explanation puts each symbol's
-    number in its place. ``local(env, params)`` computes the rule from those symbols'
-    arrays (summed back to the input's shape where NumPy broadcast it); a test holds it
-    equal to the op's ``backward`` at random inputs, and to ``text`` itself at scalars.
-    """
-
-    text: str
-    local: Callable[[Env, Mapping[str, Any]], Array]
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A broken layer for teaching: the op's forward, a backward with one classic bug.
-
-    ``doc`` explains the bug in one line; ``make`` builds its step; ``rules`` are its
-    (wrong) backward rules, written and computed as the op's own are.
-    """
-
-    name: str
-    doc: str
-    make: Callable[[Mapping[str, Any]], Any]
-    rules: tuple[Rule, ...]
-
-    def public(self, inputs: Sequence[str]) -> dict[str, Any]:
-        """The JSON description in GET /graphs/ops."""
-        return {
-            "name": self.name,
-            "doc": self.doc,
-            "backward": {f"d{n}": r.text for n, r in zip(inputs, self.rules, strict=True)},
-        }
-
-
-@dataclass(frozen=True)
-class Op:
-    """One row of the table: what a node of this kind takes, computes and sends back.
-
-    ``make(params)`` builds a fresh step for one evaluation, in the book's style:
-    ``forward(*inputs)`` returns the node's value and ``backward(dout)`` returns
-    dL/d(each input), one per input and each of its input's shape.
-    """
-
-    name: str
-    inputs: tuple[str, ...]
-    doc: str
-    formula: str
-    rules: tuple[Rule, ...]
-    shape: Callable[[Sequence[Shape], Mapping[str, Any]], Shape]
-    make: Callable[[Mapping[str, Any]], Any]
-    params: tuple[Param, ...] = ()
-    label_ports: frozenset[int] = field(default_factory=frozenset)
-    #: Numbers one forward pass reads and writes, from the shapes (gradient checks' budget).
-    work: Callable[[Sequence[Shape], Shape], int] = field(
-        default=lambda shapes, out: _touched(shapes, out)
-    )
-    #: Broken layers a node of this op may use instead (``"variant"`` on the node).
-    variants: tuple[Variant, ...] = ()
-    #: Named quantities the backward step shows before its rules, e.g. y = softmax(x) and N
-    #: for Softmax-with-Loss, computed from the rules' symbols.
-    terms: Callable[[Env], dict[str, Array]] | None = None
-    #: The variant this op is, when it is one (see :meth:`with_variant`).
-    variant: str | None = None
-
-    def with_variant(self, name: str) -> Op:
-        """This op with the backward of its variant ``name`` (KeyError if it has none)."""
-        for v in self.variants:
-            if v.name == name:
-                return replace(self, make=v.make, rules=v.rules, variant=v.name)
-        raise KeyError(name)
-
-    @property
-    def variant_doc(self) -> str | None:
-        """The bug this op's variant plants, in one line; None for the op itself."""
-        return next((v.doc for v in self.variants if v.name == self.variant), None)
-
-    @property
-    def arity(self) -> int:
-        """Number of inputs."""
-        return len(self.inputs)
-
-    @property
-    def grad_rules(self) -> tuple[str, ...]:
-        """Each input's backward rule as text, e.g. ``dout · y``."""
-        return tuple(rule.text for rule in self.rules)
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        """The names a rule's text may use: upstream ``dout``, the node's ``out``, its inputs."""
-        return ("dout", "out", *self.inputs)
-
-    def public(self) -> dict[str, Any]:
-        """The JSON description used by GET /graphs/ops and the UI palette."""
-        return {
-            "name": self.name,
-            "inputs": list(self.inputs),
-            "arity": self.arity,
-            "params": [p.public() for p in self.params],
-            "doc": self.doc,
-            "formula": self.formula,
-            "backward": {
-                f"d{name}": rule for name, rule in zip(self.inputs, self.grad_rules, strict=True)
-            },
-            "label_inputs": [self.inputs[i] for i in sorted(self.label_ports)],
-            "variants": [v.public(self.inputs) for v in self.variants],
-        }
-
-
 # ---------------------------------------------------------------- shape rules and work
-
-
-def _touched(shapes: Sequence[Shape], out: Shape) -> int:
-    """Work of an elementwise op or a reduction: every input number and output number once."""
-    return sum(math.prod(s) for s in shapes) + math.prod(out)
 
 
 def _product_work(shapes: Sequence[Shape], out: Shape) -> int:
@@ -620,13 +473,13 @@ def _softmax_loss_dx_undivided(e: Env, _p: Mapping[str, Any]) -> Array:
     return e["dout"] * (softmax(e["x"]) - t)
 
 
-def _softmax_loss_terms(e: Env) -> dict[str, Array]:
+def _softmax_loss_terms(e: Env, _p: Mapping[str, Any]) -> dict[str, Array]:
     t, n = _one_hot(e, "x")
     y = softmax(e["x"])
     return {"y = softmax(x)": y, "t": t, "N": np.asarray(float(n)), "(y − t) / N": (y - t) / n}
 
 
-def _cross_entropy_terms(e: Env) -> dict[str, Array]:
+def _cross_entropy_terms(e: Env, _p: Mapping[str, Any]) -> dict[str, Array]:
     t, n = _one_hot(e, "y")
     return {"t": t, "N": np.asarray(float(n))}
 
@@ -752,7 +605,7 @@ OPS: dict[str, Op] = {
             rules=(Rule("dout · (x > 0)", lambda e, _p: e["dout"] * (e["x"] > 0)),),
             shape=_same,
             make=lambda _: OneInput(Relu()),
-            terms=lambda e: {"mask = (x <= 0)": np.asarray(e["x"] <= 0)},
+            terms=lambda e, _p: {"mask = (x <= 0)": np.asarray(e["x"] <= 0)},
             variants=(
                 Variant(
                     "no_mask",
@@ -876,6 +729,12 @@ OPS: dict[str, Op] = {
 }
 """Every op by name, in palette order."""
 
+# NOTE: chapter 6's ops (batchnorm, dropout) are rows of this same table, kept in their
+# own module; they come last in the palette.
+from engine.ops_ch6 import CH6_OPS  # noqa: E402
+
+OPS.update((op.name, op) for op in CH6_OPS)
+
 INPUT = OPS["input"]
 
 
@@ -901,8 +760,32 @@ def check_params(op: Op, params: Mapping[str, Any]) -> dict[str, Any]:
                 f"parameter {name!r} must be a whole number or null, not {value!r}",
                 {"param": name},
             )
+        if spec.type in ("number", "int"):
+            _check_number(name, spec, value)
         out[name] = value
     return out
+
+
+def _check_number(name: str, spec: Param, value: Any) -> None:
+    """Raise OpError unless ``value`` is a finite number (whole for "int") within the limits."""
+    whole = spec.type == "int"
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and whole:
+        ok = float(value).is_integer()
+    low = -math.inf if spec.low is None else spec.low
+    high = math.inf if spec.high is None else spec.high
+    if not ok or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        span = (
+            f" from {spec.low:g} to {spec.high:g}"
+            if spec.low is not None and spec.high is not None
+            else ""
+        )
+        raise OpError(
+            "invalid_param",
+            f"parameter {name!r} must be {kind}{span}, not {value!r}",
+            {"param": name},
+        )
 
 
 def format_shape(shape: Shape) -> str:

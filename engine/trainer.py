@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from engine.fused import FusedStep, Reordered
+from engine.fused_multi import FusedMultiStep
 from engine.layer_stats import from_layers, network_stats, weights_before
 from engine.multilayer import ACTIVATIONS, MultiLayerNet, MultiLayerNetExtend
 from engine.network import TwoLayerNet
@@ -256,6 +257,11 @@ class Trainer:
         self._test: Reordered | None = None
         if config.step == "fused" and isinstance(self.network, TwoLayerNet):
             self.fused = FusedStep(
+                self.network, self.optimizer, data.x_train, data.t_train, config.batch_size
+            )
+        elif config.step == "fused" and type(self.network) is MultiLayerNet:
+            # NOTE: BatchNorm and Dropout nets (MultiLayerNetExtend) go through the layers.
+            self.fused = FusedMultiStep(
                 self.network, self.optimizer, data.x_train, data.t_train, config.batch_size
             )
 

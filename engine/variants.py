@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.layers import Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
+from engine.layers_ch6 import BatchNormalization, Dropout
 
 
 class MulLayerNoSwap(MulLayer):
@@ -56,3 +57,21 @@ class SoftmaxWithLossNoDivide(SoftmaxWithLoss):
         assert self.y is not None, "forward first"
         rows = self.y.size // self.y.shape[-1]
         return super().backward(dout) * rows
+
+
+class BatchNormalizationNoMeanTerms(BatchNormalization):
+    """BatchNormalization whose backward forgets that the batch's mean and variance depend
+    on x: dx = gamma * dout / std, as if they were constants."""
+
+    def _backward(self, dout: Any) -> Any:
+        assert self.xn is not None and self.std is not None, "a training-mode forward first"
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        return self.gamma * dout / self.std
+
+
+class DropoutNoMask(Dropout):
+    """Dropout whose backward forgets the mask: dx = dout, even for the units it dropped."""
+
+    def backward(self, dout: Any) -> Any:
+        return dout * 1.0

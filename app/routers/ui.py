@@ -51,8 +51,18 @@ def missing_vendor_files() -> list[str]:
 
 
 def page_context() -> dict[str, Any]:
-    """What the page's template reads from the engine: the optimizer menu, as (name, title)."""
-    return {"optimizers": [(name, cls.title) for name, cls in OPTIMIZERS.items()]}
+    """What the page's template reads from the engine: the optimizer menu, as (name, title), and
+    the training defaults and choices (the deeper-network fields)."""
+    from engine.trainer import ACTIVATIONS, INITS, MAX_DROPOUT, MAX_WEIGHT_DECAY, TrainConfig
+
+    return {
+        "optimizers": [(name, cls.title) for name, cls in OPTIMIZERS.items()],
+        "train": TrainConfig(),
+        "activations": list(ACTIVATIONS),
+        "inits": list(INITS),
+        "max_dropout": MAX_DROPOUT,
+        "max_weight_decay": MAX_WEIGHT_DECAY,
+    }
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -59,7 +59,7 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
                 "label": port in node.op.label_ports,
             }
         )
-    terms = node.op.terms(env) if node.op.terms is not None else {}
+    terms = node.op.terms(env, node.params) if node.op.terms is not None else {}
     return {
         "rule": "; ".join(
             f"d{name} = {rule}"

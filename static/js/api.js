@@ -92,6 +92,13 @@
  * @property {number} [iterations]
  * @property {number} [seed]
  * @property {string} [optimizer]
+ * @property {number[]} [layers] hidden sizes (none: [hidden_size])
+ * @property {string} [activation]
+ * @property {string} [init]
+ * @property {number} [weight_init_std]
+ * @property {boolean} [batch_norm]
+ * @property {number} [dropout]
+ * @property {number} [weight_decay]
  */
 
 /** @typedef {{epoch: number, iteration: number, train_acc: number, test_acc: number}} EpochPoint */
@@ -112,7 +119,10 @@
  *   (0: it starts as soon as a worker is free); null otherwise
  */
 
-/** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */
+/**
+ * @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}
+ *   & import("./train-layers.js").LayersHistory}} Run GET /train/{id}
+ */
 
 /**
  * @typedef {object} Dataset One dataset of GET /datasets.

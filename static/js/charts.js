@@ -43,7 +43,7 @@ function sizeOf(el) {
   return { width: Math.max(280, el.clientWidth - 4), height: HEIGHT };
 }
 
-class Chart {
+export class Chart {
   /** @param {HTMLElement} el where the chart is drawn */
   constructor(el) {
     this.el = el;

@@ -30,7 +30,7 @@ export function variantDoc(variant) {
 const SYMBOLS = /** @type {Record<string, string>} */ ({
   input: "x", add: "+", mul: "×", dot: "dot", exp: "exp", log: "log", reciprocal: "1/x",
   sum: "Σ", relu: "ReLU", sigmoid: "σ", affine: "Affine", softmax: "softmax",
-  cross_entropy: "CE", softmax_with_loss: "Softmax-with-Loss",
+  cross_entropy: "CE", softmax_with_loss: "Softmax-with-Loss", batchnorm: "BatchNorm", dropout: "Dropout",
 });
 
 /**
@@ -45,7 +45,7 @@ export function opName(op) {
 
 /** Short symbols for the palette's buttons, where a node's own label is too long to fit. */
 const PALETTE = /** @type {Record<string, string>} */ ({
-  affine: "xW+b", softmax: "eˣ/Σ", softmax_with_loss: "SwL",
+  affine: "xW+b", softmax: "eˣ/Σ", softmax_with_loss: "SwL", batchnorm: "BN", dropout: "drop",
 });
 
 /**

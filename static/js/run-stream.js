@@ -25,6 +25,7 @@
  * @property {(data: ProgressEvent) => void} progress
  * @property {(data: EpochEvent) => void} epoch
  * @property {(data: DownloadEvent) => void} download
+ * @property {(data: import("./train-layers.js").LayersEvent) => void} [layers] per-layer statistics
  * @property {(data: DoneEvent) => void} done the stream is closed before this is called
  * @property {(state: "open" | "reconnecting" | "closed") => void} connection
  *   "closed": the server refused the stream for good (the browser will not retry)
@@ -45,6 +46,7 @@ export class RunStream {
     this.on("progress", handlers.progress);
     this.on("epoch", handlers.epoch);
     this.on("download", handlers.download);
+    if (handlers.layers) this.on("layers", handlers.layers);
     this.on("done", (/** @type {DoneEvent} */ data) => {
       this.close();
       handlers.done(data);

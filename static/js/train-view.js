@@ -6,6 +6,7 @@ import { AccuracyChart, LossChart } from "./charts.js";
 import { t } from "./i18n.js";
 import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
 import { RunStream } from "./run-stream.js";
+import { LayerPanel, fillDeepForm, readDeepForm } from "./train-layers.js";
 import { fmt } from "./tensor.js";
 import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js";
 
@@ -97,6 +98,7 @@ export class TrainView {
     $("run-warning").after(h("p", { id: "run-note", className: "run-note", role: "status", hidden: true }));
     this.lossChart = new LossChart($("loss-chart"));
     this.accChart = new AccuracyChart($("acc-chart"));
+    this.layerPanel = new LayerPanel($("layers-panel"));
     this.pad = bindPad($("pad", HTMLCanvasElement), () => this.predict());
   }
 
@@ -212,8 +214,11 @@ export class TrainView {
       }
       config[name] = value;
     }
+    const deep = readDeepForm(this.limits);
+    errors.push(...deep.errors);
+    first = first || /** @type {HTMLInputElement | null} */ (deep.first);
     if (first) first.focus();
-    return { config, errors };
+    return { config: { ...config, ...deep.fields }, errors };
   }
 
   /**
@@ -244,6 +249,7 @@ export class TrainView {
       dataset.value = config.dataset;
       this.renderDatasetInfo();
     }
+    fillDeepForm(/** @type {Record<string, unknown>} */ (config));
     const opt = $("t-optimizer", HTMLSelectElement);
     if (config.optimizer && [...opt.options].some((o) => o.value === config.optimizer)) opt.value = config.optimizer;
     this.showFormErrors([]);
@@ -515,6 +521,7 @@ export class TrainView {
       loss: [], epochs: [], samples: [], done: null, stream: null,
     };
     this.current = run;
+    this.layerPanel.reset(run.config);
     this.overlay.delete(id);
     let record = null;
     try {
@@ -534,6 +541,9 @@ export class TrainView {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
         run.done = record;
+        this.layerPanel.setHistory(record.history, record.config);
+      } else {
+        this.layerPanel.reset(record.config);
       }
     }
     if (!run.done) this.listen(run);
@@ -574,6 +584,9 @@ export class TrainView {
         }
       }),
       progress: ifShown((data) => this.onProgress(run, data)),
+      layers: (data) => {
+        if (this.current === run) this.layerPanel.add(data);
+      },
       // The worker fetches the dataset before the first iteration.
       download: ifShown((data) => {
         run.download = data;
@@ -621,6 +634,7 @@ export class TrainView {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
         run.status = record.status;
+        this.layerPanel.setHistory(record.history, record.config);
         if (!ACTIVE.includes(record.status)) {
           run.done = record;
           run.hasWeights = Boolean(record.has_weights);
@@ -959,6 +973,7 @@ export class TrainView {
     this.renderRuns();
     this.lossChart.key = "";
     this.accChart.key = "";
+    this.layerPanel.relabel();
     if (this.current) this.renderRun();
     else this.drawCharts();
     if (this.lastPrediction) this.renderProbs(this.lastPrediction);

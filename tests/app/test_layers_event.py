@@ -140,3 +140,37 @@ def test_bad_deeper_network_fields_are_422(server: Server, body: dict[str, objec
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert next(iter(body)) in err["message"]
+
+
+def test_a_deeper_run_streams_every_layer_and_predicts(server: Server) -> None:
+    config = {
+        "iterations": 60,
+        "batch_size": 32,
+        "layers": [30, 20, 20],
+        "activation": "tanh",
+        "init": "xavier",
+        "batch_norm": True,
+        "dropout": 0.1,
+        "layer_stats_every": 20,
+        "seed": 2,
+    }
+    run_id = start(server.url, **config)
+    events = stream(server.url, run_id)
+    assert events[-1].data["status"] == "completed", events[-1].data
+    layers = [e.data for e in events if e.event == "layers"]
+    assert [e["iteration"] for e in layers] == [20, 40, 60]
+    names = [(x["name"], x["param"]) for x in layers[-1]["layers"]]
+    assert names == [(f"Affine{i}", f"W{i}") for i in range(1, 5)]
+    for entry, units in zip(layers[-1]["layers"], (30, 20, 20, 10), strict=True):
+        assert sum(entry["activation_hist"]["counts"]) == 32 * units
+    assert all(0 <= x["saturated"] <= 1 for x in layers[-1]["layers"][:3])
+    run = httpx.get(f"{server.url}/train/{run_id}").json()
+    assert {k: run["config"][k] for k in config} == config
+    assert "30-20-20" in run["name"]
+    image = [[0.0] * 28 for _ in range(28)]
+    answer = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": image})
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["probabilities"]) == 10
+    assert sum(answer.json()["probabilities"]) == pytest.approx(1.0, abs=1e-5)
+    weights = httpx.get(f"{server.url}/runs/{run_id}/weights")
+    assert weights.status_code == 200 and weights.json()["shape"] == [784, 30]

@@ -54,10 +54,17 @@ def test_the_first_steps_statistics_equal_a_reference_from_the_layers_caches() -
     assert second["saturated"] is None
 
 
+DEEPER = {"layers": (20, 15), "activation": "sigmoid", "init": "xavier", "weight_decay": 0.01}
+
+
+@pytest.mark.parametrize("net", [{}, DEEPER], ids=["TwoLayerNet", "MultiLayerNet"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_the_fused_step_gives_the_layer_paths_statistics(optimizer: str) -> None:
+def test_the_fused_step_gives_the_layer_paths_statistics(
+    optimizer: str, net: dict[str, Any]
+) -> None:
     def stats(step: str) -> list[dict[str, Any]]:
         cfg = TrainConfig(
+            **net,
             iterations=7,
             seed=5,
             step=step,
@@ -66,7 +73,9 @@ def test_the_fused_step_gives_the_layer_paths_statistics(optimizer: str) -> None
             learning_rate=0.01,
             layer_stats_every=3,
         )
-        return [e.data for e in Trainer(cfg, tiny()).run() if e.kind == "layers"]
+        trainer = Trainer(cfg, tiny())
+        assert (trainer.fused is not None) == (step == "fused")  # each path is the one tested
+        return [e.data for e in trainer.run() if e.kind == "layers"]
 
     fused, layers = stats("fused"), stats("layers")
     assert [e["iteration"] for e in fused] == [3, 5, 6, 7]  # every 3, and at the epochs (5, 7)
@@ -108,3 +117,34 @@ def test_histograms_count_every_element() -> None:
     assert sum(clipped["counts"]) == 3 and clipped["counts"][0] == 1 and clipped["counts"][-1] == 1
     constant = histogram(np.zeros(10))
     assert sum(constant["counts"]) == 10
+
+
+@pytest.mark.parametrize(("activation", "init"), [("sigmoid", "std"), ("relu", "he")])
+def test_vanishing_gradient_of_a_five_layer_sigmoid_net(
+    activation: str, init: str, training_data: Any
+) -> None:
+    """Sigmoid with std-1 weights: the first layer's gradient is over 10x below the last's.
+
+    (Measured on MNIST as mean |dW|: 13x to 38x over the first 500 iterations, seed 0; He/ReLU
+    stays within 10x.)
+    """
+    cfg = TrainConfig(
+        iterations=1,
+        batch_size=100,
+        layers=(100, 100, 100, 100, 100),
+        activation=activation,
+        init=init,
+        weight_init_std=1.0,
+        layer_stats_every=1,
+        eval_every_epoch=False,
+        seed=0,
+    )
+    (ev,) = [e for e in Trainer(cfg, training_data).run() if e.kind == "layers"]
+    grads = [x["grad_mean_abs"] for x in ev.data["layers"]]
+    assert len(grads) == 6
+    ratio = grads[-1] / grads[0]
+    if activation == "sigmoid":
+        assert ratio >= 10, grads
+        assert ev.data["layers"][0]["saturated"] > 0.5  # std-1 sigmoid outputs pile at 0 and 1
+    else:
+        assert 0.1 <= ratio <= 10, grads

@@ -93,6 +93,17 @@ def _raw_cases(draw: st.DrawFn, name: str) -> Case:
         if name == "cross_entropy":
             x = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
         return [x, _labels(draw, rng, scores)], {}
+    if name == "batchnorm":
+        n, d = draw(st.integers(2, 4)), draw(st.integers(1, 4))
+        # rows at least 0.4 apart in every column: a batch of nearly equal values has a
+        # tiny variance, where the normalisation curves too fast for central differences
+        x = np.arange(n)[:, None] + rng.uniform(-0.3, 0.3, (n, d))
+        x = rng.permutation(x) * rng.uniform(0.5, 3, d) + rng.normal(size=d)
+        shape = draw(st.sampled_from([(d,), (1, d), ()]))
+        return [x, rng.uniform(0.5, 2, shape), normal(draw(st.sampled_from([(d,), ()])))], {}
+    if name == "dropout":
+        ratio = draw(st.sampled_from([0.0, 0.2, 0.5, 0.9]))
+        return [normal(_dims(draw))], {"ratio": ratio, "seed": draw(st.integers(0, 1000))}
     raise AssertionError(f"no case generator for op {name}")
 
 
@@ -241,11 +252,12 @@ _AS_PYTHON = {"·": "*", "−": "-", "²": "**2"}
 
 @pytest.mark.parametrize("name", GRADIENT_OPS)
 def test_rule_texts_use_only_the_ops_symbols(name: str) -> None:
-    """Every name in a rule's text is one the explanation fills in (or N, softmax, labels)."""
+    """Every name in a rule's text is one the explanation fills in (or N, softmax, labels, or
+    dropout's mask, which the step shows among its terms)."""
     op = OPS[name]
     for rule in op.rules:
         names = set(re.findall(r"[A-Za-z_]+", rule.text))
-        assert names <= {*op.symbols, "N", "softmax", "labels"}, f"{name}: {rule.text}"
+        assert names <= {*op.symbols, "N", "softmax", "labels", "mask"}, f"{name}: {rule.text}"
 
 
 @pytest.mark.parametrize("name", SCALAR_OPS)
@@ -263,11 +275,15 @@ def test_rule_text_is_the_rule_at_scalars(name: str, data: st.DataObject) -> Non
     dout = np.array(data.draw(st.floats(-3.0, 3.0)))
     out = _run(name, xs, {}, None)
     env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
+    params = check_params(op, {})
+    terms = op.terms(env, params) if op.terms is not None else {}
+    named = {k.split(" = ")[0]: float(v) for k, v in terms.items() if " = " in k}
     for rule in op.rules:
         expression = rule.text
         for symbol, python in _AS_PYTHON.items():
             expression = expression.replace(symbol, python)
-        as_text = eval(expression, {"__builtins__": {}}, {k: float(v) for k, v in env.items()})
+        values = {**named, **{k: float(v) for k, v in env.items()}}
+        as_text = eval(expression, {"__builtins__": {}}, values)
         assert float(as_text) == pytest.approx(float(rule.local(env, check_params(op, {})))), (
             f"{name}: {rule.text}"
         )
@@ -284,6 +300,8 @@ def test_the_issues_broken_layers_are_in_the_table() -> None:
         ("sigmoid", "no_one_minus"),
         ("affine", "db_mean"),
         ("softmax_with_loss", "no_batch_divide"),
+        ("batchnorm", "no_mean_terms"),
+        ("dropout", "no_dropout_mask"),
     }
     for name, variant in VARIANTS:
         public = {v["name"]: v for v in OPS[name].public()["variants"]}[variant]
@@ -327,6 +345,13 @@ def test_a_variant_keeps_the_forward_its_rules_are_its_backward(
         ("sigmoid", "no_one_minus", [np.array([0.5])], 0),
         ("affine", "db_mean", [np.ones((2, 3)), np.ones((3, 2)), np.zeros(2)], 2),
         ("softmax_with_loss", "no_batch_divide", [np.eye(3)[:2], np.array([0.0, 1.0])], 0),
+        (
+            "batchnorm",
+            "no_mean_terms",
+            [np.array([[1.0], [2.0], [4.0]]), np.ones(1), np.zeros(1)],
+            0,
+        ),
+        ("dropout", "no_dropout_mask", [np.ones((4, 5))], 0),
     ],
 )
 def test_each_variant_is_wrong_where_its_bug_reaches(

@@ -72,12 +72,17 @@ def test_deep_runs_repeat_with_a_seed_and_include_the_weight_decay_in_the_loss()
     cfg = TrainConfig(iterations=10, layers=(20, 20), dropout=0.3, weight_decay=0.5, seed=4)
     a, _ = losses_and_done(cfg)
     assert a == losses_and_done(cfg)[0]
-    trainer = Trainer(TrainConfig(iterations=1, layers=(20, 20), weight_decay=0.5, seed=4), tiny())
-    net = trainer.network
-    assert isinstance(net, MultiLayerNet)
-    decay = 0.5 * 0.5 * sum(float(np.sum(net.params[f"W{i}"] ** 2)) for i in (1, 2, 3))
-    (loss,) = [e.data["loss"] for e in trainer.run() if e.kind == "progress"]
-    assert net.last_loss == loss and loss > decay * 0.9
+    first = {}
+    for step in ("layers", "fused"):
+        cfg = TrainConfig(iterations=1, layers=(20, 20), weight_decay=0.5, seed=4, step=step)
+        trainer = Trainer(cfg, tiny())
+        net = trainer.network
+        assert isinstance(net, MultiLayerNet)
+        squares = sum(float(np.sum(net.params[f"W{i}"] ** 2)) for i in (1, 2, 3))
+        (first[step],) = [e.data["loss"] for e in trainer.run() if e.kind == "progress"]
+        assert first[step] > 0.5 * 0.5 * squares  # the decay term is in
+    assert net.last_loss is None  # the fused step does not go through the layers
+    assert first["fused"] == pytest.approx(first["layers"], rel=1e-5)  # float32 sums
 
 
 def test_train_size_trains_on_the_first_images_only() -> None:
