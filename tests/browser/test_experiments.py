@@ -270,3 +270,21 @@ def test_both_pages_fit_a_360_px_phone_and_every_control_takes_a_finger(
             assert box is not None
             assert box["height"] >= 40, controls.nth(i).evaluate("e => e.outerHTML.slice(0, 80)")
             assert box["x"] >= 0 and box["x"] + box["width"] <= 360.5
+
+
+def test_switching_language_rewrites_the_verdict_and_the_step(lab: Lab) -> None:
+    page = lab.open("#view=experiments&exp=race")
+    page.click('#race-question [data-choice="adagrad"]')
+    expect(page.locator("#race-question .exp-verdict")).to_contain_text("Right")
+    page.click("#race-prev")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#race-question .exp-verdict")).to_contain_text("正确")
+    expect(page.locator("#race-step-label")).to_have_text("第 29 步，共 30 步")
+    expect(page.locator("#race-plot .exp-path")).to_have_count(4)
+    page.click("#exp-tab-activations")
+    page.click("#act-question .exp-skip")
+    expect(page.locator("#act-question .exp-verdict")).to_contain_text("已跳过")
+    expect(page.locator("#act-hists figcaption").first).to_have_text("第 1 层")
+    page.select_option("#lang-select", "en")
+    expect(page.locator("#act-hists figcaption").first).to_have_text("Layer 1")
+    expect(page.locator("#act-question .exp-verdict")).to_contain_text("Skipped")
