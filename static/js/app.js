@@ -47,7 +47,13 @@ const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
 // The chapter-6 runs on MNIST (ch6-view.js) are pages of the Experiments view.
-const ch6 = new Chapter6View({ openRun: (id) => { show("train"); train.open(id); } });
+const ch6 = new Chapter6View({
+  openRun: async (id, flow) => {
+    show("train");
+    await train.open(id);
+    if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
+  },
+});
 const experiments = new ExperimentsView({ onUrlChange: writeUrl, ch6 });
 // The tour's vanishing-gradient page opens the two runs.
 document.addEventListener("ch6:vanishing", () => { experiments.open("vanishing"); ch6.startVanishing(); show("experiments"); });

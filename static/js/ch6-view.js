@@ -53,7 +53,8 @@ function runLabel(spec) {
 
 export class Chapter6View {
   /**
-   * @param {{openRun: (id: string) => void}} hooks
+   * @param {{openRun: (id: string, flow?: boolean) => void}} hooks
+   *   openRun: open a run in the training view (flow: scrolled to its gradient-flow panel)
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -291,16 +292,26 @@ export class Chapter6View {
     }
   }
 
-  /** @param {SetRun[]} runs */
+  /**
+   * One column per run: its layers' gradients as bars, and a way to its whole gradient flow
+   * (the training view's panel: the graph, the histograms, update:data). A column is drawn
+   * anew only when its run's state or statistics change, so focus stays put in between.
+   * @param {SetRun[]} runs
+   */
   drawLayers(runs) {
     const box = document.getElementById("ch6-columns");
     if (!box) return;
+    const key = runs.map((r) => `${r.spec.key}:${r.status}:${r.id}:${r.layers?.iteration}`).join("|") + t("ch6.inputSide");
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
     box.replaceChildren(...runs.map((run, i) => h("section", { className: "panel ch6-column", "data-run": run.spec.key },
       h("h3", {}, swatch(i), ` ${runLabel(run.spec)}`),
       h("p", { className: "small muted", text: run.layers ? t("ch6.layersAt", { i: run.layers.iteration.toLocaleString() }) : t("ch6.layersNone") }),
       run.layers ? layerBars(run.layers.layers, {
         input: t("ch6.inputSide"), output: t("ch6.outputSide"), ratio: (r) => t("ch6.ratio", { r }),
-      }) : null)));
+      }) : null,
+      run.id && run.layers ? h("button", { type: "button", className: "link ch6-flow", text: t("ch6.openFlow"),
+        onclick: () => this.hooks.openRun(/** @type {string} */ (run.id), true) }) : null)));
   }
 
   /** Texts in the language chosen. */

@@ -258,3 +258,8 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
     # within one order of magnitude.
     assert ratios["sigmoid"] >= 10 and ratios["relu"] < 10, ratios
     lab.screenshot("ch6-vanishing-zh")
+    # Each run's whole gradient flow is the training view's panel, one click away.
+    page.locator('.ch6-column[data-run="sigmoid"] .ch6-flow').click()
+    expect(page.locator("#view-train")).to_have_attribute("data-run-id", ids[0])
+    expect(page.locator("#layers-panel")).to_be_visible()
+    expect(page.locator("#layers-graph .layers-edge")).to_have_count(6)
