@@ -20,23 +20,26 @@ import { h } from "./ui.js";
 const DEFAULT_CAP = 2;
 
 /**
- * A small picture of a run's line: its dash pattern and marker, in its colour.
- * @param {number} i the run's place in its set
+ * A small picture of a line as the charts draw it: its colour, dash pattern and marker.
+ * @param {number} i the run's place in its set (its colour)
+ * @param {number} [dash] its dash pattern's place in DASHES (default: i)
+ * @param {number} [marker] its marker's place in MARKERS (default: i)
  */
-function swatch(i) {
+function swatch(i, dash = i, marker = i) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("width", "34");
   svg.setAttribute("height", "12");
   svg.setAttribute("aria-hidden", "true");
   svg.classList.add("ch6-swatch");
+  const colour = COLORS[i % COLORS.length];
   const line = document.createElementNS(ns, "line");
-  for (const [k, v] of Object.entries({ x1: "1", y1: "6", x2: "33", y2: "6", stroke: COLORS[i % COLORS.length], "stroke-width": "2" })) line.setAttribute(k, v);
-  const dash = DASHES[i % DASHES.length];
-  if (dash.length) line.setAttribute("stroke-dasharray", dash.map((d) => d / 1.5).join(" "));
+  for (const [k, v] of Object.entries({ x1: "1", y1: "6", x2: "33", y2: "6", stroke: colour, "stroke-width": "2" })) line.setAttribute(k, v);
+  const pattern = DASHES[dash % DASHES.length];
+  if (pattern.length) line.setAttribute("stroke-dasharray", pattern.map((d) => d / 1.5).join(" "));
   const text = document.createElementNS(ns, "text");
-  for (const [k, v] of Object.entries({ x: "17", y: "10", "text-anchor": "middle", "font-size": "11", fill: COLORS[i % COLORS.length] })) text.setAttribute(k, v);
-  text.textContent = MARKERS[i % MARKERS.length];
+  for (const [k, v] of Object.entries({ x: "17", y: "10", "text-anchor": "middle", "font-size": "11", fill: colour })) text.setAttribute(k, v);
+  text.textContent = MARKERS[marker % MARKERS.length];
   svg.append(line, text);
   return svg;
 }
@@ -260,7 +263,7 @@ export class Chapter6View {
     if (!this.loss) this.loss = new SetLossChart(el);
     this.loss.update(runs, { iteration: t("ch6.iteration"), loss: t("ch6.loss") });
     const legend = document.getElementById("ch6-legend");
-    legend?.replaceChildren(...runs.map((run, i) => h("span", { className: "ch6-key" }, swatch(i), ` ${MARKERS[i % MARKERS.length]} ${runLabel(run.spec)}`)));
+    legend?.replaceChildren(...runs.map((run, i) => h("span", { className: "ch6-key" }, swatch(i), ` ${runLabel(run.spec)}`)));
   }
 
   /** @param {SetRun[]} runs */
@@ -276,15 +279,10 @@ export class Chapter6View {
       gap: gap === null ? "" : t("ch6.gapShort", { gap: gap.toFixed(2) }),
     });
     const legend = document.getElementById("ch6-legend");
+    // train: solid blue with circles; test: dashed red with squares, as the chart draws them
     legend?.replaceChildren(
-      h("span", { className: "ch6-key" }, swatch(1), ` ● ${t("ch6.train")}`),
-      h("span", { className: "ch6-key" }, swatch(0), ` ■ ${t("ch6.test")}`));
-    // the legend's swatches: train solid blue with circles, test dashed red with squares
-    const [trainSw, testSw] = legend ? [...legend.querySelectorAll("line")] : [];
-    trainSw?.setAttribute("stroke", COLORS[1]);
-    trainSw?.removeAttribute("stroke-dasharray");
-    testSw?.setAttribute("stroke", COLORS[0]);
-    testSw?.setAttribute("stroke-dasharray", DASHES[1].map((d) => d / 1.5).join(" "));
+      h("span", { className: "ch6-key" }, swatch(1, 0, 0), ` ${t("ch6.train")}`),
+      h("span", { className: "ch6-key" }, swatch(0, 1, 1), ` ${t("ch6.test")}`));
     const text = document.getElementById("ch6-gap");
     if (text && last && gap !== null) {
       text.dataset.gap = String(gap);

@@ -122,7 +122,11 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
     assert set(ids) <= listed
     # Lines told apart without colour: one dash pattern and marker per run, in the legend too.
     expect(page.locator("#ch6-legend .ch6-key")).to_have_count(3)
-    expect(page.locator("#ch6-legend")).to_contain_text("■ Xavier")
+    keys = page.locator("#ch6-legend .ch6-key")
+    marks = [keys.nth(i).locator("text").text_content() for i in range(3)]
+    dashes = [keys.nth(i).locator("line").get_attribute("stroke-dasharray") for i in range(3)]
+    assert len(set(marks)) == 3 and len(set(dashes)) == 3, (marks, dashes)
+    expect(keys.nth(1)).to_contain_text("Xavier")
     lab.screenshot("ch6-init")
     page.locator('#ch6-runs li[data-run="he"] button').click()
     expect(page.locator("#tab-train")).to_have_attribute("aria-selected", "true")
