@@ -140,6 +140,12 @@ export class SetLossChart extends Plot {
 }
 
 export class GapChart extends Plot {
+  /** @param {HTMLElement} el */
+  constructor(el) {
+    super(el);
+    this.gapText = "";
+  }
+
   /**
    * Train and test accuracy per epoch of one run, the gap at the last epoch drawn as a bracket
    * with its value written beside it.
@@ -149,7 +155,8 @@ export class GapChart extends Plot {
   update(run, labels) {
     const xs = run.epochs.map((e) => e.epoch);
     const data = [xs, run.epochs.map((e) => e.train_acc), run.epochs.map((e) => e.test_acc)];
-    const gapText = labels.gap;
+    // read when drawn: the plot (and this hook) outlives the update that made it
+    this.gapText = labels.gap;
     /** @param {uPlot} u */
     const bracket = (u) => {
       const n = u.data[0].length;
@@ -168,7 +175,7 @@ export class GapChart extends Plot {
       ctx.font = `${12 * px}px system-ui, sans-serif`;
       ctx.fillStyle = "#212529";
       ctx.textAlign = "right";
-      ctx.fillText(gapText, x - 16 * px, (yTrain + yTest) / 2 + 4 * px);
+      ctx.fillText(this.gapText, x - 16 * px, (yTrain + yTest) / 2 + 4 * px);
       ctx.restore();
     };
     this.draw("gap", {
@@ -183,6 +190,7 @@ export class GapChart extends Plot {
       hooks: { draw: [markers([0, 1]), bracket] },
     }, /** @type {uPlot.AlignedData} */ (/** @type {unknown} */ (data)));
     this.el.dataset.points = String(xs.length);
+    this.el.dataset.gapLabel = labels.gap; // the words drawn beside the bracket
   }
 }
 

@@ -235,8 +235,9 @@ export class Chapter6View {
       // Rows are updated in place, so a focused "open" button keeps its focus while runs stream.
       const rows = [...list.children].filter((li) => li instanceof HTMLElement);
       if (rows.length !== set.runs.length || rows.some((li, i) => li.dataset.run !== set.runs[i].spec.key)) {
+        // a run's swatch is its line on the loss chart (the gap chart's lines are train and test)
         list.replaceChildren(...set.runs.map((run, i) => h("li", { "data-run": run.spec.key },
-          swatch(i), " ", h("strong", { text: runLabel(run.spec) }), " ", h("span", { className: "ch6-state" }), " ")));
+          e.chart === "gap" ? null : swatch(i), " ", h("strong", { text: runLabel(run.spec) }), " ", h("span", { className: "ch6-state" }), " ")));
       }
       set.runs.forEach((run, i) => {
         const li = /** @type {HTMLElement} */ (list.children[i]);

@@ -202,6 +202,7 @@ def test_overfitting_gap_labelled_by_touch(phone: Lab) -> None:
     expect(chart).to_have_attribute("data-points", "5")
     last = epochs[-1]
     gap = last["train_acc"] - last["test_acc"]
+    expect(chart).to_have_attribute("data-gap-label", f"gap {gap:.2f}")
     text = page.locator("#ch6-gap")
     assert float(text.get_attribute("data-gap") or "nan") == pytest.approx(gap, abs=1e-12)
     expect(text).to_have_text(
@@ -267,3 +268,33 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
     expect(page.locator("#view-train")).to_have_attribute("data-run-id", ids[0])
     expect(page.locator("#layers-panel")).to_be_visible()
     expect(page.locator("#layers-graph .layers-edge")).to_have_count(6)
+
+
+def test_every_page_fits_360_px_and_its_question_answers_by_keyboard(
+    browser: Browser, ui_server: Server
+) -> None:
+    with lab_on(
+        browser, ui_server.url, viewport={"width": 360, "height": 740}, has_touch=True
+    ) as lab:
+        page = lab.open("#view=experiments&exp=vanishing")
+        for key in ("init", "optim", "overfit", "vanishing"):
+            page.locator(f"#exp-tab-{key}").tap()
+            expect(page.locator("#ch6-page")).to_have_attribute("data-page", key)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, (key, width)
+            for control in ("#ch6-start", "#ch6-count", '#ch6-quiz [data-quiz="skip"]'):
+                box = page.locator(control).bounding_box()
+                assert box is not None and box["height"] >= 40 and box["x"] + box["width"] <= 360
+        # The keyboard alone: arrows pick an answer, Tab reaches Check, Enter reveals.
+        page.locator('#ch6-quiz input[value="first"]').focus()
+        page.keyboard.press("ArrowDown")
+        expect(page.locator('#ch6-quiz input[value="middle"]')).to_be_checked()
+        page.keyboard.press("Tab")
+        expect(page.locator('#ch6-quiz [data-quiz="check"]')).to_be_focused()
+        page.keyboard.press("Enter")
+        reveal = page.locator("#ch6-quiz .ch6-reveal")
+        expect(reveal).to_have_attribute("data-verdict", "wrong")
+        expect(reveal).to_be_focused()
+        expect(reveal.locator(".ch6-verdict")).to_have_text(
+            "✗ Not quite. The answer: the first (W1, next to the input)."
+        )
