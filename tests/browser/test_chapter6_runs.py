@@ -127,7 +127,7 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
     dashes = [keys.nth(i).locator("line").get_attribute("stroke-dasharray") for i in range(3)]
     assert len(set(marks)) == 3 and len(set(dashes)) == 3, (marks, dashes)
     expect(keys.nth(1)).to_contain_text("Xavier")
-    lab.screenshot("ch6-init")
+    lab.screenshot("ch6-init-40-iterations")
     page.locator('#ch6-runs li[data-run="he"] button').click()
     expect(page.locator("#tab-train")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#view-train")).to_have_attribute("data-run-id", ids[2])
