@@ -33,6 +33,8 @@ export const GUIDE = 1e-3;
 /** The colours of the edges, small gradient to large: each at least 3:1 against white. */
 const LOW = [28, 126, 214]; // #1c7ed6
 const HIGH = [201, 42, 42]; // #c92a2a
+/** The histograms' bars: 4.6:1 against white. */
+const BAR = "#1c6ed6";
 
 /**
  * A number as it is written on the page: 3 significant digits, exponent for small ones.
@@ -156,6 +158,9 @@ export class LayerPanel {
       option.dataset.i18n = `layers.init_${option.value}`;
       option.textContent = t(option.dataset.i18n);
     }
+    // With hidden layers listed, the single hidden size is not used: say so by disabling it.
+    const layersInput = document.getElementById("t-layers");
+    layersInput?.addEventListener("input", syncHiddenSize);
     this.ratio = new RatioChart(this.ratioEl);
     this.ratioEl.setAttribute("aria-label", t("layers.ratio"));
     root.hidden = true;
@@ -268,7 +273,7 @@ export class LayerPanel {
     this.histTitle.dataset.i18n = grads ? "layers.histsGrad" : "layers.hists";
     this.histTitle.textContent = t(this.histTitle.dataset.i18n);
     this.strip.dataset.kind = kind;
-    this.strip.replaceChildren(...this.last.layers.map((layer, i) => {
+    this.strip.replaceChildren(...this.last.layers.map((layer) => {
       const hist = layer[kind];
       const top = Math.max(1, ...hist.counts);
       const W = 150;
@@ -276,7 +281,7 @@ export class LayerPanel {
       const bw = W / hist.counts.length;
       const bars = hist.counts.map((c, j) => svg("rect", {
         x: (j * bw).toFixed(2), y: (H - (H * c) / top).toFixed(2), width: Math.max(0.5, bw - 0.6).toFixed(2),
-        height: ((H * c) / top).toFixed(2), fill: COLORS[i % COLORS.length],
+        height: ((H * c) / top).toFixed(2), fill: BAR,
       }));
       const picture = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "layers-hist", role: "img",
         "aria-label": t("layers.histLabel", { name: layer.name, lo: sci(hist.edges[0]), hi: sci(hist.edges[hist.edges.length - 1]) }) }, ...bars);
@@ -290,6 +295,15 @@ export class LayerPanel {
           h("span", { className: "muted", text: `[${sci(hist.edges[0])}, ${sci(hist.edges[hist.edges.length - 1])}]` }),
           h("br"), h("span", { text: grads ? `${t("layers.meanAbs")} ${sci(layer.grad_mean_abs)}` : saturated })));
     }));
+  }
+}
+
+/** The hidden-size field is disabled while the hidden-layers field lists sizes (it is not used). */
+function syncHiddenSize() {
+  const layersInput = document.getElementById("t-layers");
+  const hidden = document.getElementById("t-hidden");
+  if (layersInput instanceof HTMLInputElement && hidden instanceof HTMLInputElement) {
+    hidden.disabled = layersInput.value.trim() !== "";
   }
 }
 
@@ -353,6 +367,7 @@ export function readDeepForm(limits) {
 export function fillDeepForm(config) {
   const layersInput = /** @type {HTMLInputElement} */ (document.getElementById("t-layers"));
   layersInput.value = Array.isArray(config.layers) ? config.layers.join(", ") : "";
+  syncHiddenSize();
   for (const id of ["t-activation", "t-init"]) {
     const sel = /** @type {HTMLSelectElement} */ (document.getElementById(id));
     const value = config[sel.name];

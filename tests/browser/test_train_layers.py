@@ -6,16 +6,27 @@ started from the form, and the page's numbers are those the server streamed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import lab_on
 from tests.browser.test_train_view import wait_status
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 SIZES = [30, 20]
 BATCH = 50
+
+
+@pytest.fixture(scope="module")
+def deep_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
+    """A server of its own: the page's form follows the newest run, and these runs are deeper
+    than the TwoLayerNet the other training tests expect to find there."""
+    server = Server(tmp_path_factory.mktemp("layers-ui"), digits.env).start()
+    yield server
+    server.stop()
 
 
 def press(page: Page, selector: str, touch: bool) -> None:
@@ -30,10 +41,10 @@ def press(page: Page, selector: str, touch: bool) -> None:
     ("width", "height", "touch", "lang"), [(1280, 800, False, "en"), (390, 844, True, "zh")]
 )
 def test_a_deeper_run_shows_its_gradient_flow(
-    browser: Browser, ui_server: Server, width: int, height: int, touch: bool, lang: str
+    browser: Browser, deep_server: Server, width: int, height: int, touch: bool, lang: str
 ) -> None:
     viewport = {"width": width, "height": height}
-    with lab_on(browser, ui_server.url, viewport, has_touch=touch) as lab:  # type: ignore[arg-type]
+    with lab_on(browser, deep_server.url, viewport, has_touch=touch) as lab:  # type: ignore[arg-type]
         page = lab.open("#view=train")
         page.select_option("#lang-select", lang)
         # the form follows the open run (the newest): a deeper one has opened the section already
@@ -41,6 +52,7 @@ def test_a_deeper_run_shows_its_gradient_flow(
             press(page, "#t-deep summary", touch)
         expect(page.locator("#t-layers")).to_be_visible()
         page.fill("#t-layers", ", ".join(str(n) for n in SIZES))
+        expect(page.locator("#t-hidden")).to_be_disabled()  # the listed layers replace it
         page.select_option("#t-activation", "sigmoid")
         page.select_option("#t-init", "xavier")
         page.fill("#t-iters", "240")
@@ -54,7 +66,7 @@ def test_a_deeper_run_shows_its_gradient_flow(
         panel = page.locator("#layers-panel")
         expect(panel).to_be_visible(timeout=60_000)
         wait_status(page, "completed")
-        run = httpx.get(f"{ui_server.url}/train/{run_id}").json()
+        run = httpx.get(f"{deep_server.url}/train/{run_id}").json()
         assert "config" in run, (run_id, run)
         assert run["config"]["layers"] == SIZES and run["config"]["activation"] == "sigmoid"
         assert run["config"]["init"] == "xavier"
