@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from engine.cli_ch6 import add_chapter6_options
 from engine.data import (
     DEFAULT,
     NAMES,
@@ -191,41 +192,6 @@ def accuracies_text(done: dict[str, Any]) -> str:
     accs = [(n, done.get(f"{n}_acc")) for n in ("train", "test")]
     text = ", ".join(f"{n} acc {a:.4f}" for n, a in accs if a is not None)
     return text or "not evaluated"
-
-
-def _add_chapter6_options(tr: argparse.ArgumentParser) -> None:
-    """train's options for the book's chapter-6 networks (their defaults: the TwoLayerNet)."""
-    from engine.multilayer import ACTIVATIONS
-    from engine.trainer import INITS, MAX_DROPOUT, MAX_HIDDEN_LAYERS, MAX_WEIGHT_DECAY
-
-    g = tr.add_argument_group("chapter 6 (any of these trains a MultiLayerNet)")
-    g.add_argument(
-        "--layers", type=int, nargs="+", metavar="N",
-        help=f"hidden layer sizes, up to {MAX_HIDDEN_LAYERS} (default: one of --hidden-size)",
-    )  # fmt: skip
-    g.add_argument(
-        "--activation", choices=tuple(ACTIVATIONS), default="relu", help="(default relu)"
-    )
-    g.add_argument(
-        "--init", choices=INITS, default="std",
-        help="std: --weight-init-std; xavier: sqrt(1/n); he: sqrt(2/n) (default std)",
-    )  # fmt: skip
-    g.add_argument(
-        "--weight-init-std", type=float, metavar="X", default=0.01, help="(default 0.01)"
-    )
-    g.add_argument("--batch-norm", action="store_true", help="BatchNormalization layers")
-    g.add_argument(
-        "--dropout", type=float, metavar="R", default=0.0,
-        help=f"dropout ratio, 0 to {MAX_DROPOUT} (default 0: no Dropout layers)",
-    )  # fmt: skip
-    g.add_argument(
-        "--weight-decay", type=float, metavar="L", default=0.0,
-        help=f"weight decay lambda, 0 to {MAX_WEIGHT_DECAY} (default 0)",
-    )  # fmt: skip
-    g.add_argument(
-        "--train-size", type=int, metavar="N", default=None,
-        help="train on the first N training images only (chapter 6's overfitting: 300)",
-    )  # fmt: skip
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -505,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="float type (default float32)",
     )
-    _add_chapter6_options(tr)
+    add_chapter6_options(tr)
     tr.add_argument("--save", metavar="FILE.npz", help="save the trained weights to this file")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_train)

@@ -100,6 +100,10 @@ class FusedMultiStep(FusedStep):
         self._ones_n = np.ones(n, dtype=dtype)
         self._rows = np.arange(n)
         self._eval: Any = None
+        #: The last step's batch size and pixel prefix (W1's rows past it had no data gradient).
+        self.last_n = 0
+        self.last_k = 0
+        self._full: dict[str, Array] | None = None
 
     def step(self, idx: NDArray[np.intp], k: int | None = None) -> float:
         """One training iteration on the training images idx; returns the batch's loss."""
@@ -110,6 +114,7 @@ class FusedMultiStep(FusedStep):
         np.take(self.train.x, self.train.row_of[idx], axis=0, out=self._u8[:n])
         x = self._x[: n * k].reshape(n, k)
         np.copyto(x, self._u8[:n, :k], casting="unsafe")  # pixel values 0..255, exact
+        self.last_n, self.last_k = n, k
         h = [b[:n] for b in self._hs]
         dh = [b[:n] for b in self._dhs]
         tmp = [b[:n] for b in self._tmps]
@@ -154,26 +159,56 @@ class FusedMultiStep(FusedStep):
         self._update(k)
         return loss
 
+    def activations(self) -> list[Array]:
+        """Each hidden layer's output (after its activation) for the last step's batch.
+
+        Views of the step's buffers: the next step overwrites them. (``grads`` holds the
+        last step's gradients in the step's own pixel order; with plain SGD they are
+        already multiplied by the learning rate, i.e. they are the update, and W1's rows
+        past ``last_k`` are left over from earlier steps.)
+        """
+        return [h[: self.last_n] for h in self._hs[:-1]]
+
     def _update(self, k: int) -> None:
-        """The optimizer's step; W1's rows past k have no gradient but the weight decay's."""
+        """The optimizer's step. ``grads`` keeps the cross-entropy's own gradients (times the
+        lr under SGD); the weight decay joins them on the way: W1's rows past k have no
+        gradient but the decay's."""
         p, g, decay = self.params, self.grads, self.decay
-        if decay:
-            for i in range(2, self.depth + 1):
-                g[f"W{i}"] += (decay * self.fold) * p[f"W{i}"]
-        if self.sgd:  # lr already folded into the gradients
-            if decay:
-                p["W1"] *= 1 - self.fold * decay  # W1 -= lr * lambda * W1, every row
-            p["W1"][:k] -= g["W1"][:k]
-            for key in p:
-                if key != "W1":
-                    p[key] -= g[key]
-            return
-        if decay:
-            g["W1"][:k] += decay * p["W1"][:k]
-            np.multiply(p["W1"][k:], decay, out=g["W1"][k:])
-        else:
+        if not decay:
             g["W1"][k:] = 0
-        self.optimizer.update(p, g)
+        if self.sgd:  # lr already folded into the gradients
+            for key in p:
+                if decay and key.startswith("W"):
+                    p[key] *= 1 - self.fold * decay  # W -= lr * lambda * W
+                rows = p[key][:k] if key == "W1" else p[key]
+                rows -= g[key][:k] if key == "W1" else g[key]
+            return
+        if not decay:
+            self.optimizer.update(p, g)
+            return
+        if self._full is None:
+            self._full = {key: np.empty_like(v) for key, v in g.items()}
+        full = self._full
+        for key in p:  # dW + lambda * W, as MultiLayerNet.gradient
+            if key.startswith("W"):
+                np.multiply(p[key], decay, out=full[key])
+                full[key] += g[key]
+            else:
+                full[key][...] = g[key]
+        full["W1"][k:] = decay * p["W1"][k:]
+        self.optimizer.update(p, full)
+
+    def gradients(self) -> dict[str, Array]:
+        """The last step's gradients of the batch's cross-entropy (the weight decay's term
+        left out), in the network's own pixel order, as new arrays."""
+        out: dict[str, Array] = {}
+        for key, g in self.grads.items():
+            value = g / self.fold
+            if key == "W1":
+                value[self.last_k :] = 0
+                value[self.order] = value.copy()
+            out[key] = value
+        return out
 
     def load(self) -> None:
         """Take the network's current weights, W1 (and the optimizer's W1 state) reordered."""

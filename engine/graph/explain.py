@@ -10,6 +10,8 @@ import re
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from engine.graph.evaluate import Evaluation
 from engine.ops import Array
 
@@ -35,6 +37,10 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
     arrays += [evaluation.values[s] for s in node.inputs]
     env = dict(zip(node.op.symbols, arrays, strict=True))
     scalar = all(v.ndim == 0 for v in env.values())
+    terms = node.op.terms(env, node.params) if node.op.terms is not None else {}
+    # NOTE: a term named in a rule (dropout's mask) gets its number in the text too.
+    named = {k.split(" = ")[0]: np.asarray(v, dtype=float) for k, v in terms.items() if " = " in k}
+    numbers_of = {**{k: v for k, v in named.items() if k.isidentifier() and v.ndim == 0}, **env}
     ports: list[dict[str, Any]] = []
     for port, (name, src, rule) in enumerate(
         zip(node.op.inputs, node.inputs, node.op.grad_rules, strict=True)
@@ -42,8 +48,8 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
         text = f"d{name} = {rule}"
         numbers = None
         if scalar and port not in node.op.label_ports:
-            numbers = _symbols(node.op.symbols).sub(
-                lambda m: _number(env[m.group(1)], operand=True), rule
+            numbers = _symbols(tuple(numbers_of)).sub(
+                lambda m: _number(numbers_of[m.group(1)], operand=True), rule
             )
             result = _number(evaluation.edge_grads[(node_id, port)])
             text += f" = {numbers}" + (f" = {result}" if result != numbers else "")
@@ -59,7 +65,6 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
                 "label": port in node.op.label_ports,
             }
         )
-    terms = node.op.terms(env, node.params) if node.op.terms is not None else {}
     return {
         "rule": "; ".join(
             f"d{name} = {rule}"

@@ -116,3 +116,15 @@ def test_bad_params_and_shapes_are_4xx_in_the_one_error_shape(
     r = client.post("/graphs/evaluate", json={"nodes": nodes, "output": node["id"]})
     assert 400 <= r.status_code < 500, r.text
     assert message in assert_error_shape(r)["message"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_scalar_dropout_step_writes_its_mask_as_a_number(client: httpx.Client, seed: int) -> None:
+    nodes = [inp("x", 2.0), op("d", "dropout", "x", params={"ratio": 0.5, "seed": seed})]
+    body = evaluate(client, {"nodes": nodes, "output": "d", "dout": 1.5})
+    kept = bool(np.random.default_rng(seed).random(()) > 0.5)
+    assert body["nodes"]["d"]["value"] == (2.0 if kept else 0.0)
+    text = body["nodes"]["d"]["local"]["ports"][0]["text"]
+    assert text == (
+        "dx = dout · mask = 1.5 · 1 = 1.5" if kept else "dx = dout · mask = 1.5 · 0 = 0"
+    )

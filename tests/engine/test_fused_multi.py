@@ -70,3 +70,35 @@ def test_bn_and_dropout_nets_take_the_layer_path() -> None:
     assert trainer.fused is None
     with pytest.raises(TypeError, match="BatchNorm"):
         FusedMultiStep(trainer.network, trainer.optimizer, tiny().x_train, tiny().t_train, 10)  # type: ignore[arg-type]
+
+
+def test_activations_are_the_layer_paths_hidden_outputs() -> None:
+    data = tiny(seed=4)
+    fused_net, layer_net = twin("sigmoid", 0.0)
+    step = FusedMultiStep(fused_net, OPTIMIZERS["sgd"](lr=0.1), data.x_train, data.t_train, 30)
+    idx = np.arange(30)
+    step.step(idx)
+    x = data.x_train[idx].reshape(30, -1) / 255.0
+    layer_net.loss(x, data.t_train[idx])  # the forward, with the weights before the update
+    outputs = [layer_net.layers[f"Affine{i}"].x for i in (2, 3)]  # the next Affine's input
+    got = step.activations()
+    assert len(got) == 2 and step.last_n == 30 and 0 < step.last_k <= 784
+    for a, b in zip(got, outputs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("decay", [0.0, 0.2])
+def test_gradients_are_the_layer_paths_without_the_decay(optimizer: str, decay: float) -> None:
+    data = tiny(seed=5)
+    fused_net, layer_net = twin("relu", decay)
+    opt = OPTIMIZERS[optimizer](lr=0.1)
+    step = FusedMultiStep(fused_net, opt, data.x_train, data.t_train, 30)
+    idx = np.arange(30, 60)
+    before = {k: v.copy() for k, v in layer_net.params.items()}
+    step.step(idx)
+    grads = layer_net.gradient(data.x_train[idx].reshape(30, -1) / 255.0, data.t_train[idx])
+    got = step.gradients()
+    for key, value in grads.items():
+        data_part = value - decay * before[key] if key.startswith("W") else value
+        np.testing.assert_allclose(got[key], data_part, rtol=1e-9, atol=1e-13, err_msg=key)
