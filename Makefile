@@ -7,7 +7,7 @@ PORT   ?= 8000
 
 .PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
 	bench-gradcheck-worst bench-held-connections bench-hostile bench-service bench-scale \
-	bench-multilayer bench-layer-stats clean
+	bench-multilayer bench-layer-stats bench-ch6 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ $(VENV)/.bench: $(VENV)/.installed
 	touch $@
 
 bench: bench-engine bench-graph bench-graph-worst bench-gradcheck-worst bench-held-connections \
-	bench-hostile bench-service bench-scale bench-multilayer bench-layer-stats
+	bench-hostile bench-service bench-scale bench-multilayer bench-layer-stats bench-ch6
 
 bench-engine: install $(VENV)/.bench
 	$(BIN)/python -m benchmarks.bench_engine
@@ -83,6 +83,10 @@ bench-layer-stats: install
 # PostgreSQL 15 from Debian: apt-get install -y redis-server postgresql).
 bench-scale: install
 	$(BIN)/python -m benchmarks.bench_scale
+
+# How long each chapter-6 page's set of runs takes at the book's settings (real page, Chromium).
+bench-ch6: install
+	$(BIN)/python -m benchmarks.bench_ch6_sets
 
 bench-multilayer: install
 	$(BIN)/python -m benchmarks.bench_multilayer

@@ -6,6 +6,7 @@ import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
 import { ExperimentsView } from "./experiments-view.js";
+import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 
 const VIEWS = ["graph", "train", "gradcheck", "experiments"];
@@ -45,7 +46,17 @@ async function restore() {
 const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
-const experiments = new ExperimentsView({ onUrlChange: writeUrl });
+// The chapter-6 runs on MNIST (ch6-view.js) are pages of the Experiments view.
+const ch6 = new Chapter6View({
+  openRun: async (id, flow) => {
+    show("train");
+    await train.open(id);
+    if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
+  },
+});
+const experiments = new ExperimentsView({ onUrlChange: writeUrl, ch6 });
+// The tour's vanishing-gradient page opens the two runs.
+document.addEventListener("ch6:vanishing", () => { experiments.open("vanishing"); ch6.startVanishing(); show("experiments"); });
 
 /**
  * Show one view (graph, train, gradcheck or experiments; an unknown name shows the graph).
@@ -74,10 +85,11 @@ async function main() {
     train.relabel();
     gradcheck.relabel();
     experiments.relabel();
+    ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const params = hashParams();
-  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init()]);
+  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init(), ch6.init()]);
   experiments.init();
   experiments.open(params.get("exp"), false);
   await graph.initLearn(params);

@@ -17,6 +17,7 @@ import { byId, h } from "./ui.js";
  * @property {boolean} forward the exercise asks the forward values too
  * @property {string} [also] a second example the page mentions
  * @property {string[]} [views] other views the page points to
+ * @property {boolean} [runs] the page opens the chapter-6 view's two vanishing-gradient runs
  */
 
 /** @type {TourPage[]} */
@@ -28,6 +29,7 @@ export const PAGES = [
   { key: "activations", preset: "relu_mask", forward: false, also: "sigmoid_primitives" },
   { key: "affine", preset: "affine_batch", forward: false, also: "softmax_with_loss" },
   { key: "net", preset: "two_layer_net", forward: false, views: ["gradcheck", "train"] },
+  { key: "vanishing", preset: "sigmoid_primitives", forward: false, runs: true },
 ];
 
 /**
@@ -111,6 +113,10 @@ export function renderTour(view) {
   for (const v of page.views ?? []) {
     task.append(h("button", { type: "button", className: "tour-view", "data-view": v, text: t(`tour.open.${v}`),
       onclick: () => byId(`tab-${v}`).click() }));
+  }
+  if (page.runs) {
+    task.append(h("button", { type: "button", id: "tour-runs", className: "tour-view", text: t("tour.openRuns"),
+      onclick: () => document.dispatchEvent(new CustomEvent("ch6:vanishing")) }));
   }
   const nav = h("div", { className: "row tour-nav" },
     h("button", { type: "button", id: "tour-back", disabled: index === 0, text: t("tour.back"),

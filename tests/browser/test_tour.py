@@ -1,4 +1,4 @@
-"""The guided tour of the chapter: seven pages, each with its figure and its exercise."""
+"""The guided tour of the chapter: eight pages, each with its figure and its exercise."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ FIGURES = [
     ("relu_mask", "out"),
     ("affine_batch", "Y"),
     ("two_layer_net", "Affine2"),
+    ("sigmoid_primitives", "exp_neg_x"),
 ]
 
 
@@ -28,7 +29,7 @@ def tour_page(page: Page) -> int:
     return int(parse_qs(urlsplit(page.url).fragment)["tour"][0])
 
 
-def test_seven_pages_with_their_figures_next_and_back(lab: Lab) -> None:
+def test_eight_pages_with_their_figures_next_and_back(lab: Lab) -> None:
     page = lab.open()
     page.click("#g-tour")
     panel = page.locator("#tour-panel")
@@ -36,7 +37,7 @@ def test_seven_pages_with_their_figures_next_and_back(lab: Lab) -> None:
     expect(page.locator("#g-tour")).to_have_attribute("aria-expanded", "true")
     titles: list[str] = []
     for i, (preset, node) in enumerate(FIGURES, start=1):
-        expect(page.locator("#tour-page")).to_have_text(f"Page {i} of 7")
+        expect(page.locator("#tour-page")).to_have_text(f"Page {i} of {len(FIGURES)}")
         expect(page.locator("#preset-select")).to_have_value(preset)
         expect(page.locator(f'#graph-svg [data-node="{node}"]')).to_have_count(1)
         assert tour_page(page) == i
@@ -45,17 +46,22 @@ def test_seven_pages_with_their_figures_next_and_back(lab: Lab) -> None:
         expect(page.locator("#tour-exercise")).to_be_visible()
         if i == 2:
             lab.screenshot("tour")
-        if i < 7:
+        if i == 7:
+            # The whole network's page points to the gradient check and to training.
+            expect(panel.locator('.tour-view[data-view="gradcheck"]')).to_have_text(
+                "Open the gradient check"
+            )
+        if i < len(FIGURES):
             page.click("#tour-next")
     assert titles[0] == "1. Computational graphs" and titles[6] == "7. The whole network"
-    assert len(set(titles)) == 7
+    assert titles[7] == "8. A vanishing gradient"
+    assert len(set(titles)) == len(FIGURES)
     expect(page.locator("#tour-next")).to_be_disabled()
-    # The last page points to the gradient check and to training.
-    expect(panel.locator('.tour-view[data-view="gradcheck"]')).to_have_text(
-        "Open the gradient check"
-    )
+    # The last page opens the chapter-6 view's two vanishing-gradient runs.
+    expect(page.locator("#tour-runs")).to_have_text("Run the two networks")
     page.click("#tour-back")
-    expect(page.locator("#tour-page")).to_have_text("Page 6 of 7")
+    page.click("#tour-back")
+    expect(page.locator("#tour-page")).to_have_text("Page 6 of 8")
     # Page 6 mentions a second example; it loads on request, and the figure comes back.
     page.click("#tour-also")
     expect(page.locator("#preset-select")).to_have_value("softmax_with_loss")
@@ -68,12 +74,12 @@ def test_seven_pages_with_their_figures_next_and_back(lab: Lab) -> None:
 
 def test_a_link_opens_page_three_and_its_exercise_in_both_languages(lab: Lab) -> None:
     page = lab.open("#view=graph&tour=3")
-    expect(page.locator("#tour-page")).to_have_text("Page 3 of 7")
+    expect(page.locator("#tour-page")).to_have_text("Page 3 of 8")
     expect(page.locator("#tour-title")).to_have_text("3. Backward through + and ×")
     expect(page.locator("#preset-select")).to_have_value("apples")
     page.select_option("#lang-select", "zh")
     expect(page.locator("#tour-title")).to_have_text("3. 加法节点和乘法节点的反向传播")
-    expect(page.locator("#tour-page")).to_have_text("第 3 页，共 7 页")
+    expect(page.locator("#tour-page")).to_have_text("第 3 页，共 8 页")
     expect(page.locator("#g-tour")).to_have_text("本章导览")
     body = page.locator("#tour-panel .tour-body").inner_text()
     assert "乘法节点" in body and "dout · y" in body
