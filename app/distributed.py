@@ -28,14 +28,20 @@ import time
 from typing import Any
 
 from app import events
-from app.db import is_disconnect
+from app.db import describe, is_disconnect
 from app.executor import RUNNING, Sink, WorkerMessage, WorkerOptions, _train_one
+from app.logs import Outage, set_worker
+from app.metrics import RUNS_FINISHED
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore
 
 log = logging.getLogger("backprop_lab.distributed")
 
 TASK = "backprop_lab.train"
+
+
+class RunFailed(Exception):
+    """Raised by the task after a run's failure is recorded, so Celery logs the task failed."""
 
 
 def make_celery(settings: Settings) -> Any:
@@ -103,6 +109,8 @@ def init_worker_process(settings: Settings) -> None:
     _process["limits"] = threadpool_limits(limits=1)
     _process["settings"] = settings
     _process["store"] = RunStore(settings.database())
+    _process["outage"] = Outage(log, f"The database ({describe(settings.database())})")
+    set_worker(f"{socket.gethostname()}:{os.getpid()}")
     datasets: dict[str, Any] = {}
     try:
         from engine.data import dataset_status, load_dataset
@@ -126,6 +134,14 @@ def _worker_process() -> tuple[Settings, RunStore, dict[str, Any]]:
 
         init_worker_process(get_settings())
     return _process["settings"], _process["store"], _process["datasets"]
+
+
+def outage() -> Outage:
+    """This worker process's notice of a database outage (once, then once a minute)."""
+    if "outage" not in _process:
+        _process["outage"] = Outage(log, "The database")
+    found: Outage = _process["outage"]
+    return found
 
 
 class LogWriter:
@@ -178,7 +194,9 @@ class LogWriter:
             try:
                 self.store.beat(self.run_id, self.attempt)
             except Exception as e:
-                if not is_disconnect(e):
+                if is_disconnect(e):
+                    outage().down(e, "the run trains on and its events wait")
+                else:
                     log.exception("run %s: could not beat", self.run_id)
 
     def _loop(self) -> None:
@@ -205,6 +223,7 @@ class LogWriter:
                         NewEvent(m.run_id, m.kind, m.data, m.weights, self.attempt) for m in msgs
                     ]
                     self.store.append(new, batch=n)
+                    outage().up()
                     batch = None
                     if any(m.kind == "done" for m in msgs):
                         self._finished.set()
@@ -216,7 +235,9 @@ class LogWriter:
                     self.reason = reason or self.reason
                     next_poll = time.monotonic() + self.poll_every
             except Exception as e:
-                if not is_disconnect(e):
+                if is_disconnect(e):
+                    outage().down(e, "the run trains on and its events wait")
+                else:
                     log.exception("run %s: could not write to the log", self.run_id)
                 time.sleep(0.5)  # the database is away: keep everything and try again
 
@@ -255,7 +276,7 @@ def _train_task(task: Any, run_id: str) -> None:
         attempt = claim(store, run, worker, settings)
     except Exception as e:
         if is_disconnect(e):
-            log.warning("run %s: the database is unreachable; trying again in 2 s", run_id)
+            outage().down(e, f"run {run_id} is tried again in 2 s")
             raise task.retry(countdown=2) from e
         log.exception("run %s could not be started", run_id)
         message = f"The worker could not start this run: {type(e).__name__}: {e}"
@@ -269,6 +290,22 @@ def _train_task(task: Any, run_id: str) -> None:
     )
     _train_one(os.getpid(), run_id, run.config, writer, writer, datasets, options)
     writer.wait()
+    finished = _status_after(store, run_id)
+    RUNS_FINISHED.labels(finished.status if finished else "unknown").inc()
+    if finished is not None and finished.status == "failed" and finished.attempt == attempt:
+        # NOTE: recorded first; raised so Celery logs the task failed (no retry: acks_late
+        # acknowledges a failed task, and the claim would drop a second delivery anyway).
+        raise RunFailed(f"run {run_id} failed: {finished.message or 'no message'}")
+
+
+def _status_after(store: RunStore, run_id: str) -> RunRecord | None:
+    """The run as recorded after its attempt (None if the database does not answer)."""
+    try:
+        return store.get_run(run_id)
+    except Exception as e:
+        if not is_disconnect(e):
+            raise
+        return None
 
 
 # --------------------------------------------------------------------------- server side
@@ -347,7 +384,12 @@ class Reaper:
                 self._seen[run_id] = (key, now)
             elif now - seen[1] > self.timeout:
                 if self.store.interrupt_if_silent(run_id, key, self.timeout):
-                    log.warning("run %s interrupted: no beat for %g s", run_id, self.timeout)
+                    log.warning(
+                        "run %s interrupted: no beat for %g s",
+                        run_id,
+                        self.timeout,
+                        extra={"run_id": run_id},
+                    )
                     interrupted.append(run_id)
                 del self._seen[run_id]
         return interrupted

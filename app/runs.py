@@ -23,6 +23,8 @@ from app.datasets import require_dataset
 from app.db import describe, is_disconnect
 from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.labstate import LabState, no_worker_text, read_lab
+from app.metrics import SSE_STREAMS
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
@@ -134,6 +136,7 @@ class RunService:
         self._previous_handlers: dict[int, Any] = {}
         self._listener: Any = None
         self._reaper: Any = None
+        self._no_worker = (-1e9, False)
 
     def _executor(self) -> Executor:
         s = self.settings
@@ -267,7 +270,30 @@ class RunService:
             except Exception as e:
                 where = describe_broker(self.settings.broker_url)
                 parts["broker"] = f"down: {where} does not answer ({_short(e)})"
+            if parts["database"] == "ok":
+                timeout = self.settings.heartbeat_timeout
+                try:
+                    lab = self.lab()
+                    missing = lab.no_worker(timeout)
+                    parts["workers"] = no_worker_text(lab.queue_depth, timeout) if missing else "ok"
+                except Exception as e:
+                    parts["database"] = f"down: {describe(self.store.url)} ({_short(e)})"
         return parts
+
+    def lab(self) -> LabState:
+        """The lab's runs, queue and workers as the database tells them now."""
+        s = self.settings
+        return read_lab(self.store, s.heartbeat_interval, s.heartbeat_timeout)
+
+    def no_worker(self) -> bool:
+        """Whether runs wait with no live worker (Celery; looked up at most once a second)."""
+        if not self.celery:
+            return False
+        now = time.monotonic()
+        if now - self._no_worker[0] > 1.0:
+            missing = self.lab().no_worker(self.settings.heartbeat_timeout)
+            self._no_worker = (now, missing)
+        return self._no_worker[1]
 
     def require_broker(self) -> None:
         """Raise 503 if runs cannot be queued now (the broker does not answer)."""
@@ -408,9 +434,11 @@ class RunService:
                 details={"field": "subscribers", "limit": limit},
             )
         self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
+        SSE_STREAMS.inc()
         try:
             yield
         finally:
+            SSE_STREAMS.dec()
             self.subscribers[run_id] -= 1
             if not self.subscribers[run_id]:
                 del self.subscribers[run_id]
@@ -548,7 +576,15 @@ def validate_image(image: list[list[float]]) -> np.ndarray:
 
 def get_service(request: Request) -> RunService:
     """The app's RunService (a FastAPI dependency)."""
-    service: RunService = request.app.state.runs
+    service: RunService | None = getattr(request.app.state, "runs", None)
+    if service is None:
+        settings: Settings = request.app.state.settings
+        raise Unavailable(
+            f"The server is waiting for the database ({describe(settings.database())}) to "
+            "answer; it retries by itself. Try again in a moment.",
+            code="database_unavailable",
+            details={"part": "database"},
+        )
     return service
 
 

@@ -27,6 +27,7 @@ from app import events
 from app.db import describe, is_postgres, make_engine, sqlite_url, upgrade
 from app.events import TERMINAL
 from app.finite import finite
+from app.metrics import EVENTS_WRITTEN
 
 ACTIVE = ("queued", "running")
 #: The PostgreSQL advisory lock every server takes to admit a run (the active-run cap).
@@ -440,7 +441,11 @@ class RunStore:
         if not new:
             return {}
         with self._writing() as db:
-            return self._append(db, new, batch)
+            written = self._append(db, new, batch)
+        for stored in written.values():  # counted once committed
+            for ev in stored:
+                EVENTS_WRITTEN.labels(ev.kind).inc()
+        return written
 
     def _append(
         self, db: Connection, new: Sequence[NewEvent], batch: int | None = None

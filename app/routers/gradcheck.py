@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from app.checks import GradcheckRunner
+from app.metrics import GRADCHECKS_WAITING
 from app.schemas_service import GradcheckReport, GradcheckRequest, error_responses
 
 router = APIRouter(tags=["gradcheck"])
@@ -31,4 +32,5 @@ async def gradcheck(
     A check runs at most ``max_gradcheck_seconds`` (then 413 ``check_time_limit``), and is
     stopped at once if the client closes the connection.
     """
-    return await runner.run(req, disconnected=request.is_disconnected)
+    with GRADCHECKS_WAITING.track_inprogress():
+        return await runner.run(req, disconnected=request.is_disconnected)

@@ -10,9 +10,11 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import BadRequest, Unprocessable
-from app.runs import ExistingRun, Service, default_name
+from app.labstate import queued_message
+from app.runs import ExistingRun, RunService, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
     CancelAccepted,
@@ -41,8 +43,9 @@ class CSVResponse(PlainTextResponse):
     media_type = "text/csv"
 
 
-def summary(run: RunRecord) -> RunSummary:
-    """The public view of a run record."""
+def summary(run: RunRecord, no_worker: str | None = None) -> RunSummary:
+    """The public view of a run record (``no_worker``: the message while no worker lives)."""
+    waiting = no_worker is not None and run.status == "queued"
     return RunSummary(
         id=run.id,
         status=cast(RunStatus, run.status),
@@ -54,7 +57,8 @@ def summary(run: RunRecord) -> RunSummary:
         train_acc=run.train_acc,
         test_acc=run.test_acc,
         elapsed_s=run.elapsed_s,
-        message=run.message,
+        message=no_worker if waiting else run.message,
+        no_worker=waiting,
         warning=run.warning,
         name=run.name or default_name(run.config),
         named=run.name is not None,
@@ -63,6 +67,24 @@ def summary(run: RunRecord) -> RunSummary:
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
     )
+
+
+def no_worker_message(service: RunService) -> str | None:
+    """A queued run's message while the lab has no live worker; None while one lives."""
+    if not service.no_worker():
+        return None
+    return queued_message(service.settings.heartbeat_timeout)
+
+
+def _waiting_without_worker(service: RunService, run_id: str) -> dict[str, object] | None:
+    """The ``no_worker`` event's data for a queued run of a lab without a live worker, or None."""
+    message = no_worker_message(service)
+    if message is None:
+        return None
+    run = service.store.get_run(run_id)
+    if run is None or run.status != "queued":
+        return None
+    return {"message": message, "queue_position": run.queue_position}
 
 
 @router.post(
@@ -81,7 +103,8 @@ def start_training(req: TrainRequest, service: Service) -> TrainAccepted:
 def get_run(run: ExistingRun, service: Service) -> RunPublic:
     """A run's state, configuration and full history."""
     history = RunHistory.model_validate(service.history(run.id))
-    return RunPublic(**summary(run).model_dump(), history=history)
+    no_worker = no_worker_message(service) if run.status == "queued" else None
+    return RunPublic(**summary(run, no_worker).model_dump(), history=history)
 
 
 def valid_name(name: str) -> str:
@@ -157,6 +180,9 @@ async def run_events(
     async for ev in service.stream(run.id, after):
         if ev is None:
             yield ServerSentEvent(comment="ping")
+            waiting = await run_in_threadpool(_waiting_without_worker, service, run.id)
+            if waiting is not None:
+                yield ServerSentEvent(event="no_worker", data=waiting)
         else:
             yield ServerSentEvent(id=str(ev.seq), event=ev.kind, raw_data=ev.data)
 
@@ -181,7 +207,9 @@ def list_runs(
     offset: Annotated[int, Query(ge=0, le=10**9, description="Runs to skip.")] = 0,
 ) -> RunList:
     """Runs, newest first, with status and final accuracies."""
-    return RunList(runs=[summary(r) for r in service.store.list_runs(limit, offset)])
+    runs = service.store.list_runs(limit, offset)
+    no_worker = no_worker_message(service) if any(r.status == "queued" for r in runs) else None
+    return RunList(runs=[summary(r, no_worker) for r in runs])
 
 
 @router.get(
