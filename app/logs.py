@@ -94,6 +94,7 @@ def setup_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     handler.setFormatter(LineFormatter(json_lines=log_format == "json"))
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
+    logging.captureWarnings(True)  # Python's warnings (Celery's root warning) as log lines
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     for name in _FOREIGN:

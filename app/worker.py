@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         start_http_server(settings.metrics_port, registry=process_registry())
         log.info("metrics on :%d/metrics", settings.metrics_port)
     args = [
+        *(["--quiet"] if settings.log_format == "json" else []),  # no banner: JSON lines only
         "worker",
         f"--concurrency={settings.workers}",
         f"--queues={settings.queue}",
