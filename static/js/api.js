@@ -110,6 +110,7 @@
  * @property {boolean} [has_weights] it saved weights (completed, or cancelled after training)
  * @property {number | null} [queue_position] a queued run: how many queued runs are ahead of it
  *   (0: it starts as soon as a worker is free); null otherwise
+ * @property {boolean} [no_worker] a queued run: no worker has taken or beaten for a run lately
  */
 
 /** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */

@@ -38,6 +38,7 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @property {number} [lastLoss]
  * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
  * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET /train/{id})
+ * @property {boolean} [noWorker] while queued: the lab has no live worker to take it (GET /train/{id})
  * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
  */
 
@@ -480,8 +481,10 @@ export class TrainView {
         if (!waiting()) return;
         if (record) {
           const position = record.status === "queued" ? record.queue_position ?? null : null;
-          if (position !== run.queuePosition) {
+          const noWorker = record.status === "queued" && Boolean(record.no_worker);
+          if (position !== run.queuePosition || noWorker !== Boolean(run.noWorker)) {
             run.queuePosition = position;
+            run.noWorker = noWorker;
             this.renderRun();
             this.loadRuns(); // the other queued runs moved up too
           }
@@ -530,6 +533,7 @@ export class TrainView {
       run.named = Boolean(record.named);
       run.hasWeights = Boolean(record.has_weights);
       run.queuePosition = record.status === "queued" ? record.queue_position ?? null : null;
+      run.noWorker = record.status === "queued" && Boolean(record.no_worker);
       if (!ACTIVE.includes(record.status)) {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
@@ -750,7 +754,10 @@ export class TrainView {
    * @param {LiveRun} run
    */
   noteText(run) {
-    if (run.status === "queued" && typeof run.queuePosition === "number") return this.queueText(run.queuePosition, "long");
+    if (run.status === "queued" && typeof run.queuePosition === "number") {
+      const place = this.queueText(run.queuePosition, "long");
+      return run.noWorker ? `${place} — ${t("train.noWorker")}` : place;
+    }
     if (run.attempt && run.attempt > 1) return t("train.restarted", { attempt: run.attempt });
     return "";
   }
