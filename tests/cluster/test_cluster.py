@@ -248,7 +248,7 @@ def test_a_worker_whose_main_process_dies_interrupts_its_run(cluster: Cluster) -
 
 def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
     """An outage longer than the heartbeat timeout: silence during it does not count."""
-    cluster.worker(concurrency=1)
+    worker = cluster.worker(concurrency=1)
     a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
     b = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
     running = start(a, iterations=6000)
@@ -280,6 +280,11 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
     assert run["status"] == "completed" and len(run["history"]["loss"]) == 6000
     assert stream(a.url, queued)[-1].data["status"] == "completed"
     assert get(b, start(b, iterations=100))["status"] in ("queued", "running", "completed")
+    # the worker said so: one warning when the database stopped answering, one when it was back
+    said = [ln for ln in worker.log.read_text().splitlines() if "The database (" in ln]
+    assert len([ln for ln in said if "does not answer" in ln]) == 1, said
+    assert len([ln for ln in said if "answers again" in ln]) == 1, said
+    assert all(" WARNING backprop_lab.distributed " in ln for ln in said), said
 
 
 def test_redis_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
