@@ -328,7 +328,16 @@ class RunService:
         req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
         self.require_broker()
         limit = self.settings.max_active_runs
-        run = self.store.create_run(secrets.token_hex(8), req.model_dump(), max_active=limit)
+        run_id, config = secrets.token_hex(8), req.model_dump()
+        # NOTE: with Celery the run is sent inside its admission (see RunStore.create_run), so
+        # the broker's order is the order of creation that queue_position counts by.
+        send = (lambda: self.executor.submit(run_id, config)) if self.celery else None
+        try:
+            run = self.store.create_run(run_id, config, max_active=limit, then=send)
+        except Exception as e:
+            if send is None or is_disconnect(e):
+                raise
+            raise broker_unavailable(self.settings.broker_url, e) from e
         if run is None:
             raise Conflict(
                 f"This server already has {limit} runs queued or training, its limit; "
@@ -336,12 +345,12 @@ class RunService:
                 code="too_many_runs",
                 details={"field": "active_runs", "limit": limit},
             )
+        if send is not None:
+            return run
         try:
-            self.executor.submit(run.id, req.model_dump())
-        except Exception as e:
+            self.executor.submit(run.id, config)
+        except Exception:
             self.store.delete_run(run.id)  # never accepted: it leaves no trace
-            if self.celery:
-                raise broker_unavailable(self.settings.broker_url, e) from e
             raise
         return run
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,12 +251,16 @@ class RunStore:
         name: str | None = None,
         *,
         max_active: int | None = None,
+        then: Callable[[], None] | None = None,
     ) -> RunRecord | None:
         """Insert a queued run; None if ``max_active`` runs are already queued or running.
 
         The count and the insert are one transaction that every server takes in turn
         (an advisory lock on PostgreSQL), so servers together never pass the limit; the
         time is the database's, so servers with skewed clocks still queue in order.
+        ``then`` (sending the run to the broker) runs inside that transaction: runs reach the
+        broker in the order of their creation, which is the order ``queue_position`` tells; if
+        it raises, nothing is recorded.
         """
         with self._writing() as db:
             if self.postgres:
@@ -274,6 +278,8 @@ class RunStore:
                     id=run_id, status="queued", config=json.dumps(config), created_at=now, name=name
                 )
             )
+            if then is not None:
+                then()
         return self.get_run(run_id)
 
     def delete_run(self, run_id: str) -> None:
