@@ -378,6 +378,7 @@ class Reaper:
         """One look at every running run; returns the ids interrupted now."""
         now = time.monotonic()
         interrupted = []
+        waiting: list[bytes] | None = None  # the broker's queue, read once if needed
         beats = self.store.beats()
         alive = {run_id for run_id, _, _ in beats}
         for run_id in list(self._seen):
@@ -389,6 +390,15 @@ class Reaper:
             if seen is None or seen[0] != key:
                 self._seen[run_id] = (key, now)
             elif now - seen[1] > self.timeout:
+                if self.queue is not None:
+                    # NOTE: a training process that died has its run put back on the queue
+                    # (reject_on_worker_lost), maybe behind other runs: while the broker holds
+                    # it, its next attempt is coming, so silence does not count.
+                    if waiting is None:
+                        waiting = self.queue.waiting()
+                    if any(run_id.encode() in m for m in waiting):
+                        self._seen[run_id] = (key, now)
+                        continue
                 if self.store.interrupt_if_silent(run_id, key, self.timeout):
                     log.warning(
                         "run %s interrupted: no beat for %g s",
@@ -431,6 +441,20 @@ class QueueWatch:
         self.every = every
         self._missing: set[str] = set()
         self._next = time.monotonic() + every
+
+    def waiting(self) -> list[bytes]:
+        """The messages waiting in the broker's queue (empty if it does not answer)."""
+        import redis
+
+        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            found: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            return found
+        except redis.RedisError:
+            return []
+        finally:
+            client.close()
 
     def held(self) -> list[bytes]:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""
