@@ -88,13 +88,32 @@ def public_status(name: str, settings: Settings) -> dict[str, Any]:
 
 
 def default_dataset(settings: Settings) -> str:
-    """The dataset a request without one gets: MNIST if here or fetchable, else the subset."""
+    """The dataset a request without one gets: the lab's, else MNIST if here, else the subset."""
+    fixed = settings.lab_dataset()
+    if fixed:
+        return fixed
     return best_dataset(status=lambda name: _engine_status(name, settings.download_datasets))
 
 
 def all_statuses(settings: Settings) -> tuple[list[dict[str, Any]], str]:
     """Every dataset for clients, and the default."""
     return [public_status(n, settings) for n in NAMES], default_dataset(settings)
+
+
+def missing_dataset(name: str) -> str | None:
+    """Why a process cannot start without dataset ``name`` here (where it looked), or None."""
+    if name not in SPECS:
+        return f"BACKPROP_LAB_DEFAULT_DATASET is '{name}', which is none of {', '.join(NAMES)}."
+    status = dataset_status(name, download=False)
+    if status["available"]:
+        return None
+    spec = SPECS[name]
+    where = status.get("message") or "it is not on this machine"
+    return (
+        f"The lab trains on {spec.title} ('{name}') by default, and this machine does not have "
+        f"it. {where}. Or set BACKPROP_LAB_DEFAULT_DATASET to a dataset every server and worker "
+        "has."
+    )
 
 
 def require_dataset(name: str | None, settings: Settings) -> str:

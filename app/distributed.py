@@ -28,14 +28,20 @@ import time
 from typing import Any
 
 from app import events
-from app.db import is_disconnect
+from app.db import describe, is_disconnect
 from app.executor import RUNNING, Sink, WorkerMessage, WorkerOptions, _train_one
+from app.logs import Outage, set_worker
+from app.metrics import RUNS_FINISHED
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore
 
 log = logging.getLogger("backprop_lab.distributed")
 
 TASK = "backprop_lab.train"
+
+
+class RunFailed(Exception):
+    """Raised by the task after a run's failure is recorded, so Celery logs the task failed."""
 
 
 def make_celery(settings: Settings) -> Any:
@@ -62,6 +68,9 @@ def make_celery(settings: Settings) -> Any:
             "interval_max": 0.5,
         },
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        # NOTE: a run has no result to wait for: a dead training process's run goes back on
+        # the queue after 1 s, not Celery's default 10 s (the servers wait while it is there).
+        worker_lost_wait=1.0,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
@@ -103,6 +112,8 @@ def init_worker_process(settings: Settings) -> None:
     _process["limits"] = threadpool_limits(limits=1)
     _process["settings"] = settings
     _process["store"] = RunStore(settings.database())
+    _process["outage"] = Outage(log, f"The database ({describe(settings.database())})")
+    set_worker(f"{socket.gethostname()}:{os.getpid()}")
     datasets: dict[str, Any] = {}
     try:
         from engine.data import dataset_status, load_dataset
@@ -126,6 +137,14 @@ def _worker_process() -> tuple[Settings, RunStore, dict[str, Any]]:
 
         init_worker_process(get_settings())
     return _process["settings"], _process["store"], _process["datasets"]
+
+
+def outage() -> Outage:
+    """This worker process's notice of a database outage (once, then once a minute)."""
+    if "outage" not in _process:
+        _process["outage"] = Outage(log, "The database")
+    found: Outage = _process["outage"]
+    return found
 
 
 class LogWriter:
@@ -178,7 +197,9 @@ class LogWriter:
             try:
                 self.store.beat(self.run_id, self.attempt)
             except Exception as e:
-                if not is_disconnect(e):
+                if is_disconnect(e):
+                    outage().down(e, "the run trains on and its events wait")
+                else:
                     log.exception("run %s: could not beat", self.run_id)
 
     def _loop(self) -> None:
@@ -205,6 +226,7 @@ class LogWriter:
                         NewEvent(m.run_id, m.kind, m.data, m.weights, self.attempt) for m in msgs
                     ]
                     self.store.append(new, batch=n)
+                    outage().up()
                     batch = None
                     if any(m.kind == "done" for m in msgs):
                         self._finished.set()
@@ -216,7 +238,9 @@ class LogWriter:
                     self.reason = reason or self.reason
                     next_poll = time.monotonic() + self.poll_every
             except Exception as e:
-                if not is_disconnect(e):
+                if is_disconnect(e):
+                    outage().down(e, "the run trains on and its events wait")
+                else:
                     log.exception("run %s: could not write to the log", self.run_id)
                 time.sleep(0.5)  # the database is away: keep everything and try again
 
@@ -252,10 +276,16 @@ def _train_task(task: Any, run_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         run = store.get_run(run_id)
+        # NOTE: a run is sent inside the transaction that creates it: its row may show a
+        # moment after its message arrives (or never, if that transaction failed).
+        deadline = time.monotonic() + 5
+        while run is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            run = store.get_run(run_id)
         attempt = claim(store, run, worker, settings)
     except Exception as e:
         if is_disconnect(e):
-            log.warning("run %s: the database is unreachable; trying again in 2 s", run_id)
+            outage().down(e, f"run {run_id} is tried again in 2 s")
             raise task.retry(countdown=2) from e
         log.exception("run %s could not be started", run_id)
         message = f"The worker could not start this run: {type(e).__name__}: {e}"
@@ -271,6 +301,22 @@ def _train_task(task: Any, run_id: str) -> None:
     )
     _train_one(os.getpid(), run_id, run.config, writer, writer, datasets, options)
     writer.wait()
+    finished = _status_after(store, run_id)
+    RUNS_FINISHED.labels(finished.status if finished else "unknown").inc()
+    if finished is not None and finished.status == "failed" and finished.attempt == attempt:
+        # NOTE: recorded first; raised so Celery logs the task failed (no retry: acks_late
+        # acknowledges a failed task, and the claim would drop a second delivery anyway).
+        raise RunFailed(f"run {run_id} failed: {finished.message or 'no message'}")
+
+
+def _status_after(store: RunStore, run_id: str) -> RunRecord | None:
+    """The run as recorded after its attempt (None if the database does not answer)."""
+    try:
+        return store.get_run(run_id)
+    except Exception as e:
+        if not is_disconnect(e):
+            raise
+        return None
 
 
 # --------------------------------------------------------------------------- server side
@@ -337,6 +383,7 @@ class Reaper:
         """One look at every running run; returns the ids interrupted now."""
         now = time.monotonic()
         interrupted = []
+        waiting: list[bytes] | None = None  # the broker's queue, read once if needed
         beats = self.store.beats()
         alive = {run_id for run_id, _, _ in beats}
         for run_id in list(self._seen):
@@ -348,8 +395,22 @@ class Reaper:
             if seen is None or seen[0] != key:
                 self._seen[run_id] = (key, now)
             elif now - seen[1] > self.timeout:
+                if self.queue is not None:
+                    # NOTE: a training process that died has its run put back on the queue
+                    # (reject_on_worker_lost), maybe behind other runs: while the broker holds
+                    # it, its next attempt is coming, so silence does not count.
+                    if waiting is None:
+                        waiting = self.queue.waiting()
+                    if any(run_id.encode() in m for m in waiting):
+                        self._seen[run_id] = (key, now)
+                        continue
                 if self.store.interrupt_if_silent(run_id, key, self.timeout):
-                    log.warning("run %s interrupted: no beat for %g s", run_id, self.timeout)
+                    log.warning(
+                        "run %s interrupted: no beat for %g s",
+                        run_id,
+                        self.timeout,
+                        extra={"run_id": run_id},
+                    )
                     interrupted.append(run_id)
                 del self._seen[run_id]
         return interrupted
@@ -386,6 +447,20 @@ class QueueWatch:
         self._missing: set[str] = set()
         self._next = time.monotonic() + every
 
+    def waiting(self) -> list[bytes]:
+        """The messages waiting in the broker's queue (empty if it does not answer)."""
+        import redis
+
+        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            found: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            return found
+        except redis.RedisError:
+            return []
+        finally:
+            client.close()
+
     def held(self) -> list[bytes]:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""
         import redis
@@ -410,7 +485,7 @@ class QueueWatch:
             return []
         held = self.held()
         missing = {r for r in queued if not any(r.encode() in m for m in held)}
-        again = sorted(missing & self._missing)
+        again = [r for r in queued if r in missing & self._missing]  # oldest first
         for run_id in again:
             log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
             self.executor.submit(run_id, {})

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
+from app.datasets import missing_dataset
+from app.db import describe, is_disconnect
 from app.errors import install_error_handlers
 from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
+from app.logs import Outage, setup_logging
+from app.metrics import RequestMetrics, lab_registry
 from app.quotas import RateLimit
 from app.routers import (
     datasets,
@@ -28,22 +34,68 @@ from app.runs import RunService
 from app.schemas_service import document_limits
 from app.settings import Settings, get_settings
 
+log = logging.getLogger("backprop_lab.server")
+#: Seconds between two tries to reach a database that did not answer at start-up.
+RETRY_EVERY = 2.0
+
+
+async def wait_for_database(app: FastAPI, settings: Settings, error: BaseException) -> None:
+    """Retry the run service until the database answers (one log line a minute meanwhile)."""
+    from starlette.concurrency import run_in_threadpool
+
+    where = describe(settings.database())
+    outage = Outage(log, f"The database ({where})")
+    while True:
+        app.state.waiting_for_database = f"{where} does not answer ({str(error).strip()[:120]})"
+        outage.down(error, "the server answers /healthz and pages meanwhile")
+        await asyncio.sleep(RETRY_EVERY)
+        try:
+            runs = await run_in_threadpool(RunService, settings)
+        except Exception as e:
+            if not is_disconnect(e):
+                raise
+            error = e
+            continue
+        runs.start()
+        app.state.runs = runs
+        outage.up()
+        return
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI application."""
     settings = settings or get_settings()
+    setup_logging(settings.log_format)
+    lab_dataset = settings.lab_dataset()
+    if settings.executor == "celery" and lab_dataset:
+        missing = missing_dataset(lab_dataset)
+        if missing:
+            raise SystemExit(f"The server does not start: {missing}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runs = RunService(settings)
-        runs.start()
-        app.state.runs = runs
         app.state.gradcheck = GradcheckRunner(settings)
+        waiting: asyncio.Task[None] | None = None
+        try:
+            runs = RunService(settings)
+        except Exception as e:
+            # NOTE: the database is down at start-up: serve /healthz and pages, and retry.
+            if not is_disconnect(e):
+                raise
+            waiting = asyncio.create_task(wait_for_database(app, settings, e))
+        else:
+            runs.start()
+            app.state.runs = runs
         try:
             yield
         finally:
+            if waiting is not None:
+                waiting.cancel()
+                with suppress(BaseException):
+                    await waiting
             app.state.gradcheck.close()
-            runs.close()
+            if getattr(app.state, "runs", None) is not None:
+                app.state.runs.close()
 
     app = FastAPI(
         title="Backprop Lab",
@@ -57,6 +109,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.runs = None
+
+    def read_lab() -> object:
+        runs = app.state.runs
+        if runs is None:
+            raise RuntimeError("the server is waiting for the database")
+        return runs.watch.read()
+
+    app.state.lab_metrics = lab_registry(read_lab)
     install_error_handlers(app)
     # Outermost last: headers on every answer; the body is read whole (then parsed and
     # checked off the event loop by each route, app/body.py).
@@ -65,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(SecurityHeaders)
     app.add_middleware(QuietDisconnects)
+    app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(limits.router)
     app.include_router(graphs.router)

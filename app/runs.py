@@ -33,6 +33,8 @@ from app.errors import (
     Unprocessable,
 )
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
+from app.labstate import LabWatch
+from app.metrics import SSE_STREAMS
 from app.notifier import RunNotifier
 from app.owners import Caller
 from app.quotas import lab_full, refusal, run_budget
@@ -94,6 +96,7 @@ class RunService:
         self._previous_handlers: dict[int, Any] = {}
         self._listener: Any = None
         self._reaper: Any = None
+        self.watch = LabWatch(self.store, settings)
 
     def _executor(self) -> Executor:
         s = self.settings
@@ -229,6 +232,11 @@ class RunService:
             except Exception as e:
                 where = describe_broker(self.settings.broker_url)
                 parts["broker"] = f"down: {where} does not answer ({_short(e)})"
+            if parts["database"] == "ok":
+                try:
+                    parts["workers"] = self.watch.workers()
+                except Exception as e:
+                    parts["database"] = f"down: {describe(self.store.url)} ({_short(e)})"
         return parts
 
     def require_broker(self) -> None:
@@ -292,28 +300,36 @@ class RunService:
         self.require_broker()
         s = self.settings
         token, owner = caller.owner()
-        config = req.model_dump()
+        run_id, config = secrets.token_hex(8), req.model_dump()
+        # NOTE: with Celery the run is sent inside its admission (see RunStore.create_run), so
+        # the broker's order is the order of creation that queue_position counts by.
+        send = (lambda: self.executor.submit(run_id, config)) if self.celery else None
         try:
             run = self.store.create_run(
-                secrets.token_hex(8),
+                run_id,
                 config,
                 max_active=s.max_active_runs,
                 owner=owner,
                 max_per_client=s.max_active_runs_per_client,
                 budget=run_budget(s, config),
+                then=send,
             )
         except (ClientQuotaFull, StorageFull) as e:
             raise refusal(s, e) from e
+        except Exception as e:
+            if send is None or is_disconnect(e):
+                raise
+            raise broker_unavailable(s.broker_url, e) from e
         finally:
             self._forget_removed()
         if run is None:
             raise lab_full(s.max_active_runs)
+        if send is not None:
+            return run, token
         try:
-            self.executor.submit(run.id, req.model_dump())
-        except Exception as e:
+            self.executor.submit(run.id, config)
+        except Exception:
             self.store.delete_run(run.id)  # never accepted: it leaves no trace
-            if self.celery:
-                raise broker_unavailable(self.settings.broker_url, e) from e
             raise
         return run, token
 
@@ -445,9 +461,11 @@ class RunService:
             )
         self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
         self.client_streams[key] = self.client_streams.get(key, 0) + 1
+        SSE_STREAMS.inc()
         try:
             yield
         finally:
+            SSE_STREAMS.dec()
             self.subscribers[run_id] -= 1
             if not self.subscribers[run_id]:
                 del self.subscribers[run_id]
@@ -597,7 +615,15 @@ def validate_image(image: list[list[float]]) -> np.ndarray:
 
 def get_service(request: Request) -> RunService:
     """The app's RunService (a FastAPI dependency)."""
-    service: RunService = request.app.state.runs
+    service: RunService | None = getattr(request.app.state, "runs", None)
+    if service is None:
+        settings: Settings = request.app.state.settings
+        raise Unavailable(
+            f"The server is waiting for the database ({describe(settings.database())}) to "
+            "answer; it retries by itself. Try again in a moment.",
+            code="database_unavailable",
+            details={"part": "database"},
+        )
     return service
 
 

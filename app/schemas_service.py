@@ -237,6 +237,11 @@ class RunSummary(BaseModel):
         description="A queued run only: how many queued runs are ahead of it (0: it starts as "
         "soon as a worker is free).",
     )
+    no_worker: bool = Field(
+        False,
+        description="A queued run only: true while runs wait and no worker has taken or beaten "
+        "for one within the heartbeat timeout (the message says so).",
+    )
     events: str = Field(description="Path of the run's event stream.")
     last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")
     mine: bool = Field(False, description="Whether the asking client started this run.")

@@ -249,6 +249,25 @@ class Settings(BaseSettings):
         description="Comma-separated datasets each training worker loads when it starts, so the "
         "first run does not wait for them (only those available here).",
     )
+    default_dataset: str | None = Field(
+        None,
+        description="The dataset of a run that names none, the lab's one default. Unset: "
+        "'mnist' with executor=celery (workers and servers refuse to start without it), else "
+        "MNIST if here or fetchable and the offline mnist-10k otherwise (one server).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines of servers and workers: 'text' (ISO 8601 UTC time, level, "
+        "logger, run and worker, message) or 'json' (one JSON object per line, same fields).",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port on which a Celery worker (python -m app.worker) serves its Prometheus "
+        "metrics at /metrics (all its processes together); unset: none. Servers serve "
+        "GET /metrics on their own port.",
+    )
     allowed_hosts: str = Field(
         "localhost,127.0.0.1,[::1]",
         description="Comma-separated host names a request may address (its Host header), "
@@ -277,6 +296,10 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The database URL in use (the SQLite file in the data directory by default)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'backprop-lab.sqlite3'}"
+
+    def lab_dataset(self) -> str | None:
+        """The lab's fixed default dataset (None: each server picks the best it has)."""
+        return self.default_dataset or ("mnist" if self.executor == "celery" else None)
 
     def limits(self) -> dict[str, int]:
         """Every limit of this server by name: each ``max_*`` setting and the fixed ones."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from app import events
 from app.db import describe, is_postgres, make_engine, sqlite_url, upgrade
 from app.events import TERMINAL
 from app.finite import finite
+from app.metrics import EVENTS_WRITTEN
 
 ACTIVE = ("queued", "running")
 #: The PostgreSQL advisory lock every server takes to admit a run (the active-run cap).
@@ -301,6 +302,7 @@ class RunStore:
         owner: Owner | None = None,
         max_per_client: int | None = None,
         budget: Budget | None = None,
+        then: Callable[[], None] | None = None,
     ) -> RunRecord | None:
         """Insert a queued run; None if ``max_active`` runs are already queued or running.
 
@@ -310,6 +312,9 @@ class RunStore:
         Raises ``ClientQuotaFull`` past ``max_per_client`` runs of the owner's client, and,
         with a ``budget``, removes the client's oldest finished runs until the new run fits
         (``StorageFull`` if it cannot, and then nothing is removed).
+        ``then`` (sending the run to the broker) runs inside that transaction: runs reach the
+        broker in the order of their creation, which is the order ``queue_position`` tells; if
+        it raises, nothing is recorded.
         """
         with self._writing() as db:
             if self.postgres:
@@ -345,6 +350,8 @@ class RunStore:
                     client=owner.client if owner else None,
                 )
             )
+            if then is not None:
+                then()
         return self.get_run(run_id)
 
     def _make_room(self, db: Connection, budget: Budget, owner: Owner | None) -> None:
@@ -585,7 +592,11 @@ class RunStore:
         if not new:
             return {}
         with self._writing() as db:
-            return self._append(db, new, batch)
+            written = self._append(db, new, batch)
+        for stored in written.values():  # counted once committed
+            for ev in stored:
+                EVENTS_WRITTEN.labels(ev.kind).inc()
+        return written
 
     def _append(
         self, db: Connection, new: Sequence[NewEvent], batch: int | None = None

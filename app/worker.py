@@ -17,45 +17,88 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import logging  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from app.db import describe  # noqa: E402
+from app.db import describe, is_disconnect  # noqa: E402
+from app.logs import RUN_ID, Outage, setup_logging  # noqa: E402
 from app.settings import Settings, get_settings  # noqa: E402
+
+log = logging.getLogger("backprop_lab.worker")
 
 
 def celery_app(settings: Settings) -> Any:
     """The Celery app, with each worker process prepared as it starts."""
-    from celery.signals import worker_process_init
+    from celery.signals import setup_logging as celery_setup_logging
+    from celery.signals import task_postrun, task_prerun, worker_process_init
 
     from app.distributed import init_worker_process, make_celery
 
     app = make_celery(settings)
 
+    @celery_setup_logging.connect(weak=False)
+    def _logging(**_: Any) -> None:
+        setup_logging(settings.log_format)  # Celery leaves logging to us when this is connected
+
     @worker_process_init.connect(weak=False)
     def _prepare(**_: Any) -> None:
         init_worker_process(settings)
+
+    @task_prerun.connect(weak=False)
+    def _run_started(task_id: str = "", **_: Any) -> None:
+        RUN_ID.set(task_id or None)  # a run's task id is its run id
+
+    @task_postrun.connect(weak=False)
+    def _run_ended(**_: Any) -> None:
+        RUN_ID.set(None)
 
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Check the database (migrating it), then run the Celery worker in the foreground."""
+    """Check the dataset and the database (migrating it), then run the Celery worker."""
+    settings = get_settings()
+    setup_logging(settings.log_format)
+    if settings.metrics_port:
+        # NOTE: before prometheus_client is first imported: the pool's processes write their
+        # metrics into files there, and this process serves them all on one port.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="lab-metrics-"))
+    from app.datasets import missing_dataset
     from app.store import RunStore
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = get_settings()
+    dataset = settings.lab_dataset() or "mnist"
+    missing = missing_dataset(dataset)
+    if missing:
+        log.error("The worker does not start: %s", missing)
+        sys.exit(2)
     if not settings.database_url or not settings.database_url.startswith("postgres"):
         sys.exit(
             "A worker needs the database every server shares: set "
             "BACKPROP_LAB_DATABASE_URL=postgresql://user:password@host/db "
             "(and BACKPROP_LAB_BROKER_URL=redis://host:6379/0)."
         )
-    try:
-        RunStore(settings.database()).close()  # reachable, and at the newest schema
-    except Exception as e:
-        sys.exit(f"The worker cannot use {describe(settings.database())}: {e}")
+    outage = Outage(log, f"The database ({describe(settings.database())})")
+    while True:
+        try:
+            RunStore(settings.database()).close()  # reachable, and at the newest schema
+            break
+        except Exception as e:
+            if not is_disconnect(e):
+                sys.exit(f"The worker cannot use {describe(settings.database())}: {e}")
+            outage.down(e, "the worker starts when it answers")
+            time.sleep(2)
+    outage.up()
     app = celery_app(settings)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        from app.metrics import process_registry
+
+        start_http_server(settings.metrics_port, registry=process_registry())
+        log.info("metrics on :%d/metrics", settings.metrics_port)
     args = [
+        *(["--quiet"] if settings.log_format == "json" else []),  # no banner: JSON lines only
         "worker",
         f"--concurrency={settings.workers}",
         f"--queues={settings.queue}",

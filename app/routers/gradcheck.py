@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from app.body import JSONRoute
 from app.checks import GradcheckRunner
+from app.metrics import GRADCHECKS_WAITING
 from app.schemas_service import GradcheckReport, GradcheckRequest, error_responses
 
 router = APIRouter(tags=["gradcheck"], route_class=JSONRoute)
@@ -34,4 +35,5 @@ async def gradcheck(
     one that would wait over ``max_gradcheck_wait`` is answered 429 with ``Retry-After``.
     """
     client = request.client.host if request.client else ""
-    return await runner.run(req, disconnected=request.is_disconnected, client=client)
+    with GRADCHECKS_WAITING.track_inprogress():
+        return await runner.run(req, disconnected=request.is_disconnected, client=client)

@@ -10,12 +10,14 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from app.body import JSONRoute
 from app.errors import BadRequest, Unprocessable
+from app.labstate import queued_message
 from app.owners import Caller, CallerDep, set_owner_cookie
 from app.routers import insights
-from app.runs import ExistingRun, Service, default_name
+from app.runs import ExistingRun, RunService, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
     CancelAccepted,
@@ -44,8 +46,12 @@ class CSVResponse(PlainTextResponse):
     media_type = "text/csv"
 
 
-def summary(run: RunRecord, caller: Caller | None = None) -> RunSummary:
-    """The public view of a run record (``mine`` for the asking client)."""
+def summary(
+    run: RunRecord, caller: Caller | None = None, no_worker: str | None = None
+) -> RunSummary:
+    """The public view of a run record: ``mine`` for the asking client, and ``no_worker``, the
+    message of a queued run while no worker lives."""
+    waiting = no_worker is not None and run.status == "queued"
     return RunSummary(
         id=run.id,
         status=cast(RunStatus, run.status),
@@ -57,7 +63,8 @@ def summary(run: RunRecord, caller: Caller | None = None) -> RunSummary:
         train_acc=run.train_acc,
         test_acc=run.test_acc,
         elapsed_s=run.elapsed_s,
-        message=run.message,
+        message=no_worker if waiting else run.message,
+        no_worker=waiting,
         warning=run.warning,
         name=run.name or default_name(run.config),
         named=run.name is not None,
@@ -68,6 +75,24 @@ def summary(run: RunRecord, caller: Caller | None = None) -> RunSummary:
         mine=caller is not None and caller.owns(run),
         removed=run.removed,
     )
+
+
+def no_worker_message(service: RunService) -> str | None:
+    """A queued run's message while the lab has no live worker; None while one lives."""
+    if not service.watch.no_worker():
+        return None
+    return queued_message(service.settings.heartbeat_timeout)
+
+
+def _waiting_without_worker(service: RunService, run_id: str) -> dict[str, object] | None:
+    """The ``no_worker`` event's data for a queued run of a lab without a live worker, or None."""
+    message = no_worker_message(service)
+    if message is None:
+        return None
+    run = service.store.get_run(run_id)
+    if run is None or run.status != "queued":
+        return None
+    return {"message": message, "queue_position": run.queue_position}
 
 
 @router.post(
@@ -91,7 +116,8 @@ def start_training(
 def get_run(run: ExistingRun, service: Service, caller: CallerDep) -> RunPublic:
     """A run's state, configuration and full history (410 if removed to free space)."""
     history = RunHistory.model_validate(service.history(run.id))
-    return RunPublic(**summary(run, caller).model_dump(), history=history)
+    no_worker = no_worker_message(service) if run.status == "queued" else None
+    return RunPublic(**summary(run, caller, no_worker).model_dump(), history=history)
 
 
 def valid_name(name: str) -> str:
@@ -172,6 +198,9 @@ async def run_events(
     async for ev in service.stream(run.id, after):
         if ev is None:
             yield ServerSentEvent(comment="ping")
+            waiting = await run_in_threadpool(_waiting_without_worker, service, run.id)
+            if waiting is not None:
+                yield ServerSentEvent(event="no_worker", data=waiting)
         else:
             yield ServerSentEvent(id=str(ev.seq), event=ev.kind, raw_data=ev.data)
 
@@ -202,7 +231,8 @@ def list_runs(
         return RunList(runs=[])
     owner = caller.token_hash if mine else None
     runs = service.store.list_runs(limit, offset, owner_hash=owner)
-    return RunList(runs=[summary(r, caller) for r in runs])
+    no_worker = no_worker_message(service) if any(r.status == "queued" for r in runs) else None
+    return RunList(runs=[summary(r, caller, no_worker) for r in runs])
 
 
 @router.delete("/runs/{run_id}", status_code=204, responses=error_responses(403, 404, 422))

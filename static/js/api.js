@@ -119,6 +119,7 @@
  *   (0: it starts as soon as a worker is free); null otherwise
  * @property {boolean} [mine] the asking browser started it (its owner cookie)
  * @property {string | null} [removed] why its log and weights were removed (to free space)
+ * @property {boolean} [no_worker] a queued run: no worker has taken or beaten for a run lately
  */
 
 /**

@@ -40,6 +40,7 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @property {number} [lastLoss]
  * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
  * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET /train/{id})
+ * @property {boolean} [noWorker] while queued: the lab has no live worker to take it (GET /train/{id})
  * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
  * @property {boolean} [mine] the reader started it: only then may the page rename, stop or delete it
  */
@@ -508,8 +509,10 @@ export class TrainView {
         if (!waiting()) return;
         if (record) {
           const position = record.status === "queued" ? record.queue_position ?? null : null;
-          if (position !== run.queuePosition) {
+          const noWorker = record.status === "queued" && Boolean(record.no_worker);
+          if (position !== run.queuePosition || noWorker !== Boolean(run.noWorker)) {
             run.queuePosition = position;
+            run.noWorker = noWorker;
             this.renderRun();
             this.loadRuns(); // the other queued runs moved up too
           }
@@ -560,6 +563,7 @@ export class TrainView {
       run.hasWeights = Boolean(record.has_weights);
       run.mine = Boolean(record.mine);
       run.queuePosition = record.status === "queued" ? record.queue_position ?? null : null;
+      run.noWorker = record.status === "queued" && Boolean(record.no_worker);
       if (!ACTIVE.includes(record.status)) {
         run.loss = record.history.loss;
         run.epochs = record.history.epochs;
@@ -787,7 +791,10 @@ export class TrainView {
    * @param {LiveRun} run
    */
   noteText(run) {
-    if (run.status === "queued" && typeof run.queuePosition === "number") return this.queueText(run.queuePosition, "long");
+    if (run.status === "queued" && typeof run.queuePosition === "number") {
+      const place = this.queueText(run.queuePosition, "long");
+      return run.noWorker ? `${place} — ${t("train.noWorker")}` : place;
+    }
     if (run.attempt && run.attempt > 1) return t("train.restarted", { attempt: run.attempt });
     return "";
   }

@@ -235,3 +235,17 @@ def test_published_ports_are_distinct() -> None:
         for p in service.get("ports") or []
     ]
     assert len(published) == 2 and len(set(published)) == len(published), published
+
+
+def test_the_sample_prometheus_config_scrapes_every_server_and_worker_of_compose() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    targets = {
+        t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    }
+    expected = {f"{name}:{command(s)[command(s).index('--port') + 1]}" for name, s in APIS.items()}
+    expected |= {
+        f"{name}:{environment(s)['BACKPROP_LAB_METRICS_PORT']}" for name, s in WORKERS.items()
+    }
+    assert targets == expected
+    for job in config["scrape_configs"]:
+        assert job["metrics_path"] == "/metrics"

@@ -88,9 +88,9 @@ def test_a_run_started_on_a_streams_on_b_and_resumes_without_loss(cluster: Clust
     run_a, run_b = get(a, run_id), get(b, run_id)
     assert run_a == run_b and run_a["status"] == "completed"
     assert len(run_a["history"]["loss"]) == 1500
-    assert httpx.get(f"{a.url}/healthz").json() == {
-        "status": "ok",
-        "parts": {"database": "ok", "broker": "ok"},
+    assert httpx.get(f"{a.url}/readyz").json() == {
+        "status": "ready",
+        "parts": {"database": "ok", "broker": "ok", "workers": "ok"},
     }
 
 
@@ -248,7 +248,7 @@ def test_a_worker_whose_main_process_dies_interrupts_its_run(cluster: Cluster) -
 
 def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
     """An outage longer than the heartbeat timeout: silence during it does not count."""
-    cluster.worker(concurrency=1)
+    worker = cluster.worker(concurrency=1)
     a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
     b = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
     running = start(a, iterations=6000)
@@ -257,7 +257,8 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
     reader, seen = watch(b, running)
     cluster.pg.stop()
     try:
-        health = httpx.get(f"{a.url}/healthz", timeout=15)
+        assert httpx.get(f"{a.url}/healthz", timeout=15).status_code == 200  # alive
+        health = httpx.get(f"{a.url}/readyz", timeout=15)
         assert health.status_code == 503
         body = health.json()
         assert body["parts"]["broker"] == "ok"
@@ -271,7 +272,7 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
         time.sleep(5)  # the worker trains on, keeping its events until the database is back
     finally:
         cluster.pg.start()
-    wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200, "A recovers", 30)
+    wait_for(lambda: httpx.get(f"{a.url}/readyz").status_code == 200, "A recovers", 30)
     reader.join(90)
     consecutive(seen)
     assert seen[-1].data["status"] == "completed"
@@ -279,6 +280,11 @@ def test_postgres_stopped_and_restarted_while_runs_queue_and_train(cluster: Clus
     assert run["status"] == "completed" and len(run["history"]["loss"]) == 6000
     assert stream(a.url, queued)[-1].data["status"] == "completed"
     assert get(b, start(b, iterations=100))["status"] in ("queued", "running", "completed")
+    # the worker said so: one warning when the database stopped answering, one when it was back
+    said = [ln for ln in worker.log.read_text().splitlines() if "The database (" in ln]
+    assert len([ln for ln in said if "does not answer" in ln]) == 1, said
+    assert len([ln for ln in said if "answers again" in ln]) == 1, said
+    assert all(" WARNING backprop_lab.distributed " in ln for ln in said), said
 
 
 def test_redis_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster) -> None:
@@ -289,7 +295,8 @@ def test_redis_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster
     read_until(b.url, running, trains)
     cluster.redis.stop()
     try:
-        health = httpx.get(f"{a.url}/healthz", timeout=15)
+        assert httpx.get(f"{a.url}/healthz", timeout=15).status_code == 200  # alive
+        health = httpx.get(f"{a.url}/readyz", timeout=15)
         assert health.status_code == 503
         body = health.json()
         assert body["parts"]["database"] == "ok"
@@ -307,7 +314,7 @@ def test_redis_stopped_and_restarted_while_runs_queue_and_train(cluster: Cluster
         assert get(a, queued)["status"] == "queued"
     finally:
         cluster.redis.start()
-    wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200, "A recovers", 30)
+    wait_for(lambda: httpx.get(f"{a.url}/readyz").status_code == 200, "A recovers", 30)
     # the queued run was kept by Redis and is trained once the worker reconnects
     assert stream(a.url, queued, last_event_id=0)[-1].data["status"] == "completed"
     assert stream(b.url, start(b, iterations=100))[-1].data["status"] == "completed"
@@ -321,7 +328,7 @@ def test_runs_queued_in_a_redis_that_lost_its_data_are_sent_again(cluster: Clust
     read_until(a.url, busy, trains)
     queued = start(a, iterations=300)
     cluster.redis.lose_data()
-    wait_for(lambda: httpx.get(f"{a.url}/healthz").status_code == 200, "A sees Redis", 30)
+    wait_for(lambda: httpx.get(f"{a.url}/readyz").status_code == 200, "A sees Redis", 30)
     httpx.delete(f"{a.url}/train/{busy}", headers=OPERATOR)
     t0 = time.monotonic()
     log = stream(a.url, queued)
