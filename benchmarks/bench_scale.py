@@ -8,6 +8,8 @@
 4. 200 SSE subscribers spread over two servers on one run: every event reaches every one.
 5. The same latency with 30 learners streaming at once: 30 runs written to together, each
    streamed by its own client on the other server (target p99 < 50 ms).
+6. What one default run (POST /train with no settings) stores in PostgreSQL, and its share of
+   a pg_dump, for sizing backups.
 
 Every figure is measured twice by default (``--postgres fast,defaults``): with the tests'
 throwaway PostgreSQL (fsync, synchronous commit and full-page writes off) and with
@@ -296,7 +298,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--learners", type=int, default=30, help="streams in part 5")
     parser.add_argument("--learner-events", type=int, default=40, help="events per run, part 5")
-    parser.add_argument("--parts", default="12345", help="which measurements to make, e.g. 24")
+    parser.add_argument("--parts", default="123456", help="which measurements to make, e.g. 24")
     parser.add_argument(
         "--postgres",
         default="fast,defaults",
@@ -325,6 +327,7 @@ def main() -> None:
                 "3": measure_latency,
                 "4": measure_fan_out,
                 "5": measure_learners,
+                "6": measure_storage,
             }
             for part, measure in parts.items():
                 if part in args.parts:
@@ -383,6 +386,51 @@ def measure_learners(c: Cluster, args: Any, results: dict[str, Any]) -> None:
     p50, p99 = ms[len(ms) // 2], ms[int(len(ms) * 0.99) - 1]
     results["learners_latency_ms"] = {"p50": p50, "p99": p99, "max": ms[-1], "events": len(ms)}
     print(f"   {len(ms)} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms")
+
+
+_SIZES = """
+SELECT (SELECT count(*) FROM events WHERE run_id = %(id)s),
+       (SELECT sum(pg_column_size(e.*)) FROM events e WHERE run_id = %(id)s),
+       (SELECT pg_column_size(w.npz) FROM weights w WHERE run_id = %(id)s),
+       (SELECT pg_column_size(r.*) FROM runs r WHERE id = %(id)s),
+       pg_total_relation_size('events') + pg_total_relation_size('weights')
+         + pg_total_relation_size('runs')
+"""
+
+
+def measure_storage(c: Cluster, args: Any, results: dict[str, Any]) -> None:
+    """6. One default run's rows and weights in PostgreSQL, and the dump of them."""
+    import psycopg
+
+    print("6. storage of one default run (10,000 iterations, hidden 50) in PostgreSQL")
+    env = c.env("storage")
+    url = c.server(env)
+    c.worker(env)
+    db = env["BACKPROP_LAB_DATABASE_URL"]
+    with psycopg.connect(db) as conn:
+        empty = conn.execute(_SIZES, {"id": ""}).fetchone()
+    run_to_end(url, {})
+    run_id = httpx.get(f"{url}/runs", timeout=30).json()["runs"][0]["id"]
+    with psycopg.connect(db) as conn:
+        events, event_bytes, weights, run_row, tables = conn.execute(
+            _SIZES, {"id": run_id}
+        ).fetchone()
+    dump = c.root / "one-run.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", db], check=True)
+    sizes = {
+        "events": events,
+        "event_bytes": event_bytes,
+        "weights_bytes": weights,
+        "run_row_bytes": run_row,
+        "tables_growth_bytes": tables - (empty[4] if empty else 0),
+        "dump_bytes": dump.stat().st_size,
+    }
+    results["storage"] = sizes
+    print(
+        f"   {events} events ({event_bytes / 1e3:.0f} kB), weights {weights / 1e3:.0f} kB, "
+        f"run row {run_row} B; tables grew {sizes['tables_growth_bytes'] / 1e3:.0f} kB; "
+        f"pg_dump --format=custom: {sizes['dump_bytes'] / 1e3:.0f} kB"
+    )
 
 
 if __name__ == "__main__":
