@@ -68,6 +68,9 @@ def make_celery(settings: Settings) -> Any:
             "interval_max": 0.5,
         },
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        # NOTE: a run has no result to wait for: a dead training process's run goes back on
+        # the queue after 1 s, not Celery's default 10 s (the servers wait while it is there).
+        worker_lost_wait=1.0,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )

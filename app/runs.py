@@ -23,8 +23,9 @@ from app.datasets import require_dataset
 from app.db import describe, is_disconnect
 from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
-from app.labstate import LabState, no_worker_text, read_lab
+from app.labstate import LabWatch
 from app.metrics import SSE_STREAMS
+from app.notifier import RunNotifier
 from app.schemas_service import TrainRequest
 from app.settings import Settings
 from app.store import NewEvent, RunRecord, RunStore, StoredEvent
@@ -42,76 +43,6 @@ def default_name(config: dict[str, Any]) -> str:
     iterations = config.get("iterations")
     it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
     return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
-
-
-class RunNotifier:
-    """Recent events of each run in memory (on the event loop), and a wake-up per append.
-
-    It holds only events already committed to the log, so a stream that reads
-    them instead of the database sends exactly what the database holds; a
-    stream that falls behind its window reads the database.
-    """
-
-    def __init__(self, window: int = 512, runs: int = 64) -> None:
-        self.window = window
-        self.runs = runs
-        self._events: dict[str, asyncio.Event] = {}
-        self._recent: OrderedDict[str, list[StoredEvent]] = OrderedDict()
-
-    def waiter(self, run_id: str) -> asyncio.Event:
-        """An asyncio.Event set at the next append to the run's log."""
-        ev = self._events.get(run_id)
-        if ev is None:
-            ev = self._events[run_id] = asyncio.Event()
-        return ev
-
-    def publish(self, written: dict[str, list[StoredEvent]]) -> None:
-        """Remember newly committed events and wake everyone waiting on their runs."""
-        for run_id, new in written.items():
-            recent = self._recent.pop(run_id, [])
-            if recent:
-                # NOTE: the same events may come twice (this server wrote them and the
-                # database announced them); only what follows the last one counts.
-                new = [e for e in new if e.seq > recent[-1].seq]
-            if recent and new and recent[-1].seq + 1 != new[0].seq:
-                recent = []
-            recent = (recent + new)[-self.window :]
-            self._recent[run_id] = recent
-            if not recent:
-                continue
-            while len(self._recent) > self.runs:
-                self._recent.popitem(last=False)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def forget(self, run_ids: set[str]) -> None:
-        """Drop what is remembered of these runs (it is out of date) and wake their streams."""
-        for run_id in run_ids:
-            self._recent.pop(run_id, None)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def resync(self) -> None:
-        """Forget what is in memory and wake every stream: each reads the log where it stands."""
-        self._recent.clear()
-        self.wake_all()
-
-    def wake_all(self) -> None:
-        """Wake every waiting stream (the server is shutting down, or the log must be re-read)."""
-        events, self._events = self._events, {}
-        for ev in events.values():
-            ev.set()
-
-    def since(self, run_id: str, after: int) -> list[StoredEvent] | None:
-        """Events after ``after`` from memory; None if memory cannot say (read the log)."""
-        recent = self._recent.get(run_id)
-        if not recent or recent[0].seq > after + 1:
-            return None
-        if recent[-1].kind == "done" and recent[-1].seq <= after:
-            return None  # nothing more will come: the log says so, and ends the stream
-        return [e for e in recent if e.seq > after]
 
 
 class RunService:
@@ -136,7 +67,7 @@ class RunService:
         self._previous_handlers: dict[int, Any] = {}
         self._listener: Any = None
         self._reaper: Any = None
-        self._no_worker = (-1e9, False)
+        self.watch = LabWatch(self.store, settings)
 
     def _executor(self) -> Executor:
         s = self.settings
@@ -271,29 +202,11 @@ class RunService:
                 where = describe_broker(self.settings.broker_url)
                 parts["broker"] = f"down: {where} does not answer ({_short(e)})"
             if parts["database"] == "ok":
-                timeout = self.settings.heartbeat_timeout
                 try:
-                    lab = self.lab()
-                    missing = lab.no_worker(timeout)
-                    parts["workers"] = no_worker_text(lab.queue_depth, timeout) if missing else "ok"
+                    parts["workers"] = self.watch.workers()
                 except Exception as e:
                     parts["database"] = f"down: {describe(self.store.url)} ({_short(e)})"
         return parts
-
-    def lab(self) -> LabState:
-        """The lab's runs, queue and workers as the database tells them now."""
-        s = self.settings
-        return read_lab(self.store, s.heartbeat_interval, s.heartbeat_timeout)
-
-    def no_worker(self) -> bool:
-        """Whether runs wait with no live worker (Celery; looked up at most once a second)."""
-        if not self.celery:
-            return False
-        now = time.monotonic()
-        if now - self._no_worker[0] > 1.0:
-            missing = self.lab().no_worker(self.settings.heartbeat_timeout)
-            self._no_worker = (now, missing)
-        return self._no_worker[1]
 
     def require_broker(self) -> None:
         """Raise 503 if runs cannot be queued now (the broker does not answer)."""

@@ -255,10 +255,11 @@ def test_a_killed_training_process_retries_as_attempt_2_while_six_runs_wait(
 ) -> None:
     """The redelivered run waits behind the queue longer than the heartbeat timeout."""
     worker = cluster.worker(concurrency=1)
-    a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="3")
+    a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="8")
     run_id = start(a, iterations=3000)
     wait_for(lambda: get(a, run_id)["status"] == "running", "the run trains")
-    waiting = [start(a, iterations=1200) for _ in range(6)]
+    # six runs of about 2 s each: the run put back waits behind them longer than the timeout
+    waiting = [start(a, iterations=1500) for _ in range(6)]
     time.sleep(1)
     (pool,) = worker.pool()
     os.kill(pool, signal.SIGKILL)  # the process training the run, as the OOM killer would
