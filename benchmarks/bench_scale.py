@@ -10,6 +10,8 @@
    streamed by its own client on the other server (target p99 < 50 ms).
 6. What one default run (POST /train with no settings) stores in PostgreSQL, and its share of
    a pg_dump, for sizing backups.
+7. A worker's write of one progress event (250 losses, one transaction with its NOTIFY), the
+   cost a run pays every progress interval, timed through the store.
 
 Every figure is measured twice by default (``--postgres fast,defaults``): with the tests'
 throwaway PostgreSQL (fsync, synchronous commit and full-page writes off) and with
@@ -298,7 +300,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--learners", type=int, default=30, help="streams in part 5")
     parser.add_argument("--learner-events", type=int, default=40, help="events per run, part 5")
-    parser.add_argument("--parts", default="123456", help="which measurements to make, e.g. 24")
+    parser.add_argument("--parts", default="1234567", help="which measurements to make, e.g. 24")
     parser.add_argument(
         "--postgres",
         default="fast,defaults",
@@ -328,6 +330,7 @@ def main() -> None:
                 "4": measure_fan_out,
                 "5": measure_learners,
                 "6": measure_storage,
+                "7": measure_writes,
             }
             for part, measure in parts.items():
                 if part in args.parts:
@@ -430,6 +433,49 @@ def measure_storage(c: Cluster, args: Any, results: dict[str, Any]) -> None:
         f"   {events} events ({event_bytes / 1e3:.0f} kB), weights {weights / 1e3:.0f} kB, "
         f"run row {run_row} B; tables grew {sizes['tables_growth_bytes'] / 1e3:.0f} kB; "
         f"pg_dump --format=custom: {sizes['dump_bytes'] / 1e3:.0f} kB"
+    )
+
+
+_APPENDS = """
+import statistics, sys, time
+from app.store import NewEvent, RunStore
+url, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = RunStore(url)
+run = store.get_run(run_id)
+store.claim(run_id, "bench-writer", seen=(run.attempt, run.heartbeat_at), max_attempts=2)
+attempt = store.get_run(run_id).attempt
+times, cpu = [], []
+for i in range(n):
+    data = {"iteration": 250 * i, "loss": 1.0, "first_iteration": 250 * i - 249,
+            "losses": [1.0 + j / 1000 for j in range(250)]}
+    t0, c0 = time.perf_counter(), time.thread_time()
+    store.append([NewEvent(run_id, "progress", data, attempt=attempt)], batch=i + 1)
+    times.append((time.perf_counter() - t0) * 1000)
+    cpu.append((time.thread_time() - c0) * 1000)
+times.sort()
+print(statistics.median(times), times[int(len(times) * 0.99) - 1], statistics.median(cpu))
+"""
+
+
+def measure_writes(c: Cluster, args: Any, results: dict[str, Any]) -> None:
+    """7. One progress event's write, as a worker makes it."""
+    print("7. a worker's write of one progress event (250 losses), 400 writes")
+    env = c.env("writes")
+    url = c.server(env)
+    run_id = post(url, {**RUN, "seed": 0})
+    out = subprocess.run(
+        [sys.executable, "-c", _APPENDS, env["BACKPROP_LAB_DATABASE_URL"], run_id, "400"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    median, p99, cpu = float(out[0]), float(out[1]), float(out[2])
+    results["progress_write_ms"] = {"median": median, "p99": p99, "cpu_median": cpu}
+    print(
+        f"   wall median {median:.2f} ms, p99 {p99:.2f} ms (on the run's writer thread); "
+        f"CPU {cpu:.2f} ms, {cpu / 250 * 100:.2f}% of a core at one write per 0.25 s"
     )
 
 
