@@ -18,6 +18,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,11 +170,26 @@ def test_the_readme_deployment_trains_a_run_across_servers(
     ).stdout
     assert "TABLE DATA public runs" in listing and "TABLE DATA public weights" in listing
 
+    # compose.yaml's worker healthcheck finds the workers by the names -n gave them ...
+    assert healthcheck(env) == 0
     # Draining: SIGTERM is Celery's warm shutdown, and the worker exits by itself.
     for w in workers:
         os.killpg(w.proc.pid, signal.SIGTERM)
     for w in workers:
         assert w.proc.wait(60) == 0, w.log.read_text()[-3000:]
+    assert healthcheck(env) == 1  # ... and fails once they are gone
+
+
+def healthcheck(env: dict[str, str]) -> int:
+    """Exit code of compose.yaml's worker healthcheck, run here against the README's broker."""
+    import yaml
+
+    test = yaml.safe_load((ROOT / "compose.yaml").read_text())["x-worker-healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    done = subprocess.run(
+        [sys.executable, "-c", test[3]], env=env, cwd=ROOT, capture_output=True, timeout=60
+    )
+    return done.returncode
 
 
 UNITS = sorted(DEPLOY.glob("*.service"))
