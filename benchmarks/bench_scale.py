@@ -6,6 +6,17 @@
 2. One run through Celery + PostgreSQL against the local executor + SQLite (target ≤ 1.05).
 3. Event latency from a worker's write to an SSE client on the other server (target p99 < 50 ms).
 4. 200 SSE subscribers spread over two servers on one run: every event reaches every one.
+5. The same latency with 30 learners streaming at once: 30 runs written to together, each
+   streamed by its own client on the other server (target p99 < 50 ms).
+6. What one default run (POST /train with no settings) stores in PostgreSQL, and its share of
+   a pg_dump, for sizing backups.
+7. A worker's write of one progress event (250 losses, one transaction with its NOTIFY), the
+   cost a run pays every progress interval, timed through the store.
+
+Every figure is measured twice by default (``--postgres fast,defaults``): with the tests'
+throwaway PostgreSQL (fsync, synchronous commit and full-page writes off) and with
+PostgreSQL at its defaults, as a deployment runs it. The load average is printed beside
+each figure: on a busy machine (load above the cores) the figures say little.
 
 Every part is a real process started here (PostgreSQL 15, redis-server, uvicorn, python -m
 app.worker); the ratios compare runs measured in this same process, on this machine.
@@ -94,9 +105,9 @@ def run_to_end(url: str, config: dict[str, Any]) -> float:
 class Cluster:
     """PostgreSQL, Redis, API servers and worker nodes, stopped when the block ends."""
 
-    def __init__(self, stack: ExitStack, root: Path) -> None:
+    def __init__(self, stack: ExitStack, root: Path, fsync: bool) -> None:
         self.stack, self.root = stack, root
-        self.pg = Postgres().start()
+        self.pg = Postgres(fsync=fsync).start()
         stack.callback(self.pg.remove)
         self.redis = Redis().start()
         stack.callback(self.redis.remove)
@@ -129,10 +140,15 @@ class Cluster:
 
 
 @contextmanager
-def cluster() -> Iterator[Cluster]:
-    """A cluster in a temporary directory."""
+def cluster(fsync: bool) -> Iterator[Cluster]:
+    """A cluster in a temporary directory (PostgreSQL at its defaults when ``fsync``)."""
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        yield Cluster(stack, Path(tmp))
+        yield Cluster(stack, Path(tmp), fsync)
+
+
+def load() -> str:
+    """This machine's load average (1, 5, 15 minutes), to print beside a figure."""
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def throughput(c: Cluster, nodes: int, runs: int) -> float:
@@ -148,23 +164,27 @@ def throughput(c: Cluster, nodes: int, runs: int) -> float:
     return runs / elapsed
 
 
-def latency(c: Cluster, events: int, interval: float) -> list[float]:
-    """Milliseconds from a worker's write of an event to its arrival on the other server."""
-    env = c.env("latency")
-    a, b = c.server(env), c.server(env)
-    run_id = post(a, {**RUN, "iterations": 100})
-    # The writer is a process of its own, as a worker is: it claims the run and appends
-    # one progress event every ``interval`` seconds through the store, stamping each.
-    args = [env["BACKPROP_LAB_DATABASE_URL"], run_id, str(events), str(interval)]
-    writer = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
+def writers(env: dict[str, str], run_ids: list[str], events: int, interval: float, n: int) -> Any:
+    """``n`` writer processes, as workers are, sharing the runs: each claims its runs, then
+    every ``interval`` s appends one stamped progress event to each (one transaction each)."""
+    procs = []
+    for k in range(n):
+        mine = ",".join(run_ids[k::n])
+        args = [env["BACKPROP_LAB_DATABASE_URL"], mine, str(events), str(interval)]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _WRITER, *args], cwd=ROOT, env={**os.environ, **env}
+            )
+        )
+    return procs
+
+
+async def arrivals(url: str, run_id: str, client: httpx.AsyncClient) -> list[float]:
+    """Milliseconds from each progress event's stamp to its arrival here, until ``done``."""
     arrived: list[float] = []
-    with httpx.stream("GET", f"{b}/train/{run_id}/events", timeout=120) as r:
+    async with client.stream("GET", f"{url}/train/{run_id}/events") as r:
         fields: dict[str, str] = {}
-        for line in r.iter_lines():
+        async for line in r.aiter_lines():
             if line == "":
                 if fields.get("event") == "progress":
                     sent = json.loads(fields["data"])["sent_at"]
@@ -175,31 +195,57 @@ def latency(c: Cluster, events: int, interval: float) -> list[float]:
             elif not line.startswith(":"):
                 name, _, value = line.partition(": ")
                 fields[name] = value
-    writer.wait(60)
-    if len(arrived) != events:
-        raise RuntimeError(f"{len(arrived)} of {events} events arrived")
     return arrived
+
+
+def latency(
+    c: Cluster, events: int, interval: float, learners: int = 1, n_writers: int = 1
+) -> list[float]:
+    """Milliseconds from a worker's write of an event to its arrival on the other server,
+    over ``learners`` runs written to at once, each streamed by its own client."""
+    env = c.env(f"latency-{learners}")
+    a, b = c.server(env), c.server(env)
+    run_ids = [post(a, {**RUN, "iterations": 100, "seed": i}) for i in range(learners)]
+
+    async def read_all() -> list[list[float]]:
+        limits = httpx.Limits(max_connections=learners + 5)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            return await asyncio.gather(*(arrivals(b, r, client) for r in run_ids))
+
+    procs = writers(env, run_ids, events, interval, n_writers)
+    got = asyncio.run(read_all())
+    for p in procs:
+        p.wait(60)
+    short = [len(g) for g in got if len(g) != events]
+    if short:
+        raise RuntimeError(f"runs received {short} of {events} events")
+    return [ms for g in got for ms in g]
 
 
 _WRITER = """
 import sys, time
 from app.store import NewEvent, RunStore
 from app import events
-url, run_id, n, interval = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+url, run_ids = sys.argv[1], sys.argv[2].split(",")
+n, interval = int(sys.argv[3]), float(sys.argv[4])
 store = RunStore(url)
-run = store.get_run(run_id)
-while run.status == "queued" and store.claim(
-    run_id, "bench-writer", seen=(run.attempt, run.heartbeat_at), max_attempts=2
-).attempt is None:
+attempts = {}
+for run_id in run_ids:
     run = store.get_run(run_id)
-attempt = store.get_run(run_id).attempt
-time.sleep(0.5)  # the reader is connected
+    while run.status == "queued" and store.claim(
+        run_id, "bench-writer", seen=(run.attempt, run.heartbeat_at), max_attempts=2
+    ).attempt is None:
+        run = store.get_run(run_id)
+    attempts[run_id] = store.get_run(run_id).attempt
+time.sleep(1.0)  # the readers are connected
 for i in range(1, n + 1):
-    data = {"iteration": i, "loss": 1.0, "first_iteration": i, "losses": [1.0],
-            "sent_at": time.time()}
-    store.append([NewEvent(run_id, "progress", data, attempt=attempt)])
+    for run_id in run_ids:
+        data = {"iteration": i, "loss": 1.0, "first_iteration": i, "losses": [1.0],
+                "sent_at": time.time()}
+        store.append([NewEvent(run_id, "progress", data, attempt=attempts[run_id])])
     time.sleep(interval)
-store.append([NewEvent(run_id, "done", events.done("cancelled"), attempt=attempt)])
+for run_id in run_ids:
+    store.append([NewEvent(run_id, "done", events.done("cancelled"), attempt=attempts[run_id])])
 """
 
 
@@ -252,7 +298,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="rounds of local vs Celery")
     parser.add_argument("--events", type=int, default=500, help="events in the latency test")
     parser.add_argument("--subscribers", type=int, default=200)
-    parser.add_argument("--parts", default="1234", help="which measurements to make, e.g. 24")
+    parser.add_argument("--learners", type=int, default=30, help="streams in part 5")
+    parser.add_argument("--learner-events", type=int, default=40, help="events per run, part 5")
+    parser.add_argument("--parts", default="1234567", help="which measurements to make, e.g. 24")
+    parser.add_argument(
+        "--postgres",
+        default="fast,defaults",
+        help="PostgreSQL configurations, in order: fast (fsync off, as the tests), defaults",
+    )
     args = parser.parse_args()
     if not os.environ.get("MNIST_DIR"):
         shared = ROOT.parent / "shared" / "data" / "mnist"
@@ -260,19 +313,33 @@ def main() -> None:
             os.environ["MNIST_DIR"] = str(shared)
     print(f"digits: MNIST_DIR={os.environ.get('MNIST_DIR', '(cache or offline subset)')}")
     print(f"cores: {os.cpu_count()}")
-    results: dict[str, Any] = {}
-    with cluster() as c:
-        if "1" in args.parts:
-            measure_throughput(c, args, results)
-        if "2" in args.parts:
-            measure_same_run(c, args, results)
-        if "3" in args.parts:
-            measure_latency(c, args, results)
-        if "4" in args.parts:
-            measure_fan_out(c, args, results)
+    print(f"start: {load()}")
+    everything: dict[str, Any] = {}
+    for mode in args.postgres.split(","):
+        if mode not in ("fast", "defaults"):
+            parser.error(f"--postgres: 'fast' or 'defaults', not {mode!r}")
+        title = "at its defaults (fsync on)" if mode == "defaults" else "fsync off"
+        print(f"== PostgreSQL {title}")
+        results: dict[str, Any] = {}
+        everything[mode] = results
+        with cluster(fsync=mode == "defaults") as c:
+            parts = {
+                "1": measure_throughput,
+                "2": measure_same_run,
+                "3": measure_latency,
+                "4": measure_fan_out,
+                "5": measure_learners,
+                "6": measure_storage,
+                "7": measure_writes,
+            }
+            for part, measure in parts.items():
+                if part in args.parts:
+                    measure(c, args, results)
+                    results.setdefault("load", {})[part] = os.getloadavg()[0]
+                    print(f"   ({load()})", flush=True)
     out = ROOT / "build" / "bench-scale.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(everything, indent=2))
     print(f"figures written to {out.relative_to(ROOT)}")
 
 
@@ -312,6 +379,104 @@ def measure_fan_out(c: Cluster, args: Any, results: dict[str, Any]) -> None:
     full, total, n = fan_out_two(c, args.subscribers)
     results["fan_out"] = {"complete": full, "subscribers": total, "events": n}
     print(f"   {full} of {total} subscribers received all {n} events")
+
+
+def measure_learners(c: Cluster, args: Any, results: dict[str, Any]) -> None:
+    """5. The latency with many learners streaming at once."""
+    n = args.learners
+    print(f"5. event latency with {n} learners streaming at once (2 writers, 4 events/s a run)")
+    ms = sorted(latency(c, args.learner_events, 0.25, learners=n, n_writers=2))
+    p50, p99 = ms[len(ms) // 2], ms[int(len(ms) * 0.99) - 1]
+    results["learners_latency_ms"] = {"p50": p50, "p99": p99, "max": ms[-1], "events": len(ms)}
+    print(f"   {len(ms)} events: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms")
+
+
+_SIZES = """
+SELECT (SELECT count(*) FROM events WHERE run_id = %(id)s),
+       (SELECT sum(pg_column_size(e.*)) FROM events e WHERE run_id = %(id)s),
+       (SELECT pg_column_size(w.npz) FROM weights w WHERE run_id = %(id)s),
+       (SELECT pg_column_size(r.*) FROM runs r WHERE id = %(id)s),
+       pg_total_relation_size('events') + pg_total_relation_size('weights')
+         + pg_total_relation_size('runs')
+"""
+
+
+def measure_storage(c: Cluster, args: Any, results: dict[str, Any]) -> None:
+    """6. One default run's rows and weights in PostgreSQL, and the dump of them."""
+    import psycopg
+
+    print("6. storage of one default run (10,000 iterations, hidden 50) in PostgreSQL")
+    env = c.env("storage")
+    url = c.server(env)
+    c.worker(env)
+    db = env["BACKPROP_LAB_DATABASE_URL"]
+    with psycopg.connect(db) as conn:
+        empty = conn.execute(_SIZES, {"id": ""}).fetchone()
+    run_to_end(url, {})
+    run_id = httpx.get(f"{url}/runs", timeout=30).json()["runs"][0]["id"]
+    with psycopg.connect(db) as conn:
+        events, event_bytes, weights, run_row, tables = conn.execute(
+            _SIZES, {"id": run_id}
+        ).fetchone()
+    dump = c.root / "one-run.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", db], check=True)
+    sizes = {
+        "events": events,
+        "event_bytes": event_bytes,
+        "weights_bytes": weights,
+        "run_row_bytes": run_row,
+        "tables_growth_bytes": tables - (empty[4] if empty else 0),
+        "dump_bytes": dump.stat().st_size,
+    }
+    results["storage"] = sizes
+    print(
+        f"   {events} events ({event_bytes / 1e3:.0f} kB), weights {weights / 1e3:.0f} kB, "
+        f"run row {run_row} B; tables grew {sizes['tables_growth_bytes'] / 1e3:.0f} kB; "
+        f"pg_dump --format=custom: {sizes['dump_bytes'] / 1e3:.0f} kB"
+    )
+
+
+_APPENDS = """
+import statistics, sys, time
+from app.store import NewEvent, RunStore
+url, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = RunStore(url)
+run = store.get_run(run_id)
+store.claim(run_id, "bench-writer", seen=(run.attempt, run.heartbeat_at), max_attempts=2)
+attempt = store.get_run(run_id).attempt
+times, cpu = [], []
+for i in range(n):
+    data = {"iteration": 250 * i, "loss": 1.0, "first_iteration": 250 * i - 249,
+            "losses": [1.0 + j / 1000 for j in range(250)]}
+    t0, c0 = time.perf_counter(), time.thread_time()
+    store.append([NewEvent(run_id, "progress", data, attempt=attempt)], batch=i + 1)
+    times.append((time.perf_counter() - t0) * 1000)
+    cpu.append((time.thread_time() - c0) * 1000)
+times.sort()
+print(statistics.median(times), times[int(len(times) * 0.99) - 1], statistics.median(cpu))
+"""
+
+
+def measure_writes(c: Cluster, args: Any, results: dict[str, Any]) -> None:
+    """7. One progress event's write, as a worker makes it."""
+    print("7. a worker's write of one progress event (250 losses), 400 writes")
+    env = c.env("writes")
+    url = c.server(env)
+    run_id = post(url, {**RUN, "seed": 0})
+    out = subprocess.run(
+        [sys.executable, "-c", _APPENDS, env["BACKPROP_LAB_DATABASE_URL"], run_id, "400"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    median, p99, cpu = float(out[0]), float(out[1]), float(out[2])
+    results["progress_write_ms"] = {"median": median, "p99": p99, "cpu_median": cpu}
+    print(
+        f"   wall median {median:.2f} ms, p99 {p99:.2f} ms (on the run's writer thread); "
+        f"CPU {cpu:.2f} ms, {cpu / 250 * 100:.2f}% of a core at one write per 0.25 s"
+    )
 
 
 if __name__ == "__main__":

@@ -42,13 +42,18 @@ def _wait(check: object, what: str, timeout: float, log: Path | None = None) -> 
 
 
 class Postgres:
-    """A throwaway PostgreSQL 15 cluster in a temporary directory."""
+    """A throwaway PostgreSQL 15 cluster in a temporary directory.
 
-    def __init__(self) -> None:
+    ``fsync=False`` (the tests) turns off fsync, synchronous commit and full-page writes;
+    ``True`` keeps PostgreSQL's defaults, as a deployment runs it.
+    """
+
+    def __init__(self, fsync: bool = False) -> None:
         if not (PG_BIN / "initdb").exists():
             raise RuntimeError(
                 "The cluster tests need PostgreSQL 15's server: apt-get install -y postgresql-15"
             )
+        self.fsync = fsync
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="backprop-pg-", dir="/tmp"))
         self.data = self.root / "data"
@@ -67,10 +72,10 @@ class Postgres:
 
     def start(self) -> Postgres:
         """Start the server and wait until it accepts connections (creating the database once)."""
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+        options += "-c max_connections=300"
+        if not self.fsync:  # a throwaway cluster need not survive a power cut: faster tests
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options]
         self._as_user([*pg_ctl, "-l", str(self.log), "-w", "-t", "60", "start"])
         import psycopg

@@ -147,7 +147,7 @@ def test_api_servers_run_the_app(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(WORKERS))
 def test_workers_run_the_worker_module(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     service = WORKERS[name]
-    assert command(service) == ["python", "-m", "app.worker"]
+    assert command(service) == ["python", "-m", "app.worker", "-n", f"{name}@%h"]
     spec = importlib.util.find_spec("app.worker")
     assert spec is not None and callable(importlib.import_module("app.worker").main)
     assert "BACKPROP_LAB_WORKERS" in environment(service)
