@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import Lab, lab_on
-from tests.conftest import Server
+from tests.conftest import Digits, Server
 
 PHONE = {"width": 390, "height": 844}
 #: A short run finishes well within this (ms), even with the machine busy.
@@ -83,8 +83,22 @@ def assert_chart_carries(page: Page, keys: list[str], ids: list[str]) -> list[di
     return runs
 
 
-def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
-    page = lab.open("#view=experiments&exp=init")
+@pytest.fixture
+def capped(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory, digits: Digits
+) -> Iterator[Lab]:
+    """A page on a server of its own where one client may have 2 runs queued or training."""
+    env = {**digits.env, "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "2"}
+    server = Server(tmp_path_factory.mktemp("ch6-capped"), env, workers=1).start()
+    try:
+        with lab_on(browser, server.url) as lab:
+            yield lab
+    finally:
+        server.stop()
+
+
+def test_weight_inits_paced_under_the_cap_and_drawn_together(capped: Lab) -> None:
+    page = capped.open("#view=experiments&exp=init")
     expect(page.locator("#exp-tab-init")).to_have_attribute("aria-selected", "true")
     # The question first: its answer stays hidden until it is answered.
     reveal = page.locator("#ch6-quiz .ch6-reveal")
@@ -127,7 +141,7 @@ def test_weight_inits_paced_under_the_cap_and_drawn_together(lab: Lab) -> None:
     dashes = [keys.nth(i).locator("line").get_attribute("stroke-dasharray") for i in range(3)]
     assert len(set(marks)) == 3 and len(set(dashes)) == 3, (marks, dashes)
     expect(keys.nth(1)).to_contain_text("Xavier")
-    lab.screenshot("ch6-init-40-iterations")
+    capped.screenshot("ch6-init-40-iterations")
     page.locator('#ch6-runs li[data-run="he"] button').click()
     expect(page.locator("#tab-train")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#view-train")).to_have_attribute("data-run-id", ids[2])
