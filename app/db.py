@@ -57,6 +57,9 @@ def describe(url: str | URL) -> str:
 
 def _sqlite_pragmas(dbapi: Any, _record: Any) -> None:
     cur = dbapi.cursor()
+    # NOTE: takes effect only in a new file (before its first table): pages freed by deleted
+    # runs then go back to the file system at PRAGMA incremental_vacuum; older files reuse them.
+    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")

@@ -286,7 +286,9 @@ def _train_task(task: Any, run_id: str) -> None:
         return
     writer = LogWriter(store, run_id, attempt, settings)
     options = WorkerOptions(
-        progress_interval=settings.progress_interval, download=settings.download_datasets
+        progress_interval=settings.progress_interval,
+        download=settings.download_datasets,
+        max_seconds=settings.max_run_seconds,
     )
     _train_one(os.getpid(), run_id, run.config, writer, writer, datasets, options)
     writer.wait()

@@ -55,6 +55,14 @@ def silent(seconds: float, worker: str | None) -> str:
     )
 
 
+def time_limit(seconds: float) -> str:
+    """Why a run stopped at the lab's wall-clock limit."""
+    return (
+        f"Stopped after {seconds:g} s, the lab's limit for one run "
+        "(BACKPROP_LAB_MAX_RUN_SECONDS); what it recorded and learned so far is kept."
+    )
+
+
 def done(
     status: str, *, message: str | None = None, warning: str | None = None, **fields: Any
 ) -> dict[str, Any]:

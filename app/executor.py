@@ -70,6 +70,7 @@ class WorkerOptions:
     progress_interval: float = 0.25
     download: bool = True
     nice: int = 5
+    max_seconds: float = math.inf  # wall-clock limit of one run (BACKPROP_LAB_MAX_RUN_SECONDS)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -154,8 +155,12 @@ def _train_one(
         # with other workers (two threads each made 2 workers on 2 cores no faster than 1).
         trainer = Trainer(TrainConfig(**config, eval_threads=1), datasets[name])
         last_sent = -math.inf
+        deadline = time.monotonic() + options.max_seconds
 
-        for ev in trainer.run(lambda: bool(stop_flag.value)):
+        def should_stop() -> bool:
+            return bool(stop_flag.value) or time.monotonic() > deadline
+
+        for ev in trainer.run(should_stop):
             if ev.kind == "progress":
                 iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
                 losses.append(loss)
@@ -180,6 +185,8 @@ def _train_one(
                 elif status == "cancelled" and trainer.iteration:
                     # A cancelled run keeps what it learned so far: it can still be inspected.
                     weights = _weights_npz(trainer.network.params)
+                if status == "cancelled" and time.monotonic() > deadline:
+                    metrics["message"] = events.time_limit(options.max_seconds)
                 send("done", events.done(status, warning=warning, **metrics), weights)
                 return
     except DatasetError as e:

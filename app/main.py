@@ -17,6 +17,7 @@ from app.guards import SecurityHeaders, UnicodeGuard
 from app.limits import BodySizeLimit
 from app.logs import Outage, setup_logging
 from app.metrics import RequestMetrics, lab_registry
+from app.quotas import RateLimit
 from app.routers import datasets, gradcheck, graphs, health, insights, limits, predict, train
 from app.routers.ui import install_ui
 from app.runs import RunService
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: headers on every answer; the body is read whole, then checked.
     app.add_middleware(UnicodeGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit, storage=settings.rate_limit_storage)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.include_router(health.router)

@@ -21,13 +21,30 @@ from starlette.concurrency import run_in_threadpool
 
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
-from app.errors import Conflict, NotFound, TooLarge, Unavailable, Unprocessable
+from app.errors import AppError, Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
 from app.labstate import LabState, no_worker_text, read_lab
 from app.metrics import SSE_STREAMS
+from app.notifier import RunNotifier
+from app.owners import Caller
+from app.quotas import lab_full, refusal, run_budget
 from app.schemas_service import TrainRequest
 from app.settings import Settings
-from app.store import NewEvent, RunRecord, RunStore, StoredEvent
+from app.store import (
+    ClientQuotaFull,
+    NewEvent,
+    RunRecord,
+    RunStore,
+    StorageFull,
+    StoredEvent,
+)
+
+
+class Gone(AppError):
+    """The run existed but its log and weights were removed (410)."""
+
+    status = 410
+    code = "run_removed"
 
 
 def default_name(config: dict[str, Any]) -> str:
@@ -42,76 +59,6 @@ def default_name(config: dict[str, Any]) -> str:
     iterations = config.get("iterations")
     it_text = f"{iterations:,}" if isinstance(iterations, int) else "?"
     return f"{title} lr {lr_text} · {hidden} hidden · {it_text} it."
-
-
-class RunNotifier:
-    """Recent events of each run in memory (on the event loop), and a wake-up per append.
-
-    It holds only events already committed to the log, so a stream that reads
-    them instead of the database sends exactly what the database holds; a
-    stream that falls behind its window reads the database.
-    """
-
-    def __init__(self, window: int = 512, runs: int = 64) -> None:
-        self.window = window
-        self.runs = runs
-        self._events: dict[str, asyncio.Event] = {}
-        self._recent: OrderedDict[str, list[StoredEvent]] = OrderedDict()
-
-    def waiter(self, run_id: str) -> asyncio.Event:
-        """An asyncio.Event set at the next append to the run's log."""
-        ev = self._events.get(run_id)
-        if ev is None:
-            ev = self._events[run_id] = asyncio.Event()
-        return ev
-
-    def publish(self, written: dict[str, list[StoredEvent]]) -> None:
-        """Remember newly committed events and wake everyone waiting on their runs."""
-        for run_id, new in written.items():
-            recent = self._recent.pop(run_id, [])
-            if recent:
-                # NOTE: the same events may come twice (this server wrote them and the
-                # database announced them); only what follows the last one counts.
-                new = [e for e in new if e.seq > recent[-1].seq]
-            if recent and new and recent[-1].seq + 1 != new[0].seq:
-                recent = []
-            recent = (recent + new)[-self.window :]
-            self._recent[run_id] = recent
-            if not recent:
-                continue
-            while len(self._recent) > self.runs:
-                self._recent.popitem(last=False)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def forget(self, run_ids: set[str]) -> None:
-        """Drop what is remembered of these runs (it is out of date) and wake their streams."""
-        for run_id in run_ids:
-            self._recent.pop(run_id, None)
-            ev = self._events.pop(run_id, None)
-            if ev is not None:
-                ev.set()
-
-    def resync(self) -> None:
-        """Forget what is in memory and wake every stream: each reads the log where it stands."""
-        self._recent.clear()
-        self.wake_all()
-
-    def wake_all(self) -> None:
-        """Wake every waiting stream (the server is shutting down, or the log must be re-read)."""
-        events, self._events = self._events, {}
-        for ev in events.values():
-            ev.set()
-
-    def since(self, run_id: str, after: int) -> list[StoredEvent] | None:
-        """Events after ``after`` from memory; None if memory cannot say (read the log)."""
-        recent = self._recent.get(run_id)
-        if not recent or recent[0].seq > after + 1:
-            return None
-        if recent[-1].kind == "done" and recent[-1].seq <= after:
-            return None  # nothing more will come: the log says so, and ends the stream
-        return [e for e in recent if e.seq > after]
 
 
 class RunService:
@@ -145,7 +92,9 @@ class RunService:
 
             return CeleryExecutor(s, self.store)
         preload = tuple(n.strip() for n in s.preload_datasets.split(",") if n.strip())
-        options = WorkerOptions(preload, s.progress_interval, s.download_datasets, s.worker_nice)
+        options = WorkerOptions(
+            preload, s.progress_interval, s.download_datasets, s.worker_nice, s.max_run_seconds
+        )
         return LocalExecutor(s.workers, options, attempts=s.run_attempts)
 
     # ----------------------------------------------------------------- lifecycle
@@ -322,20 +271,32 @@ class RunService:
                     details={"field": field, "limit": limit, "value": value},
                 )
 
-    def create(self, req: TrainRequest) -> RunRecord:
-        """Validate a request against limits and data, record it queued, submit it."""
+    def create(self, req: TrainRequest, caller: Caller) -> tuple[RunRecord, str]:
+        """Validate a request against limits and data, record it queued, submit it.
+
+        Answers the run and its owner token (the caller's own, else a new one).
+        """
         self.check_limits(req)
         req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
         self.require_broker()
-        limit = self.settings.max_active_runs
-        run = self.store.create_run(secrets.token_hex(8), req.model_dump(), max_active=limit)
-        if run is None:
-            raise Conflict(
-                f"This server already has {limit} runs queued or training, its limit; "
-                "wait for one to finish or cancel one.",
-                code="too_many_runs",
-                details={"field": "active_runs", "limit": limit},
+        s = self.settings
+        token, owner = caller.owner()
+        config = req.model_dump()
+        try:
+            run = self.store.create_run(
+                secrets.token_hex(8),
+                config,
+                max_active=s.max_active_runs,
+                owner=owner,
+                max_per_client=s.max_active_runs_per_client,
+                budget=run_budget(s, config),
             )
+        except (ClientQuotaFull, StorageFull) as e:
+            raise refusal(s, e) from e
+        finally:
+            self._forget_removed()
+        if run is None:
+            raise lab_full(s.max_active_runs)
         try:
             self.executor.submit(run.id, req.model_dump())
         except Exception as e:
@@ -343,17 +304,38 @@ class RunService:
             if self.celery:
                 raise broker_unavailable(self.settings.broker_url, e) from e
             raise
-        return run
+        return run, token
 
-    def rename(self, run_id: str, name: str) -> RunRecord:
-        """Give a run a new name (already validated); 404 for an unknown run."""
-        self.get(run_id)
+    def _forget_removed(self) -> None:
+        """Drop what memory holds of runs the store removed to free space."""
+        removed, self.store.removed[:] = set(self.store.removed), []
+        if removed:
+            self._forget(removed)
+            with self._networks_lock:
+                for run_id in removed:
+                    self._networks.pop(run_id, None)
+
+    def rename(self, run_id: str, name: str, caller: Caller) -> RunRecord:
+        """Give a run a new name (already validated); 404 for an unknown run, 403 not its owner."""
+        caller.require_change(self.get(run_id), "rename")
         self.store.rename_run(run_id, name)
         return self.get(run_id)
 
+    def remove(self, run_id: str, caller: Caller) -> None:
+        """Delete a run with its events and weights (cancelling it first if it is active)."""
+        run = self.store.get_run(run_id) or self.get(run_id)
+        caller.require_change(run, "delete")
+        if not run.finished and not self.executor.cancel(run_id):
+            self.store.request_cancel(run_id)
+        self.store.remove_run(run_id)
+        self.store.removed.append(run_id)
+        self._forget_removed()
+
     def get(self, run_id: str) -> RunRecord:
-        """The run, or a 404."""
+        """The run, or a 404 (a 410 if it was removed to free space)."""
         run = self.store.get_run(run_id)
+        if run is not None and run.removed:
+            raise Gone(run.removed, code="run_removed", details={"run_id": run_id})
         if run is None:
             shown = run_id if len(run_id) <= 40 else run_id[:40] + "…"
             raise NotFound(
@@ -363,9 +345,10 @@ class RunService:
             )
         return run
 
-    def cancel(self, run_id: str) -> tuple[RunRecord, bool]:
-        """Ask a queued or running run to stop; 409 if it has already finished."""
+    def cancel(self, run_id: str, caller: Caller) -> tuple[RunRecord, bool]:
+        """Ask a queued or running run to stop; 403 not its owner, 409 already finished."""
         run = self.get(run_id)
+        caller.require_change(run, "cancel")
         if run.finished:
             raise Conflict(
                 f"Run '{run_id}' has already finished ({run.status}); there is nothing to cancel.",

@@ -116,6 +116,10 @@ class TrainAccepted(BaseModel):
     id: str
     status: RunStatus
     events: str
+    owner_token: str = Field(
+        description="The token that changes this run (also set as the HttpOnly cookie "
+        "backprop_lab_owner); send it as Authorization: Bearer <token>."
+    )
 
 
 class EpochPoint(BaseModel):
@@ -178,6 +182,10 @@ class RunSummary(BaseModel):
     )
     events: str = Field(description="Path of the run's event stream.")
     last_event_id: int = Field(description="Id of the newest recorded event (0: none yet).")
+    mine: bool = Field(False, description="Whether the asking client started this run.")
+    removed: str | None = Field(
+        None, description="Set when the run's log and weights were removed to free space: why."
+    )
 
 
 class RunPublic(RunSummary):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.graph import Limits as GraphLimits
@@ -93,6 +93,41 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(10_000, ge=1, description="Batch size of a training run.")
     max_active_runs: int = Field(
         8, ge=1, description="Training runs queued and running at once, all users together."
+    )
+    # Who may change a run, and how much one client may take (README: "Who may change a run").
+    admin_token: SecretStr | None = Field(
+        None,
+        description="The operator's token: as Authorization: Bearer <token> it renames, cancels "
+        "and deletes any run (runs from before owners existed only with it). Unset: nobody can.",
+    )
+    max_active_runs_per_client: int = Field(
+        2,
+        ge=1,
+        description="Training runs one client (its owner token, else its address) may have "
+        "queued and running at once; past it 429 too_many_runs_for_you.",
+    )
+    rate_limit: str = Field(
+        "60/minute",
+        description="Requests one client may make to the expensive routes (POST /train, "
+        "/gradcheck, /graphs/evaluate, export, predict, insights), in the limits library's "
+        "notation ('30/minute', '5/second;100/hour'), a moving window; past it 429 rate_limited.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where the rate limit counts: memory:// (this process) or redis://host:port/db "
+        "shared by every server.",
+    )
+    max_stored_bytes: int = Field(
+        2_000_000_000,
+        ge=1,
+        description="Disk budget of all runs' event logs and weights together: a new run that "
+        "would pass it first removes its client's oldest finished runs; else 507 storage_full.",
+    )
+    max_run_seconds: int = Field(
+        7200,
+        ge=1,
+        description="Seconds a run may train; then it stops (cancelled, what it learned kept) "
+        "with a message naming the limit.",
     )
     max_gradcheck_batch: int = Field(100, ge=1, description="Images in one gradient check.")
     max_gradcheck_params: int = Field(

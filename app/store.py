@@ -58,6 +58,10 @@ runs = sa.Table(
     sa.Column("worker", sa.Text),  # who trains it: "<host>:<pid>"
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("written", sa.Integer, nullable=False, server_default="0"),  # see append(batch=)
+    sa.Column("owner_hash", sa.Text),  # SHA-256 of its owner's token (NULL: made before owners)
+    sa.Column("client", sa.Text),  # whose active-run quota it counts against
+    sa.Column("stored_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("removed", sa.Text),  # why its log and weights were removed (to free space)
 )
 event_log = sa.Table(
     "events",
@@ -99,6 +103,10 @@ class RunRecord:
     heartbeat_at: float | None = None
     worker: str | None = None
     cancel_requested: bool = False
+    owner_hash: str | None = None
+    client: str | None = None
+    stored_bytes: int = 0
+    removed: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -162,6 +170,10 @@ def _record(row: Any) -> RunRecord:
         heartbeat_at=m["heartbeat_at"],
         worker=m["worker"],
         cancel_requested=bool(m["cancel_requested"]),
+        owner_hash=m["owner_hash"],
+        client=m["client"],
+        stored_bytes=int(m["stored_bytes"]),
+        removed=m["removed"],
     )
 
 
@@ -186,6 +198,40 @@ _SELECT = _select_runs()
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who starts a run: the hash of their token, and the key their quota is counted by."""
+
+    token_hash: str
+    client: str
+
+
+class ClientQuotaFull(Exception):
+    """The client already has its limit of runs queued or training."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} runs active")
+        self.active = active
+
+
+class StorageFull(Exception):
+    """Runs would take more than the stored-bytes budget even without the client's old runs."""
+
+    def __init__(self, stored: int, needed: int) -> None:
+        super().__init__(f"{stored} bytes stored, {needed} more needed")
+        self.stored = stored
+        self.needed = needed
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The disk budget of runs at an admission: ``limit`` bytes, ``needed`` for the new run."""
+
+    limit: int
+    needed: int
+    reason: str  # written on each run removed to make room
+
+
+@dataclass(frozen=True)
 class Claim:
     """What became of a worker's attempt to start a run: ``attempt`` set if it is the worker's."""
 
@@ -206,6 +252,8 @@ class RunStore:
         self._write_lock: AbstractContextManager[Any] = (
             nullcontext() if self.postgres else threading.Lock()
         )
+        #: Ids of runs removed to free space (the service forgets them in memory); appended.
+        self.removed: list[str] = []
         upgrade(self.engine)
 
     @property
@@ -251,12 +299,18 @@ class RunStore:
         name: str | None = None,
         *,
         max_active: int | None = None,
+        owner: Owner | None = None,
+        max_per_client: int | None = None,
+        budget: Budget | None = None,
     ) -> RunRecord | None:
         """Insert a queued run; None if ``max_active`` runs are already queued or running.
 
-        The count and the insert are one transaction that every server takes in turn
-        (an advisory lock on PostgreSQL), so servers together never pass the limit; the
+        The counts and the insert are one transaction that every server takes in turn
+        (an advisory lock on PostgreSQL), so servers together never pass the limits; the
         time is the database's, so servers with skewed clocks still queue in order.
+        Raises ``ClientQuotaFull`` past ``max_per_client`` runs of the owner's client, and,
+        with a ``budget``, removes the client's oldest finished runs until the new run fits
+        (``StorageFull`` if it cannot, and then nothing is removed).
         """
         with self._writing() as db:
             if self.postgres:
@@ -269,12 +323,93 @@ class RunStore:
                 active = sa.select(sa.func.count()).where(runs.c.status.in_(ACTIVE))
                 if int(db.execute(active).scalar_one()) >= max_active:
                     return None
+            if owner is not None and max_per_client is not None:
+                # NOTE: a browser's first run is counted by its address (it had no token yet),
+                # the later ones by its token: both are its own.
+                mine = sa.select(sa.func.count()).where(
+                    runs.c.status.in_(ACTIVE),
+                    sa.or_(runs.c.client == owner.client, runs.c.owner_hash == owner.token_hash),
+                )
+                count = int(db.execute(mine).scalar_one())
+                if count >= max_per_client:
+                    raise ClientQuotaFull(count)
+            if budget is not None:
+                self._make_room(db, budget, owner)
             db.execute(
                 runs.insert().values(
-                    id=run_id, status="queued", config=json.dumps(config), created_at=now, name=name
+                    id=run_id,
+                    status="queued",
+                    config=json.dumps(config),
+                    created_at=now,
+                    name=name,
+                    owner_hash=owner.token_hash if owner else None,
+                    client=owner.client if owner else None,
                 )
             )
         return self.get_run(run_id)
+
+    def _make_room(self, db: Connection, budget: Budget, owner: Owner | None) -> None:
+        """Remove the owner's oldest finished runs until ``budget.needed`` more bytes fit."""
+        total = sa.select(sa.func.coalesce(sa.func.sum(runs.c.stored_bytes), 0))
+        stored = int(db.execute(total).scalar_one())
+        if stored + budget.needed <= budget.limit:
+            return
+        oldest = (
+            sa.select(runs.c.id, runs.c.stored_bytes)
+            .where(
+                sa.or_(runs.c.client == owner.client, runs.c.owner_hash == owner.token_hash)
+                if owner is not None
+                else sa.false(),
+                runs.c.status.notin_(ACTIVE),
+                runs.c.removed.is_(None),
+                runs.c.stored_bytes > 0,
+            )
+            .order_by(runs.c.created_at, runs.c.id)
+        )
+        victims: list[str] = []
+        left = stored
+        for row in db.execute(oldest):
+            if left + budget.needed <= budget.limit:
+                break
+            victims.append(row.id)
+            left -= int(row.stored_bytes)
+        if left + budget.needed > budget.limit:
+            raise StorageFull(stored, budget.needed)
+        for run_id in victims:
+            self._purge(db, run_id)
+            db.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(removed=budget.reason, stored_bytes=0)
+            )
+        self.removed.extend(victims)
+
+    @staticmethod
+    def _purge(db: Connection, run_id: str) -> None:
+        db.execute(event_log.delete().where(event_log.c.run_id == run_id))
+        db.execute(weights_table.delete().where(weights_table.c.run_id == run_id))
+
+    def remove_run(self, run_id: str) -> bool:
+        """Delete a run with its event log and weights (False if there was none); frees disk.
+
+        On SQLite the freed pages go back to the file system when the file was made with
+        incremental auto-vacuum (every file this version creates), else SQLite reuses them.
+        """
+        with self._writing() as db:
+            self._purge(db, run_id)
+            gone = db.execute(runs.delete().where(runs.c.id == run_id)).rowcount
+        if not self.postgres:
+            with self._write_lock:
+                raw = self.engine.raw_connection()
+                try:
+                    # NOTE: Python's execute() steps this pragma once, freeing one page;
+                    # executescript() runs it to the end.
+                    raw.driver_connection.executescript(  # type: ignore[union-attr]
+                        "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+                    )
+                finally:
+                    raw.close()
+        return bool(gone)
 
     def delete_run(self, run_id: str) -> None:
         """Forget a run that was never accepted (its submission failed)."""
@@ -294,9 +429,13 @@ class RunStore:
         with self._writing() as db:
             db.execute(runs.update().where(runs.c.id == run_id).values(name=name))
 
-    def list_runs(self, limit: int = 100, offset: int = 0) -> list[RunRecord]:
-        """Runs, newest first."""
+    def list_runs(
+        self, limit: int = 100, offset: int = 0, owner_hash: str | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first (only those of ``owner_hash`` if given)."""
         query = _SELECT.order_by(runs.c.created_at.desc(), runs.c.id.desc())
+        if owner_hash is not None:
+            query = query.where(runs.c.owner_hash == owner_hash)
         with self._reading() as db:
             rows = db.execute(query.limit(limit).offset(offset)).all()
         return [_record(r) for r in rows]
@@ -461,6 +600,7 @@ class RunStore:
             for r in self._lock_runs(db, [ev.run_id for ev in new]).values()
         }
         written: dict[str, list[StoredEvent]] = {}
+        grown: dict[str, int] = {}  # bytes each run's log and weights grew by
         rows: list[dict[str, Any]] = []
         now = time.time()
         for ev in new:
@@ -473,7 +613,7 @@ class RunStore:
             if ev.kind == "running":
                 if st["status"] == "running":
                     # A restart: the lost attempt's weights go with it (its log stays).
-                    db.execute(weights_table.delete().where(weights_table.c.run_id == ev.run_id))
+                    grown[ev.run_id] = grown.get(ev.run_id, 0) - self._drop_weights(db, ev.run_id)
                     if "message" not in data:
                         data = {**data, "message": events.restarted(st["attempt"], st["worker"])}
                 st["attempt"] += 1
@@ -495,17 +635,22 @@ class RunStore:
             text = to_json(data)
             rows.append({"run_id": ev.run_id, "seq": st["seq"], "kind": ev.kind, "data": text})
             written.setdefault(ev.run_id, []).append(StoredEvent(st["seq"], ev.kind, text))
+            size = len(text)
             if ev.weights is not None:
                 # NOTE: an epoch's weights (the latest evaluation), replaced by the final ones.
-                db.execute(weights_table.delete().where(weights_table.c.run_id == ev.run_id))
+                size += len(ev.weights) - self._drop_weights(db, ev.run_id)
                 db.execute(weights_table.insert().values(run_id=ev.run_id, npz=ev.weights))
+            grown[ev.run_id] = grown.get(ev.run_id, 0) + size
             if ev.kind == "done":
                 st["status"] = str(ev.data.get("status", "failed"))
                 self._close_run(db, ev, now)
         if rows:
             db.execute(event_log.insert(), rows)
         for run_id, stored in written.items():
-            values: dict[str, Any] = {"last_seq": stored[-1].seq}
+            values: dict[str, Any] = {
+                "last_seq": stored[-1].seq,
+                "stored_bytes": runs.c.stored_bytes + grown.get(run_id, 0),
+            }
             if batch is not None:
                 values["written"] = batch
             db.execute(runs.update().where(runs.c.id == run_id).values(**values))
@@ -517,6 +662,14 @@ class RunStore:
                     {"channel": CHANNEL, "payload": f"{run_id} {stored[0].seq} {stored[-1].seq}"},
                 )
         return written
+
+    @staticmethod
+    def _drop_weights(db: Connection, run_id: str) -> int:
+        """Delete a run's weights; the bytes they took (0 if it had none)."""
+        where = weights_table.c.run_id == run_id
+        size = db.execute(sa.select(sa.func.length(weights_table.c.npz)).where(where)).scalar()
+        db.execute(weights_table.delete().where(where))
+        return int(size or 0)
 
     @staticmethod
     def _close_run(db: Connection, ev: NewEvent, now: float) -> None:

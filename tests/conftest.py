@@ -32,6 +32,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The operator's token of test servers: tests that clean up runs they did not keep the
+#: owner token of cancel them with it (tests/app/test_ownership.py tests owners themselves).
+OPERATOR_TOKEN = "test-operator-token-0123456789"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+#: One test process is one client sending far more than a learner would: the per-client
+#: quotas are off unless a test sets them (tests/app/test_quotas.py does).
+TEST_ENV = {
+    "BACKPROP_LAB_RATE_LIMIT": "1000000/minute",
+    "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "1000",
+    "BACKPROP_LAB_ADMIN_TOKEN": OPERATOR_TOKEN,
+}
+
+
 class Server(ProcessGroup):
     """A real uvicorn process serving the app on a free port (``kill``: a crash)."""
 
@@ -39,7 +52,12 @@ class Server(ProcessGroup):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "BACKPROP_LAB_DATA_DIR": str(data_dir), **(env or {})}
+        self.env = {
+            **os.environ,
+            "BACKPROP_LAB_DATA_DIR": str(data_dir),
+            **TEST_ENV,
+            **(env or {}),
+        }
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"

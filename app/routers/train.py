@@ -7,13 +7,14 @@ import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import BadRequest, Unprocessable
 from app.labstate import queued_message
+from app.owners import Caller, CallerDep, set_owner_cookie
 from app.runs import ExistingRun, RunService, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
@@ -43,8 +44,10 @@ class CSVResponse(PlainTextResponse):
     media_type = "text/csv"
 
 
-def summary(run: RunRecord, no_worker: str | None = None) -> RunSummary:
-    """The public view of a run record (``no_worker``: the message while no worker lives)."""
+def summary(
+    run: RunRecord, caller: Caller | None = None, no_worker: str | None = None
+) -> RunSummary:
+    """The public view of a run record (``mine`` for the caller; ``no_worker``: why it waits)."""
     waiting = no_worker is not None and run.status == "queued"
     return RunSummary(
         id=run.id,
@@ -66,6 +69,8 @@ def summary(run: RunRecord, no_worker: str | None = None) -> RunSummary:
         queue_position=run.queue_position,
         events=f"/train/{run.id}/events",
         last_event_id=run.last_seq,
+        mine=caller is not None and caller.owns(run),
+        removed=run.removed,
     )
 
 
@@ -91,20 +96,25 @@ def _waiting_without_worker(service: RunService, run_id: str) -> dict[str, objec
     "/train",
     status_code=202,
     response_model=TrainAccepted,
-    responses=error_responses(400, 409, 413, 422),
+    responses=error_responses(400, 409, 413, 422, 429, 507),
 )
-def start_training(req: TrainRequest, service: Service) -> TrainAccepted:
-    """Queue a training run and answer at once with its id and event stream."""
-    run = service.create(req)
-    return TrainAccepted(id=run.id, status="queued", events=f"/train/{run.id}/events")
+def start_training(
+    req: TrainRequest, service: Service, caller: CallerDep, request: Request, response: Response
+) -> TrainAccepted:
+    """Queue a training run and answer at once with its id, event stream and owner token."""
+    run, token = service.create(req, caller)
+    set_owner_cookie(response, request, token)
+    return TrainAccepted(
+        id=run.id, status="queued", events=f"/train/{run.id}/events", owner_token=token
+    )
 
 
-@router.get("/train/{run_id}", response_model=RunPublic, responses=error_responses(404, 422))
-def get_run(run: ExistingRun, service: Service) -> RunPublic:
-    """A run's state, configuration and full history."""
+@router.get("/train/{run_id}", response_model=RunPublic, responses=error_responses(404, 410, 422))
+def get_run(run: ExistingRun, service: Service, caller: CallerDep) -> RunPublic:
+    """A run's state, configuration and full history (410 if removed to free space)."""
     history = RunHistory.model_validate(service.history(run.id))
     no_worker = no_worker_message(service) if run.status == "queued" else None
-    return RunPublic(**summary(run, no_worker).model_dump(), history=history)
+    return RunPublic(**summary(run, caller, no_worker).model_dump(), history=history)
 
 
 def valid_name(name: str) -> str:
@@ -131,10 +141,12 @@ def valid_name(name: str) -> str:
     return text
 
 
-@router.patch("/train/{run_id}", response_model=RunSummary, responses=error_responses(404, 422))
-def rename_run(req: RunRename, run: ExistingRun, service: Service) -> RunSummary:
-    """Rename a run; the answer is the run as listed."""
-    return summary(service.rename(run.id, valid_name(req.name)))
+@router.patch(
+    "/train/{run_id}", response_model=RunSummary, responses=error_responses(403, 404, 410, 422)
+)
+def rename_run(req: RunRename, run: ExistingRun, service: Service, caller: CallerDep) -> RunSummary:
+    """Rename a run (its owner or the operator only); the answer is the run as listed."""
+    return summary(service.rename(run.id, valid_name(req.name), caller), caller)
 
 
 async def stream_start(
@@ -191,11 +203,11 @@ async def run_events(
     "/train/{run_id}",
     status_code=202,
     response_model=CancelAccepted,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(403, 404, 409, 410, 422),
 )
-def cancel_run(run: ExistingRun, service: Service) -> CancelAccepted:
-    """Cancel a queued or running run; its stream ends with done/cancelled."""
-    current, requested = service.cancel(run.id)
+def cancel_run(run: ExistingRun, service: Service, caller: CallerDep) -> CancelAccepted:
+    """Cancel a queued or running run (its owner or the operator only); its stream ends."""
+    current, requested = service.cancel(run.id, caller)
     status = cast(RunStatus, current.status)
     return CancelAccepted(id=current.id, status=status, cancel_requested=requested)
 
@@ -203,22 +215,36 @@ def cancel_run(run: ExistingRun, service: Service) -> CancelAccepted:
 @router.get("/runs", response_model=RunList, responses=error_responses(422))
 def list_runs(
     service: Service,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Runs to list.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9, description="Runs to skip.")] = 0,
+    mine: Annotated[bool, Query(description="Only the asking client's runs.")] = False,
 ) -> RunList:
-    """Runs, newest first, with status and final accuracies."""
-    runs = service.store.list_runs(limit, offset)
+    """Runs, newest first, with status, final accuracies and whether each is the caller's."""
+    if mine and caller.token_hash is None:
+        return RunList(runs=[])
+    owner = caller.token_hash if mine else None
+    runs = service.store.list_runs(limit, offset, owner_hash=owner)
     no_worker = no_worker_message(service) if any(r.status == "queued" for r in runs) else None
-    return RunList(runs=[summary(r, no_worker) for r in runs])
+    return RunList(runs=[summary(r, caller, no_worker) for r in runs])
+
+
+@router.delete("/runs/{run_id}", status_code=204, responses=error_responses(403, 404, 422))
+def delete_run(run_id: str, service: Service, caller: CallerDep) -> Response:
+    """Remove a run with its events and weights (its owner or the operator only)."""
+    service.remove(run_id, caller)
+    return Response(status_code=204)
 
 
 @router.get(
     "/train/{run_id}/history.json", response_model=RunPublic, responses=error_responses(404, 422)
 )
-def history_json(run: ExistingRun, service: Service, response: Response) -> RunPublic:
+def history_json(
+    run: ExistingRun, service: Service, response: Response, caller: CallerDep
+) -> RunPublic:
     """The run and its history as a JSON download."""
     response.headers["Content-Disposition"] = f'attachment; filename="run-{run.id}.json"'
-    return get_run(run, service)
+    return get_run(run, service, caller)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.errors import error_response
+from app.owners import new_token, presented_token, set_owner_cookie
 from engine.optimizers import OPTIMIZERS
 
 log = logging.getLogger("backprop_lab")
@@ -62,7 +63,12 @@ def index(request: Request) -> Response:
     if missing:
         items = "".join(f"<li><code>{VENDOR_FILES[name]}</code></li>" for name in missing)
         return HTMLResponse(MISSING_PAGE.format(items=items), status_code=503)
-    return templates.TemplateResponse(request, "index.html", page_context())
+    page = templates.TemplateResponse(request, "index.html", page_context())
+    if presented_token(request.headers) is None:
+        # The browser's owner token from its first visit: its quotas are its own from then on
+        # (not its address's, which a whole classroom may share).
+        set_owner_cookie(page, request, new_token())
+    return page
 
 
 @router.get("/vendor/{name:path}")

@@ -111,6 +111,8 @@
  * @property {number | null} [queue_position] a queued run: how many queued runs are ahead of it
  *   (0: it starts as soon as a worker is free); null otherwise
  * @property {boolean} [no_worker] a queued run: no worker has taken or beaten for a run lately
+ * @property {boolean} [mine] the asking browser started it (its owner cookie)
+ * @property {string | null} [removed] why its log and weights were removed (to free space)
  */
 
 /** @typedef {RunSummary & {history: {loss: (number | null)[], epochs: EpochPoint[]}}} Run GET /train/{id} */
@@ -256,7 +258,7 @@ export const api = {
   datasets: () => request("GET", "/datasets"),
   /** @returns {Promise<Record<string, number>>} */
   limits: () => request("GET", "/limits"),
-  /** @param {TrainConfig} config @returns {Promise<{id: string, status: RunStatus, events: string}>} */
+  /** @param {TrainConfig} config @returns {Promise<{id: string, status: RunStatus, events: string, owner_token: string}>} */
   train: (config) => request("POST", "/train", config),
   /** @param {string} id @returns {Promise<Run>} */
   run: (id) => request("GET", `/train/${enc(id)}`),
@@ -264,8 +266,10 @@ export const api = {
   rename: (id, name) => request("PATCH", `/train/${enc(id)}`, { name }),
   /** @param {string} id @returns {Promise<unknown>} */
   cancel: (id) => request("DELETE", `/train/${enc(id)}`),
-  /** @returns {Promise<{runs: RunSummary[]}>} */
-  runs: () => request("GET", "/runs"),
+  /** @param {boolean} [mine] only the asking browser's @returns {Promise<{runs: RunSummary[]}>} */
+  runs: (mine = false) => request("GET", mine ? "/runs?mine=1" : "/runs"),
+  /** @param {string} id @returns {Promise<null>} 204: the run, its events and weights are gone */
+  deleteRun: (id) => request("DELETE", `/runs/${enc(id)}`),
   /** @param {string} id @param {number[][]} image @returns {Promise<Prediction>} */
   predict: (id, image) => request("POST", `/runs/${enc(id)}/predict`, { image }),
   /** @param {string} id @returns {Promise<Weights>} */

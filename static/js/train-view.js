@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { AccuracyChart, LossChart } from "./charts.js";
 import { t } from "./i18n.js";
 import { bindPad, drawGray, drawWeights, toMnist } from "./pad.js";
+import { bindMineFilter, deleteRun, onlyMine, ownerMarks, runErrorText } from "./run-owner.js";
 import { RunStream } from "./run-stream.js";
 import { fmt } from "./tensor.js";
 import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js";
@@ -40,6 +41,7 @@ import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js"
  * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET /train/{id})
  * @property {boolean} [noWorker] while queued: the lab has no live worker to take it (GET /train/{id})
  * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
+ * @property {boolean} [mine] the reader started it: only then may the page rename, stop or delete it
  */
 
 /** @type {RunStatus[]} */
@@ -103,6 +105,7 @@ export class TrainView {
 
   async init() {
     this.bindForm();
+    bindMineFilter(() => this.loadRuns());
     this.bindInsights();
     const [datasets, limits] = await Promise.allSettled([api.datasets(), api.limits()]);
     this.datasets = datasets.status === "fulfilled" ? datasets.value.datasets : [];
@@ -263,7 +266,7 @@ export class TrainView {
       await this.open(accepted.id, config);
     } catch (err) {
       const error = /** @type {import("./api.js").ApiError} */ (err);
-      this.showFormErrors([error.message]);
+      this.showFormErrors([runErrorText(error)]);
       const field = error.details && error.details.field;
       const entry = FIELDS.find((f) => f[0] === field);
       if (entry) $(entry[1]).setAttribute("aria-invalid", "true");
@@ -294,7 +297,7 @@ export class TrainView {
       try {
         await api.cancel(this.current.id);
       } catch (err) {
-        toast(/** @type {Error} */ (err).message);
+        toast(runErrorText(err));
       }
     });
     const smooth = $("t-smooth", HTMLInputElement);
@@ -307,6 +310,7 @@ export class TrainView {
   updateButtons() {
     const active = Boolean(this.current && ACTIVE.includes(this.current.status));
     $("t-stop", HTMLButtonElement).disabled = !active;
+    $("t-stop").hidden = Boolean(this.current && !this.current.mine); // only the owner stops it
     $("t-start", HTMLButtonElement).disabled = false;
     $("t-again", HTMLButtonElement).disabled = !(this.current && this.current.config.iterations);
   }
@@ -349,7 +353,7 @@ export class TrainView {
         this.renderRun();
         await this.loadRuns();
       } catch (err) {
-        $("run-rename-error").textContent = /** @type {Error} */ (err).message;
+        $("run-rename-error").textContent = runErrorText(err);
       }
     });
   }
@@ -359,7 +363,7 @@ export class TrainView {
   async loadRuns() {
     let runs;
     try {
-      runs = (await api.runs()).runs;
+      runs = (await api.runs(onlyMine())).runs;
     } catch (err) {
       toast(/** @type {Error} */ (err).message);
       return;
@@ -405,7 +409,7 @@ export class TrainView {
         h("td", {}, h("button", {
           type: "button", className: "link", text: this.runLabel(run), "aria-current": open ? "true" : "false",
           onclick: () => this.open(run.id),
-        })),
+        }), ...ownerMarks(run, this.runLabel(run), (r) => this.deleteListed(r))),
         h("td", { className: `status-${run.status}`, text: t(`status.${run.status}`) },
           run.warning ? h("span", { className: "warn-mark", text: "⚠", title: t("train.divergedShort"), "aria-label": t("train.divergedShort") }) : null,
           run.status === "queued" && typeof run.queue_position === "number"
@@ -414,6 +418,24 @@ export class TrainView {
       );
       body.append(tr);
     });
+  }
+
+  /**
+   * Delete one of the reader's runs (asked first); the open run closes if it was that one.
+   * @param {RunSummary} run
+   */
+  async deleteListed(run) {
+    if (!(await deleteRun(run, this.runLabel(run), toast))) return;
+    this.overlay.delete(run.id);
+    if (this.current && this.current.id === run.id) {
+      this.closeStream();
+      this.current = null;
+      $("run-title").textContent = t("train.noRun");
+      $("run-rename").hidden = true;
+      $("run-config").textContent = "";
+      this.renderRun();
+    }
+    await this.loadRuns();
   }
 
   /**
@@ -523,7 +545,7 @@ export class TrainView {
     try {
       record = await api.run(id);
     } catch (err) {
-      toast(/** @type {Error} */ (err).message);
+      toast(runErrorText(err), 6000);
     }
     if (this.current !== run) return;
     if (record) {
@@ -532,6 +554,7 @@ export class TrainView {
       run.name = record.name || run.name;
       run.named = Boolean(record.named);
       run.hasWeights = Boolean(record.has_weights);
+      run.mine = Boolean(record.mine);
       run.queuePosition = record.status === "queued" ? record.queue_position ?? null : null;
       run.noWorker = record.status === "queued" && Boolean(record.no_worker);
       if (!ACTIVE.includes(record.status)) {
@@ -710,7 +733,7 @@ export class TrainView {
       const c = run.config;
       $("run-title").textContent = this.runLabel(run);
       $("run-title").title = t("train.runId", { id: run.id });
-      if ($("run-rename-form").hidden) $("run-rename").hidden = false;
+      if ($("run-rename-form").hidden) $("run-rename").hidden = !run.mine;
       const dataset = this.datasets.find((d) => d.name === c.dataset);
       const option = [...$("t-optimizer", HTMLSelectElement).options].find((o) => o.value === c.optimizer);
       $("run-config").textContent = t("train.configLine", {

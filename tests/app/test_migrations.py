@@ -12,7 +12,7 @@ import numpy as np
 
 from app.db import head_revision
 from tests.app.sse_client import stream
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 #: The schema of backprop-lab.sqlite3 as the version before migrations made it (fbce3f5).
 SCHEMA_BEFORE_MIGRATIONS = """
@@ -119,6 +119,12 @@ def test_a_file_from_before_migrations_upgrades_in_place(tmp_path: Path, digits:
         assert [e.event for e in stream(server.url, "old")] == ["running", "progress", "done"]
         blank = {"image": [[0.0] * 28 for _ in range(28)]}
         assert httpx.post(f"{server.url}/runs/old/predict", json=blank).status_code == 200
+        # a run from before owners has none: nobody but the operator changes it
+        assert old["mine"] is False
+        r = httpx.patch(f"{server.url}/train/old", json={"name": "taken"})
+        assert r.status_code == 403 and "BACKPROP_LAB_ADMIN_TOKEN" in r.text
+        r = httpx.patch(f"{server.url}/train/old", json={"name": "kept name"}, headers=OPERATOR)
+        assert r.status_code == 200
         # the run the old server left running is closed, after its own log
         cut = stream(server.url, "cut")
         assert [(e.id, e.event) for e in cut] == [(1, "running"), (2, "done")]
@@ -134,6 +140,13 @@ def test_a_file_from_before_migrations_upgrades_in_place(tmp_path: Path, digits:
         columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
         assert {"attempt", "heartbeat_at", "worker", "cancel_requested"} <= columns
         assert db.execute("SELECT attempt FROM runs WHERE id = 'old'").fetchone() == (1,)
+        # what the old run stored was measured: its events' text and its weights' bytes
+        measured = db.execute(
+            "SELECT (SELECT SUM(LENGTH(data)) FROM events WHERE run_id = 'old') + "
+            "(SELECT LENGTH(npz) FROM weights WHERE run_id = 'old')"
+        ).fetchone()[0]
+        row = db.execute("SELECT stored_bytes, owner_hash FROM runs WHERE id = 'old'").fetchone()
+        assert row == (measured, None) and measured > 0
         without_rowid = db.execute("SELECT sql FROM sqlite_master WHERE name = 'events'")
         assert "WITHOUT ROWID" in without_rowid.fetchone()[0]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.app.sse_client import stream, wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_predict_before_done_is_409(server: Server) -> None:
         assert err["code"] == "run_not_finished"
         assert run_id in err["message"]
     finally:
-        httpx.delete(f"{server.url}/train/{run_id}")
+        httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     run = wait_status(server.url, run_id, {"cancelled"})
     r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
     # A run cancelled before its first iteration has nothing to predict with.
@@ -67,7 +67,7 @@ def test_a_cancelled_run_that_trained_keeps_its_weights(server: Server) -> None:
     run_id = httpx.post(f"{server.url}/train", json={"iterations": 100_000}).json()["id"]
     # Wait until it has trained: the first two events are `running` and a `progress`.
     assert [e.event for e in stream(server.url, run_id, limit=2)] == ["running", "progress"]
-    httpx.delete(f"{server.url}/train/{run_id}")
+    httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     run = wait_status(server.url, run_id, {"cancelled"})
     assert run["has_weights"] is True
     r = httpx.post(f"{server.url}/runs/{run_id}/predict", json={"image": [[0.0] * 28] * 28})
@@ -83,7 +83,9 @@ def test_runs_have_names_from_their_settings_and_can_be_renamed(
 ) -> None:
     run = httpx.get(f"{server.url}/train/{trained}").json()
     assert run["name"] == "SGD lr 0.1 · 50 hidden · 1,200 it." and run["named"] is False
-    r = httpx.patch(f"{server.url}/train/{trained}", json={"name": "  My first net  "})
+    r = httpx.patch(
+        f"{server.url}/train/{trained}", json={"name": "  My first net  "}, headers=OPERATOR
+    )
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "My first net" and r.json()["named"] is True
     assert httpx.get(f"{server.url}/train/{trained}").json()["name"] == "My first net"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.app.sse_client import wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_a_client_that_leaves_frees_its_stream_slot_at_once(server: Server) -> N
         second.close()
     finally:
         for run_id in (b, a):
-            httpx.delete(f"{server.url}/train/{run_id}")
+            httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"
 
 
@@ -89,5 +89,5 @@ def test_streams_asked_for_at_once_are_admitted_up_to_the_limit(server: Server) 
         assert statuses == [200, 200] + [409] * 18
     finally:
         for run_id in (b, a):
-            httpx.delete(f"{server.url}/train/{run_id}")
+            httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"

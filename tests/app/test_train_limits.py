@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.app.sse_client import iter_events, stream, wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +82,13 @@ def test_active_run_limit_then_queued_run_starts_when_the_worker_frees(server: S
     assert wait_status(server.url, a, {"running"})["status"] == "running"
     assert httpx.get(f"{server.url}/train/{b}").json()["status"] == "queued"
     r = httpx.post(f"{server.url}/train", json={"iterations": 10})
-    assert r.status_code == 409
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) > 0
     err = r.json()["error"]
-    assert err["code"] == "too_many_runs"
-    assert err["details"] == {"field": "active_runs", "limit": 2}
-    assert httpx.delete(f"{server.url}/train/{a}").status_code == 202
+    assert err["code"] == "lab_full"
+    assert "the lab's limit" in err["message"] and "not this server's" in err["message"]
+    assert err["details"] == {"field": "active_runs", "limit": 2, "retry_after": 30}
+    assert httpx.delete(f"{server.url}/train/{a}", headers=OPERATOR).status_code == 202
     events = stream(server.url, b)
     assert events[-1].data["status"] == "completed"
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"
@@ -96,7 +98,7 @@ def test_cancel_a_queued_run(server: Server) -> None:
     a = httpx.post(f"{server.url}/train", json={"iterations": 50000}).json()["id"]
     b = httpx.post(f"{server.url}/train", json={"iterations": 50000}).json()["id"]
     assert httpx.get(f"{server.url}/train/{b}").json()["status"] == "queued"
-    r = httpx.delete(f"{server.url}/train/{b}")
+    r = httpx.delete(f"{server.url}/train/{b}", headers=OPERATOR)
     assert r.status_code == 202
     events = stream(server.url, b)
     assert [e.event for e in events] == ["done"]
@@ -105,7 +107,7 @@ def test_cancel_a_queued_run(server: Server) -> None:
     run_b = httpx.get(f"{server.url}/train/{b}").json()
     assert run_b["status"] == "cancelled"
     assert run_b["message"] == events[0].data["message"]
-    httpx.delete(f"{server.url}/train/{a}")
+    httpx.delete(f"{server.url}/train/{a}", headers=OPERATOR)
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"
 
 
@@ -127,7 +129,7 @@ def test_event_streams_per_run_are_limited(server: Server) -> None:
             assert err["code"] == "too_many_subscribers"
             assert err["details"] == {"field": "subscribers", "limit": 2}
     finally:
-        httpx.delete(f"{server.url}/train/{run_id}")
+        httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert wait_status(server.url, run_id, {"cancelled"})["status"] == "cancelled"
     assert stream(server.url, run_id)[-1].event == "done"
 
@@ -141,5 +143,5 @@ def test_a_quiet_stream_sends_keep_alive_pings(server: Server) -> None:
             assert next(lines) == ": ping"  # b is queued behind a: nothing to say yet
     finally:
         for run_id in (b, a):
-            httpx.delete(f"{server.url}/train/{run_id}")
+            httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert wait_status(server.url, a, {"cancelled"})["status"] == "cancelled"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.app.sse_client import Event, stream, wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_cancel_a_running_run(server: Server) -> None:
     head = stream(server.url, run_id, limit=2)
     assert [e.event for e in head] == ["running", "progress"]
     assert httpx.get(f"{server.url}/train/{run_id}").json()["status"] == "running"
-    r = httpx.delete(f"{server.url}/train/{run_id}")
+    r = httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert r.status_code == 202, r.text
     assert r.json()["cancel_requested"] is True
     rest = stream(server.url, run_id, last_event_id=head[-1].id)
@@ -151,7 +151,7 @@ def test_cancel_a_running_run(server: Server) -> None:
     assert run["message"] == rest[-1].data["message"]
     assert 0 < run["iterations"] < 100_000
     assert len(run["history"]["loss"]) == run["iterations"]
-    again = httpx.delete(f"{server.url}/train/{run_id}")
+    again = httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "run_finished"
 

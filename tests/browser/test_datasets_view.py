@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import Lab
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 
 def test_the_menus_offer_only_what_the_server_accepts(
@@ -69,4 +69,4 @@ def test_a_download_shows_progress_and_a_failure_names_a_menu_choice(
         assert "--dataset" not in (page.locator("#run-config").text_content() or "")
     finally:
         run_id = page.locator("#view-train").get_attribute("data-run-id")
-        httpx.delete(f"{ui_server.url}/train/{run_id}")
+        httpx.delete(f"{ui_server.url}/train/{run_id}", headers=OPERATOR)

@@ -20,10 +20,13 @@ from app.store import NewEvent, RunStore
 from tests.browser.conftest import Lab, lab_on
 from tests.browser.test_train_runs import run_id, run_link
 from tests.browser.test_train_view import wait_status
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 #: Iterations of the run that keeps the only worker busy (cancelled long before it ends).
 LONG = 100_000
+#: The learner's owner token: runs start with it, and the pages carry it as their cookie, so
+#: the page may stop them as its own.
+OWNER = "queue-test-learner-token-0123456789abcdef"
 ACTIVE = ("queued", "running")
 
 
@@ -45,7 +48,7 @@ class Runs:
 
     def start(self, iterations: int, **config: Any) -> str:
         body = {"iterations": iterations, "batch_size": 100, "seed": 0, **config}
-        r = httpx.post(f"{self.url}/train", json=body)
+        r = httpx.post(f"{self.url}/train", json=body, headers={"Authorization": f"Bearer {OWNER}"})
         assert r.status_code == 202, r.text
         self.ids.append(r.json()["id"])
         return self.ids[-1]
@@ -54,7 +57,7 @@ class Runs:
         return dict(httpx.get(f"{self.url}/train/{rid}").json())
 
     def cancel(self, rid: str) -> None:
-        assert httpx.delete(f"{self.url}/train/{rid}").status_code == 202
+        assert httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR).status_code == 202
 
     def wait(self, rid: str, status: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -65,7 +68,7 @@ class Runs:
     def cancel_all(self) -> None:
         for rid in self.ids:
             if self.get(rid)["status"] in ACTIVE:
-                httpx.delete(f"{self.url}/train/{rid}")
+                httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR)
         for rid in self.ids:
             deadline = time.monotonic() + 30
             while self.get(rid)["status"] in ACTIVE and time.monotonic() < deadline:
@@ -87,7 +90,10 @@ def open_lab(browser: Browser, one_worker: Server, runs: Runs) -> Iterator[Calla
 
         def make(width: int = 1280, height: int = 800, touch: bool = False) -> Lab:
             viewport: ViewportSize = {"width": width, "height": height}
-            return stack.enter_context(lab_on(browser, one_worker.url, viewport, touch))
+            lab = stack.enter_context(lab_on(browser, one_worker.url, viewport, touch))
+            cookie = {"name": "backprop_lab_owner", "value": OWNER, "url": one_worker.url}
+            lab.page.context.add_cookies([cookie])  # type: ignore[list-item]
+            return lab
 
         yield make
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.routers import ui
-from tests.conftest import Server
+from tests.conftest import OPERATOR, Server
 
 
 def test_page_and_vendor_files_are_served(ui_server: Server) -> None:
@@ -82,6 +82,6 @@ def test_limits_and_insights_of_unknown_or_unfinished_runs(ui_server: Server) ->
         assert r.status_code == 409
         assert "completed" in r.json()["error"]["message"]
     finally:
-        httpx.delete(f"{ui_server.url}/train/{run}")
+        httpx.delete(f"{ui_server.url}/train/{run}", headers=OPERATOR)
     r = httpx.get(f"{ui_server.url}/runs/{run}/misclassified", params={"limit": 0})
     assert r.status_code == 422

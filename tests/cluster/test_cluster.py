@@ -18,7 +18,7 @@ import httpx
 
 from tests.app.sse_client import Event, iter_events, read_until, stream
 from tests.cluster.conftest import Cluster
-from tests.conftest import Server
+from tests.conftest import OPERATOR, Server
 
 
 def start(server: Server, **config: Any) -> str:
@@ -103,13 +103,13 @@ def test_queued_and_running_runs_are_cancelled_through_another_server(cluster: C
     assert [get(b, q)["queue_position"] for q in queued] == [0, 1, 2]
     assert get(b, busy)["queue_position"] is None
     # a queued run: cancelled at once, and it never starts
-    r = httpx.delete(f"{b.url}/train/{queued[0]}")
+    r = httpx.delete(f"{b.url}/train/{queued[0]}", headers=OPERATOR)
     assert r.status_code == 202 and r.json()["status"] == "cancelled"
     assert [get(a, q)["queue_position"] for q in queued[1:]] == [0, 1]
     # a running run: its worker stops within a second
     seen = stream(a.url, busy, limit=3)
     t0 = time.monotonic()
-    assert httpx.delete(f"{b.url}/train/{busy}").status_code == 202
+    assert httpx.delete(f"{b.url}/train/{busy}", headers=OPERATOR).status_code == 202
     tail = stream(a.url, busy, last_event_id=seen[-1].id)
     assert tail[-1].data["status"] == "cancelled"
     assert time.monotonic() - t0 < 1.0
@@ -118,7 +118,7 @@ def test_queued_and_running_runs_are_cancelled_through_another_server(cluster: C
     log = stream(b.url, queued[0])
     assert [e.event for e in log] == ["done"] and log[0].data["status"] == "cancelled"
     for q in queued[1:]:
-        httpx.delete(f"{a.url}/train/{q}")
+        httpx.delete(f"{a.url}/train/{q}", headers=OPERATOR)
     wait_for(lambda: all(get(a, q)["status"] == "cancelled" for q in queued), "all cancelled", 5)
 
 
@@ -192,7 +192,7 @@ def test_a_silent_worker_machine_interrupts_its_run_keeping_its_record(
     a.kill()
     a2 = cluster.server()
     assert get(a2, other)["status"] == "running"
-    httpx.delete(f"{a2.url}/train/{other}")
+    httpx.delete(f"{a2.url}/train/{other}", headers=OPERATOR)
 
 
 def test_killing_one_api_server_leaves_the_other_streaming(cluster: Cluster) -> None:
@@ -329,7 +329,7 @@ def test_runs_queued_in_a_redis_that_lost_its_data_are_sent_again(cluster: Clust
     queued = start(a, iterations=300)
     cluster.redis.lose_data()
     wait_for(lambda: httpx.get(f"{a.url}/readyz").status_code == 200, "A sees Redis", 30)
-    httpx.delete(f"{a.url}/train/{busy}")
+    httpx.delete(f"{a.url}/train/{busy}", headers=OPERATOR)
     t0 = time.monotonic()
     log = stream(a.url, queued)
     assert log[-1].data["status"] == "completed"
