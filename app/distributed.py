@@ -273,6 +273,12 @@ def _train_task(task: Any, run_id: str) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         run = store.get_run(run_id)
+        # NOTE: a run is sent inside the transaction that creates it: its row may show a
+        # moment after its message arrives (or never, if that transaction failed).
+        deadline = time.monotonic() + 5
+        while run is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            run = store.get_run(run_id)
         attempt = claim(store, run, worker, settings)
     except Exception as e:
         if is_disconnect(e):
@@ -452,7 +458,7 @@ class QueueWatch:
             return []
         held = self.held()
         missing = {r for r in queued if not any(r.encode() in m for m in held)}
-        again = sorted(missing & self._missing)
+        again = [r for r in queued if r in missing & self._missing]  # oldest first
         for run_id in again:
             log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
             self.executor.submit(run_id, {})

@@ -281,28 +281,36 @@ class RunService:
         self.require_broker()
         s = self.settings
         token, owner = caller.owner()
-        config = req.model_dump()
+        run_id, config = secrets.token_hex(8), req.model_dump()
+        # NOTE: with Celery the run is sent inside its admission (see RunStore.create_run), so
+        # the broker's order is the order of creation that queue_position counts by.
+        send = (lambda: self.executor.submit(run_id, config)) if self.celery else None
         try:
             run = self.store.create_run(
-                secrets.token_hex(8),
+                run_id,
                 config,
                 max_active=s.max_active_runs,
                 owner=owner,
                 max_per_client=s.max_active_runs_per_client,
                 budget=run_budget(s, config),
+                then=send,
             )
         except (ClientQuotaFull, StorageFull) as e:
             raise refusal(s, e) from e
+        except Exception as e:
+            if send is None or is_disconnect(e):
+                raise
+            raise broker_unavailable(s.broker_url, e) from e
         finally:
             self._forget_removed()
         if run is None:
             raise lab_full(s.max_active_runs)
+        if send is not None:
+            return run, token
         try:
-            self.executor.submit(run.id, req.model_dump())
-        except Exception as e:
+            self.executor.submit(run.id, config)
+        except Exception:
             self.store.delete_run(run.id)  # never accepted: it leaves no trace
-            if self.celery:
-                raise broker_unavailable(self.settings.broker_url, e) from e
             raise
         return run, token
 

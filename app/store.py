@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,6 +302,7 @@ class RunStore:
         owner: Owner | None = None,
         max_per_client: int | None = None,
         budget: Budget | None = None,
+        then: Callable[[], None] | None = None,
     ) -> RunRecord | None:
         """Insert a queued run; None if ``max_active`` runs are already queued or running.
 
@@ -311,6 +312,9 @@ class RunStore:
         Raises ``ClientQuotaFull`` past ``max_per_client`` runs of the owner's client, and,
         with a ``budget``, removes the client's oldest finished runs until the new run fits
         (``StorageFull`` if it cannot, and then nothing is removed).
+        ``then`` (sending the run to the broker) runs inside that transaction: runs reach the
+        broker in the order of their creation, which is the order ``queue_position`` tells; if
+        it raises, nothing is recorded.
         """
         with self._writing() as db:
             if self.postgres:
@@ -346,6 +350,8 @@ class RunStore:
                     client=owner.client if owner else None,
                 )
             )
+            if then is not None:
+                then()
         return self.get_run(run_id)
 
     def _make_room(self, db: Connection, budget: Budget, owner: Owner | None) -> None:

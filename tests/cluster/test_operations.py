@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,20 @@ def test_a_worker_or_celery_server_without_the_lab_dataset_refuses_to_start(
     out = server.stdout + server.stderr
     assert server.returncode != 0 and "MNIST" in out and str(empty) in out
     assert "Traceback" not in out
+
+
+def test_runs_start_in_the_order_their_queue_positions_told(cluster: Cluster) -> None:
+    """A burst of 30 runs through two servers at once: the worker starts them in queue order."""
+    cluster.worker(concurrency=1)
+    a, b = cluster.server(), cluster.server()
+    busy = start(a, iterations=100_000)
+    wait_for(lambda: get(a, busy)["status"] == "running", "the worker is busy")
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: start((a, b)[i % 2], iterations=20), range(30)))
+    told = {r: get(b, r)["queue_position"] for r in ids}
+    assert sorted(told.values()) == list(range(30))
+    assert httpx.delete(f"{a.url}/train/{busy}").status_code == 202
+    for r in ids:
+        assert stream(a.url, r)[-1].data["status"] == "completed"
+    started = sorted(ids, key=lambda r: get(a, r)["started_at"])
+    assert started == sorted(ids, key=lambda r: told[r])  # no inversion
