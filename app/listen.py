@@ -86,6 +86,7 @@ class LogListener:
     def _read(self, announced: dict[str, tuple[int, int]]) -> None:
         watched = self.watched()
         written: Written = {}
+        gone: set[str] = set()
         unwatched = set(announced) - watched
         if unwatched:
             # NOTE: nobody here streams these runs now, so their events are not read; what
@@ -104,5 +105,13 @@ class LogListener:
             if new:
                 written[run_id] = new
                 self._delivered[run_id] = new[-1].seq
+            else:
+                # NOTE: announced events are committed with their announcement, so none
+                # there means the run was deleted: its streams wake, read the log and end.
+                gone.add(run_id)
+        if gone:
+            for run_id in gone:
+                self._delivered.pop(run_id, None)
+            self.forget(gone)
         if written:
             self.deliver(written)

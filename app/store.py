@@ -404,6 +404,12 @@ class RunStore:
         with self._writing() as db:
             self._purge(db, run_id)
             gone = db.execute(runs.delete().where(runs.c.id == run_id)).rowcount
+            if self.postgres:
+                # Every server's streams of the run learn it is gone (see listen.py).
+                db.execute(
+                    sa.text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": CHANNEL, "payload": f"{run_id} 1 {2**62}"},
+                )
         if not self.postgres:
             with self._write_lock:
                 raw = self.engine.raw_connection()

@@ -43,7 +43,7 @@ export function ownerMarks(run, label, onDelete) {
   if (run.removed) marks.push(h("span", { className: "removed-mark", text: t("owner.removedShort"), title: t("owner.removed") }));
   if (run.mine) {
     marks.push(h("button", {
-      type: "button", className: "icon-button run-delete", text: "🗑", title: t("owner.delete"),
+      type: "button", className: "run-delete small", text: t("owner.delete"), title: t("owner.delete"),
       "aria-label": t("owner.deleteRun", { run: label }),
       onclick: () => onDelete(run),
     }));

@@ -70,6 +70,8 @@ def test_mine_and_not_mine_delete_by_keyboard_and_a_429_in_chinese_on_a_phone(
             error = page.locator("#t-form-error")
             expect(error).to_contain_text("你已有 1 个运行在排队或训练")
             expect(error).to_contain_text("秒后重试")
+            page.locator("#runs-table").scroll_into_view_if_needed()
+            lab.screenshot("runs-mine-phone-zh")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
             # Their run opened: no Rename, no Stop.
             page.tap(run_link(page, theirs))

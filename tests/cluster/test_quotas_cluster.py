@@ -5,8 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from tests.app.sse_client import stream
+from tests.app.sse_client import iter_events, stream
 from tests.cluster.conftest import Cluster
 from tests.conftest import OPERATOR
 
@@ -68,3 +69,23 @@ def test_a_celery_worker_stops_a_run_at_the_wall_clock_limit(cluster: Cluster) -
     assert "3 s" in done.data["message"] and "BACKPROP_LAB_MAX_RUN_SECONDS" in done.data["message"]
     run = httpx.get(f"{a.url}/train/{r.json()['id']}", timeout=30).json()
     assert run["has_weights"] is True and 0 < run["iterations"] < 100000
+
+
+@pytest.mark.timeout(180)
+def test_a_run_deleted_through_one_server_ends_its_streams_on_the_other(cluster: Cluster) -> None:
+    cluster.worker()
+    a, b = cluster.server(), cluster.server()
+    r = httpx.post(f"{a.url}/train", json={"iterations": 100000}, timeout=30)
+    run_id, token = r.json()["id"], r.json()["owner_token"]
+    seen: list[str] = []
+    with httpx.stream("GET", f"{b.url}/train/{run_id}/events", timeout=30) as events:
+        for ev in iter_events(events):
+            seen.append(ev.event)
+            if len(seen) == 3:  # it trains, and B has streamed its events
+                deleted = httpx.delete(
+                    f"{a.url}/runs/{run_id}", headers={"Authorization": f"Bearer {token}"}
+                )
+                assert deleted.status_code == 204
+    # The stream on B ended (it did not wait for pings forever), and the run is gone everywhere.
+    assert seen[0] == "running"
+    assert httpx.get(f"{b.url}/train/{run_id}").status_code == 404
