@@ -10,10 +10,12 @@ finished and is dropped.
 
 Liveness comes from heartbeats in the log, never from server restarts: the
 worker beats for its run; a server that sees no beat for ``heartbeat_timeout``
-marks the run ``interrupted``. A worker process killed mid-run makes Celery put
-the task back (``acks_late``, ``reject_on_worker_lost``); the next worker sees
-the beat stopped, and starts attempt 2 from the beginning, or, past
-``run_attempts``, ends the run ``failed`` saying a worker was lost.
+marks the run ``interrupted``. A worker process killed mid-run is seen by its
+worker's main process, which sends the run again at the front of the queue
+(``retry_lost``: Redis priorities, ahead of every run still waiting, so it comes
+back long before the servers' timeout); the next worker sees the beat stopped,
+and starts attempt 2 from the beginning, or, past ``run_attempts``, ends the run
+``failed`` saying a worker was lost.
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ log = logging.getLogger("backprop_lab.distributed")
 
 TASK = "backprop_lab.train"
 
+#: Redis priorities (kombu: 0 is taken first): a run whose attempt was lost, or that the
+#: broker lost, goes ahead of every new run; new runs keep their order of creation.
+FRONT, NEW = 0, 9
+#: The Redis lists that hold one queue's messages, by priority (kombu's naming).
+PRIORITY_SEP = "\x06\x16"
+
+
+def broker_lists(queue: str) -> list[str]:
+    """The Redis lists of a queue, taken first to last (front runs, then new ones)."""
+    return [queue, f"{queue}{PRIORITY_SEP}{NEW}"]
+
 
 class RunFailed(Exception):
     """Raised by the task after a run's failure is recorded, so Celery logs the task failed."""
@@ -55,12 +68,20 @@ def make_celery(settings: Settings) -> Any:
         # NOTE: a run is acknowledged when it ends, and put back if its worker process dies,
         # so a killed worker's run is not lost; the database drops duplicate deliveries.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # NOTE: not Celery's requeue on a lost process (kombu puts it at the back of the list,
+        # behind every waiting run, and it came back after the timeout): ``retry_lost``.
+        task_reject_on_worker_lost=False,
+        task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5},
+        broker_transport_options={
+            "visibility_timeout": 3600,
+            "socket_timeout": 5,
+            "priority_steps": [FRONT, NEW],
+            "sep": PRIORITY_SEP,
+        },
         task_publish_retry_policy={
             "max_retries": 2,
             "interval_start": 0,
@@ -73,6 +94,20 @@ def make_celery(settings: Settings) -> Any:
     )
     app.task(name=TASK, bind=True, max_retries=None)(_train_task)
     return app
+
+
+def retry_lost(app: Any, task_id: str, args: Any, queue: str | None) -> None:
+    """Send a run whose training process died at the front of its queue (in the worker)."""
+    run_id = str(args[0]) if args else task_id
+    try:
+        app.send_task(TASK, args=[run_id], queue=queue, task_id=run_id, priority=FRONT)
+        log.warning(
+            "run %s: its training process was lost; sent again ahead of the queue",
+            run_id,
+            extra={"run_id": run_id},
+        )
+    except Exception:
+        log.exception("run %s: its training process was lost and could not be sent again", run_id)
 
 
 def ping_broker(url: str, timeout: float = 1.0) -> None:
@@ -336,7 +371,13 @@ class CeleryExecutor:
 
     def submit(self, run_id: str, config: dict[str, Any]) -> None:
         """Put the run on the broker's queue."""
-        self.app.send_task(TASK, args=[run_id], queue=self.settings.queue, task_id=run_id)
+        self.send(run_id, NEW)
+
+    def send(self, run_id: str, priority: int) -> None:
+        """Put the run on the broker's queue with a priority (``FRONT`` or ``NEW``)."""
+        self.app.send_task(
+            TASK, args=[run_id], queue=self.settings.queue, task_id=run_id, priority=priority
+        )
 
     def cancel(self, run_id: str) -> bool:
         """Cancel: a queued run ends now; a running one's worker stops within a second."""
@@ -441,7 +482,9 @@ class QueueWatch:
         url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         try:
-            waiting: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            waiting: list[bytes] = []
+            for name in broker_lists(queue_name):
+                waiting += client.lrange(name, 0, -1)  # type: ignore[arg-type]
             unacked: list[bytes] = client.hvals("unacked")  # type: ignore[assignment]
         finally:
             client.close()
@@ -461,6 +504,6 @@ class QueueWatch:
         again = [r for r in queued if r in missing & self._missing]  # oldest first
         for run_id in again:
             log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
-            self.executor.submit(run_id, {})
+            self.executor.send(run_id, FRONT)  # it was queued before every newer run
         self._missing = missing - set(again)
         return again

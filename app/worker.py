@@ -30,10 +30,11 @@ log = logging.getLogger("backprop_lab.worker")
 
 def celery_app(settings: Settings) -> Any:
     """The Celery app, with each worker process prepared as it starts."""
+    from billiard.exceptions import WorkerLostError
     from celery.signals import setup_logging as celery_setup_logging
-    from celery.signals import task_postrun, task_prerun, worker_process_init
+    from celery.signals import task_failure, task_postrun, task_prerun, worker_process_init
 
-    from app.distributed import init_worker_process, make_celery
+    from app.distributed import init_worker_process, make_celery, retry_lost
 
     app = make_celery(settings)
 
@@ -48,6 +49,16 @@ def celery_app(settings: Settings) -> Any:
     @task_prerun.connect(weak=False)
     def _run_started(task_id: str = "", **_: Any) -> None:
         RUN_ID.set(task_id or None)  # a run's task id is its run id
+
+    @task_failure.connect(weak=False)
+    def _process_lost(
+        sender: Any = None, task_id: str = "", exception: Any = None, args: Any = None, **_: Any
+    ) -> None:
+        # NOTE: sent in this main process when a pool process dies mid-task (killed, out of
+        # memory); the task is acknowledged, and its run goes back at the front of its queue.
+        if isinstance(exception, WorkerLostError):
+            info = getattr(getattr(sender, "request", None), "delivery_info", None) or {}
+            retry_lost(app, task_id, args, info.get("routing_key") or settings.queue)
 
     @task_postrun.connect(weak=False)
     def _run_ended(**_: Any) -> None:
