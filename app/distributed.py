@@ -48,9 +48,43 @@ FRONT, NEW = 0, 9
 PRIORITY_SEP = "\x06\x16"
 
 
+#: Seconds a task may run past the run's own wall-clock limit before Celery stops it (soft)
+#: and kills its process (hard): the worker's own stop comes first, these only if it hangs.
+SOFT_GRACE, HARD_GRACE = 60, 120
+
+
 def broker_lists(queue: str) -> list[str]:
     """The Redis lists of a queue, taken first to last (front runs, then new ones)."""
     return [queue, f"{queue}{PRIORITY_SEP}{NEW}"]
+
+
+def queues(settings: Settings) -> dict[str, str]:
+    """The lab's two queues by kind: ``short`` runs and ``long`` ones (see ``route``)."""
+    return {"short": settings.queue, "long": f"{settings.queue}.long"}
+
+
+def cost(config: dict[str, Any]) -> int:
+    """A run's expected cost: iterations × batch size × hidden units (time grows with each)."""
+    return (
+        int(config.get("iterations", 0))
+        * int(config.get("batch_size", 0))
+        * int(config.get("hidden_size", 0))
+    )
+
+
+def run_kind(settings: Settings, config: dict[str, Any]) -> str:
+    """``long`` for a run from ``long_run_cost`` on, else ``short``."""
+    return "long" if cost(config) >= settings.long_run_cost else "short"
+
+
+def route(settings: Settings, config: dict[str, Any]) -> str:
+    """The queue a run goes to: the long one from ``long_run_cost`` on, else the short one."""
+    return queues(settings)[run_kind(settings, config)]
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds Redis waits for a taken run's acknowledgement: past the longest allowed run."""
+    return max(3600, settings.max_run_seconds + HARD_GRACE + 600)
 
 
 class RunFailed(Exception):
@@ -73,11 +107,13 @@ def make_celery(settings: Settings) -> Any:
         task_reject_on_worker_lost=False,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.max_run_seconds + SOFT_GRACE,
+        task_time_limit=settings.max_run_seconds + HARD_GRACE,
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         broker_transport_options={
-            "visibility_timeout": 3600,
+            "visibility_timeout": visibility_timeout(settings),
             "socket_timeout": 5,
             "priority_steps": [FRONT, NEW],
             "sep": PRIORITY_SEP,
@@ -371,13 +407,12 @@ class CeleryExecutor:
 
     def submit(self, run_id: str, config: dict[str, Any]) -> None:
         """Put the run on the broker's queue."""
-        self.send(run_id, NEW)
+        self.send(run_id, config, NEW)
 
-    def send(self, run_id: str, priority: int) -> None:
-        """Put the run on the broker's queue with a priority (``FRONT`` or ``NEW``)."""
-        self.app.send_task(
-            TASK, args=[run_id], queue=self.settings.queue, task_id=run_id, priority=priority
-        )
+    def send(self, run_id: str, config: dict[str, Any], priority: int) -> None:
+        """Put the run on its queue (by cost) with a priority (``FRONT`` or ``NEW``)."""
+        queue = route(self.settings, config)
+        self.app.send_task(TASK, args=[run_id], queue=queue, task_id=run_id, priority=priority)
 
     def cancel(self, run_id: str) -> bool:
         """Cancel: a queued run ends now; a running one's worker stops within a second."""
@@ -479,11 +514,12 @@ class QueueWatch:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""
         import redis
 
-        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        url = self.executor.settings.broker_url
+        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         try:
             waiting: list[bytes] = []
-            for name in broker_lists(queue_name):
+            for name in lists:
                 waiting += client.lrange(name, 0, -1)  # type: ignore[arg-type]
             unacked: list[bytes] = client.hvals("unacked")  # type: ignore[assignment]
         finally:
@@ -504,6 +540,8 @@ class QueueWatch:
         again = [r for r in queued if r in missing & self._missing]  # oldest first
         for run_id in again:
             log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
-            self.executor.send(run_id, FRONT)  # it was queued before every newer run
+            run = self.store.get_run(run_id)
+            if run is not None:  # it was queued before every newer run: at the front
+                self.executor.send(run_id, run.config, FRONT)
         self._missing = missing - set(again)
         return again

@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         # metrics into files there, and this process serves them all on one port.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="lab-metrics-"))
     from app.datasets import missing_dataset
+    from app.distributed import queues
+    from app.labsettings import WORKER, Disagree, agree
     from app.store import RunStore
 
     dataset = settings.lab_dataset() or "mnist"
@@ -92,7 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     outage = Outage(log, f"The database ({describe(settings.database())})")
     while True:
         try:
-            RunStore(settings.database()).close()  # reachable, and at the newest schema
+            store = RunStore(settings.database())  # reachable, and at the newest schema
+            try:
+                agree(store.engine, settings, WORKER)
+            except Disagree:
+                sys.exit(3)  # logged
+            finally:
+                store.close()
             break
         except Exception as e:
             if not is_disconnect(e):
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         *(["--quiet"] if settings.log_format == "json" else []),  # no banner: JSON lines only
         "worker",
         f"--concurrency={settings.workers}",
-        f"--queues={settings.queue}",
+        f"--queues={','.join(queues(settings)[k] for k in settings.worker_queues.split(','))}",
         "--pool=prefork",
         "--loglevel=INFO",
         "--without-gossip",
