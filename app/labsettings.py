@@ -44,7 +44,6 @@ SERVER = (
     "max_stored_bytes",
     "max_run_seconds",
     "run_attempts",
-    "heartbeat_timeout",
 )
 #: What a worker must agree on with the servers (it reads no caps).
 WORKER = ("queue", "max_run_seconds", "run_attempts")

@@ -2,7 +2,7 @@
 
 A thin wrapper around ``celery worker``: the broker, the database, the queue
 and the concurrency come from the same ``BACKPROP_LAB_*`` settings as the
-server's (``BACKPROP_LAB_WORKERS`` processes on ``BACKPROP_LAB_QUEUE``). Any
+server's (``BACKPROP_LAB_WORKERS`` processes on the queues of ``BACKPROP_LAB_WORKER_QUEUES``). Any
 further arguments go to Celery (``python -m app.worker --loglevel=DEBUG``).
 """
 
