@@ -125,6 +125,9 @@ def make_celery(settings: Settings) -> Any:
             "interval_max": 0.5,
         },
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        # NOTE: a run has no result to wait for: a dead training process's run goes back on
+        # the queue after 1 s, not Celery's default 10 s (the servers wait while it is there).
+        worker_lost_wait=1.0,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
@@ -456,6 +459,7 @@ class Reaper:
         """One look at every running run; returns the ids interrupted now."""
         now = time.monotonic()
         interrupted = []
+        waiting: list[bytes] | None = None  # the broker's queue, read once if needed
         beats = self.store.beats()
         alive = {run_id for run_id, _, _ in beats}
         for run_id in list(self._seen):
@@ -467,6 +471,15 @@ class Reaper:
             if seen is None or seen[0] != key:
                 self._seen[run_id] = (key, now)
             elif now - seen[1] > self.timeout:
+                if self.queue is not None:
+                    # NOTE: a training process that died has its run put back on the queue
+                    # (``retry_lost``, at the front): while the broker holds
+                    # it, its next attempt is coming, so silence does not count.
+                    if waiting is None:
+                        waiting = self.queue.waiting()
+                    if any(run_id.encode() in m for m in waiting):
+                        self._seen[run_id] = (key, now)
+                        continue
                 if self.store.interrupt_if_silent(run_id, key, self.timeout):
                     log.warning(
                         "run %s interrupted: no beat for %g s",
@@ -509,6 +522,23 @@ class QueueWatch:
         self.every = every
         self._missing: set[str] = set()
         self._next = time.monotonic() + every
+
+    def waiting(self) -> list[bytes]:
+        """The messages waiting in the broker's queue (empty if it does not answer)."""
+        import redis
+
+        url = self.executor.settings.broker_url
+        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        try:
+            found: list[bytes] = []
+            for name in lists:
+                found += client.lrange(name, 0, -1)  # type: ignore[arg-type]
+            return found
+        except redis.RedisError:
+            return []
+        finally:
+            client.close()
 
     def held(self) -> list[bytes]:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""

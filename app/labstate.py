@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.settings import Settings
 from app.store import RunStore, runs
 
 #: Every status a run can have, so each is reported (as 0 when no run has it).
@@ -72,6 +73,34 @@ def read_lab(store: RunStore, heartbeat_interval: float, heartbeat_timeout: floa
         ).one()
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
     return LabState(by_status, oldest, last_sign, int(live), int(stale), now)
+
+
+class LabWatch:
+    """One server's view of the lab: read on demand; whether workers are missing, kept 1 s."""
+
+    def __init__(self, store: RunStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._missing = (-1e9, False)
+
+    def read(self) -> LabState:
+        """The lab's runs, queue and workers as the database tells them now."""
+        s = self.settings
+        return read_lab(self.store, s.heartbeat_interval, s.heartbeat_timeout)
+
+    def workers(self) -> str:
+        """Readiness of the workers: "ok", or what is missing."""
+        lab, timeout = self.read(), self.settings.heartbeat_timeout
+        return no_worker_text(lab.queue_depth, timeout) if lab.no_worker(timeout) else "ok"
+
+    def no_worker(self) -> bool:
+        """Whether runs wait with no live worker (Celery; looked up at most once a second)."""
+        if self.settings.executor != "celery":
+            return False
+        now = time.monotonic()
+        if now - self._missing[0] > 1.0:
+            self._missing = (now, self.read().no_worker(self.settings.heartbeat_timeout))
+        return self._missing[1]
 
 
 def no_worker_text(waiting: int, timeout: float) -> str:

@@ -95,6 +95,13 @@ def setup_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     logging.captureWarnings(True)  # Python's warnings (Celery's root warning) as log lines
+    # NOTE: Celery's pool logs through "multiprocessing", which billiard cuts off from the root
+    # logger (a dead training process would be reported as a bare line): ours is its handler.
+    pool = logging.getLogger("multiprocessing")
+    for old_handler in [h for h in pool.handlers if getattr(h, "backprop_lab", False)]:
+        pool.removeHandler(old_handler)
+    pool.addHandler(handler)
+    pool.propagate = False
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
     for name in _FOREIGN:

@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs = app.state.runs
         if runs is None:
             raise RuntimeError("the server is waiting for the database")
-        return runs.lab()
+        return runs.watch.read()
 
     app.state.lab_metrics = lab_registry(read_lab)
     install_error_handlers(app)

@@ -71,7 +71,10 @@ class LabCollector(Collector):
     """The lab's numbers read from the database at each scrape (any server reports them)."""
 
     def __init__(self, read: Callable[[], Any]) -> None:
+        from app.logs import Outage
+
         self.read = read
+        self.outage = Outage(log, "The database (for /metrics)")
 
     def collect(self) -> Iterator[Metric]:
         """One look at the database; ``backprop_lab_database_up`` 0 if it does not answer."""
@@ -81,10 +84,11 @@ class LabCollector(Collector):
         try:
             lab = self.read()
         except Exception as e:
-            log.warning("metrics: the database did not answer: %s", str(e).splitlines()[0])
+            self.outage.down(e)
             up.add_metric([], 0)
             yield up
             return
+        self.outage.up()
         up.add_metric([], 1)
         yield up
         runs = GaugeMetricFamily("backprop_lab_runs", "Runs by status.", labels=["status"])

@@ -24,7 +24,7 @@ from app.db import describe, is_disconnect
 from app.distributed import run_kind
 from app.errors import AppError, Conflict, NotFound, TooLarge, Unavailable, Unprocessable
 from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
-from app.labstate import LabState, no_worker_text, read_lab
+from app.labstate import LabWatch
 from app.metrics import SSE_STREAMS
 from app.notifier import RunNotifier
 from app.owners import Caller
@@ -88,7 +88,7 @@ class RunService:
         self._previous_handlers: dict[int, Any] = {}
         self._listener: Any = None
         self._reaper: Any = None
-        self._no_worker = (-1e9, False)
+        self.watch = LabWatch(self.store, settings)
 
     def _executor(self) -> Executor:
         s = self.settings
@@ -225,29 +225,11 @@ class RunService:
                 where = describe_broker(self.settings.broker_url)
                 parts["broker"] = f"down: {where} does not answer ({_short(e)})"
             if parts["database"] == "ok":
-                timeout = self.settings.heartbeat_timeout
                 try:
-                    lab = self.lab()
-                    missing = lab.no_worker(timeout)
-                    parts["workers"] = no_worker_text(lab.queue_depth, timeout) if missing else "ok"
+                    parts["workers"] = self.watch.workers()
                 except Exception as e:
                     parts["database"] = f"down: {describe(self.store.url)} ({_short(e)})"
         return parts
-
-    def lab(self) -> LabState:
-        """The lab's runs, queue and workers as the database tells them now."""
-        s = self.settings
-        return read_lab(self.store, s.heartbeat_interval, s.heartbeat_timeout)
-
-    def no_worker(self) -> bool:
-        """Whether runs wait with no live worker (Celery; looked up at most once a second)."""
-        if not self.celery:
-            return False
-        now = time.monotonic()
-        if now - self._no_worker[0] > 1.0:
-            missing = self.lab().no_worker(self.settings.heartbeat_timeout)
-            self._no_worker = (now, missing)
-        return self._no_worker[1]
 
     def require_broker(self) -> None:
         """Raise 503 if runs cannot be queued now (the broker does not answer)."""

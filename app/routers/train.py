@@ -76,7 +76,7 @@ def summary(
 
 def no_worker_message(service: RunService) -> str | None:
     """A queued run's message while the lab has no live worker; None while one lives."""
-    if not service.no_worker():
+    if not service.watch.no_worker():
         return None
     return queued_message(service.settings.heartbeat_timeout)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -248,3 +249,23 @@ def test_runs_start_in_the_order_their_queue_positions_told(cluster: Cluster) ->
         assert stream(a.url, r)[-1].data["status"] == "completed"
     started = sorted(ids, key=lambda r: get(a, r)["started_at"])
     assert started == sorted(ids, key=lambda r: told[r])  # no inversion
+
+
+def test_a_killed_training_process_retries_as_attempt_2_while_six_runs_wait(
+    cluster: Cluster,
+) -> None:
+    """The redelivered run waits behind the queue longer than the heartbeat timeout."""
+    worker = cluster.worker(concurrency=1)
+    a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="8")
+    run_id = start(a, iterations=3000)
+    wait_for(lambda: get(a, run_id)["status"] == "running", "the run trains")
+    # six runs of about 2 s each: the run put back waits behind them longer than the timeout
+    waiting = [start(a, iterations=1500) for _ in range(6)]
+    time.sleep(1)
+    (pool,) = worker.pool()
+    os.kill(pool, signal.SIGKILL)  # the process training the run, as the OOM killer would
+    log = stream(a.url, run_id)
+    starts = [e.data["attempt"] for e in log if e.event == "running"]
+    assert log[-1].data["status"] == "completed", log[-1].data
+    assert starts == [1, 2]
+    assert all(stream(a.url, r)[-1].data["status"] == "completed" for r in waiting)
