@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.graph import Limits as GraphLimits
@@ -217,6 +217,20 @@ class Settings(BaseSettings):
         "metrics at /metrics (all its processes together); unset: none. Servers serve "
         "GET /metrics on their own port.",
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as e:
+            raise ValueError(
+                f"BACKPROP_LAB_RATE_LIMIT must be like '60/minute' or '5/second;100/hour', "
+                f"not {value!r}"
+            ) from e
+        return value
 
     def database(self) -> str:
         """The database URL in use (the SQLite file in the data directory by default)."""

@@ -192,3 +192,13 @@ def test_the_disk_budget_removes_the_clients_oldest_finished_runs_and_says_so(
         # The owner may delete the tombstone itself.
         assert alice.delete(f"/runs/{mine[0]}").status_code == 204
         assert alice.get(f"/train/{mine[0]}").status_code == 404
+
+
+def test_a_rate_limit_setting_that_is_not_a_rate_is_refused_naming_it() -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="BACKPROP_LAB_RATE_LIMIT must be like '60/minute'"):
+        Settings(rate_limit="lots")
+    assert Settings(rate_limit="5/second;100/hour").rate_limit == "5/second;100/hour"
