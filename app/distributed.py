@@ -10,10 +10,12 @@ finished and is dropped.
 
 Liveness comes from heartbeats in the log, never from server restarts: the
 worker beats for its run; a server that sees no beat for ``heartbeat_timeout``
-marks the run ``interrupted``. A worker process killed mid-run makes Celery put
-the task back (``acks_late``, ``reject_on_worker_lost``); the next worker sees
-the beat stopped, and starts attempt 2 from the beginning, or, past
-``run_attempts``, ends the run ``failed`` saying a worker was lost.
+marks the run ``interrupted``. A worker process killed mid-run is seen by its
+worker's main process, which sends the run again at the front of the queue
+(``retry_lost``: Redis priorities, ahead of every run still waiting, so it comes
+back long before the servers' timeout); the next worker sees the beat stopped,
+and starts attempt 2 from the beginning, or, past ``run_attempts``, ends the run
+``failed`` saying a worker was lost.
 """
 
 from __future__ import annotations
@@ -39,6 +41,51 @@ log = logging.getLogger("backprop_lab.distributed")
 
 TASK = "backprop_lab.train"
 
+#: Redis priorities (kombu: 0 is taken first): a run whose attempt was lost, or that the
+#: broker lost, goes ahead of every new run; new runs keep their order of creation.
+FRONT, NEW = 0, 9
+#: The Redis lists that hold one queue's messages, by priority (kombu's naming).
+PRIORITY_SEP = "\x06\x16"
+
+
+#: Seconds a task may run past the run's own wall-clock limit before Celery stops it (soft)
+#: and kills its process (hard): the worker's own stop comes first, these only if it hangs.
+SOFT_GRACE, HARD_GRACE = 60, 120
+
+
+def broker_lists(queue: str) -> list[str]:
+    """The Redis lists of a queue, taken first to last (front runs, then new ones)."""
+    return [queue, f"{queue}{PRIORITY_SEP}{NEW}"]
+
+
+def queues(settings: Settings) -> dict[str, str]:
+    """The lab's two queues by kind: ``short`` runs and ``long`` ones (see ``route``)."""
+    return {"short": settings.queue, "long": f"{settings.queue}.long"}
+
+
+def cost(config: dict[str, Any]) -> int:
+    """A run's expected cost: iterations × batch size × hidden units (time grows with each)."""
+    return (
+        int(config.get("iterations", 0))
+        * int(config.get("batch_size", 0))
+        * int(config.get("hidden_size", 0))
+    )
+
+
+def run_kind(settings: Settings, config: dict[str, Any]) -> str:
+    """``long`` for a run from ``long_run_cost`` on, else ``short``."""
+    return "long" if cost(config) >= settings.long_run_cost else "short"
+
+
+def route(settings: Settings, config: dict[str, Any]) -> str:
+    """The queue a run goes to: the long one from ``long_run_cost`` on, else the short one."""
+    return queues(settings)[run_kind(settings, config)]
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds Redis waits for a taken run's acknowledgement: past the longest allowed run."""
+    return max(3600, settings.max_run_seconds + HARD_GRACE + 600)
+
 
 class RunFailed(Exception):
     """Raised by the task after a run's failure is recorded, so Celery logs the task failed."""
@@ -55,12 +102,22 @@ def make_celery(settings: Settings) -> Any:
         # NOTE: a run is acknowledged when it ends, and put back if its worker process dies,
         # so a killed worker's run is not lost; the database drops duplicate deliveries.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # NOTE: not Celery's requeue on a lost process (kombu puts it at the back of the list,
+        # behind every waiting run, and it came back after the timeout): ``retry_lost``.
+        task_reject_on_worker_lost=False,
+        task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.max_run_seconds + SOFT_GRACE,
+        task_time_limit=settings.max_run_seconds + HARD_GRACE,
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
-        broker_transport_options={"visibility_timeout": 3600, "socket_timeout": 5},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout(settings),
+            "socket_timeout": 5,
+            "priority_steps": [FRONT, NEW],
+            "sep": PRIORITY_SEP,
+        },
         task_publish_retry_policy={
             "max_retries": 2,
             "interval_start": 0,
@@ -76,6 +133,20 @@ def make_celery(settings: Settings) -> Any:
     )
     app.task(name=TASK, bind=True, max_retries=None)(_train_task)
     return app
+
+
+def retry_lost(app: Any, task_id: str, args: Any, queue: str | None) -> None:
+    """Send a run whose training process died at the front of its queue (in the worker)."""
+    run_id = str(args[0]) if args else task_id
+    try:
+        app.send_task(TASK, args=[run_id], queue=queue, task_id=run_id, priority=FRONT)
+        log.warning(
+            "run %s: its training process was lost; sent again ahead of the queue",
+            run_id,
+            extra={"run_id": run_id},
+        )
+    except Exception:
+        log.exception("run %s: its training process was lost and could not be sent again", run_id)
 
 
 def ping_broker(url: str, timeout: float = 1.0) -> None:
@@ -339,7 +410,12 @@ class CeleryExecutor:
 
     def submit(self, run_id: str, config: dict[str, Any]) -> None:
         """Put the run on the broker's queue."""
-        self.app.send_task(TASK, args=[run_id], queue=self.settings.queue, task_id=run_id)
+        self.send(run_id, config, NEW)
+
+    def send(self, run_id: str, config: dict[str, Any], priority: int) -> None:
+        """Put the run on its queue (by cost) with a priority (``FRONT`` or ``NEW``)."""
+        queue = route(self.settings, config)
+        self.app.send_task(TASK, args=[run_id], queue=queue, task_id=run_id, priority=priority)
 
     def cancel(self, run_id: str) -> bool:
         """Cancel: a queued run ends now; a running one's worker stops within a second."""
@@ -397,7 +473,7 @@ class Reaper:
             elif now - seen[1] > self.timeout:
                 if self.queue is not None:
                     # NOTE: a training process that died has its run put back on the queue
-                    # (reject_on_worker_lost), maybe behind other runs: while the broker holds
+                    # (``retry_lost``, at the front): while the broker holds
                     # it, its next attempt is coming, so silence does not count.
                     if waiting is None:
                         waiting = self.queue.waiting()
@@ -451,10 +527,13 @@ class QueueWatch:
         """The messages waiting in the broker's queue (empty if it does not answer)."""
         import redis
 
-        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        url = self.executor.settings.broker_url
+        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         try:
-            found: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            found: list[bytes] = []
+            for name in lists:
+                found += client.lrange(name, 0, -1)  # type: ignore[arg-type]
             return found
         except redis.RedisError:
             return []
@@ -465,10 +544,13 @@ class QueueWatch:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""
         import redis
 
-        url, queue_name = self.executor.settings.broker_url, self.executor.settings.queue
+        url = self.executor.settings.broker_url
+        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         try:
-            waiting: list[bytes] = client.lrange(queue_name, 0, -1)  # type: ignore[assignment]
+            waiting: list[bytes] = []
+            for name in lists:
+                waiting += client.lrange(name, 0, -1)  # type: ignore[arg-type]
             unacked: list[bytes] = client.hvals("unacked")  # type: ignore[assignment]
         finally:
             client.close()
@@ -488,6 +570,8 @@ class QueueWatch:
         again = [r for r in queued if r in missing & self._missing]  # oldest first
         for run_id in again:
             log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
-            self.executor.submit(run_id, {})
+            run = self.store.get_run(run_id)
+            if run is not None:  # it was queued before every newer run: at the front
+                self.executor.send(run_id, run.config, FRONT)
         self._missing = missing - set(again)
         return again

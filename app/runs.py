@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from app import events
 from app.datasets import require_dataset
 from app.db import describe, is_disconnect
+from app.distributed import run_kind
 from app.errors import (
     AppError,
     Conflict,
@@ -85,6 +86,10 @@ class RunService:
                 "BACKPROP_LAB_EXECUTOR=celery needs a database every server and worker shares: "
                 "set BACKPROP_LAB_DATABASE_URL=postgresql://user:password@host/db."
             )
+        if self.store.postgres:  # several servers: they count against the same caps
+            from app.labsettings import SERVER, agree
+
+            agree(self.store.engine, settings, SERVER)  # else it refuses to start, logged
         self.executor: Executor = executor or self._executor()
         self.notifier = RunNotifier()
         self.subscribers: dict[str, int] = {}
@@ -313,6 +318,8 @@ class RunService:
                 max_per_client=s.max_active_runs_per_client,
                 budget=run_budget(s, config),
                 then=send,
+                # NOTE: a long run waits only behind long ones (its queue_position says so)
+                queue="long" if self.celery and run_kind(s, config) == "long" else None,
             )
         except (ClientQuotaFull, StorageFull) as e:
             raise refusal(s, e) from e

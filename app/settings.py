@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     queue: str = Field(
         "backprop-lab", min_length=1, description="The Celery queue training runs go to."
     )
+    long_run_cost: int = Field(
+        200_000_000,
+        ge=1,
+        description="A run whose iterations × batch_size × hidden_size reaches this goes to the "
+        "long queue (<queue>.long), the others to <queue>: a 30 h run never waits ahead of "
+        "a 1 s one.",
+    )
+    worker_queues: str = Field(
+        "short,long",
+        pattern=r"^(short|long)(,(short|long))?$",
+        description="Which queues a python -m app.worker takes runs from: short, long, or both.",
+    )
     workers: int = Field(
         2,
         ge=1,

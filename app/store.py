@@ -62,6 +62,7 @@ runs = sa.Table(
     sa.Column("client", sa.Text),  # whose active-run quota it counts against
     sa.Column("stored_bytes", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("removed", sa.Text),  # why its log and weights were removed (to free space)
+    sa.Column("queue", sa.Text),  # "long" for the long queue; NULL: the short one
 )
 event_log = sa.Table(
     "events",
@@ -178,11 +179,17 @@ def _record(row: Any) -> RunRecord:
 
 
 def _select_runs() -> sa.Select[Any]:
-    """A run's row with whether it has saved weights and, if queued, the queued runs ahead."""
+    """A run's row with whether it has saved weights and, if queued, the queued runs ahead.
+
+    Only runs of its own queue (short or long) are ahead of it: the other is taken apart.
+    """
     ahead = runs.alias("ahead")
-    earlier = sa.or_(
-        ahead.c.created_at < runs.c.created_at,
-        sa.and_(ahead.c.created_at == runs.c.created_at, ahead.c.id < runs.c.id),
+    earlier = sa.and_(
+        sa.or_(
+            ahead.c.created_at < runs.c.created_at,
+            sa.and_(ahead.c.created_at == runs.c.created_at, ahead.c.id < runs.c.id),
+        ),
+        sa.func.coalesce(ahead.c.queue, "") == sa.func.coalesce(runs.c.queue, ""),
     )
     position = (
         sa.select(sa.func.count()).where(ahead.c.status == "queued", earlier).scalar_subquery()
@@ -303,6 +310,7 @@ class RunStore:
         max_per_client: int | None = None,
         budget: Budget | None = None,
         then: Callable[[], None] | None = None,
+        queue: str | None = None,
     ) -> RunRecord | None:
         """Insert a queued run; None if ``max_active`` runs are already queued or running.
 
@@ -348,6 +356,7 @@ class RunStore:
                     name=name,
                     owner_hash=owner.token_hash if owner else None,
                     client=owner.client if owner else None,
+                    queue=queue,
                 )
             )
             if then is not None:

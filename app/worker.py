@@ -2,7 +2,7 @@
 
 A thin wrapper around ``celery worker``: the broker, the database, the queue
 and the concurrency come from the same ``BACKPROP_LAB_*`` settings as the
-server's (``BACKPROP_LAB_WORKERS`` processes on ``BACKPROP_LAB_QUEUE``). Any
+server's (``BACKPROP_LAB_WORKERS`` processes on the queues of ``BACKPROP_LAB_WORKER_QUEUES``). Any
 further arguments go to Celery (``python -m app.worker --loglevel=DEBUG``).
 """
 
@@ -30,10 +30,11 @@ log = logging.getLogger("backprop_lab.worker")
 
 def celery_app(settings: Settings) -> Any:
     """The Celery app, with each worker process prepared as it starts."""
+    from billiard.exceptions import WorkerLostError
     from celery.signals import setup_logging as celery_setup_logging
-    from celery.signals import task_postrun, task_prerun, worker_process_init
+    from celery.signals import task_failure, task_postrun, task_prerun, worker_process_init
 
-    from app.distributed import init_worker_process, make_celery
+    from app.distributed import init_worker_process, make_celery, retry_lost
 
     app = make_celery(settings)
 
@@ -48,6 +49,16 @@ def celery_app(settings: Settings) -> Any:
     @task_prerun.connect(weak=False)
     def _run_started(task_id: str = "", **_: Any) -> None:
         RUN_ID.set(task_id or None)  # a run's task id is its run id
+
+    @task_failure.connect(weak=False)
+    def _process_lost(
+        sender: Any = None, task_id: str = "", exception: Any = None, args: Any = None, **_: Any
+    ) -> None:
+        # NOTE: sent in this main process when a pool process dies mid-task (killed, out of
+        # memory); the task is acknowledged, and its run goes back at the front of its queue.
+        if isinstance(exception, WorkerLostError):
+            info = getattr(getattr(sender, "request", None), "delivery_info", None) or {}
+            retry_lost(app, task_id, args, info.get("routing_key") or settings.queue)
 
     @task_postrun.connect(weak=False)
     def _run_ended(**_: Any) -> None:
@@ -65,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         # metrics into files there, and this process serves them all on one port.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="lab-metrics-"))
     from app.datasets import missing_dataset
+    from app.distributed import queues
+    from app.labsettings import WORKER, Disagree, agree
     from app.store import RunStore
 
     dataset = settings.lab_dataset() or "mnist"
@@ -81,7 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     outage = Outage(log, f"The database ({describe(settings.database())})")
     while True:
         try:
-            RunStore(settings.database()).close()  # reachable, and at the newest schema
+            store = RunStore(settings.database())  # reachable, and at the newest schema
+            try:
+                agree(store.engine, settings, WORKER)
+            except Disagree:
+                sys.exit(3)  # logged
+            finally:
+                store.close()
             break
         except Exception as e:
             if not is_disconnect(e):
@@ -101,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         *(["--quiet"] if settings.log_format == "json" else []),  # no banner: JSON lines only
         "worker",
         f"--concurrency={settings.workers}",
-        f"--queues={settings.queue}",
+        f"--queues={','.join(queues(settings)[k] for k in settings.worker_queues.split(','))}",
         "--pool=prefork",
         "--loglevel=INFO",
         "--without-gossip",

@@ -127,6 +127,32 @@ def test_servers_and_workers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     assert first["heartbeat_timeout"] > 3 * first["heartbeat_interval"]
 
 
+def test_the_lab_settings_agree_and_each_queue_has_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Servers and workers that disagree refuse to start (app/labsettings.py): none here does."""
+    from app.labsettings import SERVER, WORKER
+
+    seen = {
+        name: {
+            f: getattr(settings_of(s, monkeypatch), f)
+            for f in (WORKER if s in WORKERS.values() else SERVER)
+        }
+        for name, s in APP.items()
+    }
+    for each in seen.values():
+        for other in seen.values():
+            assert all(each[k] == other[k] for k in each.keys() & other.keys()), seen
+    taken = {
+        q for s in WORKERS.values() for q in settings_of(s, monkeypatch).worker_queues.split(",")
+    }
+    assert taken == {"short", "long"}, "a queue no worker takes would keep its runs forever"
+    short_only = [
+        n for n, s in WORKERS.items() if settings_of(s, monkeypatch).worker_queues == "short"
+    ]
+    assert short_only, "a worker kept for short runs, so long runs never hold every process"
+
+
 @pytest.mark.parametrize("name", sorted(APIS))
 def test_api_servers_run_the_app(name: str) -> None:
     service = APIS[name]

@@ -143,6 +143,33 @@ def test_a_worker_process_killed_mid_run_restarts_it_as_attempt_2(cluster: Clust
     assert get(a, run_id)["history"] == get(a, clean)["history"]
 
 
+def test_a_lost_attempt_goes_ahead_of_six_waiting_runs_and_completes_as_attempt_2(
+    cluster: Cluster,
+) -> None:
+    worker = cluster.worker(concurrency=1)
+    a = cluster.server()
+    run_id = start(a, iterations=2000)
+    read_until(a.url, run_id, trains)
+    waiting = [start(a, iterations=300, seed=2) for _ in range(6)]
+    assert [get(a, q)["queue_position"] for q in waiting] == list(range(6))
+    (pool,) = worker.pool()
+    os.kill(pool, signal.SIGKILL)
+    log = stream(a.url, run_id)
+    consecutive(log)
+    assert [e.data["attempt"] for e in log if e.event == "running"] == [1, 2]
+    assert log[-1].data["status"] == "completed"
+    # attempt 2 went ahead of them all: with one training process, none started before it ended
+    done = get(a, run_id)["finished_at"]
+    for q in waiting:
+        run = get(a, q)
+        assert run["started_at"] is None or run["started_at"] >= done, run
+    for q in waiting:
+        httpx.delete(f"{a.url}/train/{q}", headers=OPERATOR)
+    clean = start(a, iterations=2000)
+    stream(a.url, clean)
+    assert get(a, run_id)["history"] == get(a, clean)["history"]
+
+
 def test_a_run_whose_workers_keep_dying_fails_saying_a_worker_was_lost(
     cluster: Cluster,
 ) -> None:

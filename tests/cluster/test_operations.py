@@ -25,6 +25,7 @@ from harness.cluster import ROOT, free_port
 from tests.app.sse_client import stream
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_cluster import get, start, wait_for
+from tests.conftest import OPERATOR
 
 LINE = re.compile(r"^(\S+Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)((?: \w+=\S+)*) (.*)$")
 
@@ -243,7 +244,7 @@ def test_runs_start_in_the_order_their_queue_positions_told(cluster: Cluster) ->
         ids = list(pool.map(lambda i: start((a, b)[i % 2], iterations=20), range(30)))
     told = {r: get(b, r)["queue_position"] for r in ids}
     assert sorted(told.values()) == list(range(30))
-    assert httpx.delete(f"{a.url}/train/{busy}").status_code == 202
+    assert httpx.delete(f"{a.url}/train/{busy}", headers=OPERATOR).status_code == 202
     for r in ids:
         assert stream(a.url, r)[-1].data["status"] == "completed"
     started = sorted(ids, key=lambda r: get(a, r)["started_at"])

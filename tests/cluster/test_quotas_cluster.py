@@ -61,7 +61,7 @@ def test_a_clients_active_runs_and_request_rate_are_counted_across_two_servers(
 
 def test_a_celery_worker_stops_a_run_at_the_wall_clock_limit(cluster: Cluster) -> None:
     cluster.worker(BACKPROP_LAB_MAX_RUN_SECONDS="3")
-    a = cluster.server()
+    a = cluster.server(BACKPROP_LAB_MAX_RUN_SECONDS="3")  # the lab's one limit (app/labsettings)
     r = httpx.post(f"{a.url}/train", json={"iterations": 100000}, timeout=30)
     assert r.status_code == 202, r.text
     done = stream(a.url, r.json()["id"])[-1]
