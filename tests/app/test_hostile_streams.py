@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.app.sse_client import stream
-from tests.conftest import Digits, Server
+from tests.conftest import OPERATOR, Digits, Server
 
 PER_CLIENT = 3
 
@@ -82,7 +82,7 @@ def test_aborted_stream_clients_log_no_error(server: Server, done_id: str) -> No
     assert "Traceback" not in log, log[-3000:]
     assert "unexpected error" not in log, log[-3000:]
     assert "ERROR" not in log, log[-3000:]
-    assert httpx.delete(f"{server.url}/train/{run_id}").status_code == 202
+    assert httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR).status_code == 202
 
 
 def test_one_client_gets_a_few_streams_of_a_run_then_429(capped: Server) -> None:
@@ -101,4 +101,4 @@ def test_one_client_gets_a_few_streams_of_a_run_then_429(capped: Server) -> None
     time.sleep(1.0)  # the server notices the closed streams at its next ping
     with httpx.stream("GET", f"{server.url}/train/{run_id}/events", timeout=10) as r:
         assert r.status_code == 200
-    assert httpx.delete(f"{server.url}/train/{run_id}").status_code == 202
+    assert httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR).status_code == 202

@@ -22,11 +22,27 @@ PHONE = {"width": 390, "height": 844}
 RUN_TIMEOUT = 120_000
 
 
+@pytest.fixture(scope="module")
+def ch6_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
+    """A server of its own: the training form follows the newest run, and these runs are
+    deeper than the TwoLayerNet the other training tests expect to find there."""
+    server = Server(tmp_path_factory.mktemp("ch6-ui"), digits.env).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def phone(browser: Browser, ui_server: Server) -> Iterator[Lab]:
+def lab(browser: Browser, ch6_server: Server) -> Iterator[Lab]:
+    """A fresh 1280x800 page on this module's server."""
+    with lab_on(browser, ch6_server.url) as lab:
+        yield lab
+
+
+@pytest.fixture
+def phone(browser: Browser, ch6_server: Server) -> Iterator[Lab]:
     """A 390×844 touch screen on the page."""
     with lab_on(
-        browser, ui_server.url, viewport={"width": 390, "height": 844}, has_touch=True
+        browser, ch6_server.url, viewport={"width": 390, "height": 844}, has_touch=True
     ) as lab:
         yield lab
 
@@ -285,10 +301,10 @@ def test_the_tour_opens_the_vanishing_pair_and_each_shows_its_layers(lab: Lab) -
 
 
 def test_every_page_fits_360_px_and_its_question_answers_by_keyboard(
-    browser: Browser, ui_server: Server
+    browser: Browser, ch6_server: Server
 ) -> None:
     with lab_on(
-        browser, ui_server.url, viewport={"width": 360, "height": 740}, has_touch=True
+        browser, ch6_server.url, viewport={"width": 360, "height": 740}, has_touch=True
     ) as lab:
         page = lab.open("#view=experiments&exp=vanishing")
         for key in ("init", "optim", "overfit", "vanishing"):
