@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from engine.data import OFFLINE_ENV, SUBSET, dataset_status, load_dataset
 from engine.data.locations import find_files
@@ -194,3 +195,35 @@ def digits(pytestconfig: pytest.Config) -> Digits:
 def training_data(digits: Digits) -> Any:
     """The digits in memory."""
     return digits.load()
+
+
+#: Debian's Chromium, as every browser test (tests/browser, tests/cluster) drives it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+# NOTE: one Playwright driver for the whole session, here at the root, so tests/browser and
+# tests/cluster share it: a second sync driver in the same thread cannot start.
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """The Playwright driver."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium (never a downloaded one)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()

@@ -21,25 +21,13 @@ from playwright.sync_api import (
     Browser,
     ConsoleMessage,
     Page,
-    Playwright,
     Request,
     Response,
     ViewportSize,
-    sync_playwright,
 )
 
 from tests.conftest import ROOT, Digits, Server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 # NOTE: tests leave the tree as they found it; `make screenshots` points this at docs/screenshots.
 SCREENSHOTS = Path(os.environ.get("BACKPROP_LAB_SCREENSHOTS") or ROOT / "build" / "screenshots")
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
@@ -52,23 +40,6 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Itera
     server = Server(tmp_path_factory.mktemp("ui-data"), digits.env).start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    """The Playwright driver."""
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    """Debian's headless Chromium (never a downloaded one)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @dataclass

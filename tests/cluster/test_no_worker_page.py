@@ -6,14 +6,14 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import browser, lab_on, playwright  # noqa: F401 (fixtures)
+from tests.browser.conftest import lab_on
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_cluster import get, start, wait_for
 
 
 def test_a_queued_run_without_a_live_worker_says_so_in_both_languages(
     cluster: Cluster,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="2")
     run_id = start(a, iterations=100)
