@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
 from app.errors import install_error_handlers
+from app.graphwork import GraphPool
 from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
 from app.quotas import RateLimit
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.gradcheck.close()
+            app.state.graph_pool.close()
             runs.close()
 
     app = FastAPI(
@@ -57,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Large graph bodies are parsed and evaluated in worker processes, started at first use.
+    app.state.graph_pool = GraphPool(
+        settings.graph_processes, settings.graph_wait, settings.max_graph_seconds
+    )
     install_error_handlers(app)
     # Outermost last: headers on every answer; the body is read whole (then parsed and
     # checked off the event loop by each route, app/body.py).

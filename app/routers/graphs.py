@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from app.body import parse_json, read_json
-from app.errors import NotFound, Unprocessable, graph_app_error
+from app.body import is_json_type, parse_json, read_json
+from app.errors import NotFound, Unprocessable
+from app.graphwork import PROCESS_THRESHOLD, RENDERERS, GraphPool, parse_body
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
     EvaluationPublic,
     OpCodePublic,
     OpsPublic,
     PresetsPublic,
-    evaluation_json,
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
 from engine.code import op_code
-from engine.export import to_python
 from engine.graph import (
-    Graph,
-    GraphError,
     Limits,
-    check_evaluation_size,
-    evaluate,
-    parse_graph,
 )
 from engine.ops import OPS
 from engine.presets import PRESETS
@@ -138,7 +131,7 @@ def list_presets() -> dict[str, Any]:
 )
 async def evaluate_graph(request: Request, limits: LimitsDep) -> Response:
     """Run a graph forward and backward; every node's value and gradient, every edge's too."""
-    content = await _off_the_loop(request, limits, _answer)
+    content = await _off_the_loop(request, limits, "evaluate")
     return Response(content, media_type="application/json")
 
 
@@ -163,7 +156,7 @@ async def export_python(request: Request, limits: LimitsDep) -> Response:
     `{"values": {id: value}, "grads": {id: dL/d(node)}}`, what `/graphs/evaluate` answers.
     The graph is validated and evaluated first, so it fails here as it would there.
     """
-    content = await _off_the_loop(request, limits, _script)
+    content = await _off_the_loop(request, limits, "export")
     return Response(
         content,
         media_type="text/x-python; charset=utf-8",
@@ -171,27 +164,31 @@ async def export_python(request: Request, limits: LimitsDep) -> Response:
     )
 
 
-async def _off_the_loop(
-    request: Request, limits: Limits, render: Callable[[Graph, Limits], bytes]
-) -> bytes:
-    """Parse, then evaluate and render in a thread; a large graph waits for the heavy slot.
+async def _off_the_loop(request: Request, limits: Limits, kind: str) -> bytes:
+    """Parse, then evaluate and render off the loop: a large body in a worker process
+    (``app/graphwork.py``), a small one in a thread, where a large graph waits for the
+    heavy slot.
 
-    A request waiting for the heavy slot holds only its body's bytes: its graph is parsed
-    again once the slot is its own, so queued requests cannot pile up parsed tensors.
+    A request waiting for the heavy slot or a worker holds only its body's bytes: its graph
+    is parsed again once the slot is its own, so queued requests cannot pile up parsed tensors.
     """
+    render = RENDERERS[kind]
 
     def light(value: Any) -> bytes | None:
-        graph = _parse(value, limits)
+        graph = parse_body(value, limits)
         return None if graph.evaluation_elements > HEAVY_EVALUATION else render(graph, limits)
 
-    if not await request.body():
+    body = await request.body()
+    if not body:
         raise Unprocessable("The request body is required.", code="missing_field")
+    if len(body) > PROCESS_THRESHOLD and is_json_type(request.headers.get("content-type")):
+        pool: GraphPool = request.app.state.graph_pool
+        return await pool.run(kind, body, limits)
     content: bytes | None = await read_json(request, light)
     if content is not None:
         return content
-    body = await request.body()
     async with _heavy_slot:
-        return await run_in_threadpool(lambda: render(_parse(parse_json(body), limits), limits))
+        return await run_in_threadpool(lambda: render(parse_body(parse_json(body), limits), limits))
 
 
 HEAVY_EVALUATION = 200_000
@@ -200,27 +197,3 @@ HEAVY_EVALUATION = 200_000
 # NOTE: heavy evaluations run one at a time per process, so concurrent large requests
 # cannot multiply the memory one of them needs; small ones never wait behind them.
 _heavy_slot = asyncio.Semaphore(1)
-
-
-def _parse(body: Any, limits: Limits) -> Graph:
-    try:
-        graph = parse_graph(body, limits=limits)
-        check_evaluation_size(graph, limits)
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-    return graph
-
-
-def _answer(graph: Graph, limits: Limits) -> bytes:
-    try:
-        return evaluation_json(evaluate(graph, limits=limits))
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-
-
-def _script(graph: Graph, limits: Limits) -> bytes:
-    try:
-        evaluate(graph, limits=limits)
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-    return to_python(graph).encode("utf-8")
