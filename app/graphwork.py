@@ -16,6 +16,7 @@ import asyncio
 import math
 import multiprocessing as mp
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -88,6 +89,38 @@ def work(kind: str, body: bytes, limits: Limits) -> tuple[bytes | None, tuple[An
         return None, None
 
 
+def plan_check(body: bytes, settings: Any) -> tuple[Any, tuple[Any, ...] | None]:
+    """Validate a gradient check with a large graph (in a worker): its job without the graph
+    (the check process parses the bytes again) and the request without it, or an error's parts.
+    """
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    from app.checks import plan
+    from app.errors import describe_validation
+    from app.schemas_service import GradcheckRequest
+
+    try:
+        with _collector_paused():
+            value: Any = parse_json(body)
+            try:
+                req = GradcheckRequest.model_validate(value)
+            except ValidationError as e:
+                errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors()]
+                status, code, message, details = describe_validation(RequestValidationError(errors))
+                return None, (status, code, message, details, None)
+            value = None
+            req.check_in_thread(settings)
+            job = plan(req, settings)
+            job.pop("graph", None)
+            job["graph_body"] = body
+            return (job, req.model_copy(update={"graph": None})), None
+    except AppError as e:
+        return None, (e.status, e.code, e.message, e.details, e.headers)
+    except MemoryError:
+        return None, None
+
+
 def _error(parts: tuple[Any, ...]) -> AppError:
     status, code, message, details, headers = parts
     error = AppError(message, code=code, details=details, headers=headers)
@@ -137,20 +170,25 @@ class GraphPool:
 
     async def run(self, kind: str, body: bytes, limits: Limits) -> bytes:
         """The rendered answer of a graph body, computed in a worker process."""
+        content: bytes = await self.call(work, kind, body, limits)
+        return content
+
+    async def call(self, fn: Callable[..., tuple[Any, Any]], *args: Any) -> Any:
+        """``fn(*args)`` in a worker process: its result, or the error it describes."""
         if self._free is None:
             self._free = asyncio.Semaphore(len(self._pools))
         try:
             await asyncio.wait_for(self._free.acquire(), self.wait or 1e-3)
         except TimeoutError:
             raise self._busy(
-                f"The server is busy with other large graphs and this one waited {self.wait:g} s "
+                "The server is busy with other large graphs and this one waited {self.wait:g} s "
                 "for its turn. Try again in a few seconds.",
                 "busy",
             ) from None
         slot = self._idle.pop()
         try:
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._executor(slot), work, kind, body, limits)
+            future = loop.run_in_executor(self._executor(slot), fn, *args)
             allowance = STARTUP_ALLOWANCE if self._fresh[slot] else 0.0
             try:
                 content, error = await asyncio.wait_for(

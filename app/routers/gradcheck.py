@@ -34,4 +34,7 @@ async def gradcheck(
     one that would wait over ``max_gradcheck_wait`` is answered 429 with ``Retry-After``.
     """
     client = request.client.host if request.client else ""
-    return await runner.run(req, disconnected=request.is_disconnected, client=client)
+    planned = getattr(request.state, "planned", None)
+    return await runner.run(
+        req, disconnected=request.is_disconnected, client=client, planned=planned
+    )
