@@ -14,6 +14,7 @@ Usage: .venv/bin/python -m benchmarks.bench_hostile [--seconds 30]
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
@@ -50,6 +51,19 @@ def numbers(count: int, per: int) -> bytes:
     return ('{"nodes":[' + ",".join(nodes) + '],"output":"s"}').encode()
 
 
+def outer_product(n: int) -> bytes:
+    """A 20 KB body whose answer is large: (n x 1) . (1 x n), summed (about 4n² numbers)."""
+    col = [[0.123456789 + i] for i in range(n)]
+    row = [[0.987654321 + i for i in range(n)]]
+    nodes = [
+        {"id": "a", "op": "input", "value": col},
+        {"id": "b", "op": "input", "value": row},
+        {"id": "y", "op": "dot", "inputs": ["a", "b"]},
+        {"id": "s", "op": "sum", "inputs": ["y"]},
+    ]
+    return json.dumps({"nodes": nodes, "output": "s"}).encode()
+
+
 CANDIDATES: list[tuple[str, str, str, Callable[[], bytes]]] = [
     ("rename: name = [[],…]", "PATCH", "/train/{run}", lambda: empty_lists("name")),
     ("train: pad = [[],…]", "POST", "/train", lambda: empty_lists("pad")),
@@ -69,6 +83,12 @@ CANDIDATES: list[tuple[str, str, str, Callable[[], bytes]]] = [
         "POST",
         "/graphs/evaluate",
         lambda: numbers(3_900_000, 975_000),
+    ),
+    (
+        "evaluate: 1000x1 . 1x1000 (big answer)",
+        "POST",
+        "/graphs/evaluate",
+        lambda: outer_product(1000),
     ),
 ]
 

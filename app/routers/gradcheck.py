@@ -20,7 +20,9 @@ def get_runner(request: Request) -> GradcheckRunner:
 
 
 @router.post(
-    "/gradcheck", response_model=GradcheckReport, responses=error_responses(400, 409, 413, 422, 429)
+    "/gradcheck",
+    response_model=GradcheckReport,
+    responses=error_responses(400, 409, 413, 422, 429, 503),
 )
 async def gradcheck(
     req: GradcheckRequest,
