@@ -69,11 +69,13 @@ def script(graph: Graph, limits: Limits) -> bytes:
 RENDERERS = {"evaluate": answer, "export": script}
 
 
-def _init_child(parent: int) -> None:
-    """Set up a worker process: one BLAS thread, and exit when the server dies."""
+def _init_child(parent: int, nice: int) -> None:
+    """Set up a worker process: one BLAS thread, lower priority, exit when the server dies."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+    # NOTE: the server's own requests (healthz, small bodies) win the CPU from a worker.
+    os.nice(nice)
     exit_with_parent(parent)
 
 
@@ -131,8 +133,9 @@ def _error(parts: tuple[Any, ...]) -> AppError:
 class GraphPool:
     """``processes`` single-process pools; a request waits at most ``wait`` s for one."""
 
-    def __init__(self, processes: int, wait: float, seconds: float) -> None:
+    def __init__(self, processes: int, wait: float, seconds: float, nice: int = 0) -> None:
         self.wait = wait
+        self.nice = nice
         self.seconds = seconds
         self._context = mp.get_context("spawn")
         self._pools: list[ProcessPoolExecutor | None] = [None] * processes
@@ -145,7 +148,10 @@ class GraphPool:
         if pool is None:
             self._fresh[slot] = True
             pool = self._pools[slot] = ProcessPoolExecutor(
-                1, mp_context=self._context, initializer=_init_child, initargs=(os.getpid(),)
+                1,
+                mp_context=self._context,
+                initializer=_init_child,
+                initargs=(os.getpid(), self.nice),
             )
         return pool
 

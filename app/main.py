@@ -61,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Large graph bodies are parsed and evaluated in worker processes, started at first use.
     app.state.graph_pool = GraphPool(
-        settings.graph_processes, settings.graph_wait, settings.max_graph_seconds
+        settings.graph_processes,
+        settings.graph_wait,
+        settings.max_graph_seconds,
+        settings.worker_nice,
     )
     install_error_handlers(app)
     # Outermost last: headers on every answer; the body is read whole (then parsed and

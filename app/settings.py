@@ -217,8 +217,8 @@ class Settings(BaseSettings):
         5,
         ge=0,
         le=19,
-        description="Niceness added to training workers, so the server's own requests win the "
-        "CPU over training when cores are scarce.",
+        description="Niceness added to training workers and graph processes, so the server's own "
+        "requests win the CPU over them when cores are scarce.",
     )
     max_subscribers_per_run: int = Field(
         200, ge=1, description="Event streams open on one training run at once."
