@@ -236,6 +236,17 @@ def _too_many_values(count: int, cap: int) -> TooLarge:
     )
 
 
+def _to_process(request: Request, body: bytes, model: Any) -> bool:
+    """Whether a body is large enough to be validated in a graph process (app/graphwork.py)."""
+    from app.graphwork import PROCESS_THRESHOLD
+
+    return (
+        getattr(model, "offload_large", False)
+        and len(body) > PROCESS_THRESHOLD
+        and is_json_type(request.headers.get("content-type"))
+    )
+
+
 class JSONRoute(APIRoute):
     """A route whose JSON body is parsed, checked and validated off the event loop."""
 
@@ -251,7 +262,15 @@ class JSONRoute(APIRoute):
         async def checked(request: Request) -> Response:
             settings = request.app.state.settings
             then = None if validate is None else partial(validate, settings=settings)
-            if open_key and open_key in await request.body():
+            body = await request.body()
+            if open_key and open_key in body and _to_process(request, body, annotation):
+                from app.graphwork import plan_check
+
+                pool = request.app.state.graph_pool
+                job, value = await pool.call(plan_check, body, settings)
+                # NOTE: the route gets the request without its graph, and the job the bytes.
+                request.state.planned = job
+            elif open_key and open_key in body:
                 value = await read_json(request, then)
             else:
                 value = await read_json(request, then, cap)

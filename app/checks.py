@@ -65,6 +65,10 @@ class CheckStopped(Exception):
 
 def run_job(kind: str, job: dict[str, Any]) -> dict[str, Any]:
     """Run a check in a check process, stopping it past its time or once it is cancelled."""
+    if "graph_body" in job:  # a large body, sent as its bytes: parsed here, not in the server
+        from app.body import parse_json
+
+        job = {**job, "graph": parse_json(job.pop("graph_body"))["graph"]}
     started = time.monotonic()
     deadline = started + job["seconds"]
     job_id = job["job_id"]
@@ -198,90 +202,7 @@ class GradcheckRunner:
 
     def validate(self, req: GradcheckRequest) -> dict[str, Any]:
         """Raise the 4xx a request deserves; return the plain job for the child."""
-        s = self.settings
-        job = req.model_dump()
-        if req.graph is not None:
-            if req.model is not None:
-                raise Unprocessable(
-                    "Give either 'model' (the book's network) or 'graph', not both.",
-                    code="ambiguous_check",
-                    details={"field": "graph"},
-                )
-            from engine.graph import GraphError, check_work, parse_graph
-            from engine.graph.check import checked_nodes
-
-            limits = s.graph_limits()
-            try:
-                graph = parse_graph(req.graph, limits=limits)
-            except GraphError as e:
-                raise graph_app_error(e) from None
-            work = check_work(graph, req.mode, req.directions, req.scope)
-            if work > s.max_gradcheck_work:
-                nodes = checked_nodes(graph, req.scope)
-                numbers = sum(int(np.prod(graph.nodes[n].shape)) for n in nodes)
-                hint = (
-                    "Use mode 'fast', smaller inputs or fewer nodes."
-                    if req.mode == "full"
-                    else "Use fewer directions, smaller inputs or fewer nodes."
-                )
-                raise TooLarge(
-                    f"This check nudges {numbers:,} numbers of {len(nodes)} node(s) "
-                    f"({req.mode} mode) and runs what lies downstream of each nudge again: "
-                    f"about {work:,} units of work, over this server's budget of "
-                    f"{s.max_gradcheck_work:,} (max_gradcheck_work). {hint}",
-                    details={"field": "graph", "limit": s.max_gradcheck_work, "value": work},
-                )
-            job["limits"] = limits
-            job["estimate"] = graph_seconds(work)
-            return job
-        model = (
-            req.model.model_dump()
-            if req.model is not None
-            else {"input_size": 784, "hidden_size": 50, "output_size": 10, "weight_init_std": 0.01}
-        )
-        job["model"] = model
-        hidden = model["hidden_size"]
-        if hidden > s.max_hidden_size:
-            raise TooLarge(
-                f"'model.hidden_size' is {hidden}, over this server's limit of "
-                f"{s.max_hidden_size}.",
-                details={"field": "model.hidden_size", "limit": s.max_hidden_size, "value": hidden},
-            )
-        if req.batch_size > s.max_gradcheck_batch:
-            raise TooLarge(
-                f"'batch_size' is {req.batch_size}, over this server's limit of "
-                f"{s.max_gradcheck_batch} images per gradient check.",
-                details={
-                    "field": "batch_size",
-                    "limit": s.max_gradcheck_batch,
-                    "value": req.batch_size,
-                },
-            )
-        params = 784 * hidden + hidden + hidden * 10 + 10
-        if req.mode == "full" and params > s.max_gradcheck_params:
-            raise TooLarge(
-                f"A network with {hidden} hidden units has {params} parameters; a full check "
-                f"perturbs at most {s.max_gradcheck_params}. Use mode 'fast' or fewer units.",
-                details={
-                    "field": "model.hidden_size",
-                    "limit": s.max_gradcheck_params,
-                    "value": params,
-                },
-            )
-        seconds = network_seconds(int(hidden), req.batch_size, req.mode, req.directions)
-        if seconds > s.max_gradcheck_seconds:
-            raise TooLarge(
-                f"A {req.mode} check of a network with {hidden} hidden units on "
-                f"{req.batch_size} images would take up to about {seconds:.0f} s, over this "
-                f"server's limit of {s.max_gradcheck_seconds} s for one check "
-                "(max_gradcheck_seconds). Use mode 'fast', fewer images or fewer units.",
-                code="check_too_long",
-                details={"limit": s.max_gradcheck_seconds, "value": round(seconds, 1)},
-            )
-        job["estimate"] = seconds
-        job["dataset"] = require_dataset(req.dataset, s)
-        job["download"] = s.download_datasets
-        return job
+        return plan(req, self.settings)
 
     async def run(
         self,
@@ -289,13 +210,15 @@ class GradcheckRunner:
         disconnected: Callable[[], Awaitable[bool]] | None = None,
         poll: float = 0.25,
         client: str = "",
+        planned: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Validate, wait for a fair turn, run in a check process and return the report.
 
         The check is stopped if its client goes; one still running past its time limit (and
-        a grace) is killed with its process.
+        a grace) is killed with its process. A ``planned`` job (a large graph body validated
+        in a graph process, ``app/graphwork.py``) carries the body's bytes, not its graph.
         """
-        job = await asyncio.to_thread(self.validate, req)
+        job = dict(planned) if planned is not None else await asyncio.to_thread(self.validate, req)
         ticket = await self.queue.admit(client, job.pop("estimate"), disconnected)
         try:
             while not ticket.ready.is_set():
@@ -303,14 +226,13 @@ class GradcheckRunner:
                     await asyncio.wait_for(ticket.ready.wait(), poll)
                 if disconnected is not None and await disconnected():
                     raise ClientGone()
-            return await self._run_in(ticket.slot, req, job, disconnected, poll)
+            return await self._run_in(ticket.slot, job, disconnected, poll)
         finally:
             self.queue.leave(ticket)
 
     async def _run_in(
         self,
         slot: int,
-        req: GradcheckRequest,
         job: dict[str, Any],
         disconnected: Callable[[], Awaitable[bool]] | None,
         poll: float,
@@ -319,7 +241,7 @@ class GradcheckRunner:
         job_id = job["job_id"] = self._jobs
         limit = job["seconds"] = self.settings.max_gradcheck_seconds
         started = time.perf_counter()
-        future = self._executor(slot).submit(run_job, "graph" if req.graph else "network", job)
+        future = self._executor(slot).submit(run_job, "graph" if _is_graph(job) else "network", job)
         waiting = asyncio.wrap_future(future)
         # A check stops itself before each nudge past its limit; one nudge that runs on
         # (a huge evaluation) is cut here, with its process.
@@ -370,6 +292,96 @@ class GradcheckRunner:
             code="check_time_limit",
             details={"limit": limit, "value": round(report["seconds"], 3)},
         )
+
+
+def plan(req: GradcheckRequest, s: Settings) -> dict[str, Any]:
+    """Raise the 4xx a request deserves; return the plain job for the check process."""
+    job = req.model_dump()
+    if req.graph is not None:
+        if req.model is not None:
+            raise Unprocessable(
+                "Give either 'model' (the book's network) or 'graph', not both.",
+                code="ambiguous_check",
+                details={"field": "graph"},
+            )
+        from engine.graph import GraphError, check_work, parse_graph
+        from engine.graph.check import checked_nodes
+
+        limits = s.graph_limits()
+        try:
+            graph = parse_graph(req.graph, limits=limits)
+        except GraphError as e:
+            raise graph_app_error(e) from None
+        work = check_work(graph, req.mode, req.directions, req.scope)
+        if work > s.max_gradcheck_work:
+            nodes = checked_nodes(graph, req.scope)
+            numbers = sum(int(np.prod(graph.nodes[n].shape)) for n in nodes)
+            hint = (
+                "Use mode 'fast', smaller inputs or fewer nodes."
+                if req.mode == "full"
+                else "Use fewer directions, smaller inputs or fewer nodes."
+            )
+            raise TooLarge(
+                f"This check nudges {numbers:,} numbers of {len(nodes)} node(s) "
+                f"({req.mode} mode) and runs what lies downstream of each nudge again: "
+                f"about {work:,} units of work, over this server's budget of "
+                f"{s.max_gradcheck_work:,} (max_gradcheck_work). {hint}",
+                details={"field": "graph", "limit": s.max_gradcheck_work, "value": work},
+            )
+        job["limits"] = limits
+        job["estimate"] = graph_seconds(work)
+        return job
+    model = (
+        req.model.model_dump()
+        if req.model is not None
+        else {"input_size": 784, "hidden_size": 50, "output_size": 10, "weight_init_std": 0.01}
+    )
+    job["model"] = model
+    hidden = model["hidden_size"]
+    if hidden > s.max_hidden_size:
+        raise TooLarge(
+            f"'model.hidden_size' is {hidden}, over this server's limit of {s.max_hidden_size}.",
+            details={"field": "model.hidden_size", "limit": s.max_hidden_size, "value": hidden},
+        )
+    if req.batch_size > s.max_gradcheck_batch:
+        raise TooLarge(
+            f"'batch_size' is {req.batch_size}, over this server's limit of "
+            f"{s.max_gradcheck_batch} images per gradient check.",
+            details={
+                "field": "batch_size",
+                "limit": s.max_gradcheck_batch,
+                "value": req.batch_size,
+            },
+        )
+    params = 784 * hidden + hidden + hidden * 10 + 10
+    if req.mode == "full" and params > s.max_gradcheck_params:
+        raise TooLarge(
+            f"A network with {hidden} hidden units has {params} parameters; a full check "
+            f"perturbs at most {s.max_gradcheck_params}. Use mode 'fast' or fewer units.",
+            details={
+                "field": "model.hidden_size",
+                "limit": s.max_gradcheck_params,
+                "value": params,
+            },
+        )
+    seconds = network_seconds(int(hidden), req.batch_size, req.mode, req.directions)
+    if seconds > s.max_gradcheck_seconds:
+        raise TooLarge(
+            f"A {req.mode} check of a network with {hidden} hidden units on "
+            f"{req.batch_size} images would take up to about {seconds:.0f} s, over this "
+            f"server's limit of {s.max_gradcheck_seconds} s for one check "
+            "(max_gradcheck_seconds). Use mode 'fast', fewer images or fewer units.",
+            code="check_too_long",
+            details={"limit": s.max_gradcheck_seconds, "value": round(seconds, 1)},
+        )
+    job["estimate"] = seconds
+    job["dataset"] = require_dataset(req.dataset, s)
+    job["download"] = s.download_datasets
+    return job
+
+
+def _is_graph(job: dict[str, Any]) -> bool:
+    return job.get("graph") is not None or "graph_body" in job
 
 
 class ClientGone(AppError):

@@ -13,6 +13,7 @@ from app.checks import GradcheckRunner
 from app.datasets import missing_dataset
 from app.db import describe, is_disconnect
 from app.errors import install_error_handlers
+from app.graphwork import GraphPool
 from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
 from app.logs import Outage, setup_logging
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with suppress(BaseException):
                     await waiting
             app.state.gradcheck.close()
+            app.state.graph_pool.close()
             if getattr(app.state, "runs", None) is not None:
                 app.state.runs.close()
 
@@ -118,6 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return runs.watch.read()
 
     app.state.lab_metrics = lab_registry(read_lab)
+    # Large graph bodies are parsed and evaluated in worker processes, started at first use.
+    app.state.graph_pool = GraphPool(
+        settings.graph_processes,
+        settings.graph_wait,
+        settings.max_graph_seconds,
+        settings.worker_nice,
+    )
     install_error_handlers(app)
     # Outermost last: headers on every answer; the body is read whole (then parsed and
     # checked off the event loop by each route, app/body.py).

@@ -306,6 +306,8 @@ class GradcheckRequest(_Strict):
 
     #: A body with a "graph" key is bounded by the graph's own limits instead.
     unbounded_with: ClassVar[bytes] = b'"graph"'
+    #: Such a body over 128 KB is validated in a graph process (app/graphwork.py).
+    offload_large: ClassVar[bool] = True
 
     def check_in_thread(self, settings: Settings) -> None:
         """Refuse a graph over the limits while the body is still being read (in a thread)."""

@@ -221,12 +221,32 @@ class Settings(BaseSettings):
         "predict) waits for the one slot such work has per server process; past it, 503 busy "
         "with Retry-After.",
     )
+    graph_processes: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Processes per server process that parse, evaluate and export graph bodies "
+        "over 128 KB, so a large body never holds the server's event loop.",
+    )
+    graph_wait: float = Field(
+        60.0,
+        ge=0,
+        le=600,
+        description="Seconds a graph body over 128 KB waits for a graph process (holding only "
+        "its bytes); past it, 503 busy with Retry-After.",
+    )
+    max_graph_seconds: int = Field(
+        30,
+        ge=1,
+        description="Seconds a graph process may take for one body; past it the process is "
+        "killed and the request answered 413 evaluation_time_limit.",
+    )
     worker_nice: int = Field(
         5,
         ge=0,
         le=19,
-        description="Niceness added to training workers, so the server's own requests win the "
-        "CPU over training when cores are scarce.",
+        description="Niceness added to training workers and graph processes, so the server's own "
+        "requests win the CPU over them when cores are scarce.",
     )
     max_subscribers_per_run: int = Field(
         200, ge=1, description="Event streams open on one training run at once."

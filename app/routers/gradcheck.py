@@ -21,7 +21,9 @@ def get_runner(request: Request) -> GradcheckRunner:
 
 
 @router.post(
-    "/gradcheck", response_model=GradcheckReport, responses=error_responses(400, 409, 413, 422, 429)
+    "/gradcheck",
+    response_model=GradcheckReport,
+    responses=error_responses(400, 409, 413, 422, 429, 503),
 )
 async def gradcheck(
     req: GradcheckRequest,
@@ -35,5 +37,8 @@ async def gradcheck(
     one that would wait over ``max_gradcheck_wait`` is answered 429 with ``Retry-After``.
     """
     client = request.client.host if request.client else ""
+    planned = getattr(request.state, "planned", None)
     with GRADCHECKS_WAITING.track_inprogress():
-        return await runner.run(req, disconnected=request.is_disconnected, client=client)
+        return await runner.run(
+            req, disconnected=request.is_disconnected, client=client, planned=planned
+        )

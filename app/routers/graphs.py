@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
 
-from app.body import parse_json, read_json
-from app.errors import NotFound, Unprocessable, graph_app_error
+from app.body import is_json_type, read_json
+from app.errors import NotFound, Unprocessable
+from app.graphwork import PROCESS_THRESHOLD, RENDERERS, GraphPool, parse_body
 from app.schemas_graphs import (
     GRAPH_SCHEMA,
     EvaluationPublic,
     OpCodePublic,
     OpsPublic,
     PresetsPublic,
-    evaluation_json,
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
 from engine.code import op_code
-from engine.export import to_python
 from engine.graph import (
-    Graph,
-    GraphError,
     Limits,
-    check_evaluation_size,
-    evaluate,
-    parse_graph,
 )
 from engine.ops import OPS
 from engine.presets import PRESETS
@@ -58,7 +50,8 @@ input or field at fault: `malformed_json` (400); `invalid_body`, `invalid_field`
 `shape_mismatch`, `non_numeric_value`, `non_finite_value`, `ragged_tensor`, `empty_tensor`,
 `missing_value`, `unexpected_value`, `unknown_param`, `invalid_param`, `bad_labels`,
 `missing_output`, `dout_shape`, `non_finite_result` (422); `limit_exceeded`, `response_too_large`,
-`body_too_large` (413).
+`body_too_large`, `evaluation_time_limit` (413); `busy`, `out_of_memory` (503, with
+`Retry-After`: a body over 128 KB is evaluated in one of the server's graph processes).
 
 **Limits** (the values in force are in `GET /graphs/ops` under `limits`): nodes per graph
 (`BACKPROP_LAB_MAX_GRAPH_NODES`, default 500), elements per tensor
@@ -130,7 +123,7 @@ def list_presets() -> dict[str, Any]:
 @router.post(
     "/evaluate",
     response_model=EvaluationPublic,
-    responses=error_responses(400, 413, 422),
+    responses=error_responses(400, 413, 422, 503),
     description=EVALUATE_DESCRIPTION,
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
@@ -138,8 +131,8 @@ def list_presets() -> dict[str, Any]:
 )
 async def evaluate_graph(request: Request, limits: LimitsDep) -> Response:
     """Run a graph forward and backward; every node's value and gradient, every edge's too."""
-    content = await _off_the_loop(request, limits, _answer)
-    return Response(content, media_type="application/json")
+    content = await _off_the_loop(request, limits, "evaluate")
+    return _answer_of(content, "application/json")
 
 
 @router.post(
@@ -150,7 +143,7 @@ async def evaluate_graph(request: Request, limits: LimitsDep) -> Response:
             "description": "A standalone script that needs only NumPy.",
             "content": {"text/x-python": {"schema": {"type": "string"}}},
         },
-        **error_responses(400, 413, 422),
+        **error_responses(400, 413, 422, 503),
     },
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": GRAPH_SCHEMA}}}
@@ -163,64 +156,55 @@ async def export_python(request: Request, limits: LimitsDep) -> Response:
     `{"values": {id: value}, "grads": {id: dL/d(node)}}`, what `/graphs/evaluate` answers.
     The graph is validated and evaluated first, so it fails here as it would there.
     """
-    content = await _off_the_loop(request, limits, _script)
-    return Response(
-        content,
-        media_type="text/x-python; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="graph.py"'},
-    )
+    content = await _off_the_loop(request, limits, "export")
+    disposition = {"Content-Disposition": 'attachment; filename="graph.py"'}
+    return _answer_of(content, "text/x-python; charset=utf-8", disposition)
 
 
-async def _off_the_loop(
-    request: Request, limits: Limits, render: Callable[[Graph, Limits], bytes]
-) -> bytes:
-    """Parse, then evaluate and render in a thread; a large graph waits for the heavy slot.
+SEND_CHUNK = 256 * 1024
+"""Bytes of a large answer handed to the server's transport at a time."""
 
-    A request waiting for the heavy slot holds only its body's bytes: its graph is parsed
-    again once the slot is its own, so queued requests cannot pile up parsed tensors.
+
+def _answer_of(content: bytes, media_type: str, headers: dict[str, str] | None = None) -> Response:
+    """The answer; a large one is sent a chunk at a time, as the client reads it, so the event
+    loop never copies tens of megabytes in one go."""
+    if len(content) <= SEND_CHUNK:
+        return Response(content, media_type=media_type, headers=headers)
+    view = memoryview(content)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(view), SEND_CHUNK):
+            yield bytes(view[start : start + SEND_CHUNK])
+
+    length = {"Content-Length": str(len(content))}
+    return StreamingResponse(chunks(), media_type=media_type, headers={**(headers or {}), **length})
+
+
+async def _off_the_loop(request: Request, limits: Limits, kind: str) -> bytes:
+    """Parse, then evaluate and render off the loop: a small body with a small answer in a
+    thread; a body over 128 KB, or one whose answer is large, in a worker process
+    (``app/graphwork.py``), which sends back the answer's bytes.
+
+    A request waiting for a worker holds only its body's bytes: its graph is parsed again
+    there, so queued requests cannot pile up parsed tensors.
     """
+    render = RENDERERS[kind]
 
     def light(value: Any) -> bytes | None:
-        graph = _parse(value, limits)
+        graph = parse_body(value, limits)
         return None if graph.evaluation_elements > HEAVY_EVALUATION else render(graph, limits)
 
-    if not await request.body():
+    body = await request.body()
+    if not body:
         raise Unprocessable("The request body is required.", code="missing_field")
+    pool: GraphPool = request.app.state.graph_pool
+    if len(body) > PROCESS_THRESHOLD and is_json_type(request.headers.get("content-type")):
+        return await pool.run(kind, body, limits)
     content: bytes | None = await read_json(request, light)
     if content is not None:
         return content
-    body = await request.body()
-    async with _heavy_slot:
-        return await run_in_threadpool(lambda: render(_parse(parse_json(body), limits), limits))
+    return await pool.run(kind, body, limits)
 
 
 HEAVY_EVALUATION = 200_000
-"""Numbers in an answer above which an evaluation waits for the one heavy slot of a process."""
-
-# NOTE: heavy evaluations run one at a time per process, so concurrent large requests
-# cannot multiply the memory one of them needs; small ones never wait behind them.
-_heavy_slot = asyncio.Semaphore(1)
-
-
-def _parse(body: Any, limits: Limits) -> Graph:
-    try:
-        graph = parse_graph(body, limits=limits)
-        check_evaluation_size(graph, limits)
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-    return graph
-
-
-def _answer(graph: Graph, limits: Limits) -> bytes:
-    try:
-        return evaluation_json(evaluate(graph, limits=limits))
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-
-
-def _script(graph: Graph, limits: Limits) -> bytes:
-    try:
-        evaluate(graph, limits=limits)
-    except GraphError as exc:
-        raise graph_app_error(exc) from None
-    return to_python(graph).encode("utf-8")
+"""Numbers in an answer above which a small body is evaluated in a worker process too."""

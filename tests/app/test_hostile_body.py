@@ -103,10 +103,13 @@ WORST = [
     ("POST", "/graphs/evaluate", "nodes"),
     ("POST", "/graphs/export/python", "output"),
 ]
-#: Graph bodies may legitimately hold millions of numbers, so they are parsed (in a thread,
-#: but CPython's parser holds the interpreter lock throughout, ~0.6 s for this body on an idle
-#: machine); the other bodies are refused from a count of their values, before parsing.
-GRAPH_BODIES = ("/gradcheck", "/graphs/evaluate", "/graphs/export/python")
+#: Bounds on /healthz under the worst bodies. Issue 19's targets are max < 0.5 s and p99 <
+#: 0.1 s, met by `make bench-hostile` at a load average up to ~7 on the shared 2-core machine
+#: (see the README); here, at a load average of 12 to 14, polls took up to
+#: 0.55 s (p99 0.2 s), so these are twice the targets. Before graph bodies
+#: went to worker processes, they froze healthz 0.7-1.8 s (p99 2.9-3.5 s looping).
+MAX_HEALTHZ = 1.0
+MAX_HEALTHZ_P99 = 0.25
 
 
 @pytest.mark.parametrize(("method", "path", "key"), WORST)
@@ -124,22 +127,28 @@ def test_the_worst_bodies_never_freeze_healthz_and_the_error_is_small(
     check_small_error(r, 400, 413, 422)
     assert poller.failures == 0
     assert len(poller.latencies) > 3
-    # NOTE: generous bounds: before the fix healthz waited the whole 3-6 s of the request.
-    bound = 2.5 if path in GRAPH_BODIES else 1.0
-    assert poller.worst < bound, f"healthz took {poller.worst:.2f} s"
+    # NOTE: before, healthz waited the whole 3-6 s of the request; graph bodies (parsed, as
+    # they may hold millions of numbers) then still held the loop 0.7-1.8 s in a thread,
+    # until they moved to worker processes (app/graphwork.py).
+    assert poller.worst < MAX_HEALTHZ, f"healthz took {poller.worst:.2f} s"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "key"),
+    [("PATCH", "/train/{run}", "name"), ("POST", "/graphs/evaluate", "nodes")],
+)
 def test_two_clients_looping_the_worst_body_leave_healthz_answering(
-    server: Server, done_run: str
+    server: Server, done_run: str, method: str, path: str, key: str
 ) -> None:
-    body = empty_lists("name")
+    body = empty_lists(key)
     stop = threading.Event()
     answers: list[int] = []
 
     def loop() -> None:
         with httpx.Client(timeout=60) as client:
             while not stop.is_set():
-                r = client.patch(f"{server.url}/train/{done_run}", content=body, headers=JSON)
+                url = server.url + path.format(run=done_run)
+                r = client.request(method, url, content=body, headers=JSON)
                 answers.append(r.status_code)
 
     clients = [threading.Thread(target=loop) for _ in range(2)]
@@ -150,9 +159,12 @@ def test_two_clients_looping_the_worst_body_leave_healthz_answering(
         stop.set()
         for c in clients:
             c.join()
-    assert answers and set(answers) == {413}
+    assert answers and set(answers) <= {413, 422}
     assert poller.failures == 0
-    assert poller.worst < 1.0, f"healthz took {poller.worst:.2f} s"
+    latencies = sorted(poller.latencies)
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    assert poller.worst < MAX_HEALTHZ, f"healthz took {poller.worst:.2f} s"
+    assert p99 < MAX_HEALTHZ_P99, f"healthz p99 {p99 * 1000:.0f} ms"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from app.graphwork import PROCESS_THRESHOLD
 from tests.app.sse_client import read_until
 from tests.conftest import Digits, Server
 
@@ -68,10 +70,20 @@ def test_sigkill_of_the_server_ends_its_training_and_check_processes(
         read_until(server.url, run_id, lambda events: events[-1].event == "progress")
     check = httpx.post(f"{server.url}/gradcheck", json={"batch_size": 1}, timeout=60)
     assert check.status_code == 200, check.text
+    # A graph body over 128 KB starts a graph process (app/graphwork.py).
+    graph = {"nodes": [{"id": "x", "op": "input", "value": 2.0}], "output": "x"}
+    padded = json.dumps(graph).encode() + b" " * (PROCESS_THRESHOLD + 1)
+    evaluated = httpx.post(
+        f"{server.url}/graphs/evaluate",
+        content=padded,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert evaluated.status_code == 200, evaluated.text
     assert server.proc is not None
     family = descendants(server.proc.pid)
-    # Two training workers, the check process and the multiprocessing resource tracker.
-    assert len(family) >= 4, family
+    # Two training workers, the check process, the graph process and the resource tracker.
+    assert len(family) >= 5, family
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(10)
     deadline = time.monotonic() + 5.0
