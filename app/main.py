@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
+from app.contract import document_contract
 from app.errors import install_error_handlers
 from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.limits import BodySizeLimit
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments.router)
     install_ui(app)
     document_limits(app, settings)
+    document_contract(app, settings)
     return app
 
 

@@ -1,0 +1,136 @@
+"""The OpenAPI schema says what the server enforces: schemathesis with every contract check
+(status codes, content types, response schemas and headers, schema-valid data accepted,
+schema-invalid data refused), positive and negative examples, in-process and against a
+real server. A mismatch of schema and server fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+from tests.app.test_schema_fuzz import LIMITS
+from tests.conftest import Digits, Server
+
+#: Every limit of a field is 413 (api.md), like any other client error it is not a 5xx.
+REFUSED = ["400", "403", "404", "405", "409", "413", "422", "429"]
+#: A schema-valid request may still meet: an id that names no run (404), someone else's run
+#: (403), a run in the wrong state (409), a full lab (429).
+ACCEPTED = ["2xx", "403", "404", "409", "429"]
+#: What JSON Schema cannot say, answered 422 (or 413 for a computed budget): a graph's
+#: structure (each op's arity, ids that exist), an op's own variants, a run name's control
+#: characters, a gradient check's work estimate, a range's order (lo < hi).
+SEMANTIC = {
+    "POST /graphs/evaluate": ["422"],
+    "POST /graphs/export/python": ["422"],
+    "GET /graphs/ops/{name}/code": ["422"],
+    "PATCH /train/{run_id}": ["422"],
+    "POST /gradcheck": ["413", "422"],
+    "POST /experiments/activations": ["422"],
+}
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+]
+EXAMPLES = 5
+
+
+def config(label: str) -> schemathesis.Config:
+    """Every contract check on, with the statuses this operation may answer."""
+    checks: dict[str, object] = {"enabled": False, **{c: {"enabled": True} for c in CHECKS}}
+    checks["negative_data_rejection"] = {"enabled": True, "expected-statuses": REFUSED}
+    checks["positive_data_acceptance"] = {
+        "enabled": True,
+        "expected-statuses": [*ACCEPTED, *SEMANTIC.get(label, [])],
+    }
+    return schemathesis.Config.from_dict({"checks": checks})
+
+
+def small_settings(data_dir: Path) -> object:
+    """The fuzz limits of test_schema_fuzz, for an in-process app."""
+    from app.settings import Settings
+
+    return Settings(data_dir=data_dir, **LIMITS)  # type: ignore[arg-type]
+
+
+def operations(schema: schemathesis.BaseSchema) -> dict[str, object]:
+    """The schema's operations by label, event streams excluded (they stay open)."""
+    schema = schema.exclude(path_regex=r".*/events$")
+    return {r.ok().label: r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)}
+
+
+def labels() -> list[str]:
+    """Every operation's label (from a schema built without starting the app)."""
+    from tests.app.test_schema_fuzz import raw_schema
+
+    return sorted(operations(schemathesis.openapi.from_dict(raw_schema())))
+
+
+def run(schema: schemathesis.BaseSchema, label: str, **call: object) -> None:
+    """Positive and negative cases of one operation, each checked against the contract."""
+    operation = operations(schema)[label]
+    cases = st.one_of(operation.as_strategy(mode) for mode in GenerationMode)  # type: ignore[attr-defined]
+
+    @given(case=cases)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: schemathesis.Case) -> None:
+        case.call_and_validate(**call)
+
+    fuzz()
+
+
+@pytest.fixture(scope="module")
+def asgi_app(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[object]:
+    """The app in-process (its lifespan run once around the module)."""
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    old = dict(os.environ)
+    os.environ.update(digits.env)
+    app = create_app(small_settings(tmp_path_factory.mktemp("contract-asgi")))  # type: ignore[arg-type]
+    with TestClient(app):
+        yield app
+    os.environ.clear()
+    os.environ.update(old)
+
+
+@pytest.mark.parametrize("label", labels())
+def test_in_process_app_keeps_its_contract(asgi_app: object, label: str) -> None:
+    run(schemathesis.openapi.from_asgi("/openapi.json", asgi_app, config=config(label)), label)
+
+
+@pytest.fixture(scope="module")
+def contract_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
+    """A real server with the fuzz limits."""
+    env = {f"BACKPROP_LAB_{k.upper()}": str(v) for k, v in LIMITS.items()}
+    srv = Server(tmp_path_factory.mktemp("contract-data"), {**digits.env, **env})
+    yield srv.start()
+    srv.stop()
+
+
+@pytest.mark.parametrize("label", labels())
+def test_real_server_keeps_its_contract(contract_server: Server, label: str) -> None:
+    schema = schemathesis.openapi.from_url(
+        contract_server.url + "/openapi.json", config=config(label)
+    )
+    run(schema, label, base_url=contract_server.url, timeout=60)
