@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.quotas import expensive
-from app.schemas_experiments import ACTIVATION_LIMITS, RACE_LIMITS
+from app.schemas_graphs import GRAPH_SCHEMA
 from app.schemas_service import LIMITED_FIELDS
 from app.settings import Settings
+from engine.experiments import ACTIVATION_LIMITS, FUNCTIONS, RACE_LIMITS
+from engine.optimizers import OPTIMIZERS
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -85,16 +87,30 @@ def declare_errors(schema: dict[str, Any]) -> None:
                 responses[str(status)] = _error_entry(status, responses.get(str(status)))
 
 
+TENSOR_REF = "#/components/schemas/Tensor"
+#: A number, or a nested list of numbers (any depth; rectangular, which the routes check).
+TENSOR = {
+    "description": "A number or a rectangular nested list of numbers (a tensor).",
+    "anyOf": [{"type": "number"}, {"type": "array", "items": {"$ref": TENSOR_REF}}],
+}
+
 #: Constraints the routes check by hand (413 or 422), as JSON Schema: (model, field) -> keywords.
 CHECKED: dict[tuple[str, str], dict[str, Any]] = {
     **{("ActivationsRequest", k): {"maximum": v} for k, v in ACTIVATION_LIMITS.items()},
     **{("RaceRequest", k): {"maximum": v} for k, v in RACE_LIMITS.items()},
+    ("RaceRequest", "function"): {"enum": list(FUNCTIONS)},
+    ("RaceRequest", "optimizers"): {"propertyNames": {"enum": list(OPTIMIZERS)}},
     ("RaceRequest", "start"): {"items": {"type": "number", "minimum": -1000, "maximum": 1000}},
     ("ActivationsRequest", "range"): {"items": {"type": "number", "minimum": -1e6, "maximum": 1e6}},
     ("PredictRequest", "image"): {
         "minItems": 28,
         "maxItems": 28,
-        "items": {"type": "array", "minItems": 28, "maxItems": 28, "items": {"type": "number"}},
+        "items": {
+            "type": "array",
+            "minItems": 28,
+            "maxItems": 28,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
+        },
     },
 }
 
@@ -112,10 +128,23 @@ def declare_limits(schema: dict[str, Any], settings: Settings) -> None:
             del prop["default"]
             prop["description"] += f" Required here: the default {default} is over the limit."
             spec["required"] = sorted({*spec.get("required", []), field})
+    if "required" in components.get("ModelSpec", {}):
+        # NOTE: the default model is then over the limit too: a check names a model or a graph.
+        components.get("GradcheckRequest", {})["anyOf"] = [
+            {"required": ["model"], "properties": {"model": {"type": "object"}}},
+            {"required": ["graph"], "properties": {"graph": {"type": "object"}}},
+        ]
     for (model, field), keywords in CHECKED.items():
         prop = components.get(model, {}).get("properties", {}).get(field)
         if prop is not None:
             prop.update(keywords)
+    components["Tensor"] = TENSOR
+    check = components.get("GradcheckRequest", {}).get("properties", {})
+    if "graph" in check:
+        check["graph"] = {
+            "anyOf": [copy.deepcopy(GRAPH_SCHEMA), {"type": "null"}],
+            "description": check["graph"].get("description", ""),
+        }
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             content = operation.get("requestBody", {}).get("content", {})
@@ -125,10 +154,20 @@ def declare_limits(schema: dict[str, Any], settings: Settings) -> None:
             body = content["application/json"]["schema"] = copy.deepcopy(
                 content["application/json"].get("schema", {})
             )
-            for graph in (body, body.get("properties", {}).get("graph", {})):
-                nodes = graph.get("properties", {}).get("nodes")
-                if nodes is not None and nodes.get("type") == "array":
-                    nodes["maxItems"] = settings.max_graph_nodes
+            if body.get("title") == GRAPH_SCHEMA["title"]:
+                bound_graph(body, settings)
+    for graph in check.get("graph", {}).get("anyOf", [])[:1]:
+        bound_graph(graph, settings)
+
+
+def bound_graph(graph: dict[str, Any], settings: Settings) -> None:
+    """A posted graph's schema with this server's node limit and tensors of numbers only."""
+    props = graph["properties"]
+    props["nodes"]["maxItems"] = settings.max_graph_nodes
+    value = props["nodes"]["items"]["properties"]["value"]
+    value.pop("anyOf", None)
+    value["$ref"] = TENSOR_REF
+    props["dout"]["anyOf"] = [{"$ref": TENSOR_REF}, {"type": "null"}]
 
 
 def document_contract(app: FastAPI, settings: Settings) -> None:

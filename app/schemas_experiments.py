@@ -55,7 +55,6 @@ class RaceRequest(_Strict):
         min_length=1,
         description=f"Optimizer name (one of: {', '.join(OPTIMIZERS)}) to its settings; "
         "the paths come in this order.",
-        json_schema_extra={"propertyNames": {"enum": list(OPTIMIZERS)}},
     )
 
     @field_validator("start")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
+from tests.app.sse_client import stream
 from tests.app.test_schema_fuzz import LIMITS
 from tests.conftest import Digits, Server
 
@@ -44,7 +46,7 @@ CHECKS = [
     "negative_data_rejection",
     "positive_data_acceptance",
 ]
-EXAMPLES = 5
+EXAMPLES = 15
 
 
 def config(label: str) -> schemathesis.Config:
@@ -78,10 +80,20 @@ def labels() -> list[str]:
     return sorted(operations(schemathesis.openapi.from_dict(raw_schema())))
 
 
-def run(schema: schemathesis.BaseSchema, label: str, **call: object) -> None:
-    """Positive and negative cases of one operation, each checked against the contract."""
+def run(
+    schema: schemathesis.BaseSchema, label: str, run_id: str | None = None, **call: object
+) -> None:
+    """Positive and negative cases of one operation, each checked against the contract; with
+    ``run_id``, half of them about that (real, finished) run."""
     operation = operations(schema)[label]
-    cases = st.one_of(operation.as_strategy(mode) for mode in GenerationMode)  # type: ignore[attr-defined]
+    strategies = [operation.as_strategy(mode) for mode in GenerationMode]  # type: ignore[attr-defined]
+    if run_id is not None and "{run_id}" in label:
+        known = {"run_id": run_id}
+        strategies += [
+            operation.as_strategy(mode, path_parameters=known)  # type: ignore[attr-defined]
+            for mode in GenerationMode
+        ]
+    cases = st.one_of(strategies)
 
     @given(case=cases)
     @settings(
@@ -128,9 +140,22 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) ->
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def finished_run(contract_server: Server) -> str:
+    """A completed run, so the run routes answer about a real one too."""
+    config = {"iterations": 5, "hidden_size": 2, "batch_size": 2}
+    r = httpx.post(f"{contract_server.url}/train", json=config)
+    assert r.status_code == 202, r.text
+    run_id = str(r.json()["id"])
+    assert stream(contract_server.url, run_id)[-1].data["status"] == "completed"
+    return run_id
+
+
 @pytest.mark.parametrize("label", labels())
-def test_real_server_keeps_its_contract(contract_server: Server, label: str) -> None:
+def test_real_server_keeps_its_contract(
+    contract_server: Server, finished_run: str, label: str
+) -> None:
     schema = schemathesis.openapi.from_url(
         contract_server.url + "/openapi.json", config=config(label)
     )
-    run(schema, label, base_url=contract_server.url, timeout=60)
+    run(schema, label, finished_run, base_url=contract_server.url, timeout=60)
