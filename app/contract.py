@@ -88,10 +88,11 @@ def declare_errors(schema: dict[str, Any]) -> None:
 
 
 TENSOR_REF = "#/components/schemas/Tensor"
-#: A number, or a nested list of numbers (any depth; rectangular, which the routes check).
+#: A number, or a nested list of numbers (any depth, no empty list; rectangular, which the
+#: routes check).
 TENSOR = {
     "description": "A number or a rectangular nested list of numbers (a tensor).",
-    "anyOf": [{"type": "number"}, {"type": "array", "items": {"$ref": TENSOR_REF}}],
+    "anyOf": [{"type": "number"}, {"type": "array", "minItems": 1, "items": {"$ref": TENSOR_REF}}],
 }
 
 #: Constraints the routes check by hand (413 or 422), as JSON Schema: (model, field) -> keywords.

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi import checks as contract
 
 from tests.app.sse_client import stream
 from tests.app.test_schema_fuzz import LIMITS
@@ -46,7 +47,7 @@ CHECKS = [
     "negative_data_rejection",
     "positive_data_acceptance",
 ]
-EXAMPLES = 15
+EXAMPLES = 10
 
 
 def config(label: str) -> schemathesis.Config:
@@ -159,3 +160,55 @@ def test_real_server_keeps_its_contract(
         contract_server.url + "/openapi.json", config=config(label)
     )
     run(schema, label, finished_run, base_url=contract_server.url, timeout=60)
+
+
+# ------------------------------------------------- answers from outside the routes, as declared
+
+APPLES = {
+    "nodes": [
+        {"id": "a", "op": "input", "value": 2},
+        {"id": "b", "op": "input", "value": 3},
+        {"id": "c", "op": "mul", "inputs": ["a", "b"]},
+    ],
+    "output": "c",
+}
+
+
+#: The checks of an answer against its operation's declared responses.
+DECLARED = [
+    contract.status_code_conformance,
+    contract.content_type_conformance,
+    contract.response_schema_conformance,
+    contract.response_headers_conformance,
+]
+
+
+def test_middleware_answers_are_declared(tmp_path: Path) -> None:
+    """The host check, the body-size and content-type checks and the rate limit answer with a
+    status, body and headers the operation's schema declares."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, rate_limit="3/minute", max_body_bytes=2000))
+    label = "POST /graphs/evaluate"
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config(label))
+    operation = operations(schema)[label]
+    seen = []
+    with TestClient(app):
+        for headers, body in [
+            ({"Host": "evil.example"}, APPLES),  # 400 untrusted_host
+            ({"Content-Type": "text/plain"}, APPLES),  # 400 not_json
+            ({}, {**APPLES, "output": "c" * 3000}),  # 413 body_too_large
+            ({}, APPLES),  # 200
+            ({}, APPLES),
+            ({}, APPLES),
+            ({}, APPLES),  # 429 past 3 a minute, with Retry-After
+        ]:
+            case = operation.Case(body=body, headers=headers)
+            response = case.call()
+            case.validate_response(response, checks=DECLARED)
+            seen.append((response.status_code, response.headers.get("retry-after")))
+    assert [s for s, _ in seen[:4]] == [400, 400, 413, 200], seen
+    assert seen[-1][0] == 429 and seen[-1][1] is not None and seen[-1][1][0].isdigit(), seen
