@@ -103,6 +103,7 @@ CHECKED: dict[tuple[str, str], dict[str, Any]] = {
     ("RaceRequest", "optimizers"): {"propertyNames": {"enum": list(OPTIMIZERS)}},
     ("RaceRequest", "start"): {"items": {"type": "number", "minimum": -1000, "maximum": 1000}},
     ("ActivationsRequest", "range"): {"items": {"type": "number", "minimum": -1e6, "maximum": 1e6}},
+    ("RunRename", "name"): {"minLength": 1},
     ("PredictRequest", "image"): {
         "minItems": 28,
         "maxItems": 28,
