@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from app.checks import GradcheckRunner
+from app.contract import document_contract
 from app.datasets import missing_dataset
 from app.db import describe, is_disconnect
 from app.errors import install_error_handlers
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments.router)
     install_ui(app)
     document_limits(app, settings)
+    document_contract(app, settings)
     return app
 
 

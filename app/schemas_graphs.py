@@ -29,6 +29,7 @@ GRAPH_SCHEMA: dict[str, Any] = {
     "title": "GraphIn",
     "type": "object",
     "required": ["nodes", "output"],
+    "additionalProperties": False,
     "properties": {
         "nodes": {
             "type": "array",
@@ -41,14 +42,14 @@ GRAPH_SCHEMA: dict[str, Any] = {
                     "id": {"type": "string", "minLength": 1, "maxLength": 100},
                     "op": {"type": "string", "enum": list(OPS)},
                     "inputs": {
-                        "type": "array",
+                        "type": ["array", "null"],
                         "items": {"type": "string"},
                         "description": "Ids of the nodes feeding this one, in the op's order.",
                     },
                     "value": {**TENSOR_SCHEMA, "description": "The value of an `input` node."},
-                    "params": {"type": "object", "description": "The op's parameters."},
+                    "params": {"type": ["object", "null"], "description": "The op's parameters."},
                     "variant": {
-                        "type": "string",
+                        "type": ["string", "null"],
                         "description": "A broken layer for teaching: one of the op's `variants` "
                         "in GET /graphs/ops (same forward, a backward with a classic bug).",
                     },
@@ -64,7 +65,7 @@ GRAPH_SCHEMA: dict[str, Any] = {
         },
         "output": {"type": "string", "description": "Id of the node the backward pass starts at."},
         "dout": {
-            **TENSOR_SCHEMA,
+            "anyOf": [*TENSOR_SCHEMA["anyOf"], {"type": "null"}],
             "description": "Gradient fed into the output: a number or the output's shape "
             "(default 1, or ones of the output's shape).",
         },
