@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from benchmarks._server import Poller
-from tests.app.sse_client import stream
+from tests.app.sse_client import finished_run
 from tests.conftest import Digits, Server
 
 JSON = {"content-type": "application/json"}
@@ -37,8 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator
 def done_run(server: Server) -> str:
     """A completed tiny run: rename and predict get as far as their body."""
     config = {"iterations": 1, "hidden_size": 2, "batch_size": 2}
-    run_id = str(httpx.post(f"{server.url}/train", json=config).json()["id"])
-    assert stream(server.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(server.url, config)
     return run_id
 
 
