@@ -26,18 +26,7 @@ from tests.app.sse_client import stream
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_cluster import get, start, wait_for
 from tests.conftest import OPERATOR
-
-LINE = re.compile(r"^(\S+Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)((?: \w+=\S+)*) (.*)$")
-
-
-def samples(text: str) -> dict[str, float]:
-    """Every sample of a Prometheus answer, by name and labels ("name{a=b}")."""
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out[f"{s.name}{{{labels}}}"] = s.value
-    return out
+from tests.observability import LINE, samples
 
 
 def names(text: str) -> set[str]:
