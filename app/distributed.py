@@ -523,18 +523,28 @@ class QueueWatch:
         self._missing: set[str] = set()
         self._next = time.monotonic() + every
 
+    def _broker(self) -> Any:
+        """A Redis client of the broker, quick to give up."""
+        import redis
+
+        url = self.executor.settings.broker_url
+        return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+    def _waiting(self, client: Any) -> list[bytes]:
+        """The messages waiting in every list of the lab's queues."""
+        found: list[bytes] = []
+        for q in queues(self.executor.settings).values():
+            for name in broker_lists(q):
+                found += client.lrange(name, 0, -1)
+        return found
+
     def waiting(self) -> list[bytes]:
         """The messages waiting in the broker's queue (empty if it does not answer)."""
         import redis
 
-        url = self.executor.settings.broker_url
-        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        client = self._broker()
         try:
-            found: list[bytes] = []
-            for name in lists:
-                found += client.lrange(name, 0, -1)  # type: ignore[arg-type]
-            return found
+            return self._waiting(client)
         except redis.RedisError:
             return []
         finally:
@@ -542,16 +552,10 @@ class QueueWatch:
 
     def held(self) -> list[bytes]:
         """Every message the broker holds for the queue: waiting, or delivered and unacked."""
-        import redis
-
-        url = self.executor.settings.broker_url
-        lists = [n for q in queues(self.executor.settings).values() for n in broker_lists(q)]
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+        client = self._broker()
         try:
-            waiting: list[bytes] = []
-            for name in lists:
-                waiting += client.lrange(name, 0, -1)  # type: ignore[arg-type]
-            unacked: list[bytes] = client.hvals("unacked")  # type: ignore[assignment]
+            waiting = self._waiting(client)
+            unacked: list[bytes] = client.hvals("unacked")
         finally:
             client.close()
         return waiting + unacked

@@ -1,13 +1,15 @@
-"""A real uvicorn server for the benchmarks: free loopback port, fresh data directory."""
+"""A real uvicorn server for the benchmarks (free port, fresh data directory); a /healthz poller."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -66,3 +68,49 @@ def serve(
                 proc.wait(5)
             if out is not None:
                 out.close()
+
+
+class Poller:
+    """A second client asking ``/healthz`` every 50 ms; its latencies in seconds."""
+
+    def __init__(self, url: str, timeout: float = 30) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.timeout) as client:
+            while not self._stop.is_set():
+                start = time.perf_counter()
+                try:
+                    ok = client.get(self.url + "/healthz").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.latencies.append(time.perf_counter() - start)
+                self.failures += not ok
+                self._stop.wait(0.05)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def worst(self) -> float:
+        """The slowest /healthz answer seen."""
+        return max(self.latencies)
+
+    def summary(self) -> str:
+        """p50, p99 and max in ms, and the count."""
+        lat = sorted(self.latencies)
+        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        return (
+            f"healthz p50 {statistics.median(lat) * 1e3:6.0f} ms  p99 {p99 * 1e3:6.0f} ms  "
+            f"max {lat[-1] * 1e3:6.0f} ms  ({len(lat)} polls, {self.failures} failed)"
+        )

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import serve  # noqa: E402
+from benchmarks._server import Poller, serve  # noqa: E402
 
 LIMIT = 8_000_000
 JSON = {"content-type": "application/json"}
@@ -95,45 +95,6 @@ CANDIDATES: list[tuple[str, str, str, Callable[[], bytes]]] = [
 ]
 
 
-class Poller:
-    """A client asking /healthz every 50 ms; its latencies in seconds."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=60) as client:
-            while not self._stop.is_set():
-                start = time.perf_counter()
-                try:
-                    self.failures += client.get(self.url + "/healthz").status_code != 200
-                except httpx.HTTPError:
-                    self.failures += 1
-                self.latencies.append(time.perf_counter() - start)
-                self._stop.wait(0.05)
-
-    def __enter__(self) -> Poller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def summary(self) -> str:
-        """p50, p99 and max in ms, and the count."""
-        lat = sorted(self.latencies)
-        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-        return (
-            f"healthz p50 {statistics.median(lat) * 1e3:6.0f} ms  p99 {p99 * 1e3:6.0f} ms  "
-            f"max {lat[-1] * 1e3:6.0f} ms  ({len(lat)} polls, {self.failures} failed)"
-        )
-
-
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident memory (VmHWM) in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -168,7 +129,7 @@ def main() -> None:
         for name, method, path, make in CANDIDATES:
             body = make()
             assert len(body) <= LIMIT, (name, len(body))
-            with Poller(url) as poller, httpx.Client(timeout=120) as client:
+            with Poller(url, timeout=60) as poller, httpx.Client(timeout=120) as client:
                 time.sleep(0.3)
                 start = time.perf_counter()
                 r = client.request(method, url + path.format(run=run), content=body, headers=JSON)
@@ -208,7 +169,7 @@ def loop_two(
                 answers.append(time.perf_counter() - start)
 
     clients = [threading.Thread(target=loop) for _ in range(2)]
-    with Poller(url) as poller:
+    with Poller(url, timeout=60) as poller:
         for c in clients:
             c.start()
         time.sleep(seconds)

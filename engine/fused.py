@@ -87,21 +87,8 @@ class FusedStep:
         batch_size: int,
     ) -> None:
         self.network = network
-        self.optimizer = optimizer
         p = network.params
-        dtype = p["W1"].dtype
-        self.order = pixel_order(x_train)
-        self.train = Reordered(x_train, self.order)
-        self.scale = dtype.type(1.0 / 255.0)
-        # The step's own parameters: W1 in pixel order (see load), the rest the network's.
-        self.params: dict[str, Array] = {"W1": np.empty_like(p["W1"])}
-        self._loaded = False
-        self.load()
-        self.grads: dict[str, Array] = {k: np.zeros_like(v) for k, v in self.params.items()}
-        # NOTE: for plain SGD the learning rate is folded into dscores, so every
-        # gradient comes out already multiplied by it and the update is W -= grad.
-        self.sgd = type(optimizer) is SGD
-        self.fold = dtype.type(optimizer.lr if self.sgd else 1.0)
+        dtype = self._setup(optimizer, x_train)
         n, d = batch_size, self.train.x.shape[1]
         hidden, classes = p["W2"].shape
         # one-hot labels, classes-first, times fold / n: dscores = fold * (softmax - onehot) / n
@@ -122,6 +109,24 @@ class FusedStep:
         self._ones_n = np.ones(n, dtype=dtype)
         self._ones_c = np.ones(classes, dtype=dtype)
         self._eval: tuple[Array, Array, Array] | None = None
+
+    def _setup(self, optimizer: Any, x_train: NDArray[np.uint8]) -> np.dtype[Any]:
+        """What every fused step sets up first (after ``self.network``); the parameters' dtype."""
+        self.optimizer = optimizer
+        dtype = self.network.params["W1"].dtype
+        self.order = pixel_order(x_train)
+        self.train = Reordered(x_train, self.order)
+        self.scale = dtype.type(1.0 / 255.0)
+        # The step's own parameters: W1 in pixel order (see load), the rest the network's.
+        self.params: dict[str, Array] = {"W1": np.empty_like(self.network.params["W1"])}
+        self._loaded = False
+        self.load()
+        self.grads: dict[str, Array] = {k: np.zeros_like(v) for k, v in self.params.items()}
+        # NOTE: for plain SGD the learning rate is folded into dscores, so every
+        # gradient comes out already multiplied by it and the update is W -= grad.
+        self.sgd = type(optimizer) is SGD
+        self.fold = dtype.type(optimizer.lr if self.sgd else 1.0)
+        return dtype
 
     def extents(self, batches: NDArray[np.intp]) -> NDArray[np.intp]:
         """For each row of batch indices, the number of leading pixels that are not all 0."""

@@ -19,10 +19,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.functions import labels_to_indices
-from engine.fused import _EVAL_CHUNK, FusedStep, Reordered, pixel_order
+from engine.fused import _EVAL_CHUNK, FusedStep, Reordered
 from engine.layer_stats import LayerArrays
 from engine.multilayer import MultiLayerNet
-from engine.optimizers import SGD
 
 Array = NDArray[np.floating]
 
@@ -69,20 +68,9 @@ class FusedMultiStep(FusedStep):
         if type(network) is not MultiLayerNet:
             raise TypeError("the fused step trains a MultiLayerNet without BatchNorm or Dropout")
         self.network = network  # type: ignore[assignment]
-        self.optimizer = optimizer
         self.activation = network.activation
         self.depth = network.hidden_layer_num + 1  # Affine layers
-        p = network.params
-        dtype = p["W1"].dtype
-        self.order = pixel_order(x_train)
-        self.train = Reordered(x_train, self.order)
-        self.scale = dtype.type(1.0 / 255.0)
-        self.params: dict[str, Array] = {"W1": np.empty_like(p["W1"])}
-        self._loaded = False
-        self.load()
-        self.grads: dict[str, Array] = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.sgd = type(optimizer) is SGD
-        self.fold = dtype.type(optimizer.lr if self.sgd else 1.0)
+        dtype = self._setup(optimizer, x_train)
         self.decay = dtype.type(network.weight_decay_lambda)
         n, d = batch_size, self.train.x.shape[1]
         sizes = [*network.hidden_size_list, network.output_size]

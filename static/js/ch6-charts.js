@@ -4,7 +4,7 @@
 // with the gap between them labelled, and each layer's gradient magnitude as bars.
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
-import { COLORS, smooth } from "./charts.js";
+import { Chart, COLORS, smooth } from "./charts.js";
 import { DASHES } from "./ch6-experiments.js";
 import { h } from "./ui.js";
 
@@ -16,11 +16,6 @@ const HEIGHT = 240;
 const SMOOTHING = 0.9;
 /** Markers drawn along each curve, about this many per curve. */
 const MARKS = 12;
-
-/** @param {HTMLElement} el */
-function sizeOf(el) {
-  return { width: Math.max(260, el.clientWidth - 4), height: HEIGHT };
-}
 
 /**
  * Draw marker `shape` (0 circle, 1 square, 2 triangle, 3 diamond) at x, y on a canvas.
@@ -71,31 +66,10 @@ function markers(shapes) {
   };
 }
 
-class Plot {
+class Plot extends Chart {
   /** @param {HTMLElement} el */
   constructor(el) {
-    this.el = el;
-    /** @type {uPlot | null} */
-    this.plot = null;
-    this.key = "";
-    new ResizeObserver(() => {
-      if (this.plot && this.el.clientWidth) this.plot.setSize(sizeOf(this.el));
-    }).observe(el);
-  }
-
-  /**
-   * @param {string} key rebuild the plot only when it changes
-   * @param {Omit<uPlot.Options, "width" | "height">} options
-   * @param {uPlot.AlignedData} data
-   */
-  draw(key, options, data) {
-    if (!this.plot || key !== this.key) {
-      this.plot?.destroy();
-      this.plot = new uPlot({ ...sizeOf(this.el), ...options }, data, this.el);
-      this.key = key;
-    } else {
-      this.plot.setData(data);
-    }
+    super(el, HEIGHT, 260);
   }
 }
 

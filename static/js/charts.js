@@ -38,21 +38,27 @@ export function smooth(values, weight) {
   return out;
 }
 
-/** @param {HTMLElement} el */
-function sizeOf(el) {
-  return { width: Math.max(280, el.clientWidth - 4), height: HEIGHT };
-}
-
 export class Chart {
-  /** @param {HTMLElement} el where the chart is drawn */
-  constructor(el) {
+  /**
+   * @param {HTMLElement} el where the chart is drawn
+   * @param {number} height its height in px
+   * @param {number} minWidth its least width in px
+   */
+  constructor(el, height = HEIGHT, minWidth = 280) {
     this.el = el;
+    this.height = height;
+    this.minWidth = minWidth;
     /** @type {uPlot | null} */
     this.plot = null;
     this.key = "";
     new ResizeObserver(() => {
-      if (this.plot && this.el.clientWidth) this.plot.setSize(sizeOf(this.el));
+      if (this.plot && this.el.clientWidth) this.plot.setSize(this.size());
     }).observe(el);
+  }
+
+  /** The chart's size for its element's width now. */
+  size() {
+    return { width: Math.max(this.minWidth, this.el.clientWidth - 4), height: this.height };
   }
 
   /**
@@ -64,7 +70,7 @@ export class Chart {
   draw(key, options, data) {
     if (!this.plot || key !== this.key) {
       if (this.plot) this.plot.destroy();
-      this.plot = new uPlot({ ...sizeOf(this.el), ...options }, data, this.el);
+      this.plot = new uPlot({ ...this.size(), ...options }, data, this.el);
       this.key = key;
     } else {
       this.plot.setData(data);

@@ -79,3 +79,10 @@ def wait_status(url: str, run_id: str, statuses: set[str], timeout: float = 60.0
         if body["status"] in statuses or time.monotonic() > deadline:
             return body
         time.sleep(0.05)
+
+
+def finished_run(url: str, config: dict[str, Any]) -> str:
+    """Start a run with ``config``, read its stream to the end and check it completed; its id."""
+    run_id = str(httpx.post(f"{url}/train", json=config).json()["id"])
+    assert stream(url, run_id)[-1].data["status"] == "completed"
+    return run_id

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from engine.experiments import ACTIVATION_LIMITS, RACE_LIMITS, activation_histograms, race
+from tests.book import BOOK_RACE
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +57,7 @@ def test_the_race_defaults_are_the_books(client: TestClient) -> None:
 
 
 def test_the_same_race_posted_in_full_gives_the_same_answer(client: TestClient) -> None:
-    full = {
-        "function": "x2/20+y2",
-        "start": [-7, 2],
-        "steps": 30,
-        "optimizers": {
-            "sgd": {"lr": 0.95},
-            "momentum": {"lr": 0.1},
-            "adagrad": {"lr": 1.5},
-            "adam": {"lr": 0.3},
-        },
-    }
+    full = {"function": "x2/20+y2", **BOOK_RACE}
     assert (
         client.post("/experiments/optimizer-race", json=full).json()
         == client.post("/experiments/optimizer-race", json={}).json()

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app.sse_client import stream
+from benchmarks._server import Poller
+from tests.app.sse_client import finished_run
 from tests.conftest import Digits, Server
 
 JSON = {"content-type": "application/json"}
@@ -36,45 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator
 def done_run(server: Server) -> str:
     """A completed tiny run: rename and predict get as far as their body."""
     config = {"iterations": 1, "hidden_size": 2, "batch_size": 2}
-    run_id = str(httpx.post(f"{server.url}/train", json=config).json()["id"])
-    assert stream(server.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(server.url, config)
     return run_id
-
-
-class Poller:
-    """A second client asking ``/healthz`` every 50 ms; ``worst`` is its slowest answer."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.latencies: list[float] = []
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self._stop.is_set():
-                start = time.perf_counter()
-                try:
-                    ok = client.get(self.url + "/healthz").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.latencies.append(time.perf_counter() - start)
-                self.failures += not ok
-                self._stop.wait(0.05)
-
-    def __enter__(self) -> Poller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def worst(self) -> float:
-        """The slowest /healthz answer seen."""
-        return max(self.latencies)
 
 
 def empty_lists(key: str, budget: int = LIMIT - 100) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app.sse_client import stream
+from tests.app.sse_client import finished_run, stream
 from tests.conftest import Digits, Server
 
 #: Small limits, so a schema-valid request is refused or finishes at once.
@@ -33,8 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator
 def done_run(server: Server) -> str:
     """A completed (tiny) run, so routes under /runs/{id} get as far as the body."""
     config = {"iterations": 1, "hidden_size": 2, "batch_size": 2}
-    run_id = str(httpx.post(f"{server.url}/train", json=config).json()["id"])
-    assert stream(server.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(server.url, config)
     return run_id
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.app.sse_client import stream
+from tests.app.sse_client import finished_run
 from tests.conftest import OPERATOR, Digits, Server
 
 PER_CLIENT = 3
@@ -51,8 +51,7 @@ def capped(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator
 def done_id(server: Server) -> str:
     """A finished run: its stream replays the log, then ends."""
     config = {"iterations": 300, "hidden_size": 5, "batch_size": 5}
-    rid = str(httpx.post(f"{server.url}/train", json=config).json()["id"])
-    assert stream(server.url, rid)[-1].data["status"] == "completed"
+    rid = finished_run(server.url, config)
     return rid
 
 

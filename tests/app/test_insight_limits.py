@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.sse_client import stream
+from tests.app.sse_client import finished_run
 from tests.conftest import Digits, Server
 
 #: Address space the server may add to what it holds once started: a few evaluations of a
@@ -40,8 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator
 def wide_run(server: Server) -> str:
     """A finished run of the widest network the server allows (hidden 2048, a few steps)."""
     config = {"iterations": 2, "hidden_size": 2048, "batch_size": 10}
-    run_id = str(httpx.post(f"{server.url}/train", json=config).json()["id"])
-    assert stream(server.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(server.url, config)
     assert server.proc is not None
     httpx.get(f"{server.url}/healthz")  # everything a first request loads is loaded
     cap = vm_size(server.proc.pid) + HEADROOM
@@ -76,8 +75,7 @@ def test_a_busy_insight_slot_answers_503_with_retry_after(
     env = {**digits.env, "BACKPROP_LAB_WORKERS": "1", "BACKPROP_LAB_INSIGHT_WAIT": "0"}
     srv: Server = server_factory(env=env)  # type: ignore[operator]
     config = {"iterations": 2, "hidden_size": 2048, "batch_size": 10}
-    run_id = str(httpx.post(f"{srv.url}/train", json=config).json()["id"])
-    assert stream(srv.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(srv.url, config)
     url = f"{srv.url}/runs/{run_id}/confusion"
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _: httpx.get(url, timeout=120), range(4)))
@@ -93,8 +91,7 @@ def test_out_of_memory_is_a_503_for_that_request_only(
 ) -> None:
     srv: Server = server_factory(env={**digits.env, "BACKPROP_LAB_WORKERS": "1"})  # type: ignore[operator]
     config = {"iterations": 2, "hidden_size": 2048, "batch_size": 10}
-    run_id = str(httpx.post(f"{srv.url}/train", json=config).json()["id"])
-    assert stream(srv.url, run_id)[-1].data["status"] == "completed"
+    run_id = finished_run(srv.url, config)
     assert httpx.get(f"{srv.url}/runs/{run_id}/weights?limit=1").status_code == 200
     assert srv.proc is not None
     cap = vm_size(srv.proc.pid) + 4 * 2**20  # too little for the test set's activations

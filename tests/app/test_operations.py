@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -12,22 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.sse_client import stream
 from tests.conftest import ROOT, Digits, Server, free_port
-
-LINE = re.compile(r"^(\S+Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)((?: \w+=\S+)*) (.*)$")
-
-
-def samples(text: str) -> dict[str, float]:
-    """Every sample of a Prometheus answer, by name and labels ("name{a=b}")."""
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out[f"{s.name}{{{labels}}}"] = s.value
-    return out
+from tests.observability import LINE, samples
 
 
 def test_liveness_and_readiness_of_one_server(live_server: Server) -> None:

@@ -12,20 +12,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.book import BOOK_RACE
 from tests.browser.conftest import Lab, lab_on
 from tests.conftest import Server
 
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-BOOK_RACE = {
-    "start": [-7, 2],
-    "steps": 30,
-    "optimizers": {
-        "sgd": {"lr": 0.95},
-        "momentum": {"lr": 0.1},
-        "adagrad": {"lr": 1.5},
-        "adam": {"lr": 0.3},
-    },
-}
 WORDS = {
     "en": {"step": "Step {k} of 30", "right": "Right", "wrong": "Not quite", "skipped": "Skipped"},
     "zh": {"step": "第 {k} 步，共 30 步", "right": "正确", "wrong": "不对", "skipped": "已跳过"},
@@ -167,7 +158,7 @@ def test_skipping_reveals_and_new_learning_rates_race_again(lab: Lab, ui_server:
     page.click("#race-run")
     expect(page.locator("#race-step-label")).to_have_text("Step 12 of 12")
     body = {**BOOK_RACE, "start": [-7, -3], "steps": 12}
-    body["optimizers"] = {**BOOK_RACE["optimizers"], "sgd": {"lr": 0.3}}  # type: ignore[dict-item]
+    body["optimizers"] = {**BOOK_RACE["optimizers"], "sgd": {"lr": 0.3}}
     want = post(ui_server, "/experiments/optimizer-race", body)
     x, y = want["paths"]["sgd"][12]
     card = page.locator('.exp-rule[data-optimizer="sgd"]')

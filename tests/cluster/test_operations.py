@@ -26,18 +26,7 @@ from tests.app.sse_client import stream
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_cluster import get, start, wait_for
 from tests.conftest import OPERATOR
-
-LINE = re.compile(r"^(\S+Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)((?: \w+=\S+)*) (.*)$")
-
-
-def samples(text: str) -> dict[str, float]:
-    """Every sample of a Prometheus answer, by name and labels ("name{a=b}")."""
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out[f"{s.name}{{{labels}}}"] = s.value
-    return out
+from tests.observability import LINE, samples
 
 
 def names(text: str) -> set[str]:
@@ -208,30 +197,25 @@ def test_a_worker_or_celery_server_without_the_lab_dataset_refuses_to_start(
         "BACKPROP_LAB_OFFLINE": "1",
         "BACKPROP_LAB_DATA_DIR": str(tmp_path / "data"),
     }
-    worker = subprocess.run(
-        [sys.executable, "-m", "app.worker"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    out = worker.stdout + worker.stderr
-    assert worker.returncode != 0
+
+    def refused(*args: str) -> str:
+        """Run ``python -m args`` with that environment; check it failed, its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode != 0
+        assert "Traceback" not in done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    out = refused("app.worker")
     assert "MNIST" in out and str(empty) in out and "does not start" in out
-    assert "Traceback" not in out
-    port = free_port()
-    server = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    out = server.stdout + server.stderr
-    assert server.returncode != 0 and "MNIST" in out and str(empty) in out
-    assert "Traceback" not in out
+    out = refused("uvicorn", "app.main:app", "--port", str(free_port()))
+    assert "MNIST" in out and str(empty) in out
 
 
 def test_runs_start_in_the_order_their_queue_positions_told(cluster: Cluster) -> None:
