@@ -117,6 +117,25 @@ CHECKED: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+#: Pydantic's names for bounds that reach the schema as they are (a constrained item of a list
+#: of ``Whole``), and JSON Schema's.
+_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def standard_keywords(node: Any) -> None:
+    """Rename pydantic's ``ge``/``le``/``gt``/``lt`` left in a typed schema to JSON Schema's."""
+    if isinstance(node, dict):
+        if "type" in node:
+            for ours, theirs in _KEYWORDS.items():
+                if isinstance(node.get(ours), int | float) and not isinstance(node[ours], bool):
+                    node[theirs] = node.pop(ours)
+        for value in node.values():
+            standard_keywords(value)
+    elif isinstance(node, list):
+        for value in node:
+            standard_keywords(value)
+
+
 def declare_limits(schema: dict[str, Any], settings: Settings) -> None:
     """A capped field whose default is over this server's limit is required here; a graph
     has at most ``max_graph_nodes`` nodes."""
@@ -140,6 +159,12 @@ def declare_limits(schema: dict[str, Any], settings: Settings) -> None:
         prop = components.get(model, {}).get("properties", {}).get(field)
         if prop is not None:
             prop.update(keywords)
+    for option in (
+        components.get("TrainRequest", {}).get("properties", {}).get("layers", {}).get("anyOf", [])
+    ):
+        if option.get("type") == "array":
+            # NOTE: each hidden layer is capped like hidden_size (their sum by max_total_hidden).
+            option["items"]["maximum"] = settings.max_hidden_size
     components["Tensor"] = TENSOR
     check = components.get("GradcheckRequest", {}).get("properties", {})
     if "graph" in check:
@@ -180,6 +205,7 @@ def document_contract(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
+        standard_keywords(schema)
         declare_errors(schema)
         declare_limits(schema, settings)
         app.openapi_schema = schema

@@ -29,8 +29,10 @@ REFUSED = ["400", "403", "404", "405", "409", "413", "422", "429"]
 ACCEPTED = ["2xx", "403", "404", "409", "429"]
 #: What JSON Schema cannot say, answered 422 (or 413 for a computed budget): a graph's
 #: structure (each op's arity, ids that exist), an op's own variants, a run name's control
-#: characters, a gradient check's work estimate, a range's order (lo < hi).
+#: characters, a gradient check's work estimate, a range's order (lo < hi), a run's hidden
+#: units together (max_total_hidden) and its layers events (iterations / layer_stats_every).
 SEMANTIC = {
+    "POST /train": ["413"],
     "POST /graphs/evaluate": ["422"],
     "POST /graphs/export/python": ["422"],
     "GET /graphs/ops/{name}/code": ["422"],
