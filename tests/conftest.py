@@ -132,7 +132,11 @@ class Digits:
     @property
     def env(self) -> dict[str, str]:
         """Environment for a server or CLI that must find these digits."""
-        return {"MNIST_DIR": str(self.full_dir)} if self.full_dir else {}
+        if self.full_dir:
+            return {"MNIST_DIR": str(self.full_dir)}
+        # NOTE: without the full MNIST the lab's one default is the subset, which Celery
+        # servers and workers otherwise refuse to start without (BACKPROP_LAB_DEFAULT_DATASET).
+        return {"BACKPROP_LAB_DEFAULT_DATASET": self.name}
 
     @property
     def train_size(self) -> int:
