@@ -9,16 +9,19 @@ A distributed engine can replace it by implementing ``Executor``.
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import math
 import multiprocessing as mp
 import multiprocessing.connection
+import multiprocessing.util
 import os
 import queue
 import signal
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +31,21 @@ from app import events
 from app.lifeline import exit_with_parent
 
 log = logging.getLogger("backprop_lab.executor")
+
+#: Executors started and not yet shut down in this process.
+_LIVE: weakref.WeakSet[LocalExecutor] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_live() -> None:
+    """Stop what a program left running, before multiprocessing joins its children at exit.
+
+    Workers ignore SIGTERM, so multiprocessing's own exit handler (terminate, then join)
+    would wait for them forever; this handler is registered after it, so it runs first.
+    """
+    for executor in list(_LIVE):
+        executor.shutdown()
+
 
 #: The message a worker sends when it starts a run; the server records it as a ``running`` event.
 RUNNING = "running"
@@ -318,6 +336,7 @@ class LocalExecutor:
         self._workers = [self._spawn(i) for i in range(self.size)]
         self._pump = threading.Thread(target=self._pump_loop, name="executor-pump", daemon=True)
         self._pump.start()
+        _LIVE.add(self)
 
     def _spawn(self, index: int) -> _Worker:
         tasks = self._ctx.Queue()
@@ -457,6 +476,7 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         """Stop the pump and the workers; queued and running runs are dropped."""
+        _LIVE.discard(self)
         self._stopping.set()
         with self._lock:
             self._pending.clear()

@@ -41,7 +41,7 @@ log = logging.getLogger("backprop_lab.server")
 RETRY_EVERY = 2.0
 
 
-async def wait_for_database(app: FastAPI, settings: Settings, error: BaseException) -> None:
+async def wait_for_database(app: FastAPI, settings: Settings, error: BaseException) -> RunService:
     """Retry the run service until the database answers (one log line a minute meanwhile)."""
     from starlette.concurrency import run_in_threadpool
 
@@ -61,7 +61,7 @@ async def wait_for_database(app: FastAPI, settings: Settings, error: BaseExcepti
         runs.start()
         app.state.runs = runs
         outage.up()
-        return
+        return runs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,8 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.gradcheck = GradcheckRunner(settings)
-        waiting: asyncio.Task[None] | None = None
+        # NOTE: each lifespan closes what it opened, not what app.state holds now: a test
+        # client and schemathesis may run two lifespans of one app at once.
+        gradcheck = app.state.gradcheck = GradcheckRunner(settings)
+        runs: RunService | None = None
+        waiting: asyncio.Task[RunService] | None = None
         try:
             runs = RunService(settings)
         except Exception as e:
@@ -92,13 +95,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             if waiting is not None:
+                if waiting.done() and not waiting.cancelled() and waiting.exception() is None:
+                    runs = waiting.result()
                 waiting.cancel()
                 with suppress(BaseException):
                     await waiting
-            app.state.gradcheck.close()
+            gradcheck.close()
             app.state.graph_pool.close()
-            if getattr(app.state, "runs", None) is not None:
-                app.state.runs.close()
+            if runs is not None:
+                runs.close()
 
     app = FastAPI(
         title="Backprop Lab",

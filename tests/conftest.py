@@ -231,3 +231,18 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_executor_left_running() -> Iterator[None]:
+    """A module that starts the app in-process stops its executor (a live one hangs the exit)."""
+    yield
+    import sys
+
+    executor = sys.modules.get("app.executor")
+    if executor is None:
+        return
+    left = list(executor._LIVE)
+    for each in left:
+        each.shutdown()
+    assert not left, f"{len(left)} executor(s) were still running after this module"
