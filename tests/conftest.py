@@ -184,6 +184,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_DIGITS] = find_digits()
 
 
+#: Seconds the test process may take to exit once the session is over.
+EXIT_GRACE = 120.0
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A process that cannot exit fails loudly, with every thread's stack, instead of hanging CI."""
+    import faulthandler
+    import threading
+
+    def give_up() -> None:
+        print(f"\nThe test process did not exit {EXIT_GRACE:.0f} s after the session:", flush=True)
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(3)
+
+    timer = threading.Timer(EXIT_GRACE, give_up)
+    timer.daemon = True
+    timer.start()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Say which digits the tests use."""
     return f"digits: {config.stash[_DIGITS].origin}"
