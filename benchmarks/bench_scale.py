@@ -102,6 +102,15 @@ def run_to_end(url: str, config: dict[str, Any]) -> float:
     return time.perf_counter() - t0
 
 
+#: This one process plays every learner: the per-client limits a lab sets for its learners
+#: (runs, requests, streams, connections) are raised for it.
+ONE_CLIENT = {
+    "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "100",
+    "BACKPROP_LAB_RATE_LIMIT": "100000/minute",
+    "BACKPROP_LAB_MAX_STREAMS_PER_CLIENT": "200",
+    "BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT": "2000",
+}
+
 class Cluster:
     """PostgreSQL, Redis, API servers and worker nodes, stopped when the block ends."""
 
@@ -123,6 +132,7 @@ class Cluster:
             "BACKPROP_LAB_QUEUE": queue,
             "BACKPROP_LAB_MAX_ACTIVE_RUNS": "100",
             "BACKPROP_LAB_MAX_SUBSCRIBERS_PER_RUN": "200",
+            **ONE_CLIENT,
         }
 
     def server(self, env: dict[str, str]) -> str:
@@ -276,7 +286,7 @@ def local_vs_celery(c: Cluster, repeats: int) -> tuple[list[float], list[float]]
     c.worker(env)
     config = {**RUN, "iterations": 10_000, "seed": 0}
     local_times, celery_times = [], []
-    with serve({"BACKPROP_LAB_WORKERS": "1"}, log=True) as (local_url, _):
+    with serve({"BACKPROP_LAB_WORKERS": "1", **ONE_CLIENT}, log=True) as (local_url, _):
         run_to_end(local_url, {**config, "iterations": 200})  # warm both: datasets loaded
         run_to_end(url, {**config, "iterations": 200})
         for i in range(repeats):
