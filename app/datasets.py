@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from app.errors import Conflict
+from app.errors import Conflict, Unprocessable
 from app.settings import Settings
 from engine.data import NAMES, OFFLINE_ENV, SPECS, best_dataset, dataset_status, offline, usable
 from engine.data.locations import file_names
@@ -127,3 +127,17 @@ def require_dataset(name: str | None, settings: Settings) -> str:
             details={"field": "dataset", "dataset": name, "state": status["state"]},
         )
     return name
+
+
+def check_train_size(name: str, train_size: int | None, settings: Settings) -> None:
+    """A 422 when a run asks for more training images than its dataset holds."""
+    sizes = public_status(name, settings)["sizes"] or {}
+    held = sizes.get("train")
+    if train_size is None or held is None or train_size <= held:
+        return
+    raise Unprocessable(
+        f"train_size {train_size:,} is more than the {held:,} training images of dataset "
+        f"'{name}': ask for at most {held:,}, or leave it out to train on all of them.",
+        code="train_size_too_large",
+        details={"field": "train_size", "value": train_size, "limit": held, "dataset": name},
+    )

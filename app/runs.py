@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from app import events
-from app.datasets import require_dataset
+from app.datasets import check_train_size, require_dataset
 from app.db import describe, is_disconnect
 from app.distributed import run_kind
 from app.errors import (
@@ -301,7 +301,9 @@ class RunService:
         Answers the run and its owner token (the caller's own, else a new one).
         """
         self.check_limits(req)
-        req = req.model_copy(update={"dataset": require_dataset(req.dataset, self.settings)})
+        dataset = require_dataset(req.dataset, self.settings)
+        check_train_size(dataset, req.train_size, self.settings)
+        req = req.model_copy(update={"dataset": dataset})
         self.require_broker()
         s = self.settings
         token, owner = caller.owner()

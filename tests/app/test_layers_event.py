@@ -146,6 +146,27 @@ def test_bad_deeper_network_fields_are_422(server: Server, body: dict[str, objec
     assert next(iter(body)) in err["message"]
 
 
+def test_more_training_images_than_the_dataset_holds_is_422(server: Server) -> None:
+    held = httpx.get(f"{server.url}/datasets").json()
+    sizes = {d["name"]: d["sizes"]["train"] for d in held["datasets"] if d["usable"]}
+    name, n = next(iter(sizes.items()))
+    r = httpx.post(f"{server.url}/train", json={"dataset": name, "train_size": n + 1, "iterations": 100})
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "train_size_too_large"
+    assert err["details"] == {"field": "train_size", "value": n + 1, "limit": n, "dataset": name}
+    assert f"{n:,}" in err["message"] and name in err["message"]
+    assert not [
+        x
+        for x in httpx.get(f"{server.url}/runs").json()["runs"]
+        if x["config"].get("train_size") == n + 1
+    ], "a refused run is not recorded"
+    ok = httpx.post(f"{server.url}/train", json={"dataset": name, "train_size": n, "iterations": 1})
+    assert ok.status_code == 202, ok.text
+    token = {"Authorization": f"Bearer {ok.json()['owner_token']}"}
+    httpx.delete(f"{server.url}/train/{ok.json()['id']}", headers=token)
+
+
 def test_a_deeper_run_streams_every_layer_and_predicts(server: Server) -> None:
     config = {
         "iterations": 60,
