@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import queue
 import socket
@@ -218,6 +219,10 @@ def outage() -> Outage:
     return found
 
 
+#: Seconds a training process gathers its events before writing them (a ``done`` goes at once).
+WRITE_EVERY = 0.2
+
+
 class LogWriter:
     """Writes one attempt's events into the log from a thread, beats, and watches for a stop.
 
@@ -235,6 +240,10 @@ class LogWriter:
         self.beat_every = settings.heartbeat_interval
         # NOTE: a cancel is seen within half a second (the issue asks for one).
         self.poll_every = min(0.5, settings.heartbeat_interval)
+        # NOTE: events wait up to WRITE_EVERY to be written together: a write (its JSON, its
+        # transaction, its NOTIFY) holds this process's interpreter lock, which the training
+        # loop needs too; a layers event every 100 iterations came ~30 times a second.
+        self.write_every = WRITE_EVERY
         self.reason: str | None = None
         self._queue: queue.SimpleQueue[WorkerMessage] = queue.SimpleQueue()
         self._finished = threading.Event()
@@ -278,9 +287,15 @@ class LogWriter:
         batch: tuple[int, list[WorkerMessage]] | None = None  # written once, retried as is
         number = 0
         next_poll = time.monotonic()
+        last_write = -math.inf
         while True:
             now = time.monotonic()
-            timeout = max(0.0, next_poll - now) if batch is None else 0.2
+            if batch is not None:
+                timeout = 0.2
+            elif pending:
+                timeout = max(0.0, min(next_poll, last_write + self.write_every) - now)
+            else:
+                timeout = max(0.0, next_poll - now)
             try:
                 pending.append(self._queue.get(timeout=timeout))
                 while True:
@@ -288,7 +303,8 @@ class LogWriter:
             except queue.Empty:
                 pass
             try:
-                if batch is None and pending:
+                due = time.monotonic() - last_write >= self.write_every
+                if batch is None and pending and (due or pending[-1].kind == "done"):
                     number += 1
                     batch, pending = (number, pending), []
                 if batch is not None:
@@ -297,6 +313,7 @@ class LogWriter:
                         NewEvent(m.run_id, m.kind, m.data, m.weights, self.attempt) for m in msgs
                     ]
                     self.store.append(new, batch=n)
+                    last_write = time.monotonic()
                     outage().up()
                     batch = None
                     if any(m.kind == "done" for m in msgs):
