@@ -150,7 +150,9 @@ def test_more_training_images_than_the_dataset_holds_is_422(server: Server) -> N
     held = httpx.get(f"{server.url}/datasets").json()
     sizes = {d["name"]: d["sizes"]["train"] for d in held["datasets"] if d["usable"]}
     name, n = next(iter(sizes.items()))
-    r = httpx.post(f"{server.url}/train", json={"dataset": name, "train_size": n + 1, "iterations": 100})
+    r = httpx.post(
+        f"{server.url}/train", json={"dataset": name, "train_size": n + 1, "iterations": 100}
+    )
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["code"] == "train_size_too_large"
