@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.graph import Evaluation, explain
-from engine.ops import OPS, Array
-from engine.presets import PRESETS_BY_ID
+from engine.graph.ops import OPS, Array
+from engine.graph.presets import PRESETS_BY_ID
 
 TENSOR_SCHEMA: dict[str, Any] = {
     "description": "A number or a rectangular nested list of numbers (a tensor).",

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._server import serve  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
+from engine.graph.presets import PRESETS  # noqa: E402
 
 LATENCY_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 300.0

@@ -111,6 +111,7 @@ ONE_CLIENT = {
     "BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT": "2000",
 }
 
+
 class Cluster:
     """PostgreSQL, Redis, API servers and worker nodes, stopped when the block ends."""
 

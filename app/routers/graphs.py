@@ -20,12 +20,12 @@ from app.schemas_graphs import (
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
-from engine.code import op_code
 from engine.graph import (
     Limits,
 )
-from engine.ops import OPS
-from engine.presets import PRESETS
+from engine.graph.code import op_code
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS
 
 router = APIRouter(prefix="/graphs", tags=["graphs"])
 

@@ -23,8 +23,8 @@ from engine.gradcheck import ATOL, RTOL, compare, compare_directions
 from engine.gradient import EPS, Difference, Undefined, directional_difference, unit_vector
 from engine.graph.evaluate import Evaluation, evaluate
 from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.ops import Array, OpError
 from engine.graph.parse import Graph
-from engine.ops import Array, OpError
 
 Mode = Literal["full", "fast"]
 Scope = Literal["inputs", "all"]

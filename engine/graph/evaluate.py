@@ -15,9 +15,9 @@ import numpy as np
 
 from engine.graph.errors import GraphError, GraphTooLarge
 from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.ops import INPUT, Array, OpError
+from engine.graph.ops import format_shape as _fmt
 from engine.graph.parse import Edge, Graph, Node
-from engine.ops import INPUT, Array, OpError
-from engine.ops import format_shape as _fmt
 
 
 @dataclass(frozen=True)

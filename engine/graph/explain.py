@@ -1,6 +1,6 @@
 """The step-through text of a node's backward step: its rule per input, with numbers.
 
-The rules and the symbols they use come from the op table (``engine/ops.py``), so a
+The rules and the symbols they use come from the op table (``engine/graph/ops.py``), so a
 new op with new port names explains itself.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph.evaluate import Evaluation
-from engine.ops import Array
+from engine.graph.ops import Array
 
 
 @cache

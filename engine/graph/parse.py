@@ -18,9 +18,9 @@ import numpy as np
 
 from engine.graph.errors import GraphError, GraphTooLarge
 from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.ops import INPUT, OPS, Array, Op, OpError, Shape, check_params, label_problem
+from engine.graph.ops import format_shape as _fmt
 from engine.graph.tensors import describe, to_tensor
-from engine.ops import INPUT, OPS, Array, Op, OpError, Shape, check_params, label_problem
-from engine.ops import format_shape as _fmt
 
 MAX_ID_LENGTH = 100
 #: The fields of a graph body; any other is refused (it would only be carried around).

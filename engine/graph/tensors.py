@@ -13,8 +13,8 @@ import numpy as np
 
 from engine.graph.errors import GraphError, GraphTooLarge
 from engine.graph.limits import DEFAULT_LIMITS, Limits
-from engine.ops import Array, Shape
-from engine.ops import format_shape as _fmt
+from engine.graph.ops import Array, Shape
+from engine.graph.ops import format_shape as _fmt
 
 
 def describe(value: Any) -> str:

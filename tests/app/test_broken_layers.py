@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.presets import PRESETS_BY_ID
+from engine.graph.presets import PRESETS_BY_ID
 from tests.conftest import Server
 
 

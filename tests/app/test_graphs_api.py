@@ -22,8 +22,8 @@ from app.schemas_graphs import (
 )
 from engine.graph import GraphError, parse_graph
 from engine.graph import evaluate as evaluate_graph
-from engine.ops import OPS
-from engine.presets import PRESETS, PRESETS_BY_ID
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS, PRESETS_BY_ID
 
 
 @pytest.fixture(scope="module")

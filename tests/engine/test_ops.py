@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ops import OPS, OpError, check_params, label_problem
+from engine.graph.ops import OPS, OpError, check_params, label_problem
 
 EPS = 1e-6
 

@@ -1,7 +1,7 @@
 """The op table's types: an op, its parameters, backward rules and broken variants.
 
-``engine/ops.py`` holds the table itself (``OPS``); these are the rows' parts, kept
-here so that ops defined in other modules (``engine/ops_ch6.py``) can build rows too.
+``engine/graph/ops.py`` holds the table itself (``OPS``); these are the rows' parts, kept
+here so that ops defined in other modules (``engine/graph/ops_ch6.py``) can build rows too.
 """
 
 from __future__ import annotations

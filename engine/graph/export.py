@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.graph.ops import INPUT, OneInput
 from engine.graph.parse import Graph
-from engine.ops import INPUT, OneInput
 
 _HEADER = '''\
 #!/usr/bin/env python3

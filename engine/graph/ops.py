@@ -18,8 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.functions import softmax
-from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
-from engine.op_types import (
+from engine.graph.op_types import (
     Array,
     Env,
     Op,
@@ -30,6 +29,7 @@ from engine.op_types import (
     Variant,
     _touched,
 )
+from engine.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss, unbroadcast
 from engine.variants import (
     AffineMeanDb,
     MulLayerNoSwap,
@@ -731,7 +731,7 @@ OPS: dict[str, Op] = {
 
 # NOTE: chapter 6's ops (batchnorm, dropout) are rows of this same table, kept in their
 # own module; they come last in the palette.
-from engine.ops_ch6 import CH6_OPS  # noqa: E402
+from engine.graph.ops_ch6 import CH6_OPS  # noqa: E402
 
 OPS.update((op.name, op) for op in CH6_OPS)
 

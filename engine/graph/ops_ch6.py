@@ -1,6 +1,6 @@
 """Chapter 6's graph ops: ``batchnorm`` and ``dropout``, rows of the one op table.
 
-``engine/ops.py`` adds ``CH6_OPS`` to ``OPS`` after its own rows, so the evaluator,
+``engine/graph/ops.py`` adds ``CH6_OPS`` to ``OPS`` after its own rows, so the evaluator,
 ``GET /graphs/ops``, the palette, the export and the code panel treat them like
 any op. Both run the engine's own layers (``engine/layers_ch6.py``) in training
 mode: BatchNormalization normalises with the batch's own statistics (the book's
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.graph.op_types import Array, Env, Op, OpError, Param, Rule, Shape, Variant
 from engine.layers import unbroadcast
 from engine.layers_ch6 import BatchNormalization, Dropout
-from engine.op_types import Array, Env, Op, OpError, Param, Rule, Shape, Variant
 from engine.variants import BatchNormalizationNoMeanTerms, DropoutNoMask
 
 # ---------------------------------------------------------------- steps
