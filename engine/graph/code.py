@@ -12,7 +12,9 @@ import ast
 from typing import Any
 
 from engine.graph.export import class_source
-from engine.graph.ops import INPUT, OneInput, Op, check_params
+from engine.graph.op_types import Op, check_params
+from engine.graph.ops import INPUT
+from engine.graph.steps import OneInput
 
 
 def _runs(op: Op) -> type:
