@@ -1,12 +1,18 @@
-"""The one table of graph ops, ``OPS``: inputs, parameters, shape rule, step and docs.
+"""The one table of graph ops, ``OPS``: inputs, parameters, shape rule, step, rules and docs.
 
-Adding an op is one row here and the step it makes: the evaluator (``engine/graph/``),
-``GET /graphs/ops``, the page's palette, the export and the code panel all read this
-table. A row's ``make`` builds a fresh *step* per evaluation (``engine/graph/steps.py``,
-or one of the engine's own layers); its ``rules`` are each input's backward rule as the
-step-through shows it, and ``tests/engine/op_rules.py`` holds every rule in NumPy as
-the tests' reference, so the text cannot drift from the step's backward. Chapter 6's
-rows (``batchnorm``, ``dropout``) come last in the palette.
+The evaluator (``engine/graph/``), ``GET /graphs/ops``, the page's palette, the export,
+the code panel and the OpenAPI schema all read this table. A row's ``make`` builds a
+fresh *step* per evaluation: one of the engine's own layers (``engine/layers.py``,
+``engine/layers_ch6.py``, their broken variants in ``engine/variants.py``) or a step of
+``engine/graph/steps.py``; its ``rules`` are each input's backward as the step-through
+shows it. Chapter 6's rows (``batchnorm``, ``dropout``) come last in the palette.
+
+Adding an op takes its row here; its step in ``steps.py`` unless the engine has its
+layer; in the tests, its rules in NumPy (``tests/engine/op_rules.py``) and random
+inputs for it (``cases`` in ``tests/engine/test_ops.py``), without which the op tests
+fail; and its name and doc in Chinese (``op.<name>.name``, ``op.<name>.doc`` in
+``static/i18n/zh.json``; the page shows the English doc until then). A symbol for its
+node (``static/js/op-labels.js``) is optional: a node shows the op's name otherwise.
 """
 
 from __future__ import annotations
