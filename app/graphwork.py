@@ -57,7 +57,7 @@ def answer(graph: Graph, limits: Limits) -> bytes:
 
 def script(graph: Graph, limits: Limits) -> bytes:
     """The body of POST /graphs/export/python for a parsed graph (evaluated first)."""
-    from engine.export import to_python
+    from engine.graph.export import to_python
 
     try:
         evaluate(graph, limits=limits)

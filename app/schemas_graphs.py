@@ -1,8 +1,11 @@
 """Request schema and response models of the graph endpoints, and their JSON rendering.
 
-The request body is validated by ``engine.graph.parse_graph`` (one place, one set of
-error codes); ``GRAPH_SCHEMA`` documents it in OpenAPI. Responses are rendered by
-``evaluation_public`` with every double rounded to 15 significant digits for display.
+The request body is validated by ``engine.graph.parse_graph`` alone (one place, one set
+of error codes); ``GRAPH_SCHEMA`` only documents it in OpenAPI, built from the parser's
+own constants (its fields, the id length, the ``accumulate`` modes) and the op table.
+Answers are rendered by ``evaluation_json``, a slice of a tensor at a time, as bytes
+(``evaluation_public`` is the same body as Python data); every double is rounded to 15
+significant digits for display.
 """
 
 from __future__ import annotations
@@ -16,13 +19,55 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.graph import Evaluation, explain
-from engine.ops import OPS, Array
-from engine.presets import PRESETS_BY_ID
+from engine.graph import ACCUMULATE, GRAPH_KEYS, MAX_ID_LENGTH, Evaluation, explain
+from engine.graph.op_types import Array
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS_BY_ID
 
 TENSOR_SCHEMA: dict[str, Any] = {
     "description": "A number or a rectangular nested list of numbers (a tensor).",
     "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
+}
+
+_GRAPH_PROPERTIES: dict[str, Any] = {
+    "nodes": {
+        "type": "array",
+        "minItems": 1,
+        "description": "The nodes; each names its inputs, in order, by id.",
+        "items": {
+            "type": "object",
+            "required": ["id", "op"],
+            "properties": {
+                "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+                "op": {"type": "string", "enum": list(OPS)},
+                "inputs": {
+                    "type": ["array", "null"],
+                    "items": {"type": "string"},
+                    "description": "Ids of the nodes feeding this one, in the op's order.",
+                },
+                "value": {**TENSOR_SCHEMA, "description": "The value of an `input` node."},
+                "params": {"type": ["object", "null"], "description": "The op's parameters."},
+                "variant": {
+                    "type": ["string", "null"],
+                    "description": "A broken layer for teaching: one of the op's `variants` "
+                    "in GET /graphs/ops (same forward, a backward with a classic bug).",
+                },
+            },
+        },
+    },
+    "accumulate": {
+        "type": "string",
+        "enum": list(ACCUMULATE),
+        "default": ACCUMULATE[0],
+        "description": "How a value used several times gets its gradient: the sum of every "
+        "use's (right), or only the last one that reaches it (the classic bug).",
+    },
+    "output": {"type": "string", "description": "Id of the node the backward pass starts at."},
+    "dout": {
+        "anyOf": [*TENSOR_SCHEMA["anyOf"], {"type": "null"}],
+        "description": "Gradient fed into the output: a number or the output's shape "
+        "(default 1, or ones of the output's shape).",
+    },
 }
 
 GRAPH_SCHEMA: dict[str, Any] = {
@@ -30,46 +75,8 @@ GRAPH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["nodes", "output"],
     "additionalProperties": False,
-    "properties": {
-        "nodes": {
-            "type": "array",
-            "minItems": 1,
-            "description": "The nodes; each names its inputs, in order, by id.",
-            "items": {
-                "type": "object",
-                "required": ["id", "op"],
-                "properties": {
-                    "id": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "op": {"type": "string", "enum": list(OPS)},
-                    "inputs": {
-                        "type": ["array", "null"],
-                        "items": {"type": "string"},
-                        "description": "Ids of the nodes feeding this one, in the op's order.",
-                    },
-                    "value": {**TENSOR_SCHEMA, "description": "The value of an `input` node."},
-                    "params": {"type": ["object", "null"], "description": "The op's parameters."},
-                    "variant": {
-                        "type": ["string", "null"],
-                        "description": "A broken layer for teaching: one of the op's `variants` "
-                        "in GET /graphs/ops (same forward, a backward with a classic bug).",
-                    },
-                },
-            },
-        },
-        "accumulate": {
-            "type": "string",
-            "enum": ["sum", "overwrite"],
-            "default": "sum",
-            "description": "How a value used several times gets its gradient: the sum of every "
-            "use's (right), or only the last one that reaches it (the classic bug).",
-        },
-        "output": {"type": "string", "description": "Id of the node the backward pass starts at."},
-        "dout": {
-            "anyOf": [*TENSOR_SCHEMA["anyOf"], {"type": "null"}],
-            "description": "Gradient fed into the output: a number or the output's shape "
-            "(default 1, or ones of the output's shape).",
-        },
-    },
+    # NOTE: in the parser's order; it refuses any other field (GRAPH_KEYS).
+    "properties": {key: _GRAPH_PROPERTIES[key] for key in GRAPH_KEYS},
     "example": PRESETS_BY_ID["apples"].graph,
 }
 """JSON schema of a posted graph, for the OpenAPI document."""

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._server import serve  # noqa: E402
-from engine.presets import PRESETS  # noqa: E402
+from engine.graph.presets import PRESETS  # noqa: E402
 
 LATENCY_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 300.0
@@ -41,8 +41,14 @@ THROUGHPUT_TARGET = 300.0
 @contextmanager
 def server(workers: int) -> Iterator[str]:
     """A uvicorn server on a free loopback port, stopped (its process group) on exit."""
-    # No training worker preloads MNIST while we measure.
-    settings = {"BACKPROP_LAB_PRELOAD_DATASETS": "", "BACKPROP_LAB_WORKERS": "1"}
+    # No training worker preloads MNIST while we measure; this one client sends every request,
+    # so the per-client rate and connection limits a lab sets for its learners are raised.
+    settings = {
+        "BACKPROP_LAB_PRELOAD_DATASETS": "",
+        "BACKPROP_LAB_WORKERS": "1",
+        "BACKPROP_LAB_RATE_LIMIT": "1000000/minute",
+        "BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT": "2000",
+    }
     args = ["--no-access-log"] + (["--workers", str(workers)] if workers > 1 else [])
     with serve(settings, args, log=True) as (url, _):
         if workers > 1:

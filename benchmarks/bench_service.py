@@ -274,7 +274,7 @@ def main() -> None:
         )
 
     # 2. responsiveness: idle, then while two runs train
-    from engine.presets import PRESETS
+    from engine.graph.presets import PRESETS
 
     graph = PRESETS[0].public()["graph"]
 

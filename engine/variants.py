@@ -1,7 +1,7 @@
 """Broken layers: the book's layers with the backward bugs learners really write.
 
 Each class keeps its layer's forward and plants one bug in its backward, so a
-gradient check can catch it. The op table (``engine/ops.py``) offers them as the
+gradient check can catch it. The op table (``engine/graph/ops.py``) offers them as the
 ``variants`` of its ops, each with a one-line explanation of the bug.
 """
 

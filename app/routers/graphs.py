@@ -20,12 +20,10 @@ from app.schemas_graphs import (
 )
 from app.schemas_service import error_responses
 from app.settings import Settings
-from engine.code import op_code
-from engine.graph import (
-    Limits,
-)
-from engine.ops import OPS
-from engine.presets import PRESETS
+from engine.graph import DEFAULT_LIMITS, GraphError, Limits
+from engine.graph.code import op_code
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS
 
 router = APIRouter(prefix="/graphs", tags=["graphs"])
 
@@ -44,23 +42,44 @@ input, with the actual numbers when all its operands are scalars
 **Numbers** are computed in float64 at full precision and rounded to 15 significant digits
 for display only, so the book's 100 · 2 · 1.1 shows as `220.0`, not `220.00000000000003`.
 
-**Errors** have the one shape `{"error": {"code", "message", "details"}}` and name the node,
+**Errors** have the one shape `{{"error": {{"code", "message", "details"}}}}` and name the node,
 input or field at fault: `malformed_json` (400); `invalid_body`, `invalid_field`,
 `missing_field`, `unknown_op`, `wrong_arity`, `missing_node`, `duplicate_id`, `graph_cycle`,
 `shape_mismatch`, `non_numeric_value`, `non_finite_value`, `ragged_tensor`, `empty_tensor`,
 `missing_value`, `unexpected_value`, `unknown_param`, `invalid_param`, `bad_labels`,
 `missing_output`, `dout_shape`, `non_finite_result` (422); `limit_exceeded`, `response_too_large`,
 `body_too_large`, `evaluation_time_limit` (413); `busy`, `out_of_memory` (503, with
-`Retry-After`: a body over 128 KB is evaluated in one of the server's graph processes).
+`Retry-After`: a body over {process_threshold} is evaluated in one of the server's graph
+processes).
 
 **Limits** (the values in force are in `GET /graphs/ops` under `limits`): nodes per graph
-(`BACKPROP_LAB_MAX_GRAPH_NODES`, default 500), elements per tensor
-(`BACKPROP_LAB_MAX_TENSOR_ELEMENTS`, default 1,000,000), elements of all the graph's
-tensors together (`BACKPROP_LAB_MAX_TOTAL_ELEMENTS`, default 5,000,000), numbers in the
-answer (every node's and edge's value and gradient, `BACKPROP_LAB_MAX_RESPONSE_ELEMENTS`,
-default 5,000,000), 32 dimensions per
-tensor, and the request body size (`BACKPROP_LAB_MAX_BODY_BYTES`, default 8,000,000).
+({max_graph_nodes}), elements per tensor ({max_tensor_elements}), elements of all the
+graph's tensors together ({max_total_elements}), numbers in the answer (every node's and
+edge's value and gradient, {max_response_elements}), {max_tensor_dims} dimensions per
+tensor, and the request body size ({max_body_bytes}).
 """
+
+
+def _setting(name: str) -> str:
+    """A setting as the description names it: its variable and its default."""
+    env = f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+    return f"`{env}`, default {Settings.model_fields[name].default:,}"
+
+
+EVALUATE_DESCRIPTION = EVALUATE_DESCRIPTION.format(
+    process_threshold=f"{PROCESS_THRESHOLD // 1000} KB",
+    max_tensor_dims=DEFAULT_LIMITS.max_tensor_dims,
+    **{
+        name: _setting(name)
+        for name in (
+            "max_graph_nodes",
+            "max_tensor_elements",
+            "max_total_elements",
+            "max_response_elements",
+            "max_body_bytes",
+        )
+    },
+)
 
 
 def get_limits(request: Request) -> Limits:
@@ -96,13 +115,11 @@ def op_code_of(name: str, variant: str | None = None) -> dict[str, Any]:
     if variant is not None:
         try:
             op = op.with_variant(variant)
-        except KeyError:
-            known = [v.name for v in op.variants]
-            offer = f"its variants are {', '.join(known)}" if known else f"{name} has no variants"
+        except GraphError as exc:
             raise Unprocessable(
-                f"Op {name} has no variant {variant[:40]!r}; {offer}.",
-                code="unknown_variant",
-                details={"field": "variant", "known": known},
+                f"Op {name} {exc.message}.",
+                code=exc.code,
+                details={"field": "variant", **exc.details},
             ) from None
     code = op_code(op)
     if code is None:

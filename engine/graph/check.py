@@ -21,10 +21,11 @@ import numpy as np
 
 from engine.gradcheck import ATOL, RTOL, compare, compare_directions
 from engine.gradient import EPS, Difference, Undefined, directional_difference, unit_vector
+from engine.graph.errors import GraphError
 from engine.graph.evaluate import Evaluation, evaluate
 from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.op_types import Array
 from engine.graph.parse import Graph
-from engine.ops import Array, OpError
 
 Mode = Literal["full", "fast"]
 Scope = Literal["inputs", "all"]
@@ -92,7 +93,7 @@ def _forward_from(graph: Graph, base: Evaluation, node: str, after: tuple[str, .
                 spec = graph.nodes[n]
                 try:
                     out = spec.op.make(spec.params).forward(*(values[s] for s in spec.inputs))
-                except OpError as e:
+                except GraphError as e:
                     raise Undefined(f"node '{n}' ({spec.op.name}): {e.message}") from None
                 out = np.asarray(out, dtype=np.float64)
                 if not np.isfinite(out).all():

@@ -15,9 +15,10 @@ import numpy as np
 
 from engine.graph.errors import GraphError, GraphTooLarge
 from engine.graph.limits import DEFAULT_LIMITS, Limits
+from engine.graph.op_types import Array
+from engine.graph.op_types import format_shape as _fmt
+from engine.graph.ops import INPUT
 from engine.graph.parse import Edge, Graph, Node
-from engine.ops import INPUT, Array, OpError
-from engine.ops import format_shape as _fmt
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def evaluate(
             operands = [values[s] for s in node.inputs]
             try:
                 out = np.asarray(step.forward(*operands), dtype=np.float64)
-            except OpError as exc:
+            except GraphError as exc:
                 raise GraphError(
                     exc.code, f"Node '{n}' ({node.op.name}): {exc.message}.", {"node": n}
                 ) from None

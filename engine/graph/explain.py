@@ -1,6 +1,6 @@
 """The step-through text of a node's backward step: its rule per input, with numbers.
 
-The rules and the symbols they use come from the op table (``engine/ops.py``), so a
+The rules and the symbols they use come from the op table (``engine/graph/ops.py``), so a
 new op with new port names explains itself.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.graph.evaluate import Evaluation
-from engine.ops import Array
+from engine.graph.op_types import Array
 
 
 @cache
@@ -43,7 +43,7 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
     numbers_of = {**{k: v for k, v in named.items() if k.isidentifier() and v.ndim == 0}, **env}
     ports: list[dict[str, Any]] = []
     for port, (name, src, rule) in enumerate(
-        zip(node.op.inputs, node.inputs, node.op.grad_rules, strict=True)
+        zip(node.op.inputs, node.inputs, node.op.rules, strict=True)
     ):
         text = f"d{name} = {rule}"
         numbers = None
@@ -67,8 +67,7 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
         )
     return {
         "rule": "; ".join(
-            f"d{name} = {rule}"
-            for name, rule in zip(node.op.inputs, node.op.grad_rules, strict=True)
+            f"d{name} = {rule}" for name, rule in zip(node.op.inputs, node.op.rules, strict=True)
         ),
         "scalar": scalar,
         "values": {k: float(v) for k, v in env.items()} if scalar else None,

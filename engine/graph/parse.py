@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from engine.graph.errors import GraphError, GraphTooLarge
+from engine.graph.errors import GraphError, GraphTooLarge, describe
 from engine.graph.limits import DEFAULT_LIMITS, Limits
-from engine.graph.tensors import describe, to_tensor
-from engine.ops import INPUT, OPS, Array, Op, OpError, Shape, check_params, label_problem
-from engine.ops import format_shape as _fmt
+from engine.graph.op_types import Array, Op, Shape, check_params
+from engine.graph.op_types import format_shape as _fmt
+from engine.graph.ops import INPUT, OPS, label_problem
+from engine.graph.tensors import to_tensor
 
 MAX_ID_LENGTH = 100
 #: The fields of a graph body; any other is refused (it would only be carried around).
@@ -144,7 +145,7 @@ def _parse_node(
         raise _field_error(f"{where}.params", f"Field '{where}.params' must be an object.")
     try:
         params = check_params(op, raw_params)
-    except OpError as exc:
+    except GraphError as exc:
         raise GraphError(
             exc.code,
             f"Node '{node_id}' ({op.name}) {exc.message}.",
@@ -172,25 +173,15 @@ def _parse_node(
         )
     variant = raw.get("variant")
     if variant is not None:
-        op = _with_variant(op, variant, node_id, f"{where}.variant")
+        try:
+            op = op.with_variant(variant)  # a broken backward, for teaching
+        except GraphError as exc:
+            raise GraphError(
+                exc.code,
+                f"Node '{node_id}' ({op.name}) {exc.message}.",
+                {"node": node_id, "field": f"{where}.variant", **exc.details},
+            ) from None
     return node_id, op, tuple(inputs), params
-
-
-def _with_variant(op: Op, variant: Any, node_id: str, field: str) -> Op:
-    """The op with its teaching variant ``variant`` (a broken backward), or a 422 naming them."""
-    known = [v.name for v in op.variants]
-    try:
-        if not isinstance(variant, str):
-            raise KeyError(variant)
-        return op.with_variant(variant)
-    except KeyError:
-        offer = f"its variants are {', '.join(known)}" if known else f"{op.name} has no variants"
-        shown = repr(variant) if isinstance(variant, str) else describe(variant)
-        raise GraphError(
-            "unknown_variant",
-            f"Node '{node_id}' ({op.name}) has unknown variant {shown[:60]}; {offer}.",
-            {"node": node_id, "field": field, "known": known},
-        ) from None
 
 
 ACCUMULATE = ("sum", "overwrite")
@@ -379,7 +370,7 @@ def _infer_shapes(
         else:
             try:
                 shape = op.shape(in_shapes, params[n])
-            except OpError as exc:
+            except GraphError as exc:
                 shapes = {name: list(s) for name, s in zip(op.inputs, in_shapes, strict=True)}
                 raise GraphError(
                     exc.code,

@@ -11,28 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.graph.errors import GraphError, GraphTooLarge
+from engine.graph.errors import GraphError, GraphTooLarge, describe
 from engine.graph.limits import DEFAULT_LIMITS, Limits
-from engine.ops import Array, Shape
-from engine.ops import format_shape as _fmt
-
-
-def describe(value: Any) -> str:
-    """A JSON value named for a message: null, the boolean true, the string 'ab', a list."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 20 else value[:20] + "…"
-        return f"the string {shown!r}"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    return f"a {type(value).__name__}"
+from engine.graph.op_types import Array, Shape
+from engine.graph.op_types import format_shape as _fmt
 
 
 def _index(path: list[int]) -> str:

@@ -1,5 +1,6 @@
 // @ts-check
-// The documented HTTP API (../shared/docs/api.md): its answers' shapes, and the one error shape.
+// The HTTP API as the server documents it (its OpenAPI schema at /openapi.json, README.md's
+// "The API"): its answers' shapes, and the one error shape.
 
 /** @typedef {import("./types").Tensor} Tensor */
 

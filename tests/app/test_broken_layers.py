@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.presets import PRESETS_BY_ID
+from engine.graph.presets import PRESETS_BY_ID
 from tests.conftest import Server
 
 
@@ -215,5 +215,11 @@ def test_the_code_panel_refuses_what_runs_no_code(client: httpx.Client) -> None:
     assert client.get("/graphs/ops/nope/code").json()["error"]["code"] == "unknown_op"
     r = client.get("/graphs/ops/mul/code", params={"variant": "nope"})
     assert r.status_code == 422 and r.json()["error"]["details"]["known"] == ["no_swap"]
+    # NOTE: the engine's one message for it, as a graph's node gets it.
+    said = "has unknown variant 'nope'; its variants are no_swap."
+    assert r.json()["error"]["message"] == f"Op mul {said}"
+    nodes = [inp("x", 1), op("m", "mul", "x", "x", variant="nope")]
+    error = client.post("/graphs/evaluate", json={"nodes": nodes, "output": "m"}).json()["error"]
+    assert error["message"] == f"Node 'm' (mul) {said}"
     r = client.get("/graphs/ops/input/code")
     assert r.status_code == 404 and r.json()["error"]["code"] == "no_code"

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.ops import OPS
-from engine.presets import PRESETS
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS
 from tests.app.test_graphs_fuzz import valid_graphs
 from tests.conftest import Server
 

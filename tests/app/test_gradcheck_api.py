@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.presets import PRESETS
+from engine.graph.presets import PRESETS
 from tests.conftest import Digits, Server
 
 

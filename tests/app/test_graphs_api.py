@@ -20,10 +20,17 @@ from app.schemas_graphs import (
     round15,
     round15_array,
 )
-from engine.graph import GraphError, parse_graph
+from engine.graph import (
+    ACCUMULATE,
+    DEFAULT_LIMITS,
+    GRAPH_KEYS,
+    MAX_ID_LENGTH,
+    GraphError,
+    parse_graph,
+)
 from engine.graph import evaluate as evaluate_graph
-from engine.ops import OPS
-from engine.presets import PRESETS, PRESETS_BY_ID
+from engine.graph.ops import OPS
+from engine.graph.presets import PRESETS, PRESETS_BY_ID
 
 
 @pytest.fixture(scope="module")
@@ -545,8 +552,14 @@ def test_openapi_documents_the_graph_endpoints(client: httpx.Client) -> None:
     assert post["tags"] == ["graphs"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["nodes"]["items"]["properties"]["op"]["enum"] == list(OPS)
+    # NOTE: the schema and the description read the parser's and the limits' constants.
+    assert list(schema["properties"]) == list(GRAPH_KEYS)
+    assert schema["properties"]["nodes"]["items"]["properties"]["id"]["maxLength"] == MAX_ID_LENGTH
+    assert schema["properties"]["accumulate"]["enum"] == list(ACCUMULATE)
     for words in ("BACKPROP_LAB_MAX_GRAPH_NODES", "15 significant digits", "graph_cycle"):
         assert words in post["description"]
+    for name, value in DEFAULT_LIMITS.public().items():
+        assert f"{value:,}" in post["description"], name
     assert "EvaluationPublic" in json.dumps(post["responses"]["200"])
     # NOTE: regression: a fuzzed graph over the node limit got the (correct) 413, which the
     # schema did not list; every error status the route answers with is documented.

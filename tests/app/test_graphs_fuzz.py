@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine.graph import GraphError, evaluate, parse_graph
-from engine.ops import OPS
+from engine.graph.ops import OPS
 
 GOLDEN = 0.6180339887498949
 UNARY = [name for name, o in OPS.items() if o.arity == 1]  # every one-input op, tanh too

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 
-from engine.ops import OPS
+from engine.graph.ops import OPS
 from tests.app.sse_client import stream
 from tests.conftest import Digits, Server
 

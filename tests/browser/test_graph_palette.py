@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from engine.ops import OPS
+from engine.graph.ops import OPS
 from tests.browser.conftest import Lab
 
 

@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ops import OPS, OpError, check_params, label_problem
+from engine.graph import GraphError
+from engine.graph.op_types import check_params
+from engine.graph.ops import OPS, label_problem
+from tests.engine.op_rules import RULES
 
 EPS = 1e-6
 
@@ -133,14 +136,24 @@ GRADIENT_OPS = [name for name in OPS if name != "input"]
 
 
 def test_every_op_has_a_case_generator_and_complete_docs() -> None:
-    """Adding an op to the table without docs or a test case fails here."""
+    """Adding an op to the table without docs fails here (without cases, the tests below do)."""
     assert set(GRADIENT_OPS) | {"input"} == set(OPS)
     for op in OPS.values():
         assert op.doc and "\n" not in op.doc
         assert op.formula
-        assert len(op.grad_rules) == op.arity
+        assert len(op.rules) == op.arity
         public = op.public()
         assert set(public) >= {"name", "inputs", "params", "doc", "arity", "formula"}
+
+
+def test_every_rule_of_the_table_has_its_reference() -> None:
+    """Adding an op or a broken variant without its rules in NumPy (``op_rules.py``) fails here."""
+    table = {(op.name, None) for op in OPS.values() if op.name != "input"}
+    table |= {(op.name, v.name) for op in OPS.values() for v in op.variants}
+    assert set(RULES) == table
+    for (name, variant), rules in RULES.items():
+        op = OPS[name] if variant is None else OPS[name].with_variant(variant)
+        assert len(rules) == len(op.rules) == op.arity, (name, variant)
 
 
 @pytest.mark.parametrize("name", GRADIENT_OPS)
@@ -188,11 +201,11 @@ def test_bias_gradient_is_summed_over_the_batch() -> None:
 
 def test_shape_rules_explain_mismatches() -> None:
     """A shape error says both shapes."""
-    with pytest.raises(OpError, match=r"\(2, 3\).*\(4,\)"):
+    with pytest.raises(GraphError, match=r"\(2, 3\).*\(4,\)"):
         OPS["add"].shape([(2, 3), (4,)], {})
-    with pytest.raises(OpError, match=r"x of shape \(2, 3\) and W of shape \(2, 2\)"):
+    with pytest.raises(GraphError, match=r"x of shape \(2, 3\) and W of shape \(2, 2\)"):
         OPS["dot"].shape([(2, 3), (2, 2)], {})
-    with pytest.raises(OpError, match="axis 2"):
+    with pytest.raises(GraphError, match="axis 2"):
         OPS["sum"].shape([(2, 3)], {"axis": 2})
 
 
@@ -207,9 +220,9 @@ def test_label_problems_are_named() -> None:
 def test_params_are_checked() -> None:
     """Unknown or ill-typed parameters are errors, defaults are filled in."""
     assert check_params(OPS["sum"], {}) == {"axis": None}
-    with pytest.raises(OpError, match="'keepdims'"):
+    with pytest.raises(GraphError, match="'keepdims'"):
         check_params(OPS["sum"], {"keepdims": True})
-    with pytest.raises(OpError, match="whole number"):
+    with pytest.raises(GraphError, match="whole number"):
         check_params(OPS["sum"], {"axis": True})
 
 
@@ -219,8 +232,8 @@ def test_params_are_checked() -> None:
 def test_local_rules_equal_backward(name: str, data: st.DataObject) -> None:
     """Each rule of the table, the one the step-through shows, computes the op's backward.
 
-    The rules read the op's symbols (dout, out and its inputs) at random inputs, as
-    ``explain`` does; the teaching text cannot drift from the numbers.
+    The reference rules (``op_rules.py``) read the op's symbols (dout, out and its inputs)
+    at random inputs, as ``explain`` does; the teaching text cannot drift from the numbers.
     """
     xs, params = data.draw(cases(name))
     op = OPS[name]
@@ -229,11 +242,11 @@ def test_local_rules_equal_backward(name: str, data: st.DataObject) -> None:
     out, grads = _run(name, xs, params, dout)
     env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
     assert len(op.rules) == op.arity
-    for i, (rule, grad) in enumerate(zip(op.rules, grads, strict=True)):
-        local = np.asarray(rule.local(env, checked), dtype=np.float64)
+    for i, (rule, text, grad) in enumerate(zip(RULES[name, None], op.rules, grads, strict=True)):
+        local = np.asarray(rule(env, checked), dtype=np.float64)
         assert local.shape == xs[i].shape, f"{name}: rule for d{op.inputs[i]}"
         np.testing.assert_allclose(
-            local, grad, rtol=1e-10, atol=1e-12, err_msg=f"{name}: d{op.inputs[i]} = {rule.text}"
+            local, grad, rtol=1e-10, atol=1e-12, err_msg=f"{name}: d{op.inputs[i]} = {text}"
         )
 
 
@@ -241,7 +254,7 @@ def _takes_scalars(name: str) -> bool:
     op = OPS[name]
     try:
         op.shape([()] * op.arity, check_params(op, {}))
-    except OpError:
+    except GraphError:
         return False
     return True
 
@@ -256,8 +269,8 @@ def test_rule_texts_use_only_the_ops_symbols(name: str) -> None:
     dropout's mask, which the step shows among its terms)."""
     op = OPS[name]
     for rule in op.rules:
-        names = set(re.findall(r"[A-Za-z_]+", rule.text))
-        assert names <= {*op.symbols, "N", "softmax", "labels", "mask"}, f"{name}: {rule.text}"
+        names = set(re.findall(r"[A-Za-z_]+", rule))
+        assert names <= {*op.symbols, "N", "softmax", "labels", "mask"}, f"{name}: {rule}"
 
 
 @pytest.mark.parametrize("name", SCALAR_OPS)
@@ -278,15 +291,13 @@ def test_rule_text_is_the_rule_at_scalars(name: str, data: st.DataObject) -> Non
     params = check_params(op, {})
     terms = op.terms(env, params) if op.terms is not None else {}
     named = {k.split(" = ")[0]: float(v) for k, v in terms.items() if " = " in k}
-    for rule in op.rules:
-        expression = rule.text
+    for text, rule in zip(op.rules, RULES[name, None], strict=True):
+        expression = text
         for symbol, python in _AS_PYTHON.items():
             expression = expression.replace(symbol, python)
         values = {**named, **{k: float(v) for k, v in env.items()}}
         as_text = eval(expression, {"__builtins__": {}}, values)
-        assert float(as_text) == pytest.approx(float(rule.local(env, check_params(op, {})))), (
-            f"{name}: {rule.text}"
-        )
+        assert float(as_text) == pytest.approx(float(rule(env, params))), f"{name}: {text}"
 
 
 VARIANTS = [(op.name, v.name) for op in OPS.values() for v in op.variants]
@@ -330,10 +341,11 @@ def test_a_variant_keeps_the_forward_its_rules_are_its_backward(
     broken_out, wrong = _run_op(broken, xs, params, dout)
     np.testing.assert_array_equal(broken_out, out)
     env = dict(zip(op.symbols, [dout, out, *xs], strict=True))
-    for i, (rule, grad) in enumerate(zip(broken.rules, wrong, strict=True)):
-        local = np.asarray(rule.local(env, checked), dtype=np.float64)
+    rules = zip(RULES[name, variant], broken.rules, wrong, strict=True)
+    for i, (rule, text, grad) in enumerate(rules):
+        local = np.asarray(rule(env, checked), dtype=np.float64)
         assert local.shape == xs[i].shape == grad.shape, f"{variant}: d{op.inputs[i]}"
-        np.testing.assert_allclose(local, grad, rtol=1e-10, atol=1e-12, err_msg=rule.text)
+        np.testing.assert_allclose(local, grad, rtol=1e-10, atol=1e-12, err_msg=text)
     assert len(right) == len(wrong)
 
 

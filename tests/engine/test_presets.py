@@ -7,8 +7,8 @@ import pytest
 
 from engine.functions import softmax
 from engine.graph import Evaluation, evaluate, parse_graph
+from engine.graph.presets import ONE_HOT, PRESETS, PRESETS_BY_ID, SOFTMAX_SCORES, TWO_LAYER, Preset
 from engine.network import TwoLayerNet
-from engine.presets import ONE_HOT, PRESETS, PRESETS_BY_ID, SOFTMAX_SCORES, TWO_LAYER, Preset
 
 
 def run(preset_id: str) -> Evaluation:

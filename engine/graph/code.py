@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from engine.export import class_source
-from engine.ops import INPUT, OneInput, Op, check_params
+from engine.graph.export import class_source
+from engine.graph.op_types import Op, check_params
+from engine.graph.ops import INPUT
+from engine.graph.steps import OneInput
 
 
 def _runs(op: Op) -> type:

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.graph.ops import INPUT
 from engine.graph.parse import Graph
-from engine.ops import INPUT, OneInput
+from engine.graph.steps import OneInput
 
 _HEADER = '''\
 #!/usr/bin/env python3

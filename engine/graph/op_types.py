@@ -1,7 +1,8 @@
-"""The op table's types: an op, its parameters, backward rules and broken variants.
+"""The op table's types: an op, its parameters and broken variants; checking a node's params.
 
-``engine/ops.py`` holds the table itself (``OPS``); these are the rows' parts, kept
-here so that ops defined in other modules (``engine/ops_ch6.py``) can build rows too.
+``engine/graph/ops.py`` holds the table itself (``OPS``); these are the rows' parts.
+A shape rule or a parameter check that refuses its inputs raises
+:class:`~engine.graph.errors.GraphError`, which the parser completes with the node at fault.
 """
 
 from __future__ import annotations
@@ -13,19 +14,16 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from engine.graph.errors import GraphError, describe
+
 Array = NDArray[Any]
 """A float64 NumPy array (any shape, 0-d for a number)."""
 Shape = tuple[int, ...]
 
 
-class OpError(ValueError):
-    """An op cannot take these inputs; ``code`` is the API's error code."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+def format_shape(shape: Shape) -> str:
+    """A shape as Python and NumPy write it: (), (3,), (2, 3)."""
+    return str(tuple(shape))
 
 
 @dataclass(frozen=True)
@@ -57,21 +55,7 @@ class Param:
 
 
 Env = Mapping[str, Array]
-"""The arrays a backward rule reads, by symbol: ``dout``, ``out`` and each input's name."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One input's local backward rule: the text the step-through shows, and the same rule in NumPy.
-
-    ``text`` is written in the op's ``symbols``; the explanation puts each symbol's
-    number in its place. ``local(env, params)`` computes the rule from those symbols'
-    arrays (summed back to the input's shape where NumPy broadcast it); a test holds it
-    equal to the op's ``backward`` at random inputs, and to ``text`` itself at scalars.
-    """
-
-    text: str
-    local: Callable[[Env, Mapping[str, Any]], Array]
+"""The arrays a step's terms read, by symbol: ``dout``, ``out`` and each input's name."""
 
 
 @dataclass(frozen=True)
@@ -79,20 +63,20 @@ class Variant:
     """A broken layer for teaching: the op's forward, a backward with one classic bug.
 
     ``doc`` explains the bug in one line; ``make`` builds its step; ``rules`` are its
-    (wrong) backward rules, written and computed as the op's own are.
+    (wrong) backward rules, written as the op's own are.
     """
 
     name: str
     doc: str
     make: Callable[[Mapping[str, Any]], Any]
-    rules: tuple[Rule, ...]
+    rules: tuple[str, ...]
 
     def public(self, inputs: Sequence[str]) -> dict[str, Any]:
         """The JSON description in GET /graphs/ops."""
         return {
             "name": self.name,
             "doc": self.doc,
-            "backward": {f"d{n}": r.text for n, r in zip(inputs, self.rules, strict=True)},
+            "backward": {f"d{n}": r for n, r in zip(inputs, self.rules, strict=True)},
         }
 
 
@@ -102,14 +86,16 @@ class Op:
 
     ``make(params)`` builds a fresh step for one evaluation, in the book's style:
     ``forward(*inputs)`` returns the node's value and ``backward(dout)`` returns
-    dL/d(each input), one per input and each of its input's shape.
+    dL/d(each input), one per input and each of its input's shape. ``rules`` are
+    that backward as the chapter writes it, one text per input (``dout · y``), in the
+    op's ``symbols``; the step-through puts each symbol's number in its place.
     """
 
     name: str
     inputs: tuple[str, ...]
     doc: str
     formula: str
-    rules: tuple[Rule, ...]
+    rules: tuple[str, ...]
     shape: Callable[[Sequence[Shape], Mapping[str, Any]], Shape]
     make: Callable[[Mapping[str, Any]], Any]
     params: tuple[Param, ...] = ()
@@ -126,12 +112,18 @@ class Op:
     #: The variant this op is, when it is one (see :meth:`with_variant`).
     variant: str | None = None
 
-    def with_variant(self, name: str) -> Op:
-        """This op with the backward of its variant ``name`` (KeyError if it has none)."""
+    def with_variant(self, name: Any) -> Op:
+        """This op with the backward of its variant ``name``; a GraphError naming the op's
+        variants (``unknown_variant``, the one message for it) if it has none of that name."""
         for v in self.variants:
             if v.name == name:
                 return replace(self, make=v.make, rules=v.rules, variant=v.name)
-        raise KeyError(name)
+        known = [v.name for v in self.variants]
+        offer = f"its variants are {', '.join(known)}" if known else f"{self.name} has no variants"
+        shown = repr(name[:60]) if isinstance(name, str) else describe(name)
+        raise GraphError(
+            "unknown_variant", f"has unknown variant {shown}; {offer}", {"known": known}
+        )
 
     @property
     def variant_doc(self) -> str | None:
@@ -142,11 +134,6 @@ class Op:
     def arity(self) -> int:
         """Number of inputs."""
         return len(self.inputs)
-
-    @property
-    def grad_rules(self) -> tuple[str, ...]:
-        """Each input's backward rule as text, e.g. ``dout · y``."""
-        return tuple(rule.text for rule in self.rules)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -163,7 +150,7 @@ class Op:
             "doc": self.doc,
             "formula": self.formula,
             "backward": {
-                f"d{name}": rule for name, rule in zip(self.inputs, self.grad_rules, strict=True)
+                f"d{name}": rule for name, rule in zip(self.inputs, self.rules, strict=True)
             },
             "label_inputs": [self.inputs[i] for i in sorted(self.label_ports)],
             "variants": [v.public(self.inputs) for v in self.variants],
@@ -173,3 +160,53 @@ class Op:
 def _touched(shapes: Sequence[Shape], out: Shape) -> int:
     """Work of an elementwise op or a reduction: every input number and output number once."""
     return sum(math.prod(s) for s in shapes) + math.prod(out)
+
+
+def check_params(op: Op, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The node's parameters with defaults filled in; raises GraphError when one is wrong."""
+    known = {p.name: p for p in op.params if p.where == "params"}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        names = ", ".join(known) or "none"
+        raise GraphError(
+            "unknown_param",
+            f"has no parameter {unknown[0]!r} (its parameters: {names})",
+            {"param": unknown[0]},
+        )
+    out: dict[str, Any] = {}
+    for name, spec in known.items():
+        value = params.get(name, spec.default)
+        if spec.type == "int|null" and not (
+            value is None or (isinstance(value, int) and not isinstance(value, bool))
+        ):
+            raise GraphError(
+                "invalid_param",
+                f"parameter {name!r} must be a whole number or null, not {value!r}",
+                {"param": name},
+            )
+        if spec.type in ("number", "int"):
+            _check_number(name, spec, value)
+        out[name] = value
+    return out
+
+
+def _check_number(name: str, spec: Param, value: Any) -> None:
+    """Raise GraphError unless ``value`` is a finite number (whole for "int") within the limits."""
+    whole = spec.type == "int"
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and whole:
+        ok = float(value).is_integer()
+    low = -math.inf if spec.low is None else spec.low
+    high = math.inf if spec.high is None else spec.high
+    if not ok or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        span = (
+            f" from {spec.low:g} to {spec.high:g}"
+            if spec.low is not None and spec.high is not None
+            else ""
+        )
+        raise GraphError(
+            "invalid_param",
+            f"parameter {name!r} must be {kind}{span}, not {value!r}",
+            {"param": name},
+        )
