@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.settings import Settings
-from app.store import RunStore, runs
+from app.training.records import runs
+from app.training.store import RunStore
 
 #: Every status a run can have, so each is reported (as 0 when no run has it).
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")

@@ -25,6 +25,7 @@ from engine.data import (
     load_dataset,
     to_float,
 )
+from engine.events import DONE, EPOCH, PROGRESS
 from engine.layers import AddLayer, MulLayer
 from engine.optimizers import OPTIMIZERS
 
@@ -270,16 +271,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             total=args.iterations, unit="it", disable=args.no_progress, dynamic_ncols=True
         ) as bar:
             for event in trainer.run(should_stop=lambda: stop["requested"]):
-                if event.kind == "progress":
+                if event.kind == PROGRESS:
                     bar.update(int(event.data["iteration"]) - bar.n)
                     bar.set_postfix(loss=f"{event.data['loss']:.4f}", refresh=False)
-                elif event.kind == "epoch":
+                elif event.kind == EPOCH:
                     d = event.data
                     bar.write(
                         f"epoch {format(d['epoch'], 'g'):>4}  iteration {d['iteration']:>6}  "
                         f"train acc, test acc | {d['train_acc']:.4f}, {d['test_acc']:.4f}"
                     )
-                elif event.kind == "done":
+                elif event.kind == DONE:
                     done = dict(event.data)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -1,18 +1,135 @@
-"""The events of a run's log: the kinds, ``running``, ``layers`` and the one terminal ``done``.
+"""Every event of a run: its kinds, each kind's data (typed), and the builders of each one.
 
-Every ``running`` and every ``done`` (completed, cancelled, failed, interrupted), wherever it
-arises (a worker, the executor, a cancel, a server restart), is built here. Worker processes
-import this module, so it needs nothing but the standard library.
+A run's log holds the kinds of ``KINDS``: ``running`` (a worker started an attempt),
+``download`` (it fetches the dataset first), then the trainer's own (``progress``,
+``layers``, ``epoch``, ``done``; named in ``engine/events.py``, which the engine's CLI reads
+too, since the engine never imports the app). ``done`` ends the log: every ``done``
+(completed, cancelled, failed, interrupted), wherever it arises (a worker, the executor, a
+cancel, a server restart), is built here by ``done``. A stream also sends two kinds that are
+not in the log: ``queued`` (the run's place in its queue) and ``no_worker``.
+
+The JS typedefs of the page (``static/js/types.d.ts``) name the same kinds and fields;
+``tests/app/test_event_kinds.py`` compares them. Worker processes import this module, so it
+needs nothing but the standard library and ``engine.events``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
+from engine.events import DONE, EPOCH, LAYERS, PROGRESS
+
+#: A worker started an attempt of the run (attempt 2+: again from the beginning).
+RUNNING = "running"
+#: The worker fetches the run's dataset before it trains (first use).
+DOWNLOAD = "download"
+#: Every kind of event a run's log may hold, in the order they first come.
+KINDS = (RUNNING, DOWNLOAD, PROGRESS, LAYERS, EPOCH, DONE)
+#: Sent on a queued run's stream when it opens and when its place changes; never stored.
+QUEUED = "queued"
+#: Sent on a queued run's stream while the lab has no live worker; never stored.
+NO_WORKER = "no_worker"
+
+Status = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
+#: Statuses of a run that may still record events.
+ACTIVE: tuple[Status, ...] = ("queued", "running")
 #: Statuses a ``done`` event may carry; the run's status becomes it.
-TERMINAL = ("completed", "cancelled", "failed", "interrupted")
+TERMINAL: tuple[Status, ...] = ("completed", "cancelled", "failed", "interrupted")
+assert set(ACTIVE + TERMINAL) == set(get_args(Status))
+
+
+class RunningData(TypedDict):
+    """``running``: the attempt's number (the store sets it); why it restarted, if it did."""
+
+    attempt: int
+    message: NotRequired[str]
+
+
+class DownloadData(TypedDict):
+    """``download``: bytes of one file of the dataset fetched so far (``total``: if known)."""
+
+    dataset: str
+    file: str
+    bytes: int
+    total: int | None
+
+
+class ProgressData(TypedDict):
+    """``progress``: the losses since the last one (``losses[0]`` is ``first_iteration``'s)."""
+
+    iteration: int
+    loss: float | None
+    first_iteration: int
+    losses: list[float | None]
+
+
+class EpochData(TypedDict):
+    """``epoch``: accuracies at an epoch's end (or the last iteration)."""
+
+    epoch: float
+    iteration: int
+    train_acc: float
+    test_acc: float
+
+
+class LayersData(TypedDict):
+    """``layers``: per-layer statistics of one step (engine/layer_stats.py)."""
+
+    iteration: int
+    layers: list[dict[str, Any]]
+
+
+class DoneData(TypedDict):
+    """``done``: how the run ended; ``has_weights``: whether its weights can be used
+    (predictions and insights), set by the store as it records the event."""
+
+    status: Status
+    has_weights: NotRequired[bool]
+    iterations: NotRequired[int | None]
+    train_acc: NotRequired[float | None]
+    test_acc: NotRequired[float | None]
+    elapsed_s: NotRequired[float | None]
+    message: NotRequired[str]
+    warning: NotRequired[str]
+    dataset: NotRequired[str]
+    alternative: NotRequired[str | None]
+
+
+class QueuedData(TypedDict):
+    """``queued``: runs ahead of this one in its queue (as GET /train/{id} counts)."""
+
+    queue_position: int
+
+
+class NoWorkerData(TypedDict):
+    """``no_worker``: runs wait and no worker lives; the message says what to do."""
+
+    message: str
+    queue_position: int | None
+
+
+#: Each kind's data: the log's kinds, then the stream's own.
+DATA: dict[str, type] = {
+    RUNNING: RunningData,
+    DOWNLOAD: DownloadData,
+    PROGRESS: ProgressData,
+    LAYERS: LayersData,
+    EPOCH: EpochData,
+    DONE: DoneData,
+    QUEUED: QueuedData,
+    NO_WORKER: NoWorkerData,
+}
+assert tuple(DATA)[: len(KINDS)] == KINDS
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if a run's log may hold it; a ValueError naming it otherwise."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}: a run's log holds only {KINDS}")
+    return kind
+
 
 #: The ``message`` of a cancelled run's ``done`` (the API promises one on cancelled and failed).
 CANCELLED = "The run was cancelled (DELETE /train/{id}) before it finished."
@@ -21,11 +138,6 @@ INTERRUPTED = "The server stopped while this run was queued or training; it was 
 
 _DEFAULT_MESSAGES = {"cancelled": CANCELLED, "interrupted": INTERRUPTED}
 
-#: Per-layer statistics of one training step (engine/layer_stats.py), with every epoch and at
-#: most every ``layer_stats_every`` iterations: ``{"iteration", "layers": [...]}``.
-LAYERS = "layers"
-#: Every kind of event a run's log may hold.
-KINDS = ("running", "download", "progress", LAYERS, "epoch", "done")
 #: The numbers of each layer a run's history keeps for every ``layers`` event (its charts over
 #: time); the histograms are kept for the last event only, so the history stays small.
 LAYER_SERIES = ("grad_mean_abs", "grad_max_abs", "grad_to_data", "update_to_data", "saturated")
@@ -42,9 +154,21 @@ def layers_point(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def running(attempt: int = 1) -> dict[str, Any]:
+def running(attempt: int = 1) -> RunningData:
     """The data of a ``running`` event: a worker started the run (attempt 2+: from the start)."""
     return {"attempt": attempt}
+
+
+def download(dataset: str, file: str, done: int, total: int | None) -> DownloadData:
+    """The data of a ``download`` event."""
+    return {"dataset": dataset, "file": file, "bytes": done, "total": total}
+
+
+def progress(
+    iteration: int, loss: float | None, first: int, losses: list[float | None]
+) -> ProgressData:
+    """The data of a ``progress`` event: the losses of iterations ``first`` to ``iteration``."""
+    return {"iteration": iteration, "loss": loss, "first_iteration": first, "losses": losses}
 
 
 def restarted(attempt: int, worker: str | None) -> str:

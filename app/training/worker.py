@@ -34,7 +34,7 @@ def celery_app(settings: Settings) -> Any:
     from celery.signals import setup_logging as celery_setup_logging
     from celery.signals import task_failure, task_postrun, task_prerun, worker_process_init
 
-    from app.distributed import init_worker_process, make_celery, retry_lost
+    from app.training.celery import init_worker_process, make_celery, retry_lost
 
     app = make_celery(settings)
 
@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         # metrics into files there, and this process serves them all on one port.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="lab-metrics-"))
     from app.datasets import missing_dataset
-    from app.distributed import queues
     from app.labsettings import WORKER, Disagree, agree
-    from app.store import RunStore
+    from app.training.celery import queues
+    from app.training.store import RunStore
 
     dataset = settings.lab_dataset() or "mnist"
     missing = missing_dataset(dataset)

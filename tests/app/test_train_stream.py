@@ -228,7 +228,7 @@ def test_a_failing_run_keeps_the_losses_before_its_failure(
 ) -> None:
     """Losses not yet sent when training raises are flushed before the failed done."""
     import engine.trainer
-    from app.executor import WorkerMessage, WorkerOptions, _train_one
+    from app.training.attempt import WorkerMessage, WorkerOptions, train
     from engine.trainer import TrainEvent
 
     class Exploding:
@@ -244,10 +244,13 @@ def test_a_failing_run_keeps_the_losses_before_its_failure(
         def put(self, msg: WorkerMessage) -> None:
             self.append(msg)
 
+        def stop_requested(self) -> bool:
+            return False
+
     monkeypatch.setattr(engine.trainer, "Trainer", Exploding)
     sent = Sent()
     options = WorkerOptions(preload=(), progress_interval=3600)
-    _train_one(0, "r", {"dataset": "mnist"}, sent, threading.Event(), {"mnist": None}, options)
+    train("r", {"dataset": "mnist"}, sent, {"mnist": None}, options)
     kinds = [m.kind for m in sent]
     assert kinds == ["running", "progress", "progress", "done"]
     losses = [x for m in sent if m.kind == "progress" for x in m.data["losses"]]
