@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
+from app.training.events import Status
 from engine.data import NAMES
 from engine.optimizers import OPTIMIZERS
 from engine.trainer import (
@@ -33,7 +34,8 @@ else:
     InitName = Literal[INITS]
 #: The engine's defaults: each request field's default is read from here.
 _TRAIN = TrainConfig()
-RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
+#: A run's status (app/training/events.py).
+RunStatus = Status
 
 
 class ErrorDetail(BaseModel):

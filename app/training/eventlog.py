@@ -116,6 +116,8 @@ class EventLog:
     def _append(
         self, db: Connection, new: Sequence[NewEvent], batch: int | None = None
     ) -> dict[str, list[StoredEvent]]:
+        for ev in new:
+            events.check_kind(ev.kind)  # a kind the log does not know is a bug: nothing is written
         state = {
             r.id: {
                 "seq": int(r.last_seq),
@@ -158,6 +160,11 @@ class EventLog:
                         written=0,
                     )
                 )
+            if ev.kind == events.DONE:
+                # NOTE: written once with the event, so the stream sends it as stored: whether
+                # the run's weights (these, or those of its last epoch) can be used.
+                has = ev.weights is not None or self._has_weights(db, ev.run_id)
+                data = {**data, "has_weights": has}
             st["seq"] += 1
             text = to_json(data)
             rows.append({"run_id": ev.run_id, "seq": st["seq"], "kind": ev.kind, "data": text})
@@ -189,6 +196,12 @@ class EventLog:
                     {"channel": CHANNEL, "payload": f"{run_id} {stored[0].seq} {stored[-1].seq}"},
                 )
         return written
+
+    @staticmethod
+    def _has_weights(db: Connection, run_id: str) -> bool:
+        """Whether the run has saved weights now (this transaction's included)."""
+        query = sa.select(weights_table.c.run_id).where(weights_table.c.run_id == run_id)
+        return db.execute(query).first() is not None
 
     @staticmethod
     def _drop_weights(db: Connection, run_id: str) -> int:

@@ -13,8 +13,9 @@ The JS typedefs of the page (``static/js/types.d.ts``) name the same kinds and f
 needs nothing but the standard library and ``engine.events``.
 """
 
-from __future__ import annotations
-
+# NOTE: no ``from __future__ import annotations`` here: on Python 3.11 a TypedDict finds
+# ``NotRequired`` only in evaluated annotations, and its ``__required_keys__`` are what the
+# page's typedefs are checked against.
 import math
 from collections import deque
 from typing import Any, Literal, NotRequired, TypedDict, get_args
@@ -37,7 +38,9 @@ Status = Literal["queued", "running", "completed", "cancelled", "failed", "inter
 ACTIVE: tuple[Status, ...] = ("queued", "running")
 #: Statuses a ``done`` event may carry; the run's status becomes it.
 TERMINAL: tuple[Status, ...] = ("completed", "cancelled", "failed", "interrupted")
-assert set(ACTIVE + TERMINAL) == set(get_args(Status))
+#: Every status, in the order a run goes through them.
+STATUSES: tuple[Status, ...] = ACTIVE + TERMINAL
+assert set(STATUSES) == set(get_args(Status))
 
 
 class RunningData(TypedDict):
