@@ -269,7 +269,11 @@ class CancelAccepted(BaseModel):
 
     id: str
     status: RunStatus
-    cancel_requested: bool
+    cancel_requested: Literal[True] = Field(
+        True,
+        description="Always true (the cancel was asked for; a queued run is cancelled at once, "
+        "a running one stops within a second): kept for the clients that read it.",
+    )
 
 
 # --------------------------------------------------------------------------- predictions

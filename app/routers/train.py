@@ -199,9 +199,8 @@ async def run_events(
 )
 def cancel_run(run: ExistingRun, service: Service, caller: CallerDep) -> CancelAccepted:
     """Cancel a queued or running run (its owner or the operator only); its stream ends."""
-    current, requested = service.cancel(run.id, caller)
-    status = cast(RunStatus, current.status)
-    return CancelAccepted(id=current.id, status=status, cancel_requested=requested)
+    current = service.cancel(run.id, caller)
+    return CancelAccepted(id=current.id, status=cast(RunStatus, current.status))
 
 
 @router.get("/runs", response_model=RunList, responses=error_responses(422))

@@ -382,7 +382,7 @@ class RunService:
             return None
         return queued_message(self.settings.heartbeat_timeout)
 
-    def cancel(self, run_id: str, caller: Caller) -> tuple[RunRecord, bool]:
+    def cancel(self, run_id: str, caller: Caller) -> RunRecord:
         """Ask a queued or running run to stop; 403 not its owner, 409 already finished."""
         run = self.get(run_id)
         caller.require_change(run, "cancel")
@@ -394,7 +394,7 @@ class RunService:
             )
         if not self.executor.cancel(run_id):
             self.store.request_cancel(run_id)
-        return self.get(run_id), True
+        return self.get(run_id)
 
     def history(self, run_id: str) -> dict[str, Any]:
         """Every loss, epoch and layers event (histograms: the last one only), from the log."""
