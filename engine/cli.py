@@ -28,6 +28,10 @@ from engine.data import (
 from engine.events import DONE, EPOCH, PROGRESS
 from engine.layers import AddLayer, MulLayer
 from engine.optimizers import OPTIMIZERS
+from engine.trainer import TrainConfig
+
+#: The defaults of a run: the options of `train` read them here (engine/trainer.py).
+_RUN = TrainConfig()
 
 
 class UsageError(Exception):
@@ -398,7 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, metavar="N", default=3, help="number of images (default 3)"
     )
     gc.add_argument(
-        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+        "--hidden-size",
+        type=int,
+        metavar="N",
+        default=_RUN.hidden_size,
+        help="hidden units (default %(default)s)",
     )
     gc.add_argument(
         "--seed", type=int, metavar="N", default=0, help="weight init / direction seed (default 0)"
@@ -429,18 +437,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(tr)
     tr.add_argument(
-        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+        "--hidden-size",
+        type=int,
+        metavar="N",
+        default=_RUN.hidden_size,
+        help="hidden units (default %(default)s)",
     )
     tr.add_argument(
-        "--lr", type=float, metavar="X", default=0.1, help="learning rate (default 0.1)"
+        "--lr",
+        type=float,
+        metavar="X",
+        default=_RUN.learning_rate,
+        help="learning rate (default %(default)s)",
     )
     tr.add_argument(
-        "--batch-size", type=int, metavar="N", default=100, help="batch size (default 100)"
+        "--batch-size",
+        type=int,
+        metavar="N",
+        default=_RUN.batch_size,
+        help="batch size (default %(default)s)",
     )
     tr.add_argument(
-        "--iterations", type=int, metavar="N", default=10000, help="iterations (default 10000)"
+        "--iterations",
+        type=int,
+        metavar="N",
+        default=_RUN.iterations,
+        help="iterations (default %(default)s)",
     )
-    tr.add_argument("--seed", type=int, metavar="N", default=0, help="seed (default 0)")
+    tr.add_argument(
+        "--seed", type=int, metavar="N", default=_RUN.seed, help="seed (default %(default)s)"
+    )
     tr.add_argument(
         "--optimizer",
         choices=tuple(OPTIMIZERS),

@@ -27,7 +27,7 @@ from app.labstate import LabWatch, queued_message
 from app.owners import Caller
 from app.predictions import Predictions
 from app.quotas import lab_full, refusal, run_budget
-from app.schemas_service import TrainRequest
+from app.schemas_service import TrainRequest, check_limited
 from app.settings import Settings
 from app.training import events
 from app.training.attempt import Executor, WorkerMessage, WorkerOptions
@@ -244,17 +244,7 @@ class RunService:
     def check_limits(self, req: TrainRequest) -> None:
         """Raise a 413 naming the first field over the server's limit."""
         s = self.settings
-        for field, limit in (
-            ("iterations", s.max_iterations),
-            ("hidden_size", s.max_hidden_size),
-            ("batch_size", s.max_batch_size),
-        ):
-            value = getattr(req, field)
-            if value > limit:
-                raise TooLarge(
-                    f"'{field}' is {value}, over this server's limit of {limit}.",
-                    details={"field": field, "limit": limit, "value": value},
-                )
+        check_limited(req, s)
         sizes = req.layers or []
         for field, value, limit, what in (
             ("layers", len(sizes), s.max_layers, "hidden layers"),
