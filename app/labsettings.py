@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from app.store import metadata
+from app.training.records import metadata
 
 log = logging.getLogger("backprop_lab.labsettings")
 
@@ -114,7 +114,7 @@ def _stamp() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Show the lab's recorded settings, or (``--adopt``) record this environment's."""
     from app.settings import get_settings
-    from app.store import RunStore
+    from app.training.store import RunStore
 
     args = sys.argv[1:] if argv is None else argv
     settings = get_settings()

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.settings import Settings
-from app.store import RunStore, runs
+from app.training.events import STATUSES
+from app.training.records import runs
+from app.training.store import RunStore
 
 #: Every status a run can have, so each is reported (as 0 when no run has it).
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 #: A running run's beat older than this many beat intervals is "stale" (the reaper ends it later).
 STALE_INTERVALS = 3
 
@@ -71,7 +72,7 @@ def read_lab(store: RunStore, heartbeat_interval: float, heartbeat_timeout: floa
                 sa.func.count().filter(running, runs.c.heartbeat_at < stale_before),
             )
         ).one()
-    by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
+    by_status: dict[str, int] = {s: int(counts.get(s, 0)) for s in STATUSES}
     return LabState(by_status, oldest, last_sign, int(live), int(stale), now)
 
 

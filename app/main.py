@@ -15,10 +15,9 @@ from app.datasets import missing_dataset
 from app.db import describe, is_disconnect
 from app.errors import install_error_handlers
 from app.graphwork import GraphPool
-from app.guards import QuietDisconnects, SecurityHeaders, TrustedHosts
-from app.limits import BodySizeLimit
 from app.logs import Outage, setup_logging
 from app.metrics import RequestMetrics, lab_registry
+from app.middleware import BodySizeLimit, QuietDisconnects, SecurityHeaders, TrustedHosts
 from app.quotas import RateLimit
 from app.routers import (
     datasets,
@@ -32,9 +31,9 @@ from app.routers import (
     train,
 )
 from app.routers.ui import install_ui
-from app.runs import RunService
 from app.schemas_service import document_limits
 from app.settings import Settings, get_settings
+from app.training.service import RunService
 
 log = logging.getLogger("backprop_lab.server")
 #: Seconds between two tries to reach a database that did not answer at start-up.

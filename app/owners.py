@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 
 from app.errors import AppError
 from app.settings import Settings
-from app.store import Owner, RunRecord
+from app.training.records import Owner, RunRecord
 
 COOKIE = "backprop_lab_owner"
 #: What a token may look like (ours are 43 URL-safe characters); anything else is ignored.

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors import AppError, TooManyRequests, dump_json, error_body
 from app.owners import client_key, presented_token
 from app.settings import Settings
-from app.store import Budget, ClientQuotaFull, StorageFull
+from app.training.records import Budget, ClientQuotaFull, StorageFull
 
 log = logging.getLogger("backprop_lab.quotas")
 

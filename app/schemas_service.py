@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from app.settings import FIXED_LIMITS, LIMIT_PREFIX, Settings
+from app.training.events import Status
 from engine.data import NAMES
 from engine.optimizers import OPTIMIZERS
 from engine.trainer import (
@@ -33,7 +34,8 @@ else:
     InitName = Literal[INITS]
 #: The engine's defaults: each request field's default is read from here.
 _TRAIN = TrainConfig()
-RunStatus = Literal["queued", "running", "completed", "cancelled", "failed", "interrupted"]
+#: A run's status (app/training/events.py).
+RunStatus = Status
 
 
 class ErrorDetail(BaseModel):
@@ -98,20 +100,29 @@ class TrainRequest(_Strict):
         description="Dataset to train on (see GET /datasets); none: the server's default, "
         "MNIST if it is here or can be downloaded, else the offline subset mnist-10k.",
     )
-    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
-    learning_rate: float = Field(0.1, gt=0, le=1000, description="Step size of the optimizer.")
-    batch_size: Whole = Field(
-        100, ge=1, description="Images per mini-batch (limit: max_batch_size)."
+    hidden_size: Whole = Field(
+        _TRAIN.hidden_size, ge=1, description="Hidden units (limit: max_hidden_size)."
     )
-    iterations: Whole = Field(10000, ge=1, description="Optimizer steps (limit: max_iterations).")
-    seed: Whole = Field(0, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling.")
+    learning_rate: float = Field(
+        _TRAIN.learning_rate, gt=0, le=1000, description="Step size of the optimizer."
+    )
+    batch_size: Whole = Field(
+        _TRAIN.batch_size, ge=1, description="Images per mini-batch (limit: max_batch_size)."
+    )
+    iterations: Whole = Field(
+        _TRAIN.iterations, ge=1, description="Optimizer steps (limit: max_iterations)."
+    )
+    seed: Whole = Field(  # type: ignore[assignment]
+        _TRAIN.seed, ge=0, le=2**32 - 1, description="Seed of weights and batch sampling."
+    )
     optimizer: OptimizerName = Field(
-        next(iter(OPTIMIZERS)), description="Update rule (the engine's OPTIMIZERS)."
+        _TRAIN.optimizer, description="Update rule (the engine's OPTIMIZERS)."
     )
     sampling: Literal["replacement", "shuffle"] = Field(
-        "replacement", description="Batches drawn with replacement (the book) or by epoch shuffles."
+        _TRAIN.sampling,  # type: ignore[arg-type]
+        description="Batches drawn with replacement (the book) or by epoch shuffles.",
     )
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: Literal["float32", "float64"] = _TRAIN.dtype  # type: ignore[assignment]
     weight_init_std: float = Field(
         _TRAIN.weight_init_std, gt=0, le=100, description="Std of the initial weights (init std)."
     )
@@ -267,7 +278,11 @@ class CancelAccepted(BaseModel):
 
     id: str
     status: RunStatus
-    cancel_requested: bool
+    cancel_requested: Literal[True] = Field(
+        True,
+        description="Always true (the cancel was asked for; a queued run is cancelled at once, "
+        "a running one stops within a second): kept for the clients that read it.",
+    )
 
 
 # --------------------------------------------------------------------------- predictions
@@ -296,7 +311,9 @@ class ModelSpec(_Strict):
     """The book's TwoLayerNet (input and output sizes are the dataset's: 784 and 10)."""
 
     input_size: Literal[784] = 784
-    hidden_size: Whole = Field(50, ge=1, description="Hidden units (limit: max_hidden_size).")
+    hidden_size: Whole = Field(
+        _TRAIN.hidden_size, ge=1, description="Hidden units (limit: max_hidden_size)."
+    )
     output_size: Literal[10] = 10
     weight_init_std: float = Field(0.01, gt=0, le=100)
 
@@ -447,6 +464,20 @@ LIMITED_FIELDS: dict[tuple[str, str], str] = {
     ("ModelSpec", "hidden_size"): "max_hidden_size",
     ("GradcheckRequest", "batch_size"): "max_gradcheck_batch",
 }
+
+
+def check_limited(body: BaseModel, settings: Settings) -> None:
+    """Raise a 413 naming the first field of ``body`` over its limit in ``LIMITED_FIELDS``."""
+    from app.errors import TooLarge
+
+    model = type(body).__name__
+    for (owner, field), name in LIMITED_FIELDS.items():
+        value, limit = getattr(body, field, None), getattr(settings, name)
+        if owner == model and isinstance(value, int) and value > limit:
+            raise TooLarge(
+                f"'{field}' is {value}, over this server's limit of {limit}.",
+                details={"field": field, "limit": limit, "value": value},
+            )
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:

@@ -235,8 +235,9 @@ def latency(
 
 _WRITER = """
 import sys, time
-from app.store import NewEvent, RunStore
-from app import events
+from app.training.store import RunStore
+from app.training.records import NewEvent
+from app.training import events
 url, run_ids = sys.argv[1], sys.argv[2].split(",")
 n, interval = int(sys.argv[3]), float(sys.argv[4])
 store = RunStore(url)
@@ -449,7 +450,8 @@ def measure_storage(c: Cluster, args: Any, results: dict[str, Any]) -> None:
 
 _APPENDS = """
 import statistics, sys, time
-from app.store import NewEvent, RunStore
+from app.training.store import RunStore
+from app.training.records import NewEvent
 url, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = RunStore(url)
 run = store.get_run(run_id)

@@ -315,7 +315,8 @@ def main() -> None:
                 )
 
     # 4. the cost of recording: one progress batch appended to SQLite (WAL, one transaction)
-    from app.store import NewEvent, RunStore
+    from app.training.records import NewEvent
+    from app.training.store import RunStore
 
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(Path(tmp) / "bench.sqlite3")

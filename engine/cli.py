@@ -26,8 +26,13 @@ from engine.data import (
     load_dataset,
     to_float,
 )
+from engine.events import DONE, EPOCH, PROGRESS
 from engine.layers import AddLayer, MulLayer
 from engine.optimizers import OPTIMIZERS
+from engine.trainer import TrainConfig
+
+#: The defaults of a run: the options of `train` read them here (engine/trainer.py).
+_RUN = TrainConfig()
 
 
 class UsageError(Exception):
@@ -271,16 +276,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             total=args.iterations, unit="it", disable=args.no_progress, dynamic_ncols=True
         ) as bar:
             for event in trainer.run(should_stop=lambda: stop["requested"]):
-                if event.kind == "progress":
+                if event.kind == PROGRESS:
                     bar.update(int(event.data["iteration"]) - bar.n)
                     bar.set_postfix(loss=f"{event.data['loss']:.4f}", refresh=False)
-                elif event.kind == "epoch":
+                elif event.kind == EPOCH:
                     d = event.data
                     bar.write(
                         f"epoch {format(d['epoch'], 'g'):>4}  iteration {d['iteration']:>6}  "
                         f"train acc, test acc | {d['train_acc']:.4f}, {d['test_acc']:.4f}"
                     )
-                elif event.kind == "done":
+                elif event.kind == DONE:
                     done = dict(event.data)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -323,7 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, metavar="N", default=3, help="number of images (default 3)"
     )
     gc.add_argument(
-        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+        "--hidden-size",
+        type=int,
+        metavar="N",
+        default=_RUN.hidden_size,
+        help="hidden units (default %(default)s)",
     )
     gc.add_argument(
         "--seed", type=int, metavar="N", default=0, help="weight init / direction seed (default 0)"
@@ -354,18 +363,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_data_options(tr)
     tr.add_argument(
-        "--hidden-size", type=int, metavar="N", default=50, help="hidden units (default 50)"
+        "--hidden-size",
+        type=int,
+        metavar="N",
+        default=_RUN.hidden_size,
+        help="hidden units (default %(default)s)",
     )
     tr.add_argument(
-        "--lr", type=float, metavar="X", default=0.1, help="learning rate (default 0.1)"
+        "--lr",
+        type=float,
+        metavar="X",
+        default=_RUN.learning_rate,
+        help="learning rate (default %(default)s)",
     )
     tr.add_argument(
-        "--batch-size", type=int, metavar="N", default=100, help="batch size (default 100)"
+        "--batch-size",
+        type=int,
+        metavar="N",
+        default=_RUN.batch_size,
+        help="batch size (default %(default)s)",
     )
     tr.add_argument(
-        "--iterations", type=int, metavar="N", default=10000, help="iterations (default 10000)"
+        "--iterations",
+        type=int,
+        metavar="N",
+        default=_RUN.iterations,
+        help="iterations (default %(default)s)",
     )
-    tr.add_argument("--seed", type=int, metavar="N", default=0, help="seed (default 0)")
+    tr.add_argument(
+        "--seed", type=int, metavar="N", default=_RUN.seed, help="seed (default %(default)s)"
+    )
     tr.add_argument(
         "--optimizer",
         choices=tuple(OPTIMIZERS),

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from engine.events import DONE, EPOCH, LAYERS, PROGRESS
 from engine.fused import FusedStep, Reordered
 from engine.fused_multi import FusedMultiStep
 from engine.layer_stats import from_layers, network_stats, weights_before
@@ -166,7 +167,7 @@ class TrainConfig:
 
 @dataclass
 class TrainEvent:
-    """One thing that happened during training: ``progress``, ``layers``, ``epoch`` or ``done``."""
+    """One thing that happened during training: a kind of ``engine.events`` and its data."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -395,11 +396,11 @@ class Trainer:
                         raise FloatingPointError(
                             f"the loss became {loss} at iteration {i}; lower the learning rate"
                         )
-                    yield TrainEvent("progress", {"iteration": i, "loss": loss})
+                    yield TrainEvent(PROGRESS, {"iteration": i, "loss": loss})
                     if before is not None:
                         k = extents[row - 1]
                         layers = self.layer_stats(before, cfg.batch_size, k)
-                        yield TrainEvent("layers", {"iteration": i, "layers": layers})
+                        yield TrainEvent(LAYERS, {"iteration": i, "layers": layers})
                     if at_epoch:
                         epoch_value: float = i // self.iters_per_epoch
                         if i % self.iters_per_epoch:
@@ -409,7 +410,7 @@ class Trainer:
                         if fused is not None:
                             fused.sync()
                         yield TrainEvent(
-                            "epoch",
+                            EPOCH,
                             {
                                 "epoch": epoch_value,
                                 "iteration": i,
@@ -423,7 +424,7 @@ class Trainer:
         if (status == "cancelled" or not cfg.eval_every_epoch) and self.iteration:
             self.evaluate()
         yield TrainEvent(
-            "done",
+            DONE,
             {
                 "status": status,
                 "iterations": self.iteration,

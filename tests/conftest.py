@@ -258,7 +258,7 @@ def no_executor_left_running() -> Iterator[None]:
     yield
     import sys
 
-    executor = sys.modules.get("app.executor")
+    executor = sys.modules.get("app.training.local")
     if executor is None:
         return
     left = list(executor._LIVE)

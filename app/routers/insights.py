@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
-from numpy.typing import NDArray
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.body import JSONRoute
-from app.errors import Conflict
-from app.heavy import HeavySlot
-from app.runs import ExistingRun, RunService, Service
+from app.deps import ExistingRun, Service, Slot
 from app.schemas_service import error_responses
+from app.training.records import RunRecord
+from app.training.service import RunService
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
-
-_lock = threading.Lock()
-_datasets: OrderedDict[str, Any] = OrderedDict()
-#: Each finished run's softmax on its test set, computed once (run id and status: a run's
-#: weights never change once it has finished).
-_predictions: OrderedDict[tuple[str, str], tuple[Any, NDArray[np.float64]]] = OrderedDict()
-#: Finished runs whose test-set predictions are kept.
-KEPT_PREDICTIONS = 8
-
-
-def insight_slot(request: Request) -> HeavySlot:
-    """The app's one slot for insight work (a FastAPI dependency; made on first use)."""
-    state = request.app.state
-    if getattr(state, "insight_slot", None) is None:
-        state.insight_slot = HeavySlot(state.settings.insight_wait)
-    slot: HeavySlot = state.insight_slot
-    return slot
-
-
-Slot = Annotated[HeavySlot, Depends(insight_slot)]
-
-
-def forget(run_id: str) -> None:
-    """Drop what is kept of a run (call when it is deleted)."""
-    with _lock:
-        for key in [k for k in _predictions if k[0] == run_id]:
-            del _predictions[key]
 
 
 class FirstLayerWeights(BaseModel):
@@ -83,52 +53,8 @@ class Misclassified(BaseModel):
     items: list[Mistake]
 
 
-def _dataset(name: str) -> Any:
-    """The dataset a run trained on (kept in memory, at most two)."""
-    from engine.data import DatasetError, load_dataset
-
-    with _lock:
-        if name in _datasets:
-            _datasets.move_to_end(name)
-            return _datasets[name]
-    try:
-        data = load_dataset(name, download=False, progress=False)
-    except DatasetError as e:
-        raise Conflict(str(e), code="dataset_unavailable", details={"dataset": name}) from None
-    with _lock:
-        _datasets[name] = data
-        while len(_datasets) > 2:
-            _datasets.popitem(last=False)
-    return data
-
-
-def _test_predictions(run: Any, service: RunService) -> tuple[Any, NDArray[np.float64]]:
-    """The run's dataset and its softmax on the test set (computed once per finished run)."""
-    from engine.data import to_float
-    from engine.functions import softmax
-
-    key = (run.id, run.status)
-    with _lock:
-        if key in _predictions:
-            _predictions.move_to_end(key)
-            return _predictions[key]
-    net = service.network(run.id)
-    data = _dataset(str(run.config.get("dataset", "mnist")))
-    probs = np.concatenate(
-        [
-            softmax(net.predict(to_float(data.x_test[i : i + 1000], net.dtype)))
-            for i in range(0, len(data.x_test), 1000)
-        ]
-    ).astype(np.float64)
-    with _lock:
-        _predictions[key] = (data, probs)
-        while len(_predictions) > KEPT_PREDICTIONS:
-            _predictions.popitem(last=False)
-    return data, probs
-
-
 def _weights(service: RunService, run_id: str, limit: int) -> FirstLayerWeights:
-    w1 = np.asarray(service.network(run_id).params["W1"], dtype=np.float64)
+    w1 = np.asarray(service.predictions.network(run_id).params["W1"], dtype=np.float64)
     n = min(limit, w1.shape[1])
     cols = np.round(w1[:, :n].T, 5)
     return FirstLayerWeights(
@@ -139,8 +65,8 @@ def _weights(service: RunService, run_id: str, limit: int) -> FirstLayerWeights:
     )
 
 
-def _confusion(run: Any, service: RunService) -> Confusion:
-    data, probs = _test_predictions(run, service)
+def _confusion(run: RunRecord, service: RunService) -> Confusion:
+    data, probs = service.predictions.test_softmax(run)
     pred = np.argmax(probs, axis=1)
     t = data.t_test.astype(np.intp)
     k = len(data.classes)
@@ -154,8 +80,8 @@ def _confusion(run: Any, service: RunService) -> Confusion:
     )
 
 
-def _misclassified(run: Any, service: RunService, limit: int) -> Misclassified:
-    data, probs = _test_predictions(run, service)
+def _misclassified(run: RunRecord, service: RunService, limit: int) -> Misclassified:
+    data, probs = service.predictions.test_softmax(run)
     pred = np.argmax(probs, axis=1)
     t = data.t_test.astype(np.intp)
     wrong = np.flatnonzero(pred != t)

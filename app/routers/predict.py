@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.body import JSONRoute
-from app.routers.insights import Slot
-from app.runs import ExistingRun, Service
+from app.deps import ExistingRun, Service, Slot
 from app.schemas_service import Prediction, PredictRequest, error_responses
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
@@ -21,4 +20,4 @@ async def predict(
     req: PredictRequest, run: ExistingRun, service: Service, slot: Slot
 ) -> Prediction:
     """Classify a 28x28 image (values 0..1) with a completed run's network."""
-    return Prediction(**await slot.run(service.predict, run.id, req.image))
+    return Prediction(**await slot.run(service.predictions.predict, run.id, req.image))

@@ -13,11 +13,9 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from app.body import JSONRoute
+from app.deps import ExistingRun, Service
 from app.errors import BadRequest, Unprocessable
-from app.labstate import queued_message
 from app.owners import Caller, CallerDep, set_owner_cookie
-from app.routers import insights
-from app.runs import ExistingRun, RunService, Service, default_name
 from app.schemas_service import (
     MAX_RUN_NAME,
     CancelAccepted,
@@ -31,7 +29,10 @@ from app.schemas_service import (
     TrainRequest,
     error_responses,
 )
-from app.store import RunRecord
+from app.training import events
+from app.training.records import RunRecord
+from app.training.service import default_name
+from app.training.streams import Queued
 
 router = APIRouter(tags=["training"], route_class=JSONRoute)
 
@@ -77,24 +78,6 @@ def summary(
     )
 
 
-def no_worker_message(service: RunService) -> str | None:
-    """A queued run's message while the lab has no live worker; None while one lives."""
-    if not service.watch.no_worker():
-        return None
-    return queued_message(service.settings.heartbeat_timeout)
-
-
-def _waiting_without_worker(service: RunService, run_id: str) -> dict[str, object] | None:
-    """The ``no_worker`` event's data for a queued run of a lab without a live worker, or None."""
-    message = no_worker_message(service)
-    if message is None:
-        return None
-    run = service.store.get_run(run_id)
-    if run is None or run.status != "queued":
-        return None
-    return {"message": message, "queue_position": run.queue_position}
-
-
 @router.post(
     "/train",
     status_code=202,
@@ -116,7 +99,7 @@ def start_training(
 def get_run(run: ExistingRun, service: Service, caller: CallerDep) -> RunPublic:
     """A run's state, configuration and full history (410 if removed to free space)."""
     history = RunHistory.model_validate(service.history(run.id))
-    no_worker = no_worker_message(service) if run.status == "queued" else None
+    no_worker = service.no_worker_message() if run.status == "queued" else None
     return RunPublic(**summary(run, caller, no_worker).model_dump(), history=history)
 
 
@@ -182,7 +165,7 @@ async def stream_start(
         after = int(value)
     # NOTE: the slot is taken here, at admission (so streams asked for at once cannot all
     # pass the limit), and given back when the response ends, the client's leaving included.
-    with service.stream_slot(run.id, request.client.host if request.client else ""):
+    with service.streams.slot(run.id, request.client.host if request.client else ""):
         yield after
 
 
@@ -194,13 +177,16 @@ async def stream_start(
 async def run_events(
     run: ExistingRun, service: Service, after: Annotated[int, Depends(stream_start)]
 ) -> AsyncIterator[ServerSentEvent]:
-    """Stream a run's events (running, progress, epoch, done), replaying the log, then live."""
-    async for ev in service.stream(run.id, after):
+    """Stream a run's events (every kind of app/training/events.py), replaying the log, then
+    live; while it is queued, its place in the queue (``queued``, no id, not stored)."""
+    async for ev in service.streams.follow(run.id, after):
         if ev is None:
             yield ServerSentEvent(comment="ping")
-            waiting = await run_in_threadpool(_waiting_without_worker, service, run.id)
+            waiting = await run_in_threadpool(service.waiting_without_worker, run.id)
             if waiting is not None:
-                yield ServerSentEvent(event="no_worker", data=waiting)
+                yield ServerSentEvent(event=events.NO_WORKER, data=waiting)
+        elif isinstance(ev, Queued):
+            yield ServerSentEvent(event=events.QUEUED, data=ev.data())
         else:
             yield ServerSentEvent(id=str(ev.seq), event=ev.kind, raw_data=ev.data)
 
@@ -213,9 +199,8 @@ async def run_events(
 )
 def cancel_run(run: ExistingRun, service: Service, caller: CallerDep) -> CancelAccepted:
     """Cancel a queued or running run (its owner or the operator only); its stream ends."""
-    current, requested = service.cancel(run.id, caller)
-    status = cast(RunStatus, current.status)
-    return CancelAccepted(id=current.id, status=status, cancel_requested=requested)
+    current = service.cancel(run.id, caller)
+    return CancelAccepted(id=current.id, status=cast(RunStatus, current.status))
 
 
 @router.get("/runs", response_model=RunList, responses=error_responses(422))
@@ -230,8 +215,8 @@ def list_runs(
     if mine and caller.token_hash is None:
         return RunList(runs=[])
     owner = caller.token_hash if mine else None
-    runs = service.store.list_runs(limit, offset, owner_hash=owner)
-    no_worker = no_worker_message(service) if any(r.status == "queued" for r in runs) else None
+    runs = service.list(limit, offset, owner_hash=owner)
+    no_worker = service.no_worker_message() if any(r.status == "queued" for r in runs) else None
     return RunList(runs=[summary(r, caller, no_worker) for r in runs])
 
 
@@ -239,7 +224,6 @@ def list_runs(
 def delete_run(run_id: str, service: Service, caller: CallerDep) -> Response:
     """Remove a run with its events and weights (its owner or the operator only)."""
     service.remove(run_id, caller)
-    insights.forget(run_id)
     return Response(status_code=204)
 
 

@@ -4,20 +4,12 @@
 // last event seen; an event seen twice (same id) is dropped here.
 
 /** @typedef {import("./api.js").RunStatus} RunStatus */
-/** @typedef {{attempt: number}} RunningEvent a worker started the run (attempt 2+: retried from the start) */
-/** @typedef {{iteration: number, loss: number, first_iteration: number, losses: number[]}} ProgressEvent */
-/** @typedef {import("./api.js").EpochPoint} EpochEvent */
-/** @typedef {{dataset: string, bytes: number, total: number | null}} DownloadEvent the worker fetches the dataset first */
-/**
- * @typedef {object} DoneEvent
- * @property {RunStatus} status
- * @property {number} [train_acc]
- * @property {number} [test_acc]
- * @property {number} [elapsed_s]
- * @property {string} [message]
- * @property {string} [warning] the run completed but its loss diverged (finite but huge)
- * @property {string} [alternative] a dataset to choose instead, when this one was missing
- */
+/** @typedef {import("./types").RunEventData} RunEventData each kind's data: types.d.ts */
+/** @typedef {RunEventData["running"]} RunningEvent a worker started the run (attempt 2+: retried from the start) */
+/** @typedef {RunEventData["progress"]} ProgressEvent */
+/** @typedef {RunEventData["epoch"]} EpochEvent */
+/** @typedef {RunEventData["download"]} DownloadEvent the worker fetches the dataset first */
+/** @typedef {RunEventData["done"]} DoneEvent */
 
 /**
  * @typedef {object} StreamHandlers

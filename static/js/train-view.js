@@ -686,7 +686,7 @@ export class TrainView {
     });
     for (let i = 0; i < run.loss.length; i++) if (run.loss[i] === undefined) run.loss[i] = null;
     run.iteration = data.iteration;
-    run.lastLoss = data.loss;
+    run.lastLoss = data.loss ?? undefined; // null: the loss was not finite
     const now = performance.now();
     const prev = run.samples[run.samples.length - 1];
     // Events close together (a short epoch flushes often) replace the latest sample, never the

@@ -13,23 +13,25 @@ import httpx
 
 @dataclass
 class Event:
-    """One received event with the time it arrived."""
+    """One received event with the time it arrived (``id`` None: not from the log)."""
 
-    id: int
+    id: int | None
     event: str
     data: dict[str, Any]
     received: float = field(default_factory=time.monotonic)
 
 
-def iter_events(response: httpx.Response) -> Iterator[Event]:
-    """Parse a text/event-stream response into events (comments and pings skipped)."""
+def iter_events(response: httpx.Response, unstored: bool = False) -> Iterator[Event]:
+    """Parse a text/event-stream response into events (comments and pings skipped).
+
+    Events without an id (``queued``, ``no_worker``: not from the log) only if ``unstored``.
+    """
     fields: dict[str, str] = {}
     for line in response.iter_lines():
         if line == "":
-            if "data" in fields:
-                yield Event(
-                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
-                )
+            if "data" in fields and ("id" in fields or unstored):
+                event_id = int(fields["id"]) if "id" in fields else None
+                yield Event(event_id, fields.get("event", "message"), json.loads(fields["data"]))
             fields = {}
             continue
         if line.startswith(":"):

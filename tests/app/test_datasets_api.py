@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.executor import WorkerMessage, WorkerOptions, _train_one
 from app.main import create_app
 from app.settings import Settings
+from app.training.attempt import WorkerMessage, WorkerOptions, train
 from engine.cli import build_parser
 from engine.data import CACHE_ENV, NAMES, OFFLINE_ENV, SPECS
 from tests.app.sse_client import stream
@@ -93,12 +93,13 @@ def test_a_new_user_offline_without_mnist_trains_on_the_subset(tmp_path: Path) -
 
 
 class _Sent(list[WorkerMessage]):
+    """A reporter that keeps what the attempt sends and never asks it to stop."""
+
     def put(self, msg: WorkerMessage) -> None:
         self.append(msg)
 
-
-class _NoStop:
-    value = False
+    def stop_requested(self) -> bool:
+        return False
 
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def test_a_first_use_download_streams_its_progress(
     sent = _Sent()
     config = {"dataset": "mnist", "iterations": 3, "batch_size": 10}
     try:
-        _train_one(0, "r", config, sent, _NoStop(), {}, WorkerOptions(preload=()))
+        train("r", config, sent, {}, WorkerOptions(preload=()))
     finally:
         mirror.shutdown()
         mirror.server_close()
@@ -143,7 +144,7 @@ def test_a_run_that_cannot_get_its_dataset_names_the_alternative(
     """The failed run names a dataset to use instead; the page words it as a menu choice."""
     monkeypatch.setenv(OFFLINE_ENV, "1")
     sent = _Sent()
-    _train_one(0, "r", {"dataset": "mnist"}, sent, _NoStop(), {}, WorkerOptions())
+    train("r", {"dataset": "mnist"}, sent, {}, WorkerOptions())
     done = sent[-1].data
     assert done["status"] == "failed" and done["alternative"] == "mnist-10k"
     assert "--dataset" not in done["message"]

@@ -153,7 +153,7 @@ def test_a_file_from_before_migrations_upgrades_in_place(tmp_path: Path, digits:
 
 def test_a_new_file_and_a_second_start_agree(tmp_path: Path) -> None:
     """A new database gets the same schema, and starting again changes nothing."""
-    from app.store import RunStore
+    from app.training.store import RunStore
 
     path = tmp_path / "runs.sqlite3"
     RunStore(path).close()

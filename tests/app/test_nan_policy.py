@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from app.errors import dump_json, public_details
-from app.store import NewEvent, RunStore, to_json
+from app.training.records import NewEvent, to_json
+from app.training.store import RunStore
 
 JSON = {"content-type": "application/json"}
 

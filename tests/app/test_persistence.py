@@ -204,7 +204,7 @@ def test_store_closes_the_connections_of_ended_threads(tmp_path: Path) -> None:
     """Threads come and go (anyio ends idle ones); each used to leak its SQLite connection."""
     import threading
 
-    from app.store import RunStore
+    from app.training.store import RunStore
 
     store = RunStore(tmp_path / "runs.sqlite3")
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.distributed import cost, make_celery, queues, route, visibility_timeout
 from app.settings import Settings
+from app.training.celery import cost, make_celery, queues, route, visibility_timeout
 
 
 def config(iterations: int, batch: int, hidden: int) -> dict[str, int]:

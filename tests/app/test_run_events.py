@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app import events
-from app.store import NewEvent, RunStore
+from app.training import events
+from app.training.records import NewEvent
+from app.training.store import RunStore
 
 APP = Path(__file__).resolve().parents[2] / "app"
 

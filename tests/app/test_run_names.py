@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app import events
-from app.runs import default_name
-from app.store import NewEvent, RunStore
+from app.training import events
+from app.training.records import NewEvent
+from app.training.service import default_name
+from app.training.store import RunStore
 
 #: The runs table as databases made before run names (and warnings) had it.
 OLD_RUNS = """

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.app.sse_client import Event, stream, wait_status
+from tests.app.sse_client import Event, iter_events, stream, wait_status
 from tests.conftest import OPERATOR, Digits, Server
 
 
@@ -228,7 +228,7 @@ def test_a_failing_run_keeps_the_losses_before_its_failure(
 ) -> None:
     """Losses not yet sent when training raises are flushed before the failed done."""
     import engine.trainer
-    from app.executor import WorkerMessage, WorkerOptions, _train_one
+    from app.training.attempt import WorkerMessage, WorkerOptions, train
     from engine.trainer import TrainEvent
 
     class Exploding:
@@ -244,13 +244,60 @@ def test_a_failing_run_keeps_the_losses_before_its_failure(
         def put(self, msg: WorkerMessage) -> None:
             self.append(msg)
 
+        def stop_requested(self) -> bool:
+            return False
+
     monkeypatch.setattr(engine.trainer, "Trainer", Exploding)
     sent = Sent()
     options = WorkerOptions(preload=(), progress_interval=3600)
-    _train_one(0, "r", {"dataset": "mnist"}, sent, threading.Event(), {"mnist": None}, options)
+    train("r", {"dataset": "mnist"}, sent, {"mnist": None}, options)
     kinds = [m.kind for m in sent]
     assert kinds == ["running", "progress", "progress", "done"]
     losses = [x for m in sent if m.kind == "progress" for x in m.data["losses"]]
     assert losses == [1.0, 0.5, 0.3333333, 0.25, 0.2]
     assert sent[-1].data["status"] == "failed"
     assert "FloatingPointError" in sent[-1].data["message"]
+
+
+def test_a_queued_run_streams_its_place_and_done_says_whether_it_has_weights(
+    server: Server,
+) -> None:
+    """`queued` (no id, not in the log) when the stream opens and each time the place changes;
+    `done` carries `has_weights`."""
+    a = start(server.url, iterations=50000)
+    assert wait_status(server.url, a, {"running"})["status"] == "running"
+    b = start(server.url, iterations=50000)
+    c = start(server.url, iterations=200, batch_size=50, seed=2)
+    assert httpx.get(f"{server.url}/train/{c}").json()["queue_position"] == 1
+    seen: list[Event] = []
+    try:
+        with httpx.stream("GET", f"{server.url}/train/{c}/events", timeout=60) as r:
+            assert r.status_code == 200
+            for ev in iter_events(r, unstored=True):
+                seen.append(ev)
+                if ev.event == "queued" and ev.data == {"queue_position": 1}:
+                    httpx.delete(f"{server.url}/train/{b}", headers=OPERATOR)  # c moves up
+                elif ev.event == "queued" and ev.data == {"queue_position": 0}:
+                    httpx.delete(f"{server.url}/train/{a}", headers=OPERATOR)  # c starts
+                if ev.event == "done":
+                    break
+    finally:
+        for run_id in (a, b, c):
+            httpx.delete(f"{server.url}/train/{run_id}", headers=OPERATOR)
+    queued = [e for e in seen if e.event == "queued"]
+    assert [e.data for e in queued] == [{"queue_position": 1}, {"queue_position": 0}]
+    assert all(e.id is None for e in queued)
+    stored = [e for e in seen if e.event != "queued"]
+    assert_consecutive(stored)  # the log's numbering is unchanged
+    assert stored[0].event == "running" and stored[-1].event == "done"
+    assert stored[-1].data["status"] == "completed" and stored[-1].data["has_weights"] is True
+    # the same done, replayed from the log; and a run cancelled while queued has no weights
+    assert stream(server.url, c)[-1].data == stored[-1].data
+    done_b = stream(server.url, b)[-1]
+    assert done_b.data["status"] == "cancelled" and done_b.data["has_weights"] is False
+    assert httpx.get(f"{server.url}/train/{b}").json()["has_weights"] is False
+    # a replay of a finished run sends no queued event
+    replay = []
+    with httpx.stream("GET", f"{server.url}/train/{c}/events", timeout=60) as r:
+        replay = list(iter_events(r, unstored=True))
+    assert [e.event for e in replay] == [e.event for e in stored]

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, ViewportSize, expect
 
-from app import events
-from app.store import NewEvent, RunStore
+from app.training import events
+from app.training.records import NewEvent
+from app.training.store import RunStore
 from tests.browser.conftest import Lab, lab_on
 from tests.browser.test_train_runs import run_id, run_link
 from tests.browser.test_train_view import wait_status

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.distributed import TASK, make_celery
 from app.settings import Settings
-from app.store import RunStore
+from app.training.celery import TASK, make_celery
+from app.training.store import RunStore
 from harness.cluster import ROOT, free_port
 from tests.app.sse_client import stream
 from tests.cluster.conftest import Cluster

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from app import events
-from app.store import Claim, NewEvent, RunStore
+from app.training import events
+from app.training.records import Claim, NewEvent
+from app.training.store import RunStore
 from harness.cluster import Postgres
 
 _names = itertools.count(1)

@@ -1,18 +1,17 @@
-"""The executor seam: submit a run's configuration, receive its events.
+"""The local executor: a pool of training processes on this machine.
 
-``LocalExecutor`` is a pool of worker processes on this machine (spawned, one
-BLAS thread each, datasets loaded once per process and kept). Workers send
-their events over one multiprocessing queue; a pump thread in the server
-collects them and hands each batch to the sink (which writes the event log).
-A distributed engine can replace it by implementing ``Executor``.
+``LocalExecutor`` spawns its worker processes (one BLAS thread each, datasets loaded once
+per process and kept). Each worker sends its events over a multiprocessing queue of its
+own (a worker killed mid-write spoils only its own queue) and reads its stop flag from
+shared memory; a pump thread in the server collects every queue and hands each batch to
+the sink (which writes the event log). The attempt itself is ``attempt.train``, shared with
+the Celery executor (``celery.py``), which implements the same ``Executor`` protocol.
 """
 
 from __future__ import annotations
 
 import atexit
-import io
 import logging
-import math
 import multiprocessing as mp
 import multiprocessing.connection
 import multiprocessing.util
@@ -23,12 +22,12 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from app import events
 from app.lifeline import exit_with_parent
+from app.training import events
+from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train
 
 log = logging.getLogger("backprop_lab.executor")
 
@@ -47,200 +46,23 @@ def _shutdown_live() -> None:
         executor.shutdown()
 
 
-#: The message a worker sends when it starts a run; the server records it as a ``running`` event.
-RUNNING = "running"
+class _QueueReporter:
+    """A worker process's reporter: its results queue, and its stop flag raised by the
+    server (or implied once the server is gone)."""
 
-
-@dataclass(frozen=True)
-class WorkerMessage:
-    """Something a worker reports about a run; ``weights`` on an ``epoch`` or a trained ``done``."""
-
-    run_id: str
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    weights: bytes | None = None
-    worker: int = -1
-
-
-Sink = Callable[[Sequence[WorkerMessage]], None]
-
-
-class Executor(Protocol):
-    """Runs training configurations somewhere and reports their events to a sink."""
-
-    def start(self, sink: Sink) -> None:
-        """Start accepting runs; every message of every run goes to ``sink``."""
-
-    def submit(self, run_id: str, config: dict[str, Any]) -> None:
-        """Queue a run; it starts when a worker is free."""
-
-    def cancel(self, run_id: str) -> bool:
-        """Ask a queued or running run to stop; False if the executor does not hold it."""
-
-    def shutdown(self) -> None:
-        """Stop every worker (runs in flight are abandoned)."""
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    """How each worker process behaves."""
-
-    preload: tuple[str, ...] = ("mnist",)
-    progress_interval: float = 0.25
-    download: bool = True
-    nice: int = 5
-    max_seconds: float = math.inf  # wall-clock limit of one run (BACKPROP_LAB_MAX_RUN_SECONDS)
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-def _weights_npz(params: dict[str, Any], network: Any = None) -> bytes:
-    """The weights as .npz; with BatchNorm, its running mean and variance too (running_mean1...)."""
-    import numpy as np
-
-    buf = io.BytesIO()
-    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in params.items()}
-    for key, layer in getattr(network, "layers", {}).items():
-        if key.startswith("BatchNorm") and layer.running_mean is not None:
-            number = key[len("BatchNorm") :]
-            arrays[f"running_mean{number}"] = np.asarray(layer.running_mean)
-            arrays[f"running_var{number}"] = np.asarray(layer.running_var)
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _finite(x: float) -> float | None:
-    """The loss to 7 significant digits (float32's precision), None if not finite."""
-    return float(f"{x:.7g}") if math.isfinite(x) else None
-
-
-def _download_reporter(
-    dataset: str, send: Callable[[str, dict[str, Any]], None], interval: float
-) -> Callable[[str, int, int | None], None]:
-    """Send ``download`` events (file, bytes so far, total) at most every ``interval`` seconds."""
-    last = -math.inf
-
-    def report(file: str, done: int, total: int | None) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= interval or done == total:
-            last = now
-            send("download", {"dataset": dataset, "file": file, "bytes": done, "total": total})
-
-    return report
-
-
-def _train_one(
-    index: int,
-    run_id: str,
-    config: dict[str, Any],
-    results: Any,
-    stop_flag: Any,
-    datasets: dict[str, Any],
-    options: WorkerOptions,
-) -> None:
-    from engine.data import DatasetError, load_dataset
-    from engine.trainer import TrainConfig, Trainer
-
-    def send(kind: str, data: dict[str, Any], weights: bytes | None = None) -> None:
-        results.put(WorkerMessage(run_id, kind, data, weights, index))
-
-    send(RUNNING, {})
-    watch = events.LossWatch()
-    losses: list[float | None] = []
-    first = 1
-
-    def flush(iteration: int, loss: float | None) -> None:
-        nonlocal losses, first
-        if losses:
-            send(
-                "progress",
-                {
-                    "iteration": iteration,
-                    "loss": loss,
-                    "first_iteration": first,
-                    "losses": losses,
-                },
-            )
-            first = iteration + 1
-            losses = []
-
-    iteration, loss = 0, None
-    try:
-        name = str(config.get("dataset", "mnist"))
-        if name not in datasets:
-            datasets[name] = load_dataset(
-                name,
-                download=options.download,
-                progress=True,  # a first-use download shows its bar in the server's terminal
-                report=_download_reporter(name, send, options.progress_interval),
-            )
-        # NOTE: one BLAS thread for the evaluations too: a worker shares the machine's cores
-        # with other workers (two threads each made 2 workers on 2 cores no faster than 1).
-        trainer = Trainer(TrainConfig(**config, eval_threads=1), datasets[name])
-        last_sent = -math.inf
-        deadline = time.monotonic() + options.max_seconds
-
-        def should_stop() -> bool:
-            return bool(stop_flag.value) or time.monotonic() > deadline
-
-        for ev in trainer.run(should_stop):
-            if ev.kind == "progress":
-                iteration, loss = int(ev.data["iteration"]), _finite(float(ev.data["loss"]))
-                losses.append(loss)
-                watch.add(loss)
-                now = time.monotonic()
-                if now - last_sent >= options.progress_interval:
-                    flush(iteration, loss)
-                    last_sent = now
-            elif ev.kind == events.LAYERS:
-                send(events.LAYERS, ev.data)
-            elif ev.kind == "epoch":
-                flush(iteration, loss)
-                # The weights at each evaluation are kept too, so a run cut off later (a crash,
-                # a failure) can still be inspected as it was at its last epoch.
-                epoch = {k: float(v) if k.endswith("acc") else v for k, v in ev.data.items()}
-                send("epoch", epoch, _weights_npz(trainer.network.params, trainer.network))
-            else:
-                flush(iteration, loss)
-                metrics = dict(ev.data)
-                status = str(metrics.pop("status"))
-                weights, warning = None, None
-                if status == "completed":
-                    weights, warning = (
-                        _weights_npz(trainer.network.params, trainer.network),
-                        watch.warning(),
-                    )
-                elif status == "cancelled" and trainer.iteration:
-                    # A cancelled run keeps what it learned so far: it can still be inspected.
-                    weights = _weights_npz(trainer.network.params, trainer.network)
-                if status == "cancelled" and time.monotonic() > deadline:
-                    metrics["message"] = events.time_limit(options.max_seconds)
-                send("done", events.done(status, warning=warning, **metrics), weights)
-                return
-    except DatasetError as e:
-        failed = events.done(
-            "failed", message=str(e), iterations=0, dataset=name, alternative=e.alternative
-        )
-        send("done", failed)
-    except Exception as e:  # the run fails; the worker lives on
-        log.exception("run %s failed", run_id)
-        flush(iteration, loss)  # the losses up to the failure are part of its history
-        send("done", events.done("failed", message=f"{type(e).__name__}: {e}"))
-
-
-class _StopCheck:
-    """The trainer's stop flag: raised by the server, or implied when the server is gone."""
-
-    def __init__(self, flag: Any, parent: int) -> None:
+    def __init__(self, index: int, results: Any, flag: Any, parent: int) -> None:
+        self.index = index
+        self.results = results
         self.flag = flag
         self.parent = parent
         self.next_check = 0.0
 
-    @property
-    def value(self) -> bool:
-        """True when the run must stop."""
+    def put(self, msg: WorkerMessage) -> None:
+        """Send a message to the server's pump."""
+        self.results.put(msg)
+
+    def stop_requested(self) -> bool:
+        """True when the run must stop (its stop flag, or the server has died)."""
         if self.flag.value:
             return True
         now = time.monotonic()
@@ -277,7 +99,7 @@ def worker_main(
                 datasets[name] = load_dataset(name, download=False, progress=False)
     except Exception:
         log.exception("worker %d could not preload datasets", index)
-    stop = _StopCheck(stop_flag, parent)
+    reporter = _QueueReporter(index, results, stop_flag, parent)
     while os.getppid() == parent:
         try:
             task = tasks.get(timeout=1.0)
@@ -286,7 +108,7 @@ def worker_main(
         if task is None:
             break
         run_id, config = task
-        _train_one(index, run_id, config, results, stop, datasets, options)
+        train(run_id, config, reporter, datasets, options, worker=index)
     del limits
 
 
@@ -378,7 +200,7 @@ class LocalExecutor:
                 if item[0] == run_id:
                     self._pending.remove(item)
                     self._results.put(
-                        WorkerMessage(run_id, "done", events.done("cancelled", iterations=0))
+                        WorkerMessage(run_id, events.DONE, events.done("cancelled", iterations=0))
                     )
                     return True
             for w in self._workers:
@@ -386,12 +208,6 @@ class LocalExecutor:
                     w.stop_flag.value = 1
                     return True
         return False
-
-    @property
-    def active(self) -> int:
-        """Runs queued or running here."""
-        with self._lock:
-            return len(self._pending) + sum(1 for w in self._workers if w.run_id is not None)
 
     def _pump_loop(self) -> None:
         assert self._sink is not None
@@ -411,7 +227,7 @@ class LocalExecutor:
                 log.exception("could not record %d worker messages", len(batch))
             with self._lock:
                 for msg in batch:
-                    if msg.kind == "done" and 0 <= msg.worker < len(self._workers):
+                    if msg.kind == events.DONE and 0 <= msg.worker < len(self._workers):
                         w = self._workers[msg.worker]
                         if w.run_id == msg.run_id:
                             w.run_id = None
@@ -460,7 +276,9 @@ class LocalExecutor:
                         self._started.pop(w.run_id, None)
                         message = events.worker_lost(attempts, f"worker {i}, exit code {code}")
                         lost.append(
-                            WorkerMessage(w.run_id, "done", events.done("failed", message=message))
+                            WorkerMessage(
+                                w.run_id, events.DONE, events.done("failed", message=message)
+                            )
                         )
                     w.run_id = None
                 if time.monotonic() - w.spawned_at < RESPAWN_BACKOFF:

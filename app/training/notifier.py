@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from app.store import StoredEvent
+from app.training import events
+from app.training.records import StoredEvent
 
 
 class RunNotifier:
@@ -73,6 +74,6 @@ class RunNotifier:
         recent = self._recent.get(run_id)
         if not recent or recent[0].seq > after + 1:
             return None
-        if recent[-1].kind == "done" and recent[-1].seq <= after:
+        if recent[-1].kind == events.DONE and recent[-1].seq <= after:
             return None  # nothing more will come: the log says so, and ends the stream
         return [e for e in recent if e.seq > after]

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 
 from app.db import normalized_url
-from app.store import CHANNEL, RunStore, StoredEvent
+from app.training.records import CHANNEL, StoredEvent
+from app.training.store import RunStore
 
 log = logging.getLogger("backprop_lab.listen")
 

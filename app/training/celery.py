@@ -2,8 +2,8 @@
 
 A run is a Celery task on the broker (Redis) that carries only the run's id. A
 worker (``python -m app.worker``) claims the run in the database, trains it with
-the same code as a local worker (``executor._train_one``: same numbers for the
-same seed) and writes its events straight into the shared event log, tagged
+the same code as a local worker (``attempt.train``: same numbers for the same
+seed) and writes its events straight into the shared event log, tagged
 with its attempt. The database, not the broker, says what a run is: a message
 delivered twice, or for a run cancelled while queued, finds it claimed or
 finished and is dropped.
@@ -30,13 +30,14 @@ import threading
 import time
 from typing import Any
 
-from app import events
 from app.db import describe, is_disconnect
-from app.executor import RUNNING, Sink, WorkerMessage, WorkerOptions, _train_one
 from app.logs import Outage, set_worker
 from app.metrics import RUNS_FINISHED
 from app.settings import Settings
-from app.store import NewEvent, RunRecord, RunStore
+from app.training import events
+from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train
+from app.training.records import NewEvent, RunRecord
+from app.training.store import RunStore
 
 log = logging.getLogger("backprop_lab.distributed")
 
@@ -252,14 +253,13 @@ class LogWriter:
         self._thread.start()
         self._beats.start()
 
-    # the executor's results queue and stop flag
+    # the attempt's Reporter: put and stop_requested
     def put(self, msg: WorkerMessage) -> None:
         """Queue a message of the trainer (its ``running`` was written by the claim)."""
-        if msg.kind != RUNNING:
+        if msg.kind != events.RUNNING:
             self._queue.put(msg)
 
-    @property
-    def value(self) -> bool:
+    def stop_requested(self) -> bool:
         """True when the trainer must stop (cancelled, or its attempt superseded or ended).
 
         A pool process never outlives its worker's main process: Celery's prefork pool
@@ -316,7 +316,7 @@ class LogWriter:
                     last_write = time.monotonic()
                     outage().up()
                     batch = None
-                    if any(m.kind == "done" for m in msgs):
+                    if any(m.kind == events.DONE for m in msgs):
                         self._finished.set()
                         return
                 if time.monotonic() >= next_poll:
@@ -377,7 +377,7 @@ def _train_task(task: Any, run_id: str) -> None:
             raise task.retry(countdown=2) from e
         log.exception("run %s could not be started", run_id)
         message = f"The worker could not start this run: {type(e).__name__}: {e}"
-        store.append([NewEvent(run_id, "done", events.done("failed", message=message))])
+        store.append([NewEvent(run_id, events.DONE, events.done("failed", message=message))])
         return
     if attempt is None or run is None:
         return
@@ -387,7 +387,7 @@ def _train_task(task: Any, run_id: str) -> None:
         download=settings.download_datasets,
         max_seconds=settings.max_run_seconds,
     )
-    _train_one(os.getpid(), run_id, run.config, writer, writer, datasets, options)
+    train(run_id, run.config, writer, datasets, options, worker=os.getpid())
     writer.wait()
     finished = _status_after(store, run_id)
     RUNS_FINISHED.labels(finished.status if finished else "unknown").inc()
@@ -442,157 +442,3 @@ class CeleryExecutor:
     def shutdown(self) -> None:
         """Close the broker connections."""
         self.app.close()
-
-
-class Reaper:
-    """Marks ``interrupted`` every running run whose worker has not beaten for the timeout.
-
-    Silence is measured on this server's own clock, from when it last saw the beat
-    change, and only while the database answers; so neither clock skew between
-    machines nor a database outage interrupts a healthy run.
-    """
-
-    def __init__(
-        self, store: RunStore, interval: float, timeout: float, queue: QueueWatch | None = None
-    ) -> None:
-        self.store = store
-        self.interval = interval
-        self.timeout = timeout
-        self.queue = queue
-        self._seen: dict[str, tuple[tuple[int, float | None], float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
-
-    def start(self) -> None:
-        """Start watching."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop watching."""
-        self._stop.set()
-        self._thread.join(5)
-
-    def sweep(self) -> list[str]:
-        """One look at every running run; returns the ids interrupted now."""
-        now = time.monotonic()
-        interrupted = []
-        waiting: list[bytes] | None = None  # the broker's queue, read once if needed
-        beats = self.store.beats()
-        alive = {run_id for run_id, _, _ in beats}
-        for run_id in list(self._seen):
-            if run_id not in alive:
-                del self._seen[run_id]
-        for run_id, attempt, beat in beats:
-            key = (attempt, beat)
-            seen = self._seen.get(run_id)
-            if seen is None or seen[0] != key:
-                self._seen[run_id] = (key, now)
-            elif now - seen[1] > self.timeout:
-                if self.queue is not None:
-                    # NOTE: a training process that died has its run put back on the queue
-                    # (``retry_lost``, at the front): while the broker holds
-                    # it, its next attempt is coming, so silence does not count.
-                    if waiting is None:
-                        waiting = self.queue.waiting()
-                    if any(run_id.encode() in m for m in waiting):
-                        self._seen[run_id] = (key, now)
-                        continue
-                if self.store.interrupt_if_silent(run_id, key, self.timeout):
-                    log.warning(
-                        "run %s interrupted: no beat for %g s",
-                        run_id,
-                        self.timeout,
-                        extra={"run_id": run_id},
-                    )
-                    interrupted.append(run_id)
-                del self._seen[run_id]
-        return interrupted
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sweep()
-            except Exception as e:
-                self._seen.clear()  # an outage is not silence: start counting afresh
-                if not is_disconnect(e):
-                    log.exception("the reaper could not read the runs")
-            if self.queue is not None:
-                try:
-                    self.queue.sweep()
-                except Exception as e:
-                    log.warning("could not compare the queue with the broker: %s", e)
-
-
-class QueueWatch:
-    """Sends again every queued run whose message the broker no longer holds.
-
-    A Redis that restarts without its data (no ``appendonly``) forgets the runs still
-    queued; the database still has them. A queued run missing from the broker's queue
-    and from its delivered-but-unacknowledged messages, twice in a row
-    ``every`` seconds apart (a message moving from one to the other is never missed
-    twice), is sent again. A duplicate is harmless: the worker's claim drops it.
-    """
-
-    def __init__(self, store: RunStore, executor: CeleryExecutor, every: float = 5.0) -> None:
-        self.store = store
-        self.executor = executor
-        self.every = every
-        self._missing: set[str] = set()
-        self._next = time.monotonic() + every
-
-    def _broker(self) -> Any:
-        """A Redis client of the broker, quick to give up."""
-        import redis
-
-        url = self.executor.settings.broker_url
-        return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-
-    def _waiting(self, client: Any) -> list[bytes]:
-        """The messages waiting in every list of the lab's queues."""
-        found: list[bytes] = []
-        for q in queues(self.executor.settings).values():
-            for name in broker_lists(q):
-                found += client.lrange(name, 0, -1)
-        return found
-
-    def waiting(self) -> list[bytes]:
-        """The messages waiting in the broker's queue (empty if it does not answer)."""
-        import redis
-
-        client = self._broker()
-        try:
-            return self._waiting(client)
-        except redis.RedisError:
-            return []
-        finally:
-            client.close()
-
-    def held(self) -> list[bytes]:
-        """Every message the broker holds for the queue: waiting, or delivered and unacked."""
-        client = self._broker()
-        try:
-            waiting = self._waiting(client)
-            unacked: list[bytes] = client.hvals("unacked")
-        finally:
-            client.close()
-        return waiting + unacked
-
-    def sweep(self, force: bool = False) -> list[str]:
-        """Compare once (when due); returns the ids sent again now."""
-        if not force and time.monotonic() < self._next:
-            return []
-        self._next = time.monotonic() + self.every
-        queued = self.store.queued()
-        if not queued:
-            self._missing.clear()
-            return []
-        held = self.held()
-        missing = {r for r in queued if not any(r.encode() in m for m in held)}
-        again = [r for r in queued if r in missing & self._missing]  # oldest first
-        for run_id in again:
-            log.warning("run %s was queued but the broker had lost it; sending it again", run_id)
-            run = self.store.get_run(run_id)
-            if run is not None:  # it was queued before every newer run: at the front
-                self.executor.send(run_id, run.config, FRONT)
-        self._missing = missing - set(again)
-        return again

@@ -1,54 +1,41 @@
-"""Training runs as a service: limits, the executor, the event log, subscribers, predictions."""
+"""Training runs as a service: admission and limits, the executor, the log's history and
+streams, cancel, rename and remove. Routers call it, never the store."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 import io
 import json
 import secrets
 import signal
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
-
-from app import events
 from app.datasets import check_train_size, require_dataset
 from app.db import describe, is_disconnect
-from app.distributed import run_kind
 from app.errors import (
     AppError,
     Conflict,
     NotFound,
     TooLarge,
-    TooManyRequests,
     Unavailable,
-    Unprocessable,
 )
-from app.executor import Executor, LocalExecutor, WorkerMessage, WorkerOptions
-from app.labstate import LabWatch
-from app.metrics import SSE_STREAMS
-from app.notifier import RunNotifier
+from app.labstate import LabWatch, queued_message
 from app.owners import Caller
+from app.predictions import Predictions
 from app.quotas import lab_full, refusal, run_budget
-from app.schemas_service import TrainRequest
+from app.schemas_service import TrainRequest, check_limited
 from app.settings import Settings
-from app.store import (
-    ClientQuotaFull,
-    NewEvent,
-    RunRecord,
-    RunStore,
-    StorageFull,
-    StoredEvent,
-)
+from app.training import events
+from app.training.attempt import Executor, WorkerMessage, WorkerOptions
+from app.training.celery import run_kind
+from app.training.local import LocalExecutor
+from app.training.records import ClientQuotaFull, NewEvent, RunRecord, StorageFull, StoredEvent
+from app.training.store import RunStore
+from app.training.streams import RunStreams
 
 
 class Gone(AppError):
@@ -91,13 +78,10 @@ class RunService:
 
             agree(self.store.engine, settings, SERVER)  # else it refuses to start, logged
         self.executor: Executor = executor or self._executor()
-        self.notifier = RunNotifier()
-        self.subscribers: dict[str, int] = {}
-        self.client_streams: dict[tuple[str, str], int] = {}
+        self.streams = RunStreams(settings, self.store)
+        self.notifier = self.streams.notifier
+        self.predictions = Predictions(self)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._networks: OrderedDict[str, Any] = OrderedDict()
-        self._networks_lock = threading.Lock()
-        self.stopping = False
         self._previous_handlers: dict[int, Any] = {}
         self._listener: Any = None
         self._reaper: Any = None
@@ -106,7 +90,7 @@ class RunService:
     def _executor(self) -> Executor:
         s = self.settings
         if self.celery:
-            from app.distributed import CeleryExecutor
+            from app.training.celery import CeleryExecutor
 
             return CeleryExecutor(s, self.store)
         preload = tuple(n.strip() for n in s.preload_datasets.split(",") if n.strip())
@@ -129,18 +113,19 @@ class RunService:
             self.store.interrupt_unfinished()
         self.executor.start(self._record)
         if self.store.postgres:
-            from app.listen import LogListener
+            from app.training.listen import LogListener
 
             self._listener = LogListener(
                 self.store,
                 self._publish,
                 self._resync,
-                lambda: set(self.subscribers),
+                lambda: set(self.streams.subscribers),
                 self._forget,
             )
             self._listener.start()
         if self.celery:
-            from app.distributed import CeleryExecutor, QueueWatch, Reaper
+            from app.training.celery import CeleryExecutor
+            from app.training.reaper import QueueWatch, Reaper
 
             s = self.settings
             watch = None
@@ -173,7 +158,7 @@ class RunService:
 
     def begin_shutdown(self) -> None:
         """End every event stream (clients reconnect with Last-Event-ID later)."""
-        self.stopping = True
+        self.streams.stopping = True
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.notifier.wake_all)
 
@@ -202,7 +187,7 @@ class RunService:
             except Exception as e:
                 # NOTE: the database is away: keep the batch (the workers' queues hold the
                 # rest meanwhile) and write it when it answers; nothing recorded is lost.
-                if not is_disconnect(e) or self.stopping:
+                if not is_disconnect(e) or self.streams.stopping:
                     raise
                 time.sleep(0.5)
 
@@ -229,7 +214,7 @@ class RunService:
         except Exception as e:
             parts["database"] = f"down: {describe(self.store.url)} does not answer ({_short(e)})"
         if self.celery:
-            from app.distributed import describe_broker, ping_broker
+            from app.training.celery import describe_broker, ping_broker
 
             try:
                 ping_broker(self.settings.broker_url)
@@ -259,17 +244,7 @@ class RunService:
     def check_limits(self, req: TrainRequest) -> None:
         """Raise a 413 naming the first field over the server's limit."""
         s = self.settings
-        for field, limit in (
-            ("iterations", s.max_iterations),
-            ("hidden_size", s.max_hidden_size),
-            ("batch_size", s.max_batch_size),
-        ):
-            value = getattr(req, field)
-            if value > limit:
-                raise TooLarge(
-                    f"'{field}' is {value}, over this server's limit of {limit}.",
-                    details={"field": field, "limit": limit, "value": value},
-                )
+        check_limited(req, s)
         sizes = req.layers or []
         for field, value, limit, what in (
             ("layers", len(sizes), s.max_layers, "hidden layers"),
@@ -347,9 +322,7 @@ class RunService:
         removed, self.store.removed[:] = set(self.store.removed), []
         if removed:
             self._forget(removed)
-            with self._networks_lock:
-                for run_id in removed:
-                    self._networks.pop(run_id, None)
+            self.predictions.forget(removed)
 
     def rename(self, run_id: str, name: str, caller: Caller) -> RunRecord:
         """Give a run a new name (already validated); 404 for an unknown run, 403 not its owner."""
@@ -381,7 +354,27 @@ class RunService:
             )
         return run
 
-    def cancel(self, run_id: str, caller: Caller) -> tuple[RunRecord, bool]:
+    def list(self, limit: int, offset: int, owner_hash: str | None = None) -> list[RunRecord]:
+        """Runs, newest first (only those of ``owner_hash`` if given)."""
+        return self.store.list_runs(limit, offset, owner_hash=owner_hash)
+
+    def waiting_without_worker(self, run_id: str) -> dict[str, object] | None:
+        """The ``no_worker`` event's data while the run is queued and no worker lives, or None."""
+        message = self.no_worker_message()
+        if message is None:
+            return None
+        run = self.store.get_run(run_id)
+        if run is None or run.status != "queued":
+            return None
+        return {"message": message, "queue_position": run.queue_position}
+
+    def no_worker_message(self) -> str | None:
+        """A queued run's message while the lab has no live worker; None while one lives."""
+        if not self.watch.no_worker():
+            return None
+        return queued_message(self.settings.heartbeat_timeout)
+
+    def cancel(self, run_id: str, caller: Caller) -> RunRecord:
         """Ask a queued or running run to stop; 403 not its owner, 409 already finished."""
         run = self.get(run_id)
         caller.require_change(run, "cancel")
@@ -393,7 +386,7 @@ class RunService:
             )
         if not self.executor.cancel(run_id):
             self.store.request_cancel(run_id)
-        return self.get(run_id), True
+        return self.get(run_id)
 
     def history(self, run_id: str) -> dict[str, Any]:
         """Every loss, epoch and layers event (histograms: the last one only), from the log."""
@@ -407,13 +400,13 @@ class RunService:
             if not batch:
                 break
             for ev in batch:
-                if ev.kind == "running":
+                if ev.kind == events.RUNNING:
                     # NOTE: a new attempt starts from the beginning: its history replaces
                     # the earlier attempt's (which stays in the event log before it).
                     loss, epochs, layers, last_layers = [], [], [], None
-                elif ev.kind == "progress":
+                elif ev.kind == events.PROGRESS:
                     loss.extend(json.loads(ev.data).get("losses", []))
-                elif ev.kind == "epoch":
+                elif ev.kind == events.EPOCH:
                     epochs.append(json.loads(ev.data))
                 elif ev.kind == events.LAYERS:
                     last_layers = json.loads(ev.data)
@@ -441,138 +434,6 @@ class RunService:
             )
         return out.getvalue()
 
-    # ----------------------------------------------------------------- streams
-
-    @contextmanager
-    def stream_slot(self, run_id: str, client: str = "") -> Iterator[None]:
-        """Hold one of the run's event-stream slots while inside; 409 past the per-run limit,
-        429 past the per-client one (``client``: the address it comes from).
-
-        Call it on the event loop: the slot is taken when the stream is admitted and
-        given back the moment the block ends (the stream ended or its client left).
-        """
-        mine = self.settings.max_streams_per_client
-        key = (run_id, client)
-        if self.client_streams.get(key, 0) >= mine:
-            raise TooManyRequests(
-                f"You already have {mine} event streams open on run '{run_id}', this server's "
-                "limit per client: close a tab showing this run, or wait for one to end.",
-                code="too_many_streams",
-                details={"field": "streams", "limit": mine},
-                headers={"Retry-After": "5"},
-            )
-        limit = self.settings.max_subscribers_per_run
-        if self.subscribers.get(run_id, 0) >= limit:
-            raise Conflict(
-                f"Run '{run_id}' already has {limit} open event streams, this server's limit.",
-                code="too_many_subscribers",
-                details={"field": "subscribers", "limit": limit},
-            )
-        self.subscribers[run_id] = self.subscribers.get(run_id, 0) + 1
-        self.client_streams[key] = self.client_streams.get(key, 0) + 1
-        SSE_STREAMS.inc()
-        try:
-            yield
-        finally:
-            SSE_STREAMS.dec()
-            self.subscribers[run_id] -= 1
-            if not self.subscribers[run_id]:
-                del self.subscribers[run_id]
-            self.client_streams[key] -= 1
-            if not self.client_streams[key]:
-                del self.client_streams[key]
-
-    async def stream(self, run_id: str, after: int) -> AsyncIterator[StoredEvent | None]:
-        """Events after ``after`` from the log, then live ones until ``done``; None = idle ping.
-
-        Live events come from the notifier's memory of committed events, and the
-        notifier wakes the stream at each append; the database is read (in a
-        thread) to replay history or to fill a gap.
-        """
-        ping = self.settings.sse_ping_interval
-        while not self.stopping:
-            waiter = self.notifier.waiter(run_id)
-            batch = self.notifier.since(run_id, after)
-            if batch is None:
-                try:
-                    batch = await run_in_threadpool(self.store.events_after, run_id, after, 2000)
-                    if not batch:
-                        run = await run_in_threadpool(self.store.get_run, run_id)
-                        if run is None or (run.finished and run.last_seq <= after):
-                            return
-                except Exception as e:
-                    if not is_disconnect(e):
-                        raise
-                    # The database is away: keep the stream open and read again soon.
-                    yield None
-                    await asyncio.sleep(1.0)
-                    continue
-            for ev in batch:
-                if self.stopping:
-                    return
-                yield ev
-                after = ev.seq
-                if ev.kind == "done":
-                    return
-            if batch:
-                continue
-            try:
-                await asyncio.wait_for(waiter.wait(), timeout=ping)
-            except TimeoutError:
-                yield None
-
-    # ----------------------------------------------------------------- predictions
-
-    def network(self, run_id: str) -> Any:
-        """The trained network of a finished run with saved weights (cached); else 409."""
-        with self._networks_lock:
-            net = self._networks.get(run_id)
-            if net is not None:
-                self._networks.move_to_end(run_id)
-                return net
-        run = self.get(run_id)
-        # NOTE: a cancelled run saves the weights it reached; a failed or interrupted one has
-        # those of its last epoch's evaluation, if it reached one; without any, this 409.
-        blob = self.store.weights(run_id) if run.finished else None
-        if blob is None:
-            raise Conflict(
-                f"Run '{run_id}' is {run.status}; only a completed run, or one that stopped "
-                "after it trained, has weights to inspect or predict with.",
-                code="run_not_finished" if not run.finished else "no_weights",
-                details={"run_id": run_id, "status": run.status},
-            )
-        from engine.trainer import TrainConfig, build_network
-
-        with np.load(io.BytesIO(blob)) as npz:
-            params = {k: npz[k] for k in npz.files}
-        w1 = params["W1"]
-        last = params[f"W{sum(1 for k in params if k.startswith('W'))}"]
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        config = TrainConfig(**{k: v for k, v in run.config.items() if k in known})
-        config.dtype = str(w1.dtype)
-        config.hidden_size = int(w1.shape[1])
-        net = build_network(config, int(w1.shape[0]), int(last.shape[1]), np.random.default_rng(0))
-        for key, value in params.items():
-            if key.startswith("running_"):  # BatchNorm's statistics for predictions
-                layer = net.layers["BatchNorm" + "".join(c for c in key if c.isdigit())]
-                setattr(layer, key.rstrip("0123456789"), value.copy())
-            else:
-                net.params[key][...] = value
-        with self._networks_lock:
-            self._networks[run_id] = net
-            while len(self._networks) > 16:
-                self._networks.popitem(last=False)
-        return net
-
-    def predict(self, run_id: str, image: list[list[float]]) -> dict[str, Any]:
-        """Classify a 28x28 image in 0..1 with a completed run's network."""
-        x = validate_image(image)
-        net = self.network(run_id)
-        from engine.functions import softmax
-
-        probs = softmax(net.predict(x.reshape(1, -1).astype(net.dtype)).astype(np.float64))[0]
-        return {"label": int(np.argmax(probs)), "probabilities": [float(p) for p in probs]}
-
 
 def _short(error: BaseException) -> str:
     text = str(error).strip().splitlines()
@@ -581,7 +442,7 @@ def _short(error: BaseException) -> str:
 
 def broker_unavailable(url: str, error: BaseException) -> Unavailable:
     """The 503 of a request that needs the broker while it does not answer."""
-    from app.distributed import describe_broker
+    from app.training.celery import describe_broker
 
     where = describe_broker(url)
     return Unavailable(
@@ -591,57 +452,3 @@ def broker_unavailable(url: str, error: BaseException) -> Unavailable:
         code="broker_unavailable",
         details={"part": "broker", "reason": _short(error)},
     )
-
-
-def validate_image(image: list[list[float]]) -> np.ndarray:
-    """A 28x28 float array from rows of numbers, or a 422 naming what is wrong."""
-    rows = len(image)
-    if rows != 28 or any(len(r) != 28 for r in image):
-        bad = next((i for i, r in enumerate(image) if len(r) != 28), None)
-        where = f"row {bad} has {len(image[bad])} numbers" if bad is not None else f"{rows} rows"
-        raise Unprocessable(
-            f"'image' must be 28 rows of 28 numbers; got {where}.",
-            code="bad_shape",
-            details={"field": "image", "expected": [28, 28], "rows": rows},
-        )
-    x = np.asarray(image, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
-        r, c = np.argwhere(~np.isfinite(x))[0]
-        raise Unprocessable(
-            f"'image' holds a value that is not a finite number at row {r}, column {c}.",
-            code="not_finite",
-            details={"field": "image", "row": int(r), "column": int(c)},
-        )
-    if x.min() < 0 or x.max() > 1:
-        r, c = np.argwhere((x < 0) | (x > 1))[0]
-        raise Unprocessable(
-            f"'image' values must be in 0..1; row {r}, column {c} is {x[r, c]}.",
-            code="out_of_range",
-            details={"field": "image", "row": int(r), "column": int(c), "value": float(x[r, c])},
-        )
-    return x
-
-
-def get_service(request: Request) -> RunService:
-    """The app's RunService (a FastAPI dependency)."""
-    service: RunService | None = getattr(request.app.state, "runs", None)
-    if service is None:
-        settings: Settings = request.app.state.settings
-        raise Unavailable(
-            f"The server is waiting for the database ({describe(settings.database())}) to "
-            "answer; it retries by itself. Try again in a moment.",
-            code="database_unavailable",
-            details={"part": "database"},
-        )
-    return service
-
-
-Service = Annotated[RunService, Depends(get_service)]
-
-
-def existing_run(run_id: str, service: Service) -> RunRecord:
-    """The run named in the path, or 404 (a FastAPI dependency)."""
-    return service.get(run_id)
-
-
-ExistingRun = Annotated[RunRecord, Depends(existing_run)]
