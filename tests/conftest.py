@@ -38,11 +38,13 @@ def free_port() -> int:
 OPERATOR_TOKEN = "test-operator-token-0123456789"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 #: One test process is one client sending far more than a learner would: the per-client
-#: quotas are off unless a test sets them (tests/app/test_quotas.py does).
+#: quotas are off unless a test sets them (tests/app/test_quotas.py does). A training worker
+#: the tests kill is restarted after 0.5 s, not the 5 s a crash loop is held off in service.
 TEST_ENV = {
     "BACKPROP_LAB_RATE_LIMIT": "1000000/minute",
     "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "1000",
     "BACKPROP_LAB_ADMIN_TOKEN": OPERATOR_TOKEN,
+    "BACKPROP_LAB_RESPAWN_BACKOFF": "0.5",
 }
 
 
