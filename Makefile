@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install data run test screenshots lint bench bench-engine bench-graph bench-graph-worst \
+.PHONY: install data run test test-quick test-system screenshots lint bench bench-engine bench-graph bench-graph-worst \
 	bench-gradcheck-worst bench-held-connections bench-hostile bench-service bench-scale \
 	bench-multilayer bench-layer-stats bench-ch6 clean
 
@@ -38,10 +38,20 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 	node_modules/.bin/tsc -p tsconfig.json
 
-test: lint
+# Everything CI runs: the lint, then every test, the `slow` ones too (the JS unit tests under
+# node --test are run by tests/test_js.py).
+test: lint test-system
+	$(BIN)/python -m pytest
+
+# For developers between commits: every test but the `slow` ones (the chapter's run at its
+# other seeds), no lint.
+test-quick: install test-system
+	$(BIN)/python -m pytest -m "not slow"
+
+test-system:
 	@test -x /usr/bin/chromium || { echo "The browser tests need Debian's Chromium: apt-get install -y chromium"; exit 1; }
 	@command -v redis-server >/dev/null && test -x /usr/lib/postgresql/15/bin/initdb || { echo "The cluster tests need Redis and PostgreSQL 15: apt-get install -y redis-server postgresql"; exit 1; }
-	$(BIN)/python -m pytest
+	@command -v node >/dev/null || { echo "The JS unit tests need Node (it comes with npm)"; exit 1; }
 
 # The README's pictures, on purpose (tests write theirs into build/screenshots).
 screenshots: install

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         description="Attempts of a run whose worker is lost (killed mid-run): it starts again "
         "from the beginning until then, and fails after.",
     )
+    respawn_backoff: float = Field(
+        5.0,
+        ge=0,
+        le=600,
+        description="Seconds a local training worker that died must have lived before it is "
+        "restarted; one that dies sooner is restarted once they have passed, never in a tight "
+        "loop.",
+    )
     max_body_bytes: int = Field(8_000_000, ge=1024, description="Largest request body accepted.")
     max_graph_nodes: int = Field(
         _GRAPH.max_graph_nodes, ge=1, description="Nodes per posted graph."

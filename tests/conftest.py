@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from engine.data import OFFLINE_ENV, SUBSET, dataset_status, load_dataset
 from engine.data.locations import find_files
 from harness.processes import ProcessGroup
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,11 +42,13 @@ def free_port() -> int:
 OPERATOR_TOKEN = "test-operator-token-0123456789"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 #: One test process is one client sending far more than a learner would: the per-client
-#: quotas are off unless a test sets them (tests/app/test_quotas.py does).
+#: quotas are off unless a test sets them (tests/app/test_quotas.py does). A training worker
+#: the tests kill is restarted after 0.5 s, not the 5 s a crash loop is held off in service.
 TEST_ENV = {
     "BACKPROP_LAB_RATE_LIMIT": "1000000/minute",
     "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "1000",
     "BACKPROP_LAB_ADMIN_TOKEN": OPERATOR_TOKEN,
+    "BACKPROP_LAB_RESPAWN_BACKOFF": "0.5",
 }
 
 
@@ -114,6 +120,51 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = Server(tmp_path_factory.mktemp("live-data")).start()
     yield server
     server.stop()
+
+
+#: An in-process app posts and reads: one training worker, loading no dataset until a run.
+IN_PROCESS_ENV = {"BACKPROP_LAB_WORKERS": "1", "BACKPROP_LAB_PRELOAD_DATASETS": ""}
+
+
+@contextmanager
+def in_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[TestClient]:
+    """The app in this process behind Starlette's TestClient, its lifespan open for the block.
+
+    For modules that only send requests and read answers; a real server (``Server``) stays
+    where the test is about the server: event streams, kills, chunked or stalled bodies,
+    timeouts, process behaviour. ``env`` is as ``Server``'s: settings (``BACKPROP_LAB_*``) and
+    other variables, which are set in this process for the block (its workers inherit them).
+    """
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    full = {"BACKPROP_LAB_DATA_DIR": str(data_dir), **TEST_ENV, **IN_PROCESS_ENV, **(env or {})}
+    prefix = "BACKPROP_LAB_"
+    settings = {k.removeprefix(prefix).lower(): v for k, v in full.items() if k.startswith(prefix)}
+    others = {k: v for k, v in full.items() if not k.startswith(prefix)}
+    saved = {k: os.environ.get(k) for k in others}
+    os.environ.update(others)
+    try:
+        app = create_app(Settings(**settings))
+        # NOTE: the lifespan (executor, check and graph processes) runs while the client is
+        # entered, and is closed when it is left: none outlives the module.
+        with TestClient(app, base_url="http://localhost") as client:
+            yield client
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app in-process for one module (``in_process`` with the test settings)."""
+    with in_process(tmp_path_factory.mktemp("in-process")) as client:
+        yield client
 
 
 @dataclass(frozen=True)

@@ -127,19 +127,22 @@ class _Worker:
     spawned_at: float = field(default_factory=time.monotonic)
 
 
-#: A worker that dies sooner than this after it started is restarted only once this has passed.
-RESPAWN_BACKOFF = 5.0
-
-
 class LocalExecutor:
     """A pool of spawned worker processes on this machine."""
 
     def __init__(
-        self, workers: int, options: WorkerOptions | None = None, attempts: int = 2
+        self,
+        workers: int,
+        options: WorkerOptions | None = None,
+        attempts: int = 2,
+        respawn_backoff: float = 5.0,
     ) -> None:
+        # respawn_backoff: a worker that dies sooner than this after it started is restarted
+        # only once this has passed (BACKPROP_LAB_RESPAWN_BACKOFF).
         self.size = workers
         self.options = options or WorkerOptions()
         self.attempts = attempts
+        self.respawn_backoff = respawn_backoff
         self._started: dict[str, int] = {}
         self._ctx = mp.get_context("spawn")
         self._results: Any = None
@@ -281,7 +284,7 @@ class LocalExecutor:
                             )
                         )
                     w.run_id = None
-                if time.monotonic() - w.spawned_at < RESPAWN_BACKOFF:
+                if time.monotonic() - w.spawned_at < self.respawn_backoff:
                     continue  # it died young: do not restart it in a tight loop
                 log.error("training worker %d exited with code %s; restarting it", i, code)
                 w.process.close()

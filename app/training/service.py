@@ -97,7 +97,9 @@ class RunService:
         options = WorkerOptions(
             preload, s.progress_interval, s.download_datasets, s.worker_nice, s.max_run_seconds
         )
-        return LocalExecutor(s.workers, options, attempts=s.run_attempts)
+        return LocalExecutor(
+            s.workers, options, attempts=s.run_attempts, respawn_backoff=s.respawn_backoff
+        )
 
     # ----------------------------------------------------------------- lifecycle
 

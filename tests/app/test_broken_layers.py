@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from engine.graph.presets import PRESETS_BY_ID
-from tests.conftest import Server
 
 
 @pytest.fixture(scope="module")
-def client(live_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=60.0) as c:
-        yield c
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 def inp(node_id: str, value: Any) -> dict[str, Any]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 
-@pytest.fixture
-def client(live_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=30.0) as c:
-        yield c
+@pytest.fixture(scope="module")
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 def assert_error_shape(r: httpx.Response, status: int, code: str) -> dict[str, Any]:

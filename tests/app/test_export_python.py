@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,11 @@ from hypothesis import strategies as st
 from engine.graph.ops import OPS
 from engine.graph.presets import PRESETS
 from tests.app.test_graphs_fuzz import valid_graphs
-from tests.conftest import Server
 
 
 @pytest.fixture(scope="module")
-def client(live_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=60.0) as c:
-        yield c
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 def export(client: httpx.Client, graph: dict[str, Any]) -> str:

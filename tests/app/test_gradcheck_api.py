@@ -9,27 +9,26 @@ import httpx
 import pytest
 
 from engine.graph.presets import PRESETS
-from tests.conftest import Digits, Server
+from tests.conftest import Digits, in_process
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[Server]:
-    """A server with the real MNIST and a small budget for full graph checks."""
+def server(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterator[httpx.Client]:
+    """The app in-process, with the real MNIST and a small budget for full graph checks."""
     env = {
         **digits.env,
         "BACKPROP_LAB_WORKERS": "1",
         "BACKPROP_LAB_MAX_GRADCHECK_WORK": "20000000",  # every preset fits (13.5 M at most)
     }
-    srv = Server(tmp_path_factory.mktemp("gradcheck-data"), env).start()
-    yield srv
-    srv.stop()
+    with in_process(tmp_path_factory.mktemp("gradcheck-data"), env) as client:
+        yield client
 
 
-def check(server: Server, body: Any) -> httpx.Response:
-    return httpx.post(f"{server.url}/gradcheck", json=body, timeout=120)
+def check(server: httpx.Client, body: Any) -> httpx.Response:
+    return server.post("/gradcheck", json=body)
 
 
-def test_book_check_full_on_three_mnist_images(server: Server, digits: Digits) -> None:
+def test_book_check_full_on_three_mnist_images(server: httpx.Client, digits: Digits) -> None:
     r = check(
         server,
         {
@@ -57,7 +56,7 @@ def test_book_check_full_on_three_mnist_images(server: Server, digits: Digits) -
     assert body["images"]["labels"] == first  # the first three training digits
 
 
-def test_fast_mode_and_defaults(server: Server) -> None:
+def test_fast_mode_and_defaults(server: httpx.Client) -> None:
     r = check(server, {"mode": "fast", "directions": 3})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -66,7 +65,7 @@ def test_fast_mode_and_defaults(server: Server) -> None:
 
 
 @pytest.mark.parametrize("preset", [p.id for p in PRESETS])
-def test_every_preset_graph_passes(server: Server, preset: str) -> None:
+def test_every_preset_graph_passes(server: httpx.Client, preset: str) -> None:
     graph = next(p for p in PRESETS if p.id == preset).public()["graph"]
     for mode in ("full", "fast"):
         r = check(server, {"graph": graph, "mode": mode})
@@ -78,7 +77,7 @@ def test_every_preset_graph_passes(server: Server, preset: str) -> None:
         assert body["params"]
 
 
-def test_relu_kink_is_reported_not_failed(server: Server) -> None:
+def test_relu_kink_is_reported_not_failed(server: httpx.Client) -> None:
     graph = {
         "nodes": [
             {"id": "x", "op": "input", "value": [0.0, 1.0, -2.0]},
@@ -94,7 +93,7 @@ def test_relu_kink_is_reported_not_failed(server: Server) -> None:
     assert any("kink" in n for n in body["notes"])
 
 
-def test_tolerances_are_applied(server: Server) -> None:
+def test_tolerances_are_applied(server: httpx.Client) -> None:
     """exp's central difference is off by about eps**2 * e**x / 6: within 1e-7, not within 1e-12."""
     graph = {
         "nodes": [
@@ -153,7 +152,9 @@ def test_tolerances_are_applied(server: Server) -> None:
         ([1, 2, 3], 422, "invalid_field", "request body"),
     ],
 )
-def test_bad_bodies(server: Server, body: Any, status: int, code: str | None, words: str) -> None:
+def test_bad_bodies(
+    server: httpx.Client, body: Any, status: int, code: str | None, words: str
+) -> None:
     r = check(server, body)
     assert r.status_code == status, r.text
     err = r.json()["error"]
@@ -162,21 +163,21 @@ def test_bad_bodies(server: Server, body: Any, status: int, code: str | None, wo
     assert words in err["message"]
 
 
-def test_nan_and_malformed_json(server: Server) -> None:
+def test_nan_and_malformed_json(server: httpx.Client) -> None:
     headers = {"content-type": "application/json"}
-    r = httpx.post(f"{server.url}/gradcheck", content=b'{"eps": NaN}', headers=headers)
+    r = server.post("/gradcheck", content=b'{"eps": NaN}', headers=headers)
     assert r.status_code == 422
     assert r.json()["error"]["details"]["field"] == "eps"
-    r = httpx.post(f"{server.url}/gradcheck", content=b'{"mode": "full"', headers=headers)
+    r = server.post("/gradcheck", content=b'{"mode": "full"', headers=headers)
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "malformed_json"
     nan_graph = b'{"graph": {"nodes": [{"id": "a", "op": "input", "value": NaN}], "output": "a"}}'
-    r = httpx.post(f"{server.url}/gradcheck", content=nan_graph, headers=headers)
+    r = server.post("/gradcheck", content=nan_graph, headers=headers)
     assert r.status_code == 422
     assert "a" in r.json()["error"]["message"]
 
 
-def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: Server) -> None:
+def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: httpx.Client) -> None:
     """A difference that overflows to inf is null in JSON; the schema used to say number."""
     # L = a * 1.7e308: L(0 + 1) - L(0 - 1) overflows to inf, though both are finite.
     graph = {"nodes": [{"id": "a", "op": "input", "value": [0.0]}], "output": "a"}
@@ -186,7 +187,7 @@ def test_an_overflowing_check_answers_null_where_its_schema_says_so(server: Serv
     report = r.json()
     assert report["passed"] is False
     assert report["params"]["a"]["mean_abs_diff"] is None
-    schema = httpx.get(f"{server.url}/openapi.json").json()
+    schema = server.get("/openapi.json").json()
     prop = schema["components"]["schemas"]["ParamCheck"]["properties"]["mean_abs_diff"]
     assert {"type": "null"} in prop["anyOf"]
 
@@ -203,7 +204,7 @@ def exp_graph(values: list[float]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
-def test_an_undefined_nudge_is_not_checked_and_says_why(server: Server, mode: str) -> None:
+def test_an_undefined_nudge_is_not_checked_and_says_why(server: httpx.Client, mode: str) -> None:
     """exp at 709.7827: exp(x + eps) is inf, so there is no numerical gradient, not one of 0."""
     r = check(server, {"graph": exp_graph([709.7827]), "mode": mode, "directions": 2})
     assert r.status_code == 200, r.text
@@ -217,7 +218,7 @@ def test_an_undefined_nudge_is_not_checked_and_says_why(server: Server, mode: st
     assert any("could not be checked" in n for n in report["notes"])
 
 
-def test_elements_that_can_be_checked_still_are(server: Server) -> None:
+def test_elements_that_can_be_checked_still_are(server: httpx.Client) -> None:
     """Beside an element that overflows, the others are checked and judged."""
     r = check(server, {"graph": exp_graph([0.5, 709.7827, -1.0]), "mode": "full"})
     assert r.status_code == 200, r.text
@@ -228,7 +229,7 @@ def test_elements_that_can_be_checked_still_are(server: Server) -> None:
 
 
 @pytest.mark.parametrize("preset", [p.id for p in PRESETS])
-def test_scope_all_checks_every_node_of_every_preset(server: Server, preset: str) -> None:
+def test_scope_all_checks_every_node_of_every_preset(server: httpx.Client, preset: str) -> None:
     """Each node's value is nudged and what lies downstream recomputed: one entry per node."""
     graph = next(p for p in PRESETS if p.id == preset).public()["graph"]
     r = check(server, {"graph": graph, "mode": "full", "scope": "all"})
@@ -242,7 +243,7 @@ def test_scope_all_checks_every_node_of_every_preset(server: Server, preset: str
     assert set(body["params"]) == {n["id"] for n in graph["nodes"]} - labels
 
 
-def test_scope_all_gives_intermediate_edges_their_numerical_gradient(server: Server) -> None:
+def test_scope_all_gives_intermediate_edges_their_numerical_gradient(server: httpx.Client) -> None:
     """In the book's apples, dL/d(apple_price) = tax = 1.1, checked by nudging apple_price."""
     graph = next(p for p in PRESETS if p.id == "apples").public()["graph"]
     body = check(server, {"graph": graph, "scope": "all"}).json()

@@ -1,4 +1,4 @@
-"""The graph endpoints through a real uvicorn server: contract, book numbers, every error."""
+"""The graph endpoints through the app in-process: contract, book numbers, every error."""
 
 from __future__ import annotations
 
@@ -34,9 +34,8 @@ from engine.graph.presets import PRESETS, PRESETS_BY_ID
 
 
 @pytest.fixture(scope="module")
-def client(live_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=30.0) as c:
-        yield c
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 def inp(node_id: str, value: Any) -> dict[str, Any]:
@@ -424,9 +423,9 @@ def test_wrong_content_type_is_a_clean_error(client: httpx.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second real server with tiny limits."""
-    from tests.conftest import Server
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A second app in-process, with tiny limits."""
+    from tests.conftest import in_process
 
     env = {
         "BACKPROP_LAB_MAX_GRAPH_NODES": "5",
@@ -435,9 +434,8 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "BACKPROP_LAB_MAX_BODY_BYTES": "2048",
         "BACKPROP_LAB_MAX_RESPONSE_ELEMENTS": "40",
     }
-    server = Server(tmp_path_factory.mktemp("small-limits"), env).start()
-    yield server.url
-    server.stop()
+    with in_process(tmp_path_factory.mktemp("small-limits"), env) as client:
+        yield client
 
 
 LIMIT_CASES: list[tuple[str, Callable[[], Any], str, int]] = [
@@ -476,10 +474,10 @@ LIMIT_CASES: list[tuple[str, Callable[[], Any], str, int]] = [
     ("make", "limit", "status"), [c[1:] for c in LIMIT_CASES], ids=[c[0] for c in LIMIT_CASES]
 )
 def test_limits_are_stated_when_hit(
-    small_server: str, make: Callable[[], Any], limit: str, status: int
+    small: httpx.Client, make: Callable[[], Any], limit: str, status: int
 ) -> None:
     """Each limit: 413 in the one shape, the limit in the message and in details."""
-    r = httpx.post(small_server + "/graphs/evaluate", json=make(), timeout=30)
+    r = small.post("/graphs/evaluate", json=make())
     assert r.status_code == status, r.text
     err = assert_error_shape(r)
     assert err["code"] in ("limit_exceeded", "body_too_large", "response_too_large")
@@ -487,9 +485,9 @@ def test_limits_are_stated_when_hit(
     assert str(err["details"]["limit"]) == limit
 
 
-def test_limits_in_force_are_listed(small_server: str) -> None:
+def test_limits_in_force_are_listed(small: httpx.Client) -> None:
     """GET /graphs/ops reports the limits this server was started with."""
-    limits = httpx.get(small_server + "/graphs/ops").json()["limits"]
+    limits = small.get("/graphs/ops").json()["limits"]
     assert limits["max_graph_nodes"] == 5
     assert limits["max_tensor_elements"] == 10
     assert limits["max_total_elements"] == 30
@@ -504,7 +502,7 @@ def test_answer_too_large_to_send_is_refused_from_shapes(client: httpx.Client) -
     shapes right after parsing and refused with 413 before anything is evaluated.
     """
     nodes = [inp("x", [0] * 1_000_000)] + [op(f"s{i}", "sum", "x") for i in range(100)]
-    r = client.post("/graphs/evaluate", json={"nodes": nodes, "output": "s0"}, timeout=60)
+    r = client.post("/graphs/evaluate", json={"nodes": nodes, "output": "s0"})
     assert r.status_code == 413, r.text[:300]
     err = assert_error_shape(r)
     assert err["code"] == "response_too_large"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ from tests.app.test_graphs_api import assert_error_shape, evaluate, inp, op
 
 
 @pytest.fixture(scope="module")
-def client(live_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=60.0) as c:
-        yield c
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 X = [[1.0, -2.0, 0.5], [3.0, 0.0, 1.5], [-1.0, 4.0, 2.0], [0.5, 1.0, -3.0]]

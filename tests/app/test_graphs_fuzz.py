@@ -1,4 +1,4 @@
-"""Random graphs, valid and invalid, posted to a real server: never a 5xx, and right gradients.
+"""Random graphs, valid and invalid, posted to the app in-process: never a 5xx, and right gradients.
 
 Valid graphs are built from the op table with shapes that always fit; their gradients
 must match central differences of the output (computed in-process with
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,9 +28,8 @@ FRESH = ["dot", "affine", "softmax_with_loss"]
 
 
 @pytest.fixture(scope="module")
-def client(live_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=30.0) as c:
-        yield c
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 def post(client: httpx.Client, body: Any) -> httpx.Response:

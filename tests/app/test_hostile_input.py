@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,10 @@ from tests.conftest import Server
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture
-def client(live_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=60.0) as c:
-        yield c
+@pytest.fixture(scope="module")
+def client(app_client: httpx.Client) -> httpx.Client:
+    """The app in-process: these tests post and read answers (real servers below for hosts)."""
+    return app_client
 
 
 def error_of(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -136,8 +135,9 @@ def test_a_rebound_name_cannot_post_either(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "LOCALHOST", "[::1]"])
-def test_loopback_names_are_answered(client: httpx.Client, live_server: Server, name: str) -> None:
-    r = client.get("/limits", headers={"host": f"{name}:{live_server.port}"})
+def test_loopback_names_are_answered(live_server: Server, name: str) -> None:
+    """A real server, addressed by each loopback name with its port."""
+    r = httpx.get(live_server.url + "/limits", headers={"host": f"{name}:{live_server.port}"})
     assert r.status_code == 200, r.text
 
 

@@ -12,7 +12,7 @@ import pytest
 from app.schemas_service import ServerLimits
 from app.settings import Settings
 from engine.graph import Limits
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT, in_process
 
 SMALL = {
     "max_iterations": 7,
@@ -26,16 +26,15 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server started with the small limits above."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """The app in-process, started with the small limits above."""
     env = {f"BACKPROP_LAB_{k.upper()}": str(v) for k, v in SMALL.items()}
-    srv = Server(tmp_path_factory.mktemp("limits-map"), env)
-    yield srv.start()
-    srv.stop()
+    with in_process(tmp_path_factory.mktemp("limits-map"), env) as client:
+        yield client
 
 
-def test_limits_reports_every_limit_in_force(server: Server) -> None:
-    body = httpx.get(server.url + "/limits").json()
+def test_limits_reports_every_limit_in_force(server: httpx.Client) -> None:
+    body = server.get("/limits").json()
     settings = [name for name in Settings.model_fields if name.startswith("max_")]
     assert set(body) == {*settings, "max_tensor_dims"}
     for name, value in SMALL.items():
@@ -44,13 +43,13 @@ def test_limits_reports_every_limit_in_force(server: Server) -> None:
     assert body["max_tensor_dims"] == Limits().max_tensor_dims
 
 
-def test_graph_limits_agree_with_limits_and_graphs_ops(server: Server) -> None:
+def test_graph_limits_agree_with_limits_and_graphs_ops(server: httpx.Client) -> None:
     """/graphs/ops shows the engine's Limits the one builder made: the same numbers as /limits."""
-    limits = httpx.get(server.url + "/limits").json()
-    ops = httpx.get(server.url + "/graphs/ops").json()["limits"]
+    limits = server.get("/limits").json()
+    ops = server.get("/graphs/ops").json()["limits"]
     assert ops == {name: limits[name] for name in ops}
-    r = httpx.post(
-        server.url + "/graphs/evaluate",
+    r = server.post(
+        "/graphs/evaluate",
         json={"nodes": [{"id": "a", "op": "input", "value": [0] * 12}], "output": "a"},
     )
     assert r.status_code == 413 and r.json()["error"]["details"]["limit"] == 11

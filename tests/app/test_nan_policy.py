@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,9 @@ def strict(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.fixture
-def client(live_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=60.0) as c:
-        yield c
+@pytest.fixture(scope="module")
+def client(app_client: httpx.Client) -> httpx.Client:
+    return app_client
 
 
 # --------------------------------------------------------------------------- the writers

@@ -1,4 +1,8 @@
-"""``python -m engine`` run as a user would: subprocesses, exact numbers, exit statuses."""
+"""``python -m engine`` as a user runs it: exact numbers, messages and exit statuses.
+
+The CLI's logic is tested in-process (``engine.cli.main`` with its own environment, its
+output captured); one test runs the real entry point in a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,41 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine.cli import main
 from tests.conftest import Digits
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, env: dict[str, str] | None = None, cache: Path) -> subprocess.CompletedProcess:
-    """Run ``python -m engine ARGS`` offline with its own cache dir."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "FASHION_MNIST_DIR")}
-    full_env.update({"BACKPROP_LAB_CACHE_DIR": str(cache), "BACKPROP_LAB_OFFLINE": "1"})
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+@dataclass(frozen=True)
+class Ran:
+    """What one call of the CLI left: its exit status and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+#: Dataset directories of the environment the CLI never sees unless a test gives them.
+DATA_DIRS = ("MNIST_DIR", "FASHION_MNIST_DIR")
+
+
+def own_env(cache: Path) -> dict[str, str]:
+    """What every CLI call here runs with: offline, with a cache dir of its own."""
+    return {"BACKPROP_LAB_CACHE_DIR": str(cache), "BACKPROP_LAB_OFFLINE": "1"}
+
+
+def cli_env(cache: Path) -> dict[str, str]:
+    """The environment of a CLI subprocess: this one's, without DATA_DIRS, with own_env's."""
+    kept = {k: v for k, v in os.environ.items() if k not in DATA_DIRS}
+    return {**kept, **own_env(cache)}
 
 
 @pytest.fixture
@@ -37,15 +53,62 @@ def cache(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-def test_demo_apple(cache: Path) -> None:
-    out = run("demo", "apple", cache=cache)
+@pytest.fixture
+def run(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Ran]]:
+    """Call ``python -m engine ARGS`` in this process, as cli_env, capturing what it prints."""
+
+    def call(*args: str, env: dict[str, str] | None = None) -> Ran:
+        with monkeypatch.context() as m:
+            for key in DATA_DIRS:
+                m.delenv(key, raising=False)
+            for key, value in {**own_env(cache), **(env or {})}.items():
+                m.setenv(key, value)
+            capsys.readouterr()
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse: --help and usage errors
+                code = e.code if isinstance(e.code, int) else int(e.code is not None)
+            out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    yield call
+
+
+def test_the_entry_point_runs_as_a_process(cache: Path) -> None:
+    """``python -m engine`` itself (engine/__main__.py): the status is main()'s."""
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "demo", "apple"],
+        cwd=ROOT,
+        env=cli_env(cache),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "price: 220",
+        "dApple: 2.2",
+        "dApple_num: 110",
+        "dTax: 200",
+    ]
+    bad = subprocess.run(
+        [sys.executable, "-m", "engine", "demo", "pear"], cwd=ROOT, env=cli_env(cache),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stdout == "" and "error:" in bad.stderr
+
+
+def test_demo_apple(run: Callable[..., Ran]) -> None:
+    out = run("demo", "apple")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[1:] == ["price: 220", "dApple: 2.2", "dApple_num: 110", "dTax: 200"]
 
 
-def test_demo_apple_orange(cache: Path) -> None:
-    out = run("demo", "apple-orange", cache=cache)
+def test_demo_apple_orange(run: Callable[..., Ran]) -> None:
+    out = run("demo", "apple-orange")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[1:] == [
         "price: 715",
@@ -60,8 +123,8 @@ def test_demo_apple_orange(cache: Path) -> None:
 @pytest.mark.parametrize(
     "args", [[], ["demo"], ["gradcheck"], ["train"], ["datasets"]], ids=lambda a: " ".join(a)
 )
-def test_help(args: list[str], cache: Path) -> None:
-    out = run(*args, "--help", cache=cache)
+def test_help(args: list[str], run: Callable[..., Ran]) -> None:
+    out = run(*args, "--help")
     assert out.returncode == 0 and out.stdout.startswith("usage: python -m engine")
     assert out.stderr == ""
 
@@ -90,8 +153,8 @@ def test_help(args: list[str], cache: Path) -> None:
     ],
     ids=lambda a: " ".join(a) or "nothing",
 )
-def test_bad_arguments_one_line_exit_2(args: list[str], cache: Path) -> None:
-    out = run(*args, cache=cache)
+def test_bad_arguments_one_line_exit_2(args: list[str], run: Callable[..., Ran]) -> None:
+    out = run(*args)
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -109,8 +172,8 @@ def test_bad_arguments_one_line_exit_2(args: list[str], cache: Path) -> None:
         (["train", "--seed", "-1"], "--seed"),
     ],
 )
-def test_bad_value_names_the_option(args: list[str], option: str, cache: Path) -> None:
-    out = run(*args, cache=cache)
+def test_bad_value_names_the_option(args: list[str], option: str, run: Callable[..., Ran]) -> None:
+    out = run(*args)
     assert out.returncode == 2 and f"error: {option} must be" in out.stderr, out.stderr
 
 
@@ -124,29 +187,31 @@ def test_zero_accuracy_is_printed_not_dropped() -> None:
     assert accuracies_text({"train_acc": None, "test_acc": None}) == "not evaluated"
 
 
-def test_missing_dir_message_names_it(cache: Path) -> None:
-    out = run("train", "--data-dir", "/nonexistent/mnist", cache=cache)
+def test_missing_dir_message_names_it(run: Callable[..., Ran]) -> None:
+    out = run("train", "--data-dir", "/nonexistent/mnist")
     assert "/nonexistent/mnist (from the data_dir argument) does not exist" in out.stderr
 
 
-def test_nothing_found_lists_places_and_says_what_to_do_in_flags(cache: Path) -> None:
-    out = run("gradcheck", "--dataset", "mnist", cache=cache)
+def test_nothing_found_lists_places_and_says_what_to_do_in_flags(
+    cache: Path, run: Callable[..., Ran]
+) -> None:
+    out = run("gradcheck", "--dataset", "mnist")
     assert "$MNIST_DIR (not set)" in out.stderr and str(cache / "mnist") in out.stderr
     assert "--dataset mnist-10k" in out.stderr and "--data-dir DIR" in out.stderr
 
 
-def test_defaults_fall_back_to_the_subset_and_say_so(cache: Path) -> None:
+def test_defaults_fall_back_to_the_subset_and_say_so(run: Callable[..., Ran]) -> None:
     """Offline with no MNIST here, `gradcheck` and `train` work on mnist-10k, labelled."""
-    out = run("gradcheck", "--mode", "fast", cache=cache)
+    out = run("gradcheck", "--mode", "fast")
     assert out.returncode == 0, out.stderr
     assert "mnist-10k images" in out.stdout and "subset, not the full MNIST" in out.stderr
-    out = run("train", "--iterations", "20", "--no-progress", cache=cache)
+    out = run("train", "--iterations", "20", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "on mnist-10k (8,000 train" in out.stdout and "subset" in out.stderr
 
 
-def test_datasets(cache: Path, digits: Digits) -> None:
-    out = run("datasets", cache=cache, env=digits.env)
+def test_datasets(digits: Digits, run: Callable[..., Ran]) -> None:
+    out = run("datasets", env=digits.env)
     assert out.returncode == 0, out.stderr
     lines = {line.split()[0]: line for line in out.stdout.splitlines()}
     assert set(lines) == {"mnist", "fashion-mnist", "mnist-10k", "default:"}
@@ -156,12 +221,12 @@ def test_datasets(cache: Path, digits: Digits) -> None:
         assert "not available" in lines["mnist"] and "--dataset mnist-10k" in lines["mnist"]
     assert lines["default:"] == f"default: {digits.name}"
     assert "not the full MNIST" in lines["mnist-10k"]
-    as_json = json.loads(run("datasets", "--json", cache=cache).stdout)
+    as_json = json.loads(run("datasets", "--json").stdout)
     assert [s["name"] for s in as_json] == ["mnist", "fashion-mnist", "mnist-10k"]
 
 
-def test_gradcheck_full(cache: Path, digits: Digits) -> None:
-    out = run("gradcheck", cache=cache, env=digits.env)
+def test_gradcheck_full(digits: Digits, run: Callable[..., Ran]) -> None:
+    out = run("gradcheck", env=digits.env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     for key in ("W1", "b1", "W2", "b2"):
@@ -174,11 +239,11 @@ def test_gradcheck_full(cache: Path, digits: Digits) -> None:
     assert any(x.startswith("time:") for x in lines)
 
 
-def test_gradcheck_fast_json(cache: Path, digits: Digits) -> None:
+def test_gradcheck_fast_json(digits: Digits, run: Callable[..., Ran]) -> None:
     data_dir = ["--data-dir", str(digits.full_dir)] if digits.full_dir else []
     out = run(
         "gradcheck", "--mode", "fast", "--json", "--seed", "5", "--dataset", digits.name,
-        *data_dir, cache=cache,
+        *data_dir,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -186,11 +251,11 @@ def test_gradcheck_fast_json(cache: Path, digits: Digits) -> None:
     assert set(report["params"]) == {"W1", "b1", "W2", "b2"}
 
 
-def test_train_mnist_10k_and_save(cache: Path, tmp_path: Path) -> None:
+def test_train_mnist_10k_and_save(tmp_path: Path, run: Callable[..., Ran]) -> None:
     weights = tmp_path / "w.npz"
     out = run(
         "train", "--dataset", "mnist-10k", "--iterations", "200", "--seed", "1",
-        "--save", str(weights), cache=cache,
+        "--save", str(weights),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "subset, not the full MNIST" in out.stderr
@@ -208,25 +273,25 @@ def test_train_mnist_10k_and_save(cache: Path, tmp_path: Path) -> None:
     assert meta["config"]["iterations"] == 200 and meta["status"] == "completed"
 
 
-def test_train_full_mnist_short(cache: Path, digits: Digits) -> None:
+def test_train_full_mnist_short(digits: Digits, run: Callable[..., Ran]) -> None:
     out = run(
         "train", "--iterations", "100", "--optimizer", "adam", "--lr", "0.001",
         "--sampling", "shuffle", "--dtype", "float64", "--no-progress",
-        cache=cache, env=digits.env,
+        env=digits.env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert f"{digits.train_size:,} train" in out.stdout and "completed:" in out.stdout
     assert out.stderr == "" if digits.full else "subset, not the full MNIST" in out.stderr
 
 
-def test_train_step_layers_matches_the_fused_step(cache: Path, tmp_path: Path) -> None:
+def test_train_step_layers_matches_the_fused_step(tmp_path: Path, run: Callable[..., Ran]) -> None:
     weights = {}
     for step in ("fused", "layers"):
         weights[step] = tmp_path / f"{step}.npz"
         out = run(
             "train", "--dataset", "mnist-10k", "--iterations", "60", "--seed", "2",
             "--dtype", "float64", "--step", step, "--no-progress",
-            "--save", str(weights[step]), cache=cache,
+            "--save", str(weights[step]),
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert f"{step} step" in out.stdout
@@ -235,18 +300,20 @@ def test_train_step_layers_matches_the_fused_step(cache: Path, tmp_path: Path) -
             np.testing.assert_allclose(fused[key], layers[key], rtol=1e-7, atol=1e-12)
 
 
-def test_train_a_deep_net_with_the_chapter6_options(cache: Path, tmp_path: Path) -> None:
+def test_train_a_deep_net_with_the_chapter6_options(
+    tmp_path: Path, run: Callable[..., Ran]
+) -> None:
     weights = tmp_path / "deep.npz"
     out = run(
         "train", "--dataset", "mnist-10k", "--iterations", "30", "--layers", "40", "30",
         "--activation", "tanh", "--init", "xavier", "--batch-norm", "--dropout", "0.2",
         "--weight-decay", "0.01", "--train-size", "1000", "--no-progress",
-        "--save", str(weights), cache=cache,
+        "--save", str(weights),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "training 784-40-30-10, tanh, init xavier, batch norm, dropout 0.2" in out.stdout
     assert "(1,000 train" in out.stdout and "completed:" in out.stdout
     with np.load(weights) as z:
         assert z["W2"].shape == (40, 30) and z["gamma2"].shape == (30,)
-    bad = run("train", "--dataset", "mnist-10k", "--dropout", "0.95", cache=cache)
+    bad = run("train", "--dataset", "mnist-10k", "--dropout", "0.95")
     assert bad.returncode == 2 and "--dropout must be a number from 0 to 0.9" in bad.stderr
