@@ -1,13 +1,16 @@
 // @ts-check
 // The event stream of one training run (GET /train/{id}/events, ../shared/docs/api.md):
 // EventSource reconnects by itself and sends Last-Event-ID, so the server resumes after the
-// last event seen; an event seen twice (same id) is dropped here.
+// last event seen; an event seen twice (same id) is dropped here. `queued` carries no id (it
+// is not in the run's log: the server says it when the stream opens and whenever the place
+// changes), so it is never dropped and never moves the last id seen.
 
 /** @typedef {import("./api.js").RunStatus} RunStatus */
 /** @typedef {{attempt: number}} RunningEvent a worker started the run (attempt 2+: retried from the start) */
 /** @typedef {{iteration: number, loss: number, first_iteration: number, losses: number[]}} ProgressEvent */
 /** @typedef {import("./api.js").EpochPoint} EpochEvent */
 /** @typedef {{dataset: string, bytes: number, total: number | null}} DownloadEvent the worker fetches the dataset first */
+/** @typedef {{queue_position: number}} QueuedEvent while the run waits: how many queued runs are ahead of it */
 /**
  * @typedef {object} DoneEvent
  * @property {RunStatus} status
@@ -17,10 +20,13 @@
  * @property {string} [message]
  * @property {string} [warning] the run completed but its loss diverged (finite but huge)
  * @property {string} [alternative] a dataset to choose instead, when this one was missing
+ * @property {boolean} [has_weights] it saved weights (a cancelled run that trained has them);
+ *   absent from a server that predates it
  */
 
 /**
  * @typedef {object} StreamHandlers
+ * @property {(data: QueuedEvent) => void} [queued] where the waiting run stands (no id: never dropped)
  * @property {(data: RunningEvent) => void} running
  * @property {(data: ProgressEvent) => void} progress
  * @property {(data: EpochEvent) => void} epoch
@@ -42,6 +48,10 @@ export class RunStream {
     this.lastEventId = 0;
     /** @type {EventSource | null} */
     this.source = new EventSource(url);
+    const queued = handlers.queued;
+    if (queued) {
+      this.source.addEventListener("queued", (e) => queued(JSON.parse(/** @type {MessageEvent<string>} */ (e).data)));
+    }
     this.on("running", handlers.running);
     this.on("progress", handlers.progress);
     this.on("epoch", handlers.epoch);
