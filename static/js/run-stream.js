@@ -1,9 +1,9 @@
 // @ts-check
 // The event stream of one training run (GET /train/{id}/events, ../shared/docs/api.md):
 // EventSource reconnects by itself and sends Last-Event-ID, so the server resumes after the
-// last event seen; an event seen twice (same id) is dropped here. `queued` carries no id (it
-// is not in the run's log: the server says it when the stream opens and whenever the place
-// changes), so it is never dropped and never moves the last id seen.
+// last event seen; an event seen twice (same id) is dropped here. `queued` and `no_worker`
+// carry no id (they are not in the run's log: the server says where a waiting run stands when
+// the stream opens and whenever that changes), so they are never dropped as seen.
 
 /** @typedef {import("./api.js").RunStatus} RunStatus */
 /** @typedef {{attempt: number}} RunningEvent a worker started the run (attempt 2+: retried from the start) */
@@ -11,6 +11,7 @@
 /** @typedef {import("./api.js").EpochPoint} EpochEvent */
 /** @typedef {{dataset: string, bytes: number, total: number | null}} DownloadEvent the worker fetches the dataset first */
 /** @typedef {{queue_position: number}} QueuedEvent while the run waits: how many queued runs are ahead of it */
+/** @typedef {{message: string, queue_position: number | null}} NoWorkerEvent it waits, and no worker is taking runs */
 /**
  * @typedef {object} DoneEvent
  * @property {RunStatus} status
@@ -27,6 +28,7 @@
 /**
  * @typedef {object} StreamHandlers
  * @property {(data: QueuedEvent) => void} [queued] where the waiting run stands (no id: never dropped)
+ * @property {(data: NoWorkerEvent) => void} [no_worker] the lab has no live worker (no id: never dropped)
  * @property {(data: RunningEvent) => void} running
  * @property {(data: ProgressEvent) => void} progress
  * @property {(data: EpochEvent) => void} epoch
@@ -48,9 +50,10 @@ export class RunStream {
     this.lastEventId = 0;
     /** @type {EventSource | null} */
     this.source = new EventSource(url);
-    const queued = handlers.queued;
-    if (queued) {
-      this.source.addEventListener("queued", (e) => queued(JSON.parse(/** @type {MessageEvent<string>} */ (e).data)));
+    for (const name of /** @type {const} */ (["queued", "no_worker"])) {
+      const handle = handlers[name];
+      if (!handle) continue;
+      this.source.addEventListener(name, (e) => handle(JSON.parse(/** @type {MessageEvent<string>} */ (e).data)));
     }
     this.on("running", handlers.running);
     this.on("progress", handlers.progress);

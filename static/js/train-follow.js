@@ -38,7 +38,8 @@ import { RunStream } from "./run-stream.js";
  * @property {import("./run-stream.js").DownloadEvent} [download] the dataset being fetched
  * @property {number | null} [queuePosition] while queued: the queued runs ahead of it (GET
  *   /train/{id} when opened, then the stream's `queued` events)
- * @property {boolean} [noWorker] while queued: the lab has no live worker to take it (GET /train/{id})
+ * @property {boolean} [noWorker] while queued: the lab has no live worker to take it (GET
+ *   /train/{id} when opened, then the stream's `no_worker` events)
  * @property {number} [attempt] the worker's attempt at it (2+: a worker was lost, it started again)
  * @property {boolean} [mine] the reader started it: only then may the page rename, stop or delete it
  */
@@ -177,6 +178,13 @@ export class RunFollower {
         run.queuePosition = data.queue_position;
         this.on.changed();
         this.on.queueMoved(); // the other queued runs moved up too
+      },
+      // While it waits in a lab whose workers are all gone (said at each of the stream's pings).
+      no_worker: (data) => {
+        if (this.closed || run.status !== "queued" || run.done || run.noWorker) return;
+        run.noWorker = true;
+        if (typeof data.queue_position === "number") run.queuePosition = data.queue_position;
+        this.on.changed();
       },
       // The log says when a worker starts the run (the status follows from it, not from progress).
       running: live((data) => {

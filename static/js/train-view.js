@@ -2,7 +2,8 @@
 // The training view: the form (train-form.js), the runs list (train-runs.js), the open run
 // live (train-live.js, following it with train-follow.js) and what it learned
 // (train-insights.js). This module only wires them: each section is given the open run
-// through the few calls its header names, and none of them imports another.
+// through the few calls its header names; no section imports another (they share only
+// train-text.js's words).
 
 import { Insights } from "./train-insights.js";
 import { LiveRunView } from "./train-live.js";
