@@ -58,7 +58,9 @@ export const ACTIVE = ["queued", "running"];
 /**
  * Milliseconds between two looks at a queued run's place, for a server whose stream does not
  * say it (one that predates the `queued` event: several servers may share one database, and
- * not all be upgraded at once). Once any stream has sent `queued`, nothing is looked at.
+ * not all be upgraded at once). The first look comes this long after the stream opened (a
+ * stream that says it sends `queued` as it opens); once any stream has sent `queued`, nothing
+ * is looked at.
  */
 const QUEUE_POLL_MS = 1500;
 /** Whether this server's streams send `queued` (learned from the first one that does). */
@@ -112,8 +114,8 @@ export class RunFollower {
     this.closed = false;
     /** @type {ReturnType<typeof setTimeout> | undefined} the next look at its place in the queue */
     this.queueTimer = undefined;
+    this.watching = false; // looks at its place are under way (one chain of them at most)
     this.stream = this.listen();
-    if (run.status === "queued" && !streamSaysQueue) this.queueTimer = setTimeout(() => this.lookAtQueue(), QUEUE_POLL_MS);
   }
 
   /** Stop following: no more events, looks or calls. */
@@ -123,6 +125,14 @@ export class RunFollower {
     this.stream.close();
   }
 
+  /** Its stream opened: if it says nothing of the queue by the first look, look at the record. */
+  watchQueue() {
+    if (this.watching || !this.waiting()) return;
+    this.watching = true;
+    this.queueTimer = setTimeout(() => this.lookAtQueue(), QUEUE_POLL_MS);
+  }
+
+  /** No more looks (one under way drops its answer: `waiting()` no longer holds). */
   stopQueueWatch() {
     clearTimeout(this.queueTimer);
     this.queueTimer = undefined;
@@ -137,7 +147,10 @@ export class RunFollower {
   async lookAtQueue() {
     const run = this.run;
     this.queueTimer = undefined;
-    if (!this.waiting()) return;
+    if (!this.waiting()) {
+      this.watching = false;
+      return;
+    }
     if (document.visibilityState === "visible") {
       let record = null;
       try {
@@ -145,7 +158,10 @@ export class RunFollower {
       } catch {
         // A look that failed is tried again at the next one.
       }
-      if (!this.waiting()) return;
+      if (!this.waiting()) {
+        this.watching = false;
+        return;
+      }
       if (record) {
         const position = record.status === "queued" ? record.queue_position ?? null : null;
         const noWorker = record.status === "queued" && Boolean(record.no_worker);
@@ -155,7 +171,10 @@ export class RunFollower {
           this.on.changed();
           this.on.queueMoved();
         }
-        if (record.status !== "queued") return;
+        if (record.status !== "queued") {
+          this.watching = false;
+          return;
+        }
       }
     }
     this.queueTimer = setTimeout(() => this.lookAtQueue(), QUEUE_POLL_MS);
@@ -215,6 +234,7 @@ export class RunFollower {
       connection: (state) => {
         if (this.closed || run.done) return;
         run.reconnecting = state === "reconnecting";
+        if (state === "open") this.watchQueue();
         if (state === "closed") this.pollUntilDone();
         this.on.changed();
       },

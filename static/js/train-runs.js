@@ -6,7 +6,8 @@
 // What it is given of the open run (train-view.js wires it): `openId()`, the id of the run on
 // show or null (its row is marked and its checkbox is fixed on); `open(id)` to show another
 // run; `deleted(id)` after a run was removed; `overlaysChanged()` when the runs to draw beside
-// it changed. It never reads the open run's events.
+// it changed. It is told `opened(id)` and `renamed(id, name)`, and gives `overlays()`, the runs
+// drawn beside the open one. It never reads the open run's events.
 
 import { api } from "./api.js";
 import { t } from "./i18n.js";
@@ -143,6 +144,14 @@ export class RunsList {
       if (d) out.push({ id, label: runLabel(d), loss: d.history.loss, epochs: d.history.epochs, current: false });
     }
     return out;
+  }
+
+  /**
+   * A run is opened: it is drawn as the open run, no longer beside it.
+   * @param {string} id
+   */
+  opened(id) {
+    this.overlay.delete(id);
   }
 
   /**

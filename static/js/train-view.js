@@ -65,7 +65,7 @@ export class TrainView {
    * @param {TrainConfig} [config] what was just posted, shown until the run's record arrives
    */
   async open(id, config) {
-    this.runs.overlay.delete(id);
+    this.runs.opened(id);
     const run = await this.live.open(id, config, this.runs.find(id));
     if (!run) return; // another run was opened meanwhile
     // The form follows the run that is open: its settings, ready to train again.
