@@ -1,5 +1,6 @@
 // @ts-check
-// The page: tabs, language switch, the URL (view + graph), and the three views.
+// The page: tabs, language switch, the address (url-state.js: view, graph, tour, exercise,
+// experiment), and the views.
 
 import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
@@ -8,26 +9,19 @@ import { GradcheckView } from "./gradcheck-view.js";
 import { ExperimentsView } from "./experiments-view.js";
 import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
+import { VIEWS, readUrl, urlHash } from "./url-state.js";
 
-const VIEWS = ["graph", "train", "gradcheck", "experiments"];
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
 let ready = false;
 
-function hashParams() {
-  return new URLSearchParams(location.hash.slice(1));
-}
-
 function writeUrl() {
   if (!ready) return;
-  const params = new URLSearchParams();
-  params.set("view", currentView);
   const g = graph.urlState();
-  if (g) params.set("g", g);
-  if (g && graph.presetId) params.set("p", graph.presetId);
-  for (const [key, value] of graph.learnParams()) params.set(key, value);
-  if (currentView === "experiments") for (const [key, value] of experiments.urlParams()) params.set(key, value);
-  const next = `#${params.toString()}`;
+  const next = urlHash({
+    view: currentView, g, p: g ? graph.presetId : "", ...graph.learnState(),
+    exp: currentView === "experiments" ? experiments.page : null,
+  });
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
   if (graph.pushUrl) history.pushState(null, "", next);
@@ -37,10 +31,10 @@ function writeUrl() {
 
 /** The address changed under the page (Back, Forward, another link): show what it names. */
 async function restore() {
-  const params = hashParams();
-  await graph.openFromUrl(params.get("g"), params.get("p"));
-  experiments.open(params.get("exp"), false);
-  show(params.get("view") || "graph");
+  const state = readUrl(location.hash);
+  await graph.openFromUrl(state.g, state.p);
+  experiments.open(state.exp, false);
+  show(state.view);
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
@@ -63,7 +57,7 @@ document.addEventListener("ch6:vanishing", () => { experiments.open("vanishing")
  * @param {string} view
  */
 function show(view) {
-  if (!VIEWS.includes(view)) view = "graph";
+  if (!(/** @type {readonly string[]} */ (VIEWS)).includes(view)) view = "graph";
   currentView = view;
   selectTab(tabs, "view", view);
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
@@ -88,13 +82,13 @@ async function main() {
     ch6.relabel();
   });
   bindTabs(tabs, "view", show);
-  const params = hashParams();
-  await Promise.all([graph.init(params.get("g"), params.get("p")), train.init(), gradcheck.init(), ch6.init()]);
+  const state = readUrl(location.hash);
+  await Promise.all([graph.init(state.g, state.p), train.init(), gradcheck.init(), ch6.init()]);
   experiments.init();
-  experiments.open(params.get("exp"), false);
-  await graph.initLearn(params);
+  experiments.open(state.exp, false);
+  await graph.initLearn(state);
   ready = true;
-  show(params.get("view") || "graph");
+  show(state.view);
   window.addEventListener("popstate", restore);
   window.addEventListener("hashchange", restore);
   document.body.dataset.ready = "true";

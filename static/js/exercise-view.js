@@ -7,6 +7,7 @@ import { run } from "./graph-run.js";
 import { Exercise, buildQuestions } from "./exercise.js";
 import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
+import { urlHash } from "./url-state.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./exercise.js").Part} Part */
@@ -314,12 +315,8 @@ function renderFooter(view) {
  * @param {GraphView} view
  */
 export function exerciseLink(view) {
-  const params = new URLSearchParams();
-  params.set("view", "graph");
-  params.set("g", view.urlState());
-  params.set("mode", "exercise");
-  if (view.exercise?.askForward) params.set("ask", "forward");
-  return `${location.origin}${location.pathname}#${params.toString()}`;
+  const hash = urlHash({ view: "graph", g: view.urlState(), mode: "exercise", ask: view.exercise?.askForward ? "forward" : null });
+  return `${location.origin}${location.pathname}${hash}`;
 }
 
 /**

@@ -66,11 +66,6 @@ export class ExperimentsView {
     else this.activations.load();
   }
 
-  /** The address's part of this view. @returns {[string, string][]} */
-  urlParams() {
-    return [["exp", this.page]];
-  }
-
   relabel() {
     this.race.relabel();
     this.activations.relabel();

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { variantDoc } from "./op-labels.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
+import { datasetOptions } from "./train-form.js";
 import { byId as $, fieldMessage, h } from "./ui.js";
 
 /** @typedef {import("./api.js").GradcheckReport} GradcheckReport */
@@ -50,6 +51,12 @@ export class GradcheckView {
     this.report = null;
     /** @type {GradcheckBody | null} */
     this.request = null;
+    /** @type {import("./api.js").Dataset[]} GET /datasets */
+    this.datasets = [];
+    /** @type {string | null} the server's default dataset (the best one here) */
+    this.defaultDataset = null;
+    /** @type {Record<string, number>} GET /limits */
+    this.limits = {};
   }
 
   async init() {
@@ -60,6 +67,27 @@ export class GradcheckView {
       this.run();
     });
     this.syncForm();
+    const [datasets, limits] = await Promise.allSettled([api.datasets(), api.limits()]);
+    this.datasets = datasets.status === "fulfilled" ? datasets.value.datasets : [];
+    this.defaultDataset = datasets.status === "fulfilled" ? datasets.value.default : null;
+    this.limits = limits.status === "fulfilled" ? limits.value : {};
+    this.renderForm();
+  }
+
+  /** The network's dataset menu (what the server accepts) and its fields' limits. */
+  renderForm() {
+    const sel = $("gc-dataset", HTMLSelectElement);
+    const keep = sel.value;
+    sel.replaceChildren(...datasetOptions(this.datasets));
+    /** @param {string | null} name */
+    const usable = (name) => this.datasets.some((d) => d.name === name && d.usable);
+    sel.value = usable(keep) ? keep : (usable(this.defaultDataset) && this.defaultDataset) || "";
+    const batch = this.limits.max_gradcheck_batch;
+    for (const el of $("gc-form").querySelectorAll("[data-limit=gradcheck_batch]")) {
+      el.textContent = batch ? t("train.limit", { max: batch }) : "";
+    }
+    if (batch) $("gc-batch", HTMLInputElement).max = String(batch);
+    if (this.limits.max_hidden_size) $("gc-hidden", HTMLInputElement).max = String(this.limits.max_hidden_size);
   }
 
   /** The checked value of a radio group of the form. @param {string} name */
@@ -237,6 +265,7 @@ export class GradcheckView {
   }
 
   relabel() {
+    this.renderForm();
     if (this.report) this.render();
   }
 }

@@ -143,27 +143,27 @@ export class GraphView {
   /**
    * After init: open the tour page and start the exercise the address asks for
    * (tour=3, mode=exercise, ask=forward).
-   * @param {URLSearchParams} params
+   * @param {import("./url-state.js").UrlState} state
    */
-  async initLearn(params) {
-    const page = pageFromUrl(params.get("tour"));
-    if (page !== null) openTour(this, page, { load: !params.get("g") });
-    if (params.get("mode") === "exercise") {
-      const forward = params.get("ask") === "forward" || (page !== null && !params.get("g") && PAGES[page].forward);
+  async initLearn(state) {
+    const page = pageFromUrl(state.tour);
+    if (page !== null) openTour(this, page, { load: !state.g });
+    if (state.mode === "exercise") {
+      const forward = state.ask === "forward" || (page !== null && !state.g && PAGES[page].forward);
       await startExercise(this, forward);
     }
   }
 
-  /** The tour and exercise state for the address: [key, value] pairs. */
-  learnParams() {
-    /** @type {[string, string][]} */
-    const out = [];
-    if (this.tour !== null) out.push(["tour", String(this.tour + 1)]);
-    if (this.exercise) {
-      out.push(["mode", "exercise"]);
-      if (this.exercise.askForward) out.push(["ask", "forward"]);
-    }
-    return out;
+  /**
+   * The tour and exercise state, for the address.
+   * @returns {Pick<import("./url-state.js").UrlState, "tour" | "mode" | "ask">}
+   */
+  learnState() {
+    return {
+      tour: this.tour === null ? null : this.tour + 1,
+      mode: this.exercise ? "exercise" : null,
+      ask: this.exercise && this.exercise.askForward ? "forward" : null,
+    };
   }
 
   /** The step shown now ({phase, id}), or null when not stepping. */

@@ -1,7 +1,9 @@
 // @ts-check
 // The event stream of one training run (GET /train/{id}/events, ../shared/docs/api.md):
 // EventSource reconnects by itself and sends Last-Event-ID, so the server resumes after the
-// last event seen; an event seen twice (same id) is dropped here.
+// last event seen; an event seen twice (same id) is dropped here. `queued` and `no_worker`
+// carry no id (they are not in the run's log: the server says where a waiting run stands when
+// the stream opens and whenever that changes), so they are never dropped as seen.
 
 /** @typedef {import("./api.js").RunStatus} RunStatus */
 /** @typedef {import("./types").RunEventData} RunEventData each kind's data: types.d.ts */
@@ -10,9 +12,13 @@
 /** @typedef {RunEventData["epoch"]} EpochEvent */
 /** @typedef {RunEventData["download"]} DownloadEvent the worker fetches the dataset first */
 /** @typedef {RunEventData["done"]} DoneEvent */
+/** @typedef {RunEventData["queued"]} QueuedEvent while the run waits: how many queued runs are ahead of it */
+/** @typedef {RunEventData["no_worker"]} NoWorkerEvent it waits, and no worker is taking runs */
 
 /**
  * @typedef {object} StreamHandlers
+ * @property {(data: QueuedEvent) => void} [queued] where the waiting run stands (no id: never dropped)
+ * @property {(data: NoWorkerEvent) => void} [no_worker] the lab has no live worker (no id: never dropped)
  * @property {(data: RunningEvent) => void} running
  * @property {(data: ProgressEvent) => void} progress
  * @property {(data: EpochEvent) => void} epoch
@@ -34,6 +40,11 @@ export class RunStream {
     this.lastEventId = 0;
     /** @type {EventSource | null} */
     this.source = new EventSource(url);
+    for (const name of /** @type {const} */ (["queued", "no_worker"])) {
+      const handle = handlers[name];
+      if (!handle) continue;
+      this.source.addEventListener(name, (e) => handle(JSON.parse(/** @type {MessageEvent<string>} */ (e).data)));
+    }
     this.on("running", handlers.running);
     this.on("progress", handlers.progress);
     this.on("epoch", handlers.epoch);

@@ -34,10 +34,10 @@ export const PAGES = [
 
 /**
  * A page number from the address (1-based), or null when it names none.
- * @param {string | null} text
+ * @param {number | string | null} text
  */
 export function pageFromUrl(text) {
-  const n = Number(text);
+  const n = text === null ? NaN : Number(text);
   return Number.isInteger(n) && n >= 1 && n <= PAGES.length ? n - 1 : null;
 }
 

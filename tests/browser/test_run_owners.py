@@ -4,7 +4,6 @@ in Chinese, on a 390 px phone by touch."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +12,7 @@ from playwright.sync_api import Browser, Dialog, expect
 
 from tests.browser.conftest import lab_on
 from tests.browser.test_train_runs import run_link
+from tests.browser.test_train_view import wait_event
 from tests.conftest import OPERATOR, Digits, Server
 
 ID = re.compile(r"^[0-9a-f]{16}$")
@@ -32,20 +32,12 @@ def one_each(tmp_path_factory: pytest.TempPathFactory, digits: Digits) -> Iterat
     server.stop()
 
 
-def wait_finished(url: str, rid: str) -> None:
-    """Poll the run until it has ended."""
-    deadline = time.monotonic() + 60
-    while httpx.get(f"{url}/train/{rid}").json()["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-
-
 def test_mine_and_not_mine_delete_by_keyboard_and_a_429_in_chinese_on_a_phone(
     browser: Browser, one_each: Server
 ) -> None:
     r = httpx.post(f"{one_each.url}/train", json={"iterations": 20}, headers=OTHER)
     theirs = r.json()["id"]
-    wait_finished(one_each.url, theirs)
+    wait_event(one_each.url, theirs, "done")
     mine = ""
     try:
         with lab_on(browser, one_each.url, {"width": 390, "height": 844}, has_touch=True) as lab:

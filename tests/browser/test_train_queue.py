@@ -2,11 +2,13 @@
 only its latest attempt.
 
 These tests run their own server with one training worker, so runs queue behind a long one.
+Nothing here sleeps: a test waits for the state it needs (an event in a run's stream, a text on
+the page), and where it shows that the page does NOT ask for something, it runs the page's
+own clock ahead (Playwright's clock) past the time such a request would take.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -20,7 +22,7 @@ from app.training.records import NewEvent
 from app.training.store import RunStore
 from tests.browser.conftest import Lab, lab_on
 from tests.browser.test_train_runs import run_id, run_link
-from tests.browser.test_train_view import wait_status
+from tests.browser.test_train_view import looks_at, wait_event, wait_status
 from tests.conftest import OPERATOR, Digits, Server
 
 #: Iterations of the run that keeps the only worker busy (cancelled long before it ends).
@@ -60,20 +62,16 @@ class Runs:
     def cancel(self, rid: str) -> None:
         assert httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR).status_code == 202
 
-    def wait(self, rid: str, status: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.get(rid)["status"] != status:
-            assert time.monotonic() < deadline, f"run {rid} is not {status}: {self.get(rid)}"
-            time.sleep(0.1)
+    def wait(self, rid: str, kind: str) -> None:
+        """Wait until the run's log holds an event of ``kind`` (``running``: a worker took it)."""
+        wait_event(self.url, rid, kind)
 
     def cancel_all(self) -> None:
         for rid in self.ids:
             if self.get(rid)["status"] in ACTIVE:
                 httpx.delete(f"{self.url}/train/{rid}", headers=OPERATOR)
         for rid in self.ids:
-            deadline = time.monotonic() + 30
-            while self.get(rid)["status"] in ACTIVE and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_event(self.url, rid, "done", timeout=30)
 
 
 @pytest.fixture
@@ -109,11 +107,6 @@ def place(rid: str) -> str:
     return f"{status_cell(rid)} .queue-place"
 
 
-def looks_at(requests: list[Request], rid: str) -> int:
-    """How many of ``requests`` asked for the run's state (GET /train/{rid}, not its events)."""
-    return sum(1 for r in requests if r.method == "GET" and r.url.endswith(f"/train/{rid}"))
-
-
 def test_a_queued_run_says_how_many_runs_are_ahead_until_it_starts(
     runs: Runs, open_lab: Callable[..., Lab]
 ) -> None:
@@ -123,6 +116,9 @@ def test_a_queued_run_says_how_many_runs_are_ahead_until_it_starts(
     assert [runs.get(r)["queue_position"] for r in (long, b, c, d)] == [None, 0, 1, 2]
 
     lab = open_lab()
+    lab.page.clock.install()  # the page's timers run as usual; run_for runs them ahead
+    requests: list[Request] = []
+    lab.page.on("request", lambda r: requests.append(r))
     page = lab.open("#view=train")  # the newest run is opened: d
     note = page.locator("#run-note")
     assert run_id(page) == d
@@ -136,15 +132,13 @@ def test_a_queued_run_says_how_many_runs_are_ahead_until_it_starts(
     expect(page.locator(place(long))).to_have_count(0)
     lab.screenshot("train-queue")
 
-    # Opening another run stops looking at the first one's place: no timer is left behind.
-    requests: list[Request] = []
-    page.on("request", lambda r: requests.append(r))
+    # Opening another run stops following the first one: no stream, no timer left behind
+    # (3.5 s on the page's clock, past any look at d's place a timer could make).
     page.click(run_link(page, c))
     expect(note).to_have_text("Queued — 1 run ahead of it")
     requests.clear()
-    page.wait_for_timeout(3500)
+    page.clock.run_for(3500)
     assert looks_at(requests, d) == 0
-    assert looks_at(requests, c) >= 1  # while c waits, its place is asked for
 
     page.click(run_link(page, d))
     expect(note).to_have_text("Queued — 2 runs ahead of it")
@@ -154,7 +148,7 @@ def test_a_queued_run_says_how_many_runs_are_ahead_until_it_starts(
     page.select_option("#lang-select", "en")
     expect(note).to_have_text("Queued — 2 runs ahead of it")
 
-    # The runs ahead leave the queue: the page follows without being told (its stream is silent).
+    # The runs ahead leave the queue: the page follows (the stream's `queued` events say so).
     runs.cancel(b)
     expect(note).to_have_text("Queued — 1 run ahead of it")
     expect(page.locator(place(c))).to_have_text("next to start")
@@ -162,12 +156,12 @@ def test_a_queued_run_says_how_many_runs_are_ahead_until_it_starts(
     expect(note).to_have_text("Queued — next to start")
     expect(page.locator(place(d))).to_have_text("next to start")
 
-    # The worker is free: d starts, the note goes, and the page stops asking.
+    # The worker is free: d starts, the note goes, and nothing asks for its record.
     runs.cancel(long)
     wait_status(page, "running")
     expect(note).to_be_hidden()
     requests.clear()
-    page.wait_for_timeout(3500)
+    page.clock.run_for(3500)
     assert looks_at(requests, d) == 0
     wait_status(page, "completed")
     expect(page.locator("#loss-chart")).to_have_attribute("data-points", "300")

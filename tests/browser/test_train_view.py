@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import Lab
 from tests.conftest import Digits
@@ -151,6 +153,19 @@ def events(url: str, after: int = 0, count: int | None = None) -> tuple[str, int
     return text, last
 
 
+def wait_event(url: str, rid: str, kind: str, timeout: float = 60.0) -> None:
+    """Wait until a run's log holds an event of ``kind``: its stream (the log replayed, then
+    followed live) is read up to that event."""
+    deadline = time.monotonic() + timeout
+    with httpx.stream("GET", f"{url}/train/{rid}/events", timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line == f"event: {kind}":
+                return
+            assert time.monotonic() < deadline, f"no {kind} event for run {rid} in {timeout} s"
+    raise AssertionError(f"run {rid}'s stream ended without a {kind} event")
+
+
 def test_a_dropped_connection_resumes_without_gaps_or_duplicates(lab: Lab, digits: Digits) -> None:
     page = lab.open("#view=train")
     connections: list[int] = []
@@ -258,6 +273,83 @@ def test_the_page_takes_running_from_the_event_not_from_progress(lab: Lab) -> No
     page.reload()  # the same address: goto would not load the page again
     page.wait_for_selector("body[data-ready=true]")
     wait_status(page, "running")
+
+
+def looks_at(requests: list[Request], rid: str) -> int:
+    """How many of ``requests`` asked for the run's state (GET /train/{rid}, not its events)."""
+    return sum(1 for r in requests if r.method == "GET" and r.url.endswith(f"/train/{rid}"))
+
+
+def block(kind: str, data: dict[str, Any], seq: int | None = None) -> str:
+    """One event of a run's stream as the server writes it (``queued`` has no id)."""
+    head = f"id: {seq}\n" if seq is not None else ""
+    return f"{head}event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+def test_the_queue_place_and_the_kept_weights_come_from_the_stream(lab: Lab) -> None:
+    """The page follows a queued run's place from the stream's `queued` events and learns from
+    `done`'s `has_weights` whether a cancelled run kept its weights, never reading the run's
+    record again for either (api.md: the stream's contract).
+
+    A real run is shown to the page as queued (its record) and given a stream written here,
+    one state after another: each connection gets the stream as it stands, and the page
+    reconnects after 100 ms as it does after any stream that ends.
+    """
+    url = lab.url
+    rid = httpx.post(f"{url}/train", json={"iterations": 300, "batch_size": BATCH}).json()["id"]
+    wait_event(url, rid, "done")
+    record = httpx.get(f"{url}/train/{rid}").json()
+    assert record["has_weights"] is True  # the pad and the insights can ask it
+    empty = {"loss": [], "epochs": []}
+    queued = {**record, "status": "queued", "queue_position": 2, "history": empty}
+    shown: list[str] = []
+
+    def fulfill_events(route: Route) -> None:
+        body = "retry: 100\n\n" + "".join(shown)
+        route.fulfill(status=200, headers={"content-type": "text/event-stream"}, body=body)
+
+    lab.page.route(f"**/train/{rid}", lambda route: route.fulfill(json=queued))
+    lab.page.route(f"**/train/{rid}/events", fulfill_events)
+    lab.page.clock.install()  # the page's timers run as usual; run_for runs them ahead
+    requests: list[Request] = []
+    lab.page.on("request", lambda r: requests.append(r))
+
+    shown[:] = [block("queued", {"queue_position": 2})]
+    page = lab.open("#view=train")  # the newest run is opened
+    assert page.locator("#view-train").get_attribute("data-run-id") == rid
+    note = page.locator("#run-note")
+    expect(note).to_have_text("Queued — 2 runs ahead of it")
+    shown[:] = [block("queued", {"queue_position": 1})]
+    expect(note).to_have_text("Queued — 1 run ahead of it")
+    shown[:] = [block("queued", {"queue_position": 0})]
+    expect(note).to_have_text("Queued — next to start")
+    # Its place came from the stream alone: the record was read once, when the run was opened,
+    # and no look at it is planned (5 s on the page's clock).
+    page.clock.run_for(5000)
+    assert looks_at(requests, rid) == 1
+
+    # Cancelled after it trained: `done` says the weights were kept, and the page takes it.
+    done = {"status": "cancelled", "iterations": 300, "elapsed_s": 1.0}
+    running = block("running", {"attempt": 1}, 1)
+    shown[:] = [running, block("done", {**done, "has_weights": True}, 2)]
+    wait_status(page, "cancelled")
+    expect(note).to_be_hidden()
+    expect(page.locator("#run-config")).to_contain_text("the weights it reached are kept")
+    expect(page.locator("#insights")).to_have_attribute("data-ready", "true")
+    draw_seven(page)
+    expect(page.locator("#pad-result")).to_contain_text("The network says")
+    page.clock.run_for(5000)
+    assert looks_at(requests, rid) == 1
+
+    # Cancelled before it trained: `done` says no weights; nothing to inspect, nothing re-read.
+    shown[:] = [running, block("done", {**done, "has_weights": False}, 2)]
+    page.click(f'#runs-table tr[data-run="{rid}"] button.link')
+    wait_status(page, "cancelled")
+    expect(page.locator("#run-config")).to_contain_text("cancelled before it trained")
+    expect(page.locator("#insights")).to_have_attribute("data-ready", "false")
+    expect(page.locator("#pad-result")).to_contain_text("Open a finished run that has weights")
+    page.clock.run_for(5000)
+    assert looks_at(requests, rid) == 2  # the second opening's one read
 
 
 def test_a_diverging_run_shows_its_warning_in_both_languages(lab: Lab) -> None:
