@@ -5,7 +5,7 @@
 import { t } from "./i18n.js";
 import { addNode, afterStructuralChange, checkpoint, layout } from "./graph-edit.js";
 import { fromApi } from "./graph-model.js";
-import { opDoc, opName, paletteSymbol } from "./op-labels.js";
+import { opDoc, opFormula, opName, paletteSymbol } from "./op-labels.js";
 import { byId } from "./ui.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -26,12 +26,15 @@ export function renderPalette(view) {
     const sym = document.createElement("span");
     sym.className = "sym";
     sym.textContent = paletteSymbol(op.name);
+    // A symbol, not a word (the button's name is said by its aria-label).
+    sym.setAttribute("translate", "no");
+    sym.setAttribute("aria-hidden", "true");
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = opName(op.name);
     b.append(sym, name);
-    b.title = [opDoc(op), op.formula].filter(Boolean).join("\n");
-    b.setAttribute("aria-label", t("graph.addNode", { op: op.name }));
+    b.title = [opDoc(op), opFormula(op)].filter(Boolean).join("\n");
+    b.setAttribute("aria-label", t("graph.addNode", { op: opName(op.name) }));
     b.addEventListener("click", () => addNode(view, op.name));
     box.append(b);
   }
