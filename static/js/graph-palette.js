@@ -32,9 +32,13 @@ export function renderPalette(view) {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = opName(op.name);
-    b.append(sym, name);
+    // The name said is the text shown ("Add node:" for screen readers first), so speech
+    // input can press the button by what it reads (WCAG 2.5.3).
+    const sr = document.createElement("span");
+    sr.className = "sr-only";
+    sr.textContent = `${t("graph.addNode")} `;
+    b.append(sr, sym, name);
     b.title = [opDoc(op), opFormula(op)].filter(Boolean).join("\n");
-    b.setAttribute("aria-label", t("graph.addNode", { op: opName(op.name) }));
     b.addEventListener("click", () => addNode(view, op.name));
     box.append(b);
   }

@@ -434,6 +434,13 @@ export function render(svg, graph, view) {
     el("circle", { cx: op.x, cy: op.y, r: 7 }, og);
     const title = el("title", {}, og);
     title.textContent = t("graph.dragToConnect");
+    // The name said holds the text the node shows, in its order, so speech input can press
+    // it by what it reads (WCAG 2.5.3).
+    const texts = [...g.querySelectorAll("text")];
+    // A space between the texts, so that they read as words, not "apple100".
+    for (const x of texts) x.after(document.createTextNode(" "));
+    const shown = texts.map((x) => x.textContent).filter(Boolean).join(" ");
+    g.setAttribute("aria-label", `${g.getAttribute("aria-label")}: ${shown}`);
   }
 
   // NOTE: measuring every label forces a layout; not on each pointer move of a drag.
