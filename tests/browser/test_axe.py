@@ -22,6 +22,49 @@ RUN = """async (tags) => {
 }"""
 
 
+#: SVG text under 4.5:1 against what is drawn behind it (a shape of the drawing that covers
+#: its centre, else the page's background); axe does not check SVG text.
+SVG_CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => v / 255)
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const opaque = (c) => c && c !== "none" && !/rgba\\(.*, 0\\)$/.test(c) && c !== "transparent";
+  const found = [];
+  for (const svg of document.querySelectorAll("svg")) {
+    if (!svg.checkVisibility()) continue;
+    let back = "rgb(255, 255, 255)";
+    for (let el = svg.parentElement; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (opaque(c)) { back = c; break; }
+    }
+    const shapes = [...svg.querySelectorAll("rect, circle, ellipse, path")];
+    for (const text of svg.querySelectorAll("text")) {
+      if (!text.textContent.trim() || !text.checkVisibility()) continue;
+      const r = text.getBoundingClientRect();
+      if (!r.width) continue;
+      const x = r.left + r.width / 2, y = r.top + r.height / 2;
+      let under = back;
+      for (const s of shapes) {
+        if (!(s.compareDocumentPosition(text) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+        if (s.closest("defs, clipPath, mask, pattern")) continue;
+        const fill = getComputedStyle(s).fill;
+        const b = s.getBoundingClientRect();
+        const covers = x >= b.left && x <= b.right && y >= b.top && y <= b.bottom;
+        if (opaque(fill) && !fill.startsWith("url") && covers) under = fill;
+      }
+      const fg = getComputedStyle(text).fill;
+      if (!opaque(fg) || fg.startsWith("url")) continue;
+      const [a, b] = [lum(rgb(fg)), lum(rgb(under))].sort((p, q) => q - p);
+      const ratio = (a + 0.05) / (b + 0.05);
+      const what = `"${text.textContent.slice(0, 30)}" ${fg} on ${under}`;
+      if (ratio < 4.5) found.push(`${what}: ${ratio.toFixed(2)}`);
+    }
+  }
+  return found;
+}"""
+
+
 def axe(page: Page) -> list[str]:
     """The violations axe finds on the page now (axe injected first if this page lacks it)."""
     if not page.evaluate("typeof axe !== 'undefined'"):
@@ -44,7 +87,9 @@ def test_no_axe_violation_on_any_view(
         found: dict[str, list[str]] = {}
 
         def visit(name: str) -> None:
-            violations = axe(page)
+            violations = axe(page) + [
+                f"svg-text-contrast: {t}" for t in page.evaluate(SVG_CONTRAST)
+            ]
             if violations:
                 found[name] = violations
 
