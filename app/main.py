@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from app.checks import GradcheckRunner
 from app.contract import document_contract
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(QuietDisconnects)
     app.add_middleware(RequestMetrics)
+    # Outermost: every answer over 1 KB that asks for it is gzipped (event streams never are).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.include_router(health.router)
     app.include_router(limits.router)
     app.include_router(graphs.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
 
 from app.errors import error_response
 from app.owners import new_token, presented_token, set_owner_cookie
@@ -30,6 +32,11 @@ VENDOR_FILES: dict[str, Path] = {
 }
 
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+#: Static and vendor files are kept by the browser and revalidated on each load with their
+#: ETag (an unchanged file is a body-less 304): their URLs carry no content hash, so a
+#: lifetime without revalidation could serve a stale module after an update.
+STATIC_CACHE = "no-cache"
 
 MISSING_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Backprop Lab: setup incomplete</title>
@@ -81,9 +88,25 @@ def index(request: Request) -> Response:
     return page
 
 
-@router.get("/vendor/{name:path}")
-def vendor(name: str) -> Response:
-    """One file of an npm package's dist folder, from ``node_modules``."""
+class CachedStaticFiles(StaticFiles):
+    """Starlette's static files (ETag, Last-Modified, 304s, HEAD) with ``Cache-Control``."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        """The file (or a 304), marked to be kept and revalidated."""
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = STATIC_CACHE
+        return response
+
+
+@router.api_route("/vendor/{name:path}", methods=["GET", "HEAD"])
+def vendor(name: str, request: Request) -> Response:
+    """One file of an npm package's dist folder, from ``node_modules`` (304 when unchanged)."""
     path = VENDOR_FILES.get(name)
     if path is None:
         return error_response(404, "not_found", f"There is no vendor file '{name}'.")
@@ -94,7 +117,19 @@ def vendor(name: str) -> Response:
             f"{path} is missing: run `npm ci` in the project directory.",
             {"file": str(path)},
         )
-    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
+    response = FileResponse(
+        path,
+        media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+        headers={"Cache-Control": STATIC_CACHE},
+        stat_result=path.stat(),
+    )
+    tags = request.headers.get("if-none-match", "")
+    if response.headers["etag"] in (tag.strip().removeprefix("W/") for tag in tags.split(",")):
+        return Response(
+            status_code=304,
+            headers={"ETag": response.headers["etag"], "Cache-Control": STATIC_CACHE},
+        )
+    return response
 
 
 def install_ui(app: FastAPI) -> None:
@@ -103,4 +138,4 @@ def install_ui(app: FastAPI) -> None:
     if missing:
         log.error("front-end packages missing (%s): run `npm ci` in %s", ", ".join(missing), ROOT)
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/static", CachedStaticFiles(directory=str(STATIC_DIR)), name="static")

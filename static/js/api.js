@@ -2,6 +2,8 @@
 // The HTTP API as the server documents it (its OpenAPI schema at /openapi.json, README.md's
 // "The API"): its answers' shapes, and the one error shape.
 
+import { language, t } from "./i18n.js";
+
 /** @typedef {import("./types").Tensor} Tensor */
 
 /**
@@ -192,7 +194,62 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.details = details || {};
+    /** the server's own sentence (English) */
+    this.serverMessage = message;
+    // The message is said in the page's language when read (after a switch too): from the
+    // code and details for a known code, else a sentence with the HTTP status.
+    Object.defineProperty(this, "message", { get: () => errorText(this), configurable: true });
   }
+}
+
+/**
+ * A detail of an error as a person reads it: shapes as (2, 3), lists joined, a cycle with arrows.
+ * @param {string} key
+ * @param {unknown} value
+ * @returns {string}
+ */
+function detailText(key, value) {
+  /** @param {unknown} v */
+  const shape = (v) => (Array.isArray(v) ? `(${v.join(", ")}${v.length === 1 ? "," : ""})` : String(v));
+  if (key === "shapes" && Array.isArray(value)) return value.map(shape).join("、");
+  if (key === "shapes" && value && typeof value === "object") {
+    return Object.entries(value).map(([port, s]) => `${port} ${shape(s)}`).join("、");
+  }
+  if (key === "cycle" && Array.isArray(value)) return value.join(" → ");
+  if (key === "op" && typeof value === "string") return opName(value);
+  if (Array.isArray(value)) return value.join(", ");
+  return String(value);
+}
+
+/**
+ * An error's message in the page's language: English is the server's own sentence; another
+ * language says the code's sentence with the details filled in (`error.<code>`), or, for a
+ * code it does not know or details it lacks, that the server refused (with the HTTP status).
+ * @param {ApiError} err
+ * @returns {string}
+ */
+export function errorText(err) {
+  if (language() === "en") return err.serverMessage;
+  /** @type {Record<string, string>} */
+  const params = { status: String(err.status) };
+  for (const [key, value] of Object.entries(err.details)) {
+    if (value !== null && value !== undefined) params[key] = detailText(key, value);
+  }
+  const keys = [`error.${err.code}.${err.details.node !== undefined ? "node" : "plain"}`, `error.${err.code}`];
+  for (const key of keys) {
+    const text = t(key, params);
+    if (text !== key && !/\{\w+\}/.test(text)) return text;
+  }
+  return err.status === 0 ? t("error.network") : t("error.generic", params);
+}
+
+/**
+ * An op's name in the page's language (op.<name>.name), else its own.
+ * @param {string} op
+ */
+function opName(op) {
+  const text = t(`op.${op}.name`);
+  return text === `op.${op}.name` ? op : text;
 }
 
 /**

@@ -10,6 +10,7 @@ import { ExperimentsView } from "./experiments-view.js";
 import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 import { VIEWS, readUrl, urlHash } from "./url-state.js";
+import { loadUPlot } from "./charts.js";
 
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
@@ -63,6 +64,8 @@ function show(view) {
   for (const v of VIEWS) byId(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
   if (view === "graph") graph.onShow();
+  // The charts' library loads when a view that draws charts first opens.
+  if (view === "train" || view === "experiments") loadUPlot();
   if (view === "train") train.onShow();
   if (view === "experiments") experiments.onShow();
   writeUrl();

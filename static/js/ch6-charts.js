@@ -3,8 +3,7 @@
 // dash and marker, as the book's figures mark them, not colour alone), train and test accuracy
 // with the gap between them labelled, and each layer's gradient magnitude as bars.
 
-import uPlot from "/vendor/uplot/uPlot.esm.js";
-import { Chart, COLORS, smooth } from "./charts.js";
+import { Chart, COLORS, smooth, uPlotClass } from "./charts.js";
 import { DASHES } from "./ch6-experiments.js";
 import { h } from "./ui.js";
 
@@ -47,7 +46,7 @@ export function mark(ctx, shape, x, y, r, color) {
 function markers(shapes) {
   return (u) => {
     const ctx = u.ctx;
-    const r = 4 * uPlot.pxRatio;
+    const r = 4 * uPlotClass().pxRatio;
     ctx.save();
     u.series.forEach((s, si) => {
       if (si === 0 || s.show === false) return;
@@ -139,7 +138,7 @@ export class GapChart extends Plot {
       const yTrain = u.valToPos(/** @type {number} */ (u.data[1][n - 1]), "y", true);
       const yTest = u.valToPos(/** @type {number} */ (u.data[2][n - 1]), "y", true);
       const ctx = u.ctx;
-      const px = uPlot.pxRatio;
+      const px = uPlotClass().pxRatio;
       ctx.save();
       ctx.strokeStyle = "#212529";
       ctx.lineWidth = 1.5 * px;

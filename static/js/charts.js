@@ -1,7 +1,39 @@
 // @ts-check
 // Live charts with uPlot: loss per iteration (raw + smoothed, other runs overlaid) and accuracy.
 
-import uPlot from "/vendor/uplot/uPlot.esm.js";
+// NOTE: uPlot and its stylesheet load at the first chart drawn (or when a view with charts
+// opens): the graph view, the page's first view, never needs them.
+/** @type {typeof import("/vendor/uplot/uPlot.esm.js") | null} */
+let UPlot = null;
+/** @type {Promise<typeof import("/vendor/uplot/uPlot.esm.js")> | null} */
+let loading = null;
+
+/** Load uPlot and its stylesheet once; resolves to the uPlot class. */
+export function loadUPlot() {
+  if (!loading) {
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = "/vendor/uplot/uPlot.min.css";
+    document.head.append(link);
+    loading = import("/vendor/uplot/uPlot.esm.js").then((m) => {
+      UPlot = m.default;
+      for (const chart of waiting) chart.flush();
+      waiting.clear();
+      return UPlot;
+    });
+  }
+  return loading;
+}
+
+/** Charts asked to draw before uPlot loaded: each draws its latest data once it has. */
+/** @type {Set<Chart>} */
+const waiting = new Set();
+
+/** The uPlot class, for code that runs in a drawn chart (its hooks): loaded by then. */
+export function uPlotClass() {
+  if (!UPlot) throw new Error("uPlot is not loaded yet");
+  return UPlot;
+}
 
 /** @typedef {(number | null)[]} Values */
 /** @typedef {{iteration: string, loss: string, raw: string, smoothed: string, epoch: string, accuracy: string, train: string, test: string}} Labels */
@@ -51,6 +83,8 @@ export class Chart {
     /** @type {uPlot | null} */
     this.plot = null;
     this.key = "";
+    /** @type {{key: string, options: Omit<uPlot.Options, "width" | "height">, data: uPlot.AlignedData} | null} */
+    this.pending = null;
     new ResizeObserver(() => {
       if (this.plot && this.el.clientWidth) this.plot.setSize(this.size());
     }).observe(el);
@@ -68,13 +102,28 @@ export class Chart {
    * @param {uPlot.AlignedData} data
    */
   draw(key, options, data) {
+    if (!UPlot) {
+      // The latest drawing asked for is drawn once uPlot has loaded; a chart on screen loads it
+      // now, one in a hidden view waits for its view to open (app.js loads uPlot then).
+      this.pending = { key, options, data };
+      waiting.add(this);
+      if (this.el.getClientRects().length) loadUPlot();
+      return;
+    }
     if (!this.plot || key !== this.key) {
       if (this.plot) this.plot.destroy();
-      this.plot = new uPlot({ ...this.size(), ...options }, data, this.el);
+      this.plot = new UPlot({ ...this.size(), ...options }, data, this.el);
       this.key = key;
     } else {
       this.plot.setData(data);
     }
+  }
+
+  /** Draw what was asked for before uPlot loaded. */
+  flush() {
+    const p = this.pending;
+    this.pending = null;
+    if (p) this.draw(p.key, p.options, p.data);
   }
 
   /** How many x values are drawn now (used by tests and the status line). */

@@ -7,6 +7,7 @@ import { run } from "./graph-run.js";
 import { Exercise, buildQuestions } from "./exercise.js";
 import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
+import { opName } from "./op-labels.js";
 import { urlHash } from "./url-state.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -138,7 +139,7 @@ function renderQuestion(view, panel) {
     h("p", { className: "ex-progress muted small", id: "ex-progress",
       text: t("ex.progress", { i: ex.index + 1, n: ex.questions.length, right, answered, asked }) }),
     h("p", { className: `ex-phase ${q.kind}`, id: "ex-phase",
-      text: t(q.kind === "forward" ? "ex.askForward" : "ex.askBackward", { id: q.node, op: q.op }) }),
+      text: t(q.kind === "forward" ? "ex.askForward" : "ex.askBackward", { id: q.node, op: opName(q.op) }) }),
     h("p", { className: "hint", text: t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
   );
   const form = h("form", { className: "ex-form", novalidate: true });

@@ -2,7 +2,7 @@
 // The gradient check: backprop against central differences, as a table and a log-scale picture.
 
 import { api } from "./api.js";
-import { variantDoc } from "./op-labels.js";
+import { opName, variantDoc } from "./op-labels.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
 import { datasetOptions } from "./train-form.js";
@@ -242,9 +242,9 @@ export class GradcheckView {
       const y = 30 + i * rowH;
       s("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "param" }, svg, name);
       const bar = s("rect", { x: left, y: y + 8, width: Math.max(1, x(p.max_abs_diff) - left), height: rowH - 16, class: `bar ${p.passed ? "pass" : "fail"}`, "data-param": name }, svg);
-      s("title", {}, bar, `${name}: max |diff| ${sci(p.max_abs_diff)}`);
+      s("title", {}, bar, t("gc.maxDiffOf", { name, value: sci(p.max_abs_diff) }));
       const mean = s("line", { x1: x(p.mean_abs_diff), x2: x(p.mean_abs_diff), y1: y + 4, y2: y + rowH - 4, class: "mean" }, svg);
-      s("title", {}, mean, `${name}: mean |diff| ${sci(p.mean_abs_diff)}`);
+      s("title", {}, mean, t("gc.meanDiffOf", { name, value: sci(p.mean_abs_diff) }));
       for (const w of p.worst || []) {
         const dot = s("circle", { cx: x(w.abs_diff), cy: y + rowH / 2, r: 3.5, class: "worst" }, svg);
         const where = report.mode === "fast" ? t("gc.direction", { k: (w.index || []).join(", ") }) : `[${(w.index || []).join(", ")}]`;
@@ -286,7 +286,7 @@ function bugLines(request) {
   if (!("graph" in request)) return [];
   const lines = request.graph.nodes.filter((n) => n.variant).map((n) => h("p", {
     className: "hint small bug", "data-node": n.id,
-    text: t("gc.broken", { node: n.id, op: n.op, name: n.variant ?? "", doc: variantDoc({ name: n.variant ?? "", doc: "" }) }),
+    text: t("gc.broken", { node: n.id, op: opName(n.op), name: n.variant ?? "", doc: variantDoc({ name: n.variant ?? "", doc: "" }) }),
   }));
   if (request.graph.accumulate === "overwrite") lines.push(h("p", { className: "hint small bug", text: t("gc.overwrite") }));
   return lines;

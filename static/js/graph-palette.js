@@ -5,7 +5,7 @@
 import { t } from "./i18n.js";
 import { addNode, afterStructuralChange, checkpoint, layout } from "./graph-edit.js";
 import { fromApi } from "./graph-model.js";
-import { opDoc, opName, paletteSymbol } from "./op-labels.js";
+import { opDoc, opFormula, opName, paletteSymbol } from "./op-labels.js";
 import { byId } from "./ui.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -26,12 +26,19 @@ export function renderPalette(view) {
     const sym = document.createElement("span");
     sym.className = "sym";
     sym.textContent = paletteSymbol(op.name);
+    // A symbol, not a word (the button's name is said by its aria-label).
+    sym.setAttribute("translate", "no");
+    sym.setAttribute("aria-hidden", "true");
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = opName(op.name);
-    b.append(sym, name);
-    b.title = [opDoc(op), op.formula].filter(Boolean).join("\n");
-    b.setAttribute("aria-label", t("graph.addNode", { op: op.name }));
+    // The name said is the text shown ("Add node:" for screen readers first), so speech
+    // input can press the button by what it reads (WCAG 2.5.3).
+    const sr = document.createElement("span");
+    sr.className = "sr-only";
+    sr.textContent = `${t("graph.addNode")} `;
+    b.append(sr, sym, name);
+    b.title = [opDoc(op), opFormula(op)].filter(Boolean).join("\n");
     b.addEventListener("click", () => addNode(view, op.name));
     box.append(b);
   }

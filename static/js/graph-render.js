@@ -2,7 +2,7 @@
 // Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
 
 import { asGrid, heatmapUrl, fmt, fullText, isScalar, maxOf, shapeOf, short, flatten } from "./tensor.js";
-import { opDoc, symbolFor } from "./op-labels.js";
+import { opDoc, opFormula, opName, symbolFor } from "./op-labels.js";
 import { estimateText, verdict } from "./graph-check.js";
 import { t } from "./i18n.js";
 
@@ -386,7 +386,7 @@ export function render(svg, graph, view) {
       "data-node": node.id,
       tabindex: 0,
       role: "button",
-      "aria-label": t("graph.nodeAria", { id: node.id, op: node.op }),
+      "aria-label": t("graph.nodeAria", { id: node.id, op: opName(node.op) }),
       "aria-pressed": view.selected === node.id ? "true" : "false",
     }, nodesLayer);
     if (shape.kind === "box") {
@@ -403,7 +403,7 @@ export function render(svg, graph, view) {
       sym.textContent = shape.symbol ?? "";
       const id = el("text", { x: node.x, y: node.y + shape.h / 2 + 15, "text-anchor": "middle", class: "node-id under" }, g);
       id.textContent = node.id;
-      if (meta && meta.doc) g.dataset.tip = `${node.op}: ${opDoc(meta)}${meta.formula ? `\n${meta.formula}` : ""}`;
+      if (meta && meta.doc) g.dataset.tip = `${opName(node.op)}: ${opDoc(meta)}${meta.formula ? `\n${opFormula(meta)}` : ""}`;
       const names = portNames(meta, shape.arity);
       for (let k = 0; k < shape.arity; k++) {
         const p = inPort(node, shape, k);
@@ -434,6 +434,13 @@ export function render(svg, graph, view) {
     el("circle", { cx: op.x, cy: op.y, r: 7 }, og);
     const title = el("title", {}, og);
     title.textContent = t("graph.dragToConnect");
+    // The name said holds the text the node shows, in its order, so speech input can press
+    // it by what it reads (WCAG 2.5.3).
+    const texts = [...g.querySelectorAll("text")];
+    // A space between the texts, so that they read as words, not "apple100".
+    for (const x of texts) x.after(document.createTextNode(" "));
+    const shown = texts.map((x) => x.textContent).filter(Boolean).join(" ");
+    g.setAttribute("aria-label", `${g.getAttribute("aria-label")}: ${shown}`);
   }
 
   // NOTE: measuring every label forces a layout; not on each pointer move of a drag.

@@ -7,6 +7,7 @@ import { run } from "./graph-run.js";
 import { renderCode } from "./graph-code.js";
 import { backwardLines, forwardLines } from "./graph-step-text.js";
 import { byId } from "./ui.js";
+import { opName } from "./op-labels.js";
 import { exerciseVisibility } from "./exercise-view.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -122,7 +123,7 @@ export function renderStepPanel(view) {
   const n = cur.phase === "forward" ? view.step + 1 : view.step + 1 - nf;
   const total = cur.phase === "forward" ? nf : all.length - nf;
   const key = cur.phase === "forward" ? "graph.phaseForward" : "graph.phaseBackward";
-  phase.textContent = t(key, { n, total, id: cur.id, op: node ? node.op : "" });
+  phase.textContent = t(key, { n, total, id: cur.id, op: node ? opName(node.op) : "" });
   phase.className = `phase ${cur.phase}`;
   if (node) {
     const lines = cur.phase === "forward"

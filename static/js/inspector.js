@@ -2,7 +2,7 @@
 // The panel that edits the selected node: id, value (number, vector or matrix), inputs, output.
 
 import { t } from "./i18n.js";
-import { opDoc, variantDoc } from "./op-labels.js";
+import { opDoc, opFormula, opName, variantDoc } from "./op-labels.js";
 import { h } from "./ui.js";
 import { arityOf, portNames } from "./graph-render.js";
 import { asGrid, flatten, fmt, fullText, parseValue, reshape, shapeOf, short, valueProblem } from "./tensor.js";
@@ -219,11 +219,11 @@ export function renderInspector(container, ctx) {
         onchange: (/** @type {Event} */ e) => actions.rename(node.id, fieldValue(e).trim()),
       })),
   );
-  const opLine = h("p", { className: "op-line" }, h("strong", { text: node.op }));
+  const opLine = h("p", { className: "op-line" }, h("strong", { text: opName(node.op) }));
   const doc = opDoc(meta);
   if (doc) opLine.append(h("span", { text: ` — ${doc}` }));
   container.append(opLine);
-  if (meta && meta.formula) container.append(h("p", { className: "formula", text: meta.formula }));
+  if (meta && meta.formula) container.append(h("p", { className: "formula", text: opFormula(meta) }));
 
   if (node.op === "input") container.append(valueEditor(node, actions));
   const arity = node.op === "input" ? 0 : Math.max(arityOf(meta, node), node.inputs.length);

@@ -17,6 +17,18 @@ export function opDoc(meta) {
 }
 
 /**
+ * An op's formula as shown to a person: the catalogue's where it has words (the input's
+ * "value"), else the API's symbols.
+ * @param {Op | undefined} meta
+ */
+export function opFormula(meta) {
+  if (!meta || !meta.formula) return "";
+  const key = `op.${meta.name}.formula`;
+  const local = t(key);
+  return local === key ? meta.formula : local;
+}
+
+/**
  * A broken layer's bug in the interface's language (the server's English if not translated).
  * @param {{name: string, doc: string}} variant
  */

@@ -179,5 +179,37 @@ export function bindPad(canvas, onStroke) {
   };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
-  return { clear };
+  // The keyboard's pen (WCAG 2.1.1, 2.5.7): arrows draw a stroke from the pen, Shift+arrows
+  // move it without ink; the digit is read once the keys rest.
+  let pen = { x: canvas.width / 2, y: canvas.height / 4 };
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let rest;
+  /** @type {Record<string, [number, number]>} */
+  const STEPS = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
+  canvas.addEventListener("keydown", (e) => {
+    const step = STEPS[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const next = {
+      x: Math.max(10, Math.min(canvas.width - 10, pen.x + step[0] * 20)),
+      y: Math.max(10, Math.min(canvas.height - 10, pen.y + step[1] * 20)),
+    };
+    if (!e.shiftKey) {
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 20;
+      ctx.lineCap = "round";
+      ctx.beginPath();
+      ctx.moveTo(pen.x, pen.y);
+      ctx.lineTo(next.x, next.y);
+      ctx.stroke();
+      clearTimeout(rest);
+      rest = setTimeout(onStroke, 400);
+    }
+    pen = next;
+  });
+  const clearAll = () => {
+    clear();
+    pen = { x: canvas.width / 2, y: canvas.height / 4 };
+  };
+  return { clear: clearAll };
 }

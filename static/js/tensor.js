@@ -1,6 +1,8 @@
 // @ts-check
 // Numbers and nested lists (tensors): shapes, formatting, and a compact heatmap picture.
 
+import { t } from "./i18n.js";
+
 /** @typedef {import("./types").Tensor} Tensor */
 
 /**
@@ -111,12 +113,12 @@ export function fullText(value, maxElements = 400) {
   if (!Array.isArray(value)) return fmt(value, 8);
   const shape = shapeOf(value);
   const flat = flatten(value);
-  const head = `shape (${shape.join(", ")}), ${flat.length} elements`;
+  const head = t("tensor.head", { shape: `(${shape.join(", ")})`, n: flat.length });
   if (flat.length > maxElements) {
     const min = minOf(flat);
     const max = maxOf(flat);
     const mean = flat.reduce((s, x) => s + x, 0) / flat.length;
-    return `${head}\nmin ${fmt(min)}  mean ${fmt(mean)}  max ${fmt(max)}`;
+    return `${head}\n${t("tensor.summary", { min: fmt(min), mean: fmt(mean), max: fmt(max) })}`;
   }
   const rows = shape.length <= 1 ? [flat] : value.map((r) => flatten(r));
   const cells = rows.map((r) => r.map((x) => fmt(x, 6)));

@@ -153,7 +153,7 @@ def test_homework_link_in_chinese_and_editing_ends_the_exercise(lab: Lab) -> Non
     expect(page.locator("#exercise-panel")).to_be_visible()
     page.select_option("#lang-select", "zh")
     expect(page.locator("#ex-title")).to_have_text("练习：先预测，再揭晓")
-    expect(page.locator("#ex-phase")).to_have_text("反向传播经过 s（add）")
+    expect(page.locator("#ex-phase")).to_have_text("反向传播经过 s（加法）")
     answer(page, ["5", "5"])
     expect(page.locator("#exercise-panel .ex-verdict").first).to_have_text("✓ 正确")
     page.click("#ex-next")

@@ -85,7 +85,7 @@ def test_a_link_opens_page_three_and_its_exercise_in_both_languages(lab: Lab) ->
     assert "乘法节点" in body and "dout · y" in body
     # The page's exercise: the apples backward, in Chinese.
     page.click("#tour-exercise")
-    expect(page.locator("#ex-phase")).to_have_text("反向传播经过 price（mul）")
+    expect(page.locator("#ex-phase")).to_have_text("反向传播经过 price（乘法）")
     expect(page.locator("#tour-panel .tour-body")).to_be_hidden()  # the text steps aside
     answer(page, ["1.1", "200"])
     expect(page.locator("#exercise-panel .ex-verdict.right")).to_have_count(2)
