@@ -66,7 +66,7 @@ def page_context() -> dict[str, Any]:
     }
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def index(request: Request) -> Response:
     """The single page of the lab (or a page that says to run ``npm ci``)."""
     missing = missing_vendor_files()
@@ -81,7 +81,7 @@ def index(request: Request) -> Response:
     return page
 
 
-@router.get("/vendor/{name:path}")
+@router.api_route("/vendor/{name:path}", methods=["GET", "HEAD"])
 def vendor(name: str) -> Response:
     """One file of an npm package's dist folder, from ``node_modules``."""
     path = VENDOR_FILES.get(name)
