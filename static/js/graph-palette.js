@@ -31,7 +31,7 @@ export function renderPalette(view) {
     name.textContent = opName(op.name);
     b.append(sym, name);
     b.title = [opDoc(op), op.formula].filter(Boolean).join("\n");
-    b.setAttribute("aria-label", t("graph.addNode", { op: op.name }));
+    b.setAttribute("aria-label", t("graph.addNode", { op: opName(op.name) }));
     b.addEventListener("click", () => addNode(view, op.name));
     box.append(b);
   }

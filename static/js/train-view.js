@@ -635,6 +635,7 @@ export class TrainView {
           api.run(run.id).then((record) => {
             if (this.current !== run || !record.has_weights) return;
             run.hasWeights = true;
+            this.renderRun(); // the header says the weights are kept, not "before it trained"
             this.loadInsight();
             this.resetPrediction();
           }, () => {});

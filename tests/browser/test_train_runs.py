@@ -64,6 +64,9 @@ def test_a_cancelled_run_is_inspected_and_the_header_wraps_at_every_width(lab: L
     wait_status(page, "cancelled")
     rid = run_id(page)
     assert httpx.get(f"{lab.url}/train/{rid}").json()["has_weights"] is True
+    # Said at once, without reopening the run: it trained, and what it reached is kept.
+    expect(page.locator("#run-config")).to_contain_text("the weights it reached are kept")
+    expect(page.locator("#run-config")).not_to_contain_text("before it trained")
 
     # The run is named by its settings, never by its hex id, in the header and the list.
     expect(page.locator("#run-title")).to_have_text("SGD lr 0.1 · 50 hidden · 100,000 it.")
