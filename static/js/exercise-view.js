@@ -7,6 +7,7 @@ import { run } from "./graph-run.js";
 import { Exercise, buildQuestions } from "./exercise.js";
 import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
+import { placeForLearning } from "./graph-phone.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./exercise.js").Part} Part */
@@ -121,8 +122,10 @@ export function renderExercise(view) {
     : view.exerciseFocus === "primary"
       ? panel.querySelector("button.primary")
       : focusKey ? panel.querySelector(`[data-key="${CSS.escape(focusKey)}"]`) : null;
+  // A new question on a phone: the canvas at the top of the screen, the question under it.
+  const placed = view.exerciseFocus === "first" && placeForLearning(view, !ex.finished && ex.current ? ex.current.node : null);
   view.exerciseFocus = null;
-  if (want instanceof HTMLElement) want.focus({ preventScroll: false });
+  if (want instanceof HTMLElement) want.focus({ preventScroll: placed });
 }
 
 /**
