@@ -4,15 +4,9 @@
 // comes) the page scrolls to put the canvas at the top of the screen with the question under it,
 // and the canvas scrolls to the node asked about.
 
+import { oneColumn } from "./ui.js";
+
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
-
-/** The width up to which the page is one column (app.css's small-screen media query). */
-export const ONE_COLUMN = "(max-width: 900px)";
-
-/** Whether the page is in its one-column layout. */
-export function oneColumn() {
-  return window.matchMedia(ONE_COLUMN).matches;
-}
 
 /**
  * The middle of a node and the nodes feeding it, in canvas pixels (what a backward question

@@ -9,7 +9,7 @@ import { bindMineFilter, deleteRun, onlyMine, ownerMarks, runErrorText } from ".
 import { RunStream } from "./run-stream.js";
 import { LayerPanel, fillDeepForm, readDeepForm } from "./train-layers.js";
 import { fmt } from "./tensor.js";
-import { bindTabs, byId as $, fieldMessage, h, selectTab, toast } from "./ui.js";
+import { bindTabs, byId as $, fieldMessage, h, oneColumn, selectTab, toast } from "./ui.js";
 
 /** @typedef {import("./api.js").Run} Run */
 /** @typedef {import("./api.js").RunSummary} RunSummary */
@@ -270,6 +270,8 @@ export class TrainView {
       const accepted = await api.train(config);
       await this.loadRuns();
       await this.open(accepted.id, config);
+      // One column (a phone): the form is above the run; show the live chart it starts.
+      if (oneColumn()) document.querySelector(".chart-box")?.scrollIntoView({ block: "end", behavior: "instant" });
     } catch (err) {
       const error = /** @type {import("./api.js").ApiError} */ (err);
       this.showFormErrors([runErrorText(error)]);
