@@ -635,9 +635,11 @@ export class TrainView {
         // A cancelled run keeps the weights it reached, if it trained: its record says.
         if (data.status !== "completed") {
           api.run(run.id).then((record) => {
-            if (this.current !== run || !record.has_weights) return;
-            run.hasWeights = true;
-            this.renderRun(); // the header says the weights are kept, not "before it trained"
+            if (this.current !== run) return;
+            run.done = record; // says whether it kept weights: the header says which
+            run.hasWeights = Boolean(record.has_weights);
+            this.renderRun();
+            if (!run.hasWeights) return;
             this.loadInsight();
             this.resetPrediction();
           }, () => {});
@@ -783,7 +785,11 @@ export class TrainView {
    */
   endedText(run) {
     if (!run.done) return "";
-    if (run.status === "cancelled") return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    if (run.status === "cancelled") {
+      // Its record says whether it kept weights; until it arrives, only that it was cancelled.
+      if (!("has_weights" in run.done)) return ` — ${t("train.cancelledPlain")}`;
+      return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    }
     if (run.status === "interrupted") return ` — ${t("train.interrupted")}`;
     return run.done.message ? ` — ${run.done.message}` : "";
   }
