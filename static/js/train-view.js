@@ -636,9 +636,11 @@ export class TrainView {
         if (data.status !== "completed") {
           api.run(run.id).then((record) => {
             if (this.current !== run) return;
-            run.done = record; // says whether it kept weights: the header says which
             run.hasWeights = Boolean(record.has_weights);
-            this.renderRun();
+            if (data.status === "cancelled") {
+              run.done = { ...data, has_weights: run.hasWeights }; // the header says which
+              this.renderRun();
+            }
             if (!run.hasWeights) return;
             this.loadInsight();
             this.resetPrediction();
