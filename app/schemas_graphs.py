@@ -121,6 +121,15 @@ class OpPublic(BaseModel):
     )
 
 
+class BookCodePublic(BaseModel):
+    """The book's own class for a chapter-5 layer (shorter than the engine's), and its methods."""
+
+    class_: str = Field(alias="class", description="The book's class name.")
+    code: str = Field(description="The class as chapter 5 prints it.")
+    forward: list[int] | None = Field(description="First and last line of forward (1-based).")
+    backward: list[int] | None = Field(description="First and last line of backward (1-based).")
+
+
 class OpCodePublic(BaseModel):
     """The Python a node of an op runs, from the engine's source, and where its methods are."""
 
@@ -130,6 +139,10 @@ class OpCodePublic(BaseModel):
     code: str = Field(description="Its source (and its base class's, for a broken variant).")
     forward: list[int] | None = Field(description="First and last line of forward (1-based).")
     backward: list[int] | None = Field(description="First and last line of backward (1-based).")
+    book: BookCodePublic | None = Field(
+        default=None,
+        description="The book's class for this layer when the engine's does more (else null).",
+    )
 
 
 class LimitsPublic(BaseModel):

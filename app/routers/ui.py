@@ -73,7 +73,7 @@ def page_context() -> dict[str, Any]:
     }
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def index(request: Request) -> Response:
     """The single page of the lab (or a page that says to run ``npm ci``)."""
     missing = missing_vendor_files()

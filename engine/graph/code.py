@@ -3,14 +3,15 @@
 For a node of an op, the code is the book's layer class it runs (MulLayer, Relu,
 Affine, SoftmaxWithLoss, their broken variants after their base) or, for a primitive
 op, its own step class, written without type hints as the export writes it; with the
-lines of the ``forward`` and ``backward`` methods that run, so a page can light them up.
+lines of the ``forward`` and ``backward`` methods that run, so a page can light them up; and
+the book's own shorter class for the chapter's layers (``engine.book_code``), to show beside it.
 """
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
+from engine.book_code import book_code, method_lines
 from engine.graph.export import class_source
 from engine.graph.op_types import Op, check_params
 from engine.graph.ops import INPUT
@@ -33,13 +34,7 @@ def op_code(op: Op) -> dict[str, Any] | None:
     cls = _runs(op)
     chain = [c for c in reversed(cls.__mro__) if c.__module__.startswith("engine.")]
     code = "\n\n\n".join(class_source(c) for c in chain) + "\n"
-    methods: dict[str, list[int]] = {}
-    for node in ast.parse(code).body:
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef) and item.name in ("forward", "backward"):
-                    # NOTE: a later class (the variant) overrides its base's method.
-                    methods[item.name] = [item.lineno, item.end_lineno or item.lineno]
+    methods = method_lines(code)
     return {
         "op": op.name,
         "variant": op.variant,
@@ -47,4 +42,5 @@ def op_code(op: Op) -> dict[str, Any] | None:
         "code": code,
         "forward": methods.get("forward"),
         "backward": methods.get("backward"),
+        "book": book_code(op.name),
     }

@@ -30,6 +30,15 @@ import { language, t } from "./i18n.js";
  * @property {string} code its source (after its base class's, for a broken layer)
  * @property {number[] | null} forward first and last line of forward, 1-based
  * @property {number[] | null} backward first and last line of backward
+ * @property {BookCode | null} [book] the book's class, when the engine's does more
+ */
+
+/**
+ * @typedef {object} BookCode The book's own class for a chapter-5 layer (GET /graphs/ops/{op}/code).
+ * @property {string} class
+ * @property {string} code the class as chapter 5 prints it
+ * @property {number[] | null} forward first and last line of forward, 1-based
+ * @property {number[] | null} backward first and last line of backward
  */
 
 /**

@@ -9,6 +9,7 @@ import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
 import { opName } from "./op-labels.js";
 import { urlHash } from "./url-state.js";
+import { placeForLearning } from "./graph-phone.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./exercise.js").Part} Part */
@@ -123,8 +124,10 @@ export function renderExercise(view) {
     : view.exerciseFocus === "primary"
       ? panel.querySelector("button.primary")
       : focusKey ? panel.querySelector(`[data-key="${CSS.escape(focusKey)}"]`) : null;
+  // A new question on a phone: the canvas at the top of the screen, the question under it.
+  const placed = view.exerciseFocus === "first" && placeForLearning(view, !ex.finished && ex.current ? ex.current.node : null);
   view.exerciseFocus = null;
-  if (want instanceof HTMLElement) want.focus({ preventScroll: false });
+  if (want instanceof HTMLElement) want.focus({ preventScroll: placed });
 }
 
 /**

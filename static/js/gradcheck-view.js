@@ -208,6 +208,7 @@ export class GradcheckView {
         h("td", { className: "num", text: r.mode === "fast" ? t("gc.directions", { n: p.checked, size: p.size }) : p.checked === p.size ? String(p.size) : `${p.checked} / ${p.size}` }),
         h("td", { className: "num", text: String(p.kinks ?? 0) })));
     }
+    labelCells($("gc-table", HTMLTableElement));
     picture.append(this.chart(entries, r));
   }
 
@@ -218,28 +219,52 @@ export class GradcheckView {
    */
   chart(entries, report) {
     const rowH = 34;
-    const left = 90;
+    const width = Math.max(280, ($("gc-picture").clientWidth || 760) - 4);
+    // Room for the longest parameter name (monospace, 13 px: about 8 px a character).
+    const left = Math.min(Math.round(width * 0.35), Math.max(40, 16 + 8 * Math.max(0, ...entries.map(([n]) => n.length))));
     const right = 24;
-    const width = Math.max(300, ($("gc-picture").clientWidth || 760) - 4);
-    const height = 40 + entries.length * rowH + 34;
+    // The legend, in as many rows as the width needs (never over the tolerance's label).
+    const items = [["bar pass", t("gc.legendMax")], ["mean", t("gc.legendMean")], ["worst", t("gc.legendWorst")]];
+    /** @type {{cls: string, label: string, x: number, y: number}[]} */
+    const placed = [];
+    let lx = 8;
+    let ly = 0;
+    for (const [cls, label] of items) {
+      const w = 24 + textWidth(label, 11);
+      if (lx > 8 && lx + w > width - 8) {
+        lx = 8;
+        ly += 18;
+      }
+      placed.push({ cls, label, x: lx, y: ly });
+      lx += w + 14;
+    }
+    const top = ly + 18 + 16; // under the legend, a line for the tolerance's label
+    const height = top + 8 + entries.length * rowH + 34;
     const svg = s("svg", { width, height, class: "gc-chart", role: "img", "aria-label": t("gc.picture") });
     /** @type {(v: number | null) => number} */
     const x = (v) => {
       const lv = Math.log10(Math.max(v ?? 0, 10 ** LOG_MIN));
       return left + ((lv - LOG_MIN) / (LOG_MAX - LOG_MIN)) * (width - left - right);
     };
-    const axisY = 30 + entries.length * rowH;
-    for (let e = LOG_MIN + 1; e <= LOG_MAX; e += 2) {
-      s("line", { x1: x(10 ** e), x2: x(10 ** e), y1: 22, y2: axisY, class: "grid" }, svg);
+    const axisY = top + 8 + entries.length * rowH;
+    // Every 2nd power of ten, or every 4th, 6th… when their labels would touch.
+    const decade = (width - left - right) / (LOG_MAX - LOG_MIN);
+    let every = 2;
+    while (every * decade < textWidth("1e-16", 11) + 8) every += 2;
+    for (let e = 0; e > LOG_MIN; e -= every) {
+      s("line", { x1: x(10 ** e), x2: x(10 ** e), y1: top, y2: axisY, class: "grid" }, svg);
       s("text", { x: x(10 ** e), y: axisY + 16, "text-anchor": "middle", class: "tick" }, svg, `1e${e}`);
     }
     s("text", { x: left + (width - left - right) / 2, y: axisY + 31, "text-anchor": "middle", class: "axis-label" }, svg, t("gc.axis"));
     if (report.atol > 0) {
-      s("line", { x1: x(report.atol), x2: x(report.atol), y1: 14, y2: axisY, class: "tol" }, svg);
-      s("text", { x: x(report.atol) + 4, y: 16, class: "tol-label" }, svg, `atol ${sci(report.atol)}`);
+      const at = x(report.atol);
+      const label = `atol ${sci(report.atol)}`;
+      const flip = at + 4 + textWidth(label, 11) > width; // near the right edge: left of the line
+      s("line", { x1: at, x2: at, y1: top - 14, y2: axisY, class: "tol" }, svg);
+      s("text", { x: flip ? at - 4 : at + 4, y: top - 4, "text-anchor": flip ? "end" : "start", class: "tol-label" }, svg, label);
     }
     entries.forEach(([name, p], i) => {
-      const y = 30 + i * rowH;
+      const y = top + 8 + i * rowH;
       s("text", { x: left - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "param" }, svg, name);
       const bar = s("rect", { x: left, y: y + 8, width: Math.max(1, x(p.max_abs_diff) - left), height: rowH - 16, class: `bar ${p.passed ? "pass" : "fail"}`, "data-param": name }, svg);
       s("title", {}, bar, t("gc.maxDiffOf", { name, value: sci(p.max_abs_diff) }));
@@ -252,14 +277,11 @@ export class GradcheckView {
       }
     });
     const legend = s("g", { class: "legend" }, svg);
-    const items = [["bar pass", t("gc.legendMax")], ["mean", t("gc.legendMean")], ["worst", t("gc.legendWorst")]];
-    let lx = left;
-    for (const [cls, label] of items) {
-      if (cls === "mean") s("line", { x1: lx, x2: lx, y1: 2, y2: 14, class: cls }, legend);
-      else if (cls === "worst") s("circle", { cx: lx + 4, cy: 8, r: 3.5, class: cls }, legend);
-      else s("rect", { x: lx, y: 3, width: 12, height: 10, class: cls }, legend);
-      s("text", { x: lx + 16, y: 12, class: "tick" }, legend, label);
-      lx += 30 + label.length * 6.5;
+    for (const { cls, label, x: at, y } of placed) {
+      if (cls === "mean") s("line", { x1: at + 4, x2: at + 4, y1: y + 2, y2: y + 14, class: cls }, legend);
+      else if (cls === "worst") s("circle", { cx: at + 4, cy: y + 8, r: 3.5, class: cls }, legend);
+      else s("rect", { x: at, y: y + 3, width: 12, height: 10, class: cls }, legend);
+      s("text", { x: at + 18, y: y + 12, class: "tick" }, legend, label);
     }
     return svg;
   }
@@ -267,6 +289,30 @@ export class GradcheckView {
   relabel() {
     this.renderForm();
     if (this.report) this.render();
+  }
+}
+
+/**
+ * The width of a line of text at `size` px, estimated (the chart is laid out before it is on
+ * the page): a CJK character is about one em, a Latin one about 0.6 em.
+ * @param {string} text
+ * @param {number} size
+ */
+function textWidth(text, size) {
+  let w = 0;
+  for (const ch of text) w += /[\u2e80-\uffff]/.test(ch) ? size : size * 0.62;
+  return w;
+}
+
+/**
+ * Each cell of a table's body named by its column's heading (data-label), which a phone shows
+ * beside the value when the rows are stacked as cards.
+ * @param {HTMLTableElement} table
+ */
+function labelCells(table) {
+  const heads = [...table.tHead?.rows[0]?.cells ?? []].map((c) => (c.textContent ?? "").trim());
+  for (const row of table.tBodies[0]?.rows ?? []) {
+    [...row.cells].forEach((cell, i) => { cell.dataset.label = heads[i] ?? ""; });
   }
 }
 

@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 import { loadPreset, presetText } from "./graph-palette.js";
 import { startExercise } from "./exercise-view.js";
 import { byId, h } from "./ui.js";
+import { placeForLearning } from "./graph-phone.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 
@@ -137,6 +138,6 @@ export function renderTour(view) {
   if (view.tourFocus) {
     view.tourFocus = false;
     title.focus({ preventScroll: true });
-    panel.scrollIntoView({ block: "nearest" });
+    if (!placeForLearning(view, null)) panel.scrollIntoView({ block: "nearest" });
   }
 }

@@ -10,7 +10,7 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { runErrorText } from "./run-owner.js";
 import { fillDeepForm, readDeepForm } from "./train-layers.js";
-import { byId as $, fieldMessage, h } from "./ui.js";
+import { byId as $, fieldMessage, h, oneColumn } from "./ui.js";
 
 /** @typedef {import("./api.js").TrainConfig} TrainConfig */
 /** @typedef {import("./api.js").Dataset} Dataset */
@@ -207,6 +207,8 @@ export class TrainForm {
     try {
       const accepted = await api.train(config);
       await this.host.started(accepted.id, config);
+      // One column (a phone): the form is above the run; show the live chart it starts.
+      if (oneColumn()) document.querySelector(".chart-box")?.scrollIntoView({ block: "end", behavior: "instant" });
     } catch (err) {
       const error = /** @type {import("./api.js").ApiError} */ (err);
       this.showErrors([runErrorText(error)]);

@@ -213,7 +213,11 @@ export class LiveRunView {
    */
   endedText(run) {
     if (!run.done) return "";
-    if (run.status === "cancelled") return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    if (run.status === "cancelled") {
+      // Whether it kept weights is in its done event (or record); until then, only that it was cancelled.
+      if (!("has_weights" in run.done)) return ` — ${t("train.cancelledPlain")}`;
+      return ` — ${t(run.hasWeights ? "train.cancelledKept" : "train.cancelled")}`;
+    }
     if (run.status === "interrupted") return ` — ${t("train.interrupted")}`;
     return run.done.message ? ` — ${run.done.message}` : "";
   }

@@ -98,3 +98,11 @@ export function selectTab(buttons, key, value) {
     b.tabIndex = on ? 0 : -1;
   }
 }
+
+/** The width up to which the page is one column (app.css's small-screen media query). */
+export const ONE_COLUMN = "(max-width: 900px)";
+
+/** Whether the page is in its one-column layout (phones, upright tablets). */
+export function oneColumn() {
+  return window.matchMedia(ONE_COLUMN).matches;
+}

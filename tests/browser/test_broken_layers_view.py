@@ -69,18 +69,19 @@ def test_the_code_panel_lights_the_lines_that_run(lab: Lab) -> None:
     page = lab.open()
     load_preset(page, "apples")
     panel = page.locator("#step-code")
+    engine = page.locator("#step-code-lines")  # the engine's class (the book's is above it)
     for _ in range(4):  # apple, apple_num, tax, apple_price
         page.click("#g-step")
     expect(page.locator("#step-phase")).to_contain_text("apple_price")
     expect(panel).to_be_visible()
     expect(page.locator("#step-code-title")).to_have_text("The code that runs: MulLayer.forward()")
-    expect(panel.locator(".line.running.forward")).to_contain_text(["def forward(self, x, y):"])
-    expect(panel.locator(".line.running").last).to_contain_text("return x * y")
+    expect(engine.locator(".line.running.forward")).to_contain_text(["def forward(self, x, y):"])
+    expect(engine.locator(".line.running").last).to_contain_text("return x * y")
     expect(page.locator("#step-code-numbers")).to_have_text("inputs: apple = 100, apple_num = 2")
     for _ in range(2):  # price forward, then price backward
         page.click("#g-step")
     expect(page.locator("#step-code-title")).to_have_text("The code that runs: MulLayer.backward()")
-    expect(panel.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.y")
+    expect(engine.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.y")
     expect(page.locator("#step-code-numbers")).to_have_text("dout = 1")
     page.select_option("#lang-select", "zh")
     expect(page.locator("#step-code-title")).to_have_text("正在运行的代码：MulLayer.backward()")
@@ -94,8 +95,8 @@ def test_the_code_panel_lights_the_lines_that_run(lab: Lab) -> None:
     expect(page.locator("#step-code-title")).to_have_text(
         "The code that runs: MulLayerNoSwap.backward()"
     )
-    expect(panel.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.x")
-    expect(panel.locator(".line").first).to_contain_text("class MulLayer:")
+    expect(engine.locator(".line.running.backward").nth(1)).to_contain_text("dout * self.x")
+    expect(engine.locator(".line").first).to_contain_text("class MulLayer:")
 
 
 def test_stepping_an_overwritten_gradient_says_which_one_was_kept(lab: Lab) -> None:

@@ -60,10 +60,21 @@ def test_a_cancelled_run_is_inspected_and_the_header_wraps_at_every_width(lab: L
         expect(page.locator("#run-config")).to_contain_text("seed 0")
         expect(page.locator("#run-config")).to_be_visible()
     page.set_viewport_size({"width": 1280, "height": 800})
+    # Every text the settings line shows from the Stop on, to see that none was wrong.
+    page.evaluate(
+        """() => { const line = document.getElementById('run-config'); window.seen = [];
+            new MutationObserver(() => window.seen.push(line.textContent))
+                .observe(line, {childList: true, characterData: true, subtree: true}); }"""
+    )
     page.click("#t-stop")
     wait_status(page, "cancelled")
     rid = run_id(page)
     assert httpx.get(f"{lab.url}/train/{rid}").json()["has_weights"] is True
+    # Said at once, without reopening the run: it trained, and what it reached is kept.
+    expect(page.locator("#run-config")).to_contain_text("the weights it reached are kept")
+    expect(page.locator("#run-config")).not_to_contain_text("before it trained")
+    seen = page.evaluate("window.seen")
+    assert seen and not [text for text in seen if "before it trained" in text], seen
 
     # The run is named by its settings, never by its hex id, in the header and the list.
     expect(page.locator("#run-title")).to_have_text("SGD lr 0.1 · 50 hidden · 100,000 it.")

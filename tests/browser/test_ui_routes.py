@@ -32,6 +32,21 @@ def test_page_and_vendor_files_are_served(ui_server: Server) -> None:
         assert httpx.get(ui_server.url + path).status_code == 200
 
 
+def test_head_answers_like_get_without_a_body(ui_server: Server) -> None:
+    """HEAD on the page, a static file and a vendor file: GET's status and headers, no body
+    (link checkers and caches ask with HEAD; it was 405 on the page and the vendor files)."""
+    for path in ("/", "/static/js/app.js", "/static/css/app.css", "/vendor/dagre/dagre.min.js"):
+        plain = {"Accept-Encoding": "identity"}  # lengths of the bytes themselves
+        head = httpx.head(ui_server.url + path, headers=plain)
+        get = httpx.get(ui_server.url + path, headers=plain)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        assert int(head.headers["content-length"]) == len(get.content), path
+    assert httpx.head(ui_server.url + "/vendor/uplot/package.json").status_code == 404
+    assert httpx.head(ui_server.url + "/static/js/no-such-file.js").status_code == 404
+
+
 def test_only_the_listed_vendor_files_are_served(ui_server: Server) -> None:
     r = httpx.get(ui_server.url + "/vendor/uplot/package.json")
     assert r.status_code == 404
