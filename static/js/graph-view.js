@@ -39,7 +39,7 @@ import { byId } from "./ui.js";
 /** @typedef {"error" | "busy" | "ok"} StatusKind */
 
 /** The smallest zoom a graph is shrunk to, to fit it to the canvas when opened. */
-const MIN_FIT_ZOOM = 0.2;
+const MIN_FIT_ZOOM = 0.1;
 /** Room kept free around the drawing, in canvas units. */
 const EDGE_ROOM = 6;
 
@@ -282,7 +282,7 @@ export class GraphView {
     const dout = byId("g-dout", HTMLInputElement);
     if (document.activeElement !== dout) {
       dout.value = doutText(this.graph.dout);
-      dout.size = Math.max(4, Math.min(24, dout.value.length + 1));
+      dout.size = Math.max(4, Math.min(40, dout.value.length + 1));
       dout.title = dout.value;
     }
     byId("g-accumulate", HTMLSelectElement).value = this.graph.accumulate === "overwrite" ? "overwrite" : "sum";
