@@ -6,7 +6,8 @@ import { centralDifference } from "./graph-check.js";
 import { run } from "./graph-run.js";
 import { t } from "./i18n.js";
 import { clone, freshId } from "./graph-model.js";
-import { arityOf, geometry } from "./graph-render.js";
+import { arityOf } from "./graph-render.js";
+import { tidy } from "./graph-layout.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./graph-model.js").EditGraph} EditGraph */
@@ -295,38 +296,12 @@ export function undoRedo(view, which) {
 }
 
 /**
- * Lay the graph out left to right with dagre, like the book's figures.
+ * Lay the graph out left to right with dagre, like the book's figures, knowing the size of
+ * every label (graph-layout.js).
  * @param {GraphView} view
  */
 export function layout(view) {
-  const dagre = window.dagre;
-  if (!view.graph.nodes.length || !dagre) return;
-  // The spacing that lets the graph be drawn largest on this canvas (roomier on a tie):
-  // a tall graph on a wide, short canvas packs its rows closer instead of shrinking.
-  const availW = Math.max(200, view.scroll.clientWidth - 2);
-  const availH = Math.max(200, view.scroll.clientHeight - 2);
-  let best = { zoom: -1, g: /** @type {any} */ (null) };
-  for (const [nodesep, ranksep] of [[60, 120], [40, 110], [26, 100]]) {
-    const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: "LR", nodesep, ranksep, marginx: 50, marginy: 60 });
-    g.setDefaultEdgeLabel(() => ({}));
-    for (const n of view.graph.nodes) {
-      const geo = geometry(n, view.ops.get(n.op));
-      g.setNode(n.id, { width: geo.w, height: geo.h + 30 });
-    }
-    for (const n of view.graph.nodes) {
-      for (const src of n.inputs) if (src && view.node(src)) g.setEdge(src, n.id);
-    }
-    dagre.layout(g);
-    const { width = 0, height = 0 } = g.graph();
-    const zoom = Math.min(1, availW / (width + 60), availH / (height + 60));
-    if (zoom > best.zoom + 0.02) best = { zoom, g };
-  }
-  for (const n of view.graph.nodes) {
-    const p = best.g.node(n.id);
-    n.x = Math.round(p.x + 20);
-    n.y = Math.round(p.y + 20);
-  }
+  tidy(view);
 }
 
 /**

@@ -1,10 +1,11 @@
 // @ts-check
 // Drawing a graph as SVG in the book's style: values above the edges, gradients below in red.
 
-import { asGrid, heatmapUrl, fmt, fullText, isScalar, maxOf, shapeOf, short, flatten } from "./tensor.js";
+import { asGrid, heatmapUrl, fmt, fullText, isScalar, maxOf, shapeOf, shapeText, short, flatten } from "./tensor.js";
 import { opDoc, opFormula, opName, symbolFor } from "./op-labels.js";
 import { estimateText, verdict } from "./graph-check.js";
 import { t } from "./i18n.js";
+import { outputOf } from "./graph-model.js";
 
 /** @typedef {import("./api.js").Op} Op */
 /** @typedef {import("./api.js").Tensor} Tensor */
@@ -37,7 +38,11 @@ import { t } from "./i18n.js";
  * @property {boolean} [moving] a node is being dragged: labels are moved apart when it lands
  * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] an exercise
  *   asks for this number: "?" is drawn in its place
+ * @property {import("./graph-layout.js").Layout | null} [layout] the last tidy layout: edges
+ *   whose ends are still where it put them follow its way, their labels at its anchor
  */
+/** How tensors are collapsed to chips: 0 none (small ones written out), 1 matrices, 2 all. */
+/** @typedef {0 | 1 | 2} Collapse */
 
 const NS = "http://www.w3.org/2000/svg";
 export const INPUT_W = 100;
@@ -185,6 +190,192 @@ function detourPath(a, w, b) {
 }
 
 /**
+ * An edge's way from the last tidy layout, if both its ends are still where it put them.
+ * @param {import("./graph-layout.js").Layout | null | undefined} layout
+ * @param {Map<string, EditNode>} byId
+ * @param {string} from
+ * @param {string} to
+ * @param {string} key
+ */
+function routeOf(layout, byId, from, to, key) {
+  if (!layout) return null;
+  const a = byId.get(from);
+  const b = byId.get(to);
+  const route = layout.edges.get(key);
+  return a && b && route && samePlace(layout, a) && samePlace(layout, b) ? route : null;
+}
+
+/**
+ * Whether a node is where the layout put it.
+ * @param {import("./graph-layout.js").Layout} layout
+ * @param {EditNode} node
+ */
+function samePlace(layout, node) {
+  const p = layout.nodes.get(node.id);
+  return p !== undefined && Math.abs(p.x - node.x) < 0.5 && Math.abs(p.y - node.y) < 0.5;
+}
+
+/**
+ * A smooth path through points left to right, level at each of them (the edge runs level
+ * through its labels' anchor, between the value above and the gradient below).
+ * @param {Point[]} points
+ */
+function routePath(points) {
+  let d = `M${points[0].x},${points[0].y}`;
+  for (let i = 0; i + 1 < points.length; i++) {
+    const p = points[i];
+    const q = points[i + 1];
+    const dx = Math.max(8, (q.x - p.x) / 2);
+    d += ` C${p.x + dx},${p.y} ${q.x - dx},${q.y} ${q.x},${q.y}`;
+  }
+  return d;
+}
+
+/**
+ * How many inputs a node feeds.
+ * @param {EditGraph} graph
+ * @param {string} id
+ */
+function usesOf(graph, id) {
+  return graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === id).length, 0);
+}
+
+/**
+ * Whether "Check on the graph" writes a node's estimate under the node (an input, a value
+ * used more than once, the output) rather than on its one edge.
+ * @param {EditGraph} graph
+ * @param {EditNode} node
+ * @param {string | null} outId
+ */
+function nodeEstimated(graph, node, outId) {
+  return node.op === "input" || usesOf(graph, node.id) !== 1 || node.id === outId;
+}
+
+/**
+ * The estimate of an edge's gradient, under the gradient's label.
+ * @param {Element} parent
+ * @param {import("./api.js").ParamCheck} checked
+ * @param {Point} at
+ */
+function edgeEstimate(parent, checked, at) {
+  const g = el("g", { class: "label edge-estimate-label" }, parent);
+  const est = el("text", { x: at.x, y: at.y + 36, "text-anchor": "middle", class: `edge-estimate check-${verdict(checked)}` }, g);
+  est.textContent = estimateText(checked);
+  return g;
+}
+
+/**
+ * What L is, at the tip of the output's arrow: the number whose gradients the canvas shows
+ * (L = z; with a dout other than 1, L = Σ dout ⊙ z).
+ * @param {Element} parent
+ * @param {EditGraph} graph
+ * @param {string} outId
+ * @param {Point} tip
+ */
+function lossCaption(parent, graph, outId, tip) {
+  const g = el("g", { class: "loss-caption", "data-loss": outId }, parent);
+  const text = el("text", { x: tip.x + 6, y: tip.y + 4.5 }, g);
+  text.textContent = lossText(graph, outId);
+  const title = el("title", {}, g);
+  title.textContent = t("graph.lossCaption", { id: outId });
+}
+
+/**
+ * "L = z", "L = 2·z" or "L = Σ dout ⊙ z" for the graph's dout.
+ * @param {EditGraph} graph
+ * @param {string} outId
+ */
+export function lossText(graph, outId) {
+  const dout = graph.dout ?? 1;
+  if (!isScalar(dout)) return `L = Σ dout ⊙ ${outId}`;
+  const c = flatten(dout)[0];
+  return c === 1 ? `L = ${outId}` : `L = ${fmt(c)}·${outId}`;
+}
+
+/**
+ * The size of everything drawn, for the layout: each node's shape and the text under it, each
+ * edge's labels above and below it (measured drawn at their largest, as when lit by a step),
+ * and the room the output's arrow and "L = …" need.
+ * @param {SVGSVGElement} svg
+ * @param {EditGraph} graph
+ * @param {{ops: Map<string, Op>, result: Evaluation | null, check: import("./api.js").GradcheckReport | null,
+ *   tensors: "auto" | "numbers" | "heatmap", collapse: Collapse}} o
+ */
+export function measureLabels(svg, graph, o) {
+  const box = el("g", { class: "measure", visibility: "hidden" }, svg);
+  /** @type {Map<string, {w: number, h: number, below: number}>} */
+  const nodes = new Map();
+  /** @type {Map<string, {w: number, above: number, below: number}>} */
+  const edges = new Map();
+  const outId = outputOf(graph);
+  let tensors = false;
+  /** @type {(cls: string, text: string, host?: string) => number} */
+  const textWidth = (cls, text, host = "node") => {
+    const g = el("g", { class: host }, box);
+    const node = el("text", { class: cls }, g);
+    node.textContent = text;
+    const w = /** @type {SVGGraphicsElement} */ (node).getBBox().width;
+    g.remove();
+    return w;
+  };
+  const result = o.result;
+  for (const n of graph.nodes) {
+    const shape = geometry(n, o.ops.get(n.op));
+    const res = result ? result.nodes[n.id] : null;
+    const checked = o.check ? o.check.params[n.id] : undefined;
+    let w = shape.w + 16; // the ports stick out
+    let below = 0;
+    if (n.op === "input") {
+      if (res && res.differentiable !== false) {
+        w = Math.max(w, textWidth("", `∂L/∂${n.id} = ${short(res.grad)}`, "label node-grad") + 8);
+        below = 22;
+      }
+    } else {
+      w = Math.max(w, textWidth("node-id under", n.id) + 8);
+      below = 20;
+    }
+    if (checked && nodeEstimated(graph, n, outId)) {
+      w = Math.max(w, textWidth("node-estimate", estimateText(checked)) + 8);
+      below = n.op === "input" ? 43 : 40;
+    }
+    nodes.set(n.id, { w, h: shape.h, below });
+  }
+  /** @type {(key: string, value: Tensor | undefined, grad: Tensor | undefined, est: string, what: string) => void} */
+  const measure = (key, value, grad, est, what) => {
+    let w = 0;
+    let above = 0;
+    let below = 0;
+    for (const [v, cls, where, phase] of /** @type {const} */ ([[value, "edge-value", "above", "forward"], [grad, "edge-grad", "below", "backward"]])) {
+      if (v === undefined) continue;
+      if (!isScalar(v)) tensors = true;
+      const lg = el("g", { class: `edge-labels active ${phase}` }, box);
+      const g = /** @type {SVGGraphicsElement} */ (valueLabel(lg, v, 0, 0, cls, where, o.tensors, o.collapse, what));
+      const b = g.getBBox();
+      lg.remove();
+      w = Math.max(w, b.width + 10);
+      if (where === "above") above = Math.max(above, -b.y + 4);
+      else below = Math.max(below, b.y + b.height + 4);
+    }
+    if (est) {
+      w = Math.max(w, textWidth("edge-estimate", est, "edge-labels") + 10);
+      below = Math.max(below, 36 + 6);
+    }
+    edges.set(key, { w, above, below });
+  };
+  for (const e of result ? result.edges : []) {
+    const labels = result && result.nodes[e.from] && result.nodes[e.from].differentiable === false;
+    const checked = o.check ? o.check.params[e.from] : undefined;
+    const est = checked && !labels && usesOf(graph, e.from) === 1 && isScalar(e.grad) ? estimateText(checked) : "";
+    measure(`${e.from}>${e.to}>${e.port}`, e.value, labels ? undefined : e.grad, est, `${e.from} → ${e.to}`);
+  }
+  const res = outId && result ? result.nodes[outId] : null;
+  if (outId && res) measure(`${outId}>>0`, res.value, res.grad, "", outId);
+  const outWidth = outId ? textWidth("", lossText(graph, outId), "loss-caption") + 12 : 0;
+  box.remove();
+  return { nodes, edges, output: outId, outWidth, tensors };
+}
+
+/**
  * Move edge labels off each other and off the nodes: each label, in drawing order, slides
  * away from its edge (values up, gradients down) until its box is free, as far as it must.
  * Fan-out edges (x used by x · x and by + x) otherwise put their labels on one spot.
@@ -194,7 +385,8 @@ function detourPath(a, w, b) {
 function declutter(labelsLayer, nodesLayer) {
   /** @type {DOMRect[]} */
   const taken = [];
-  for (const n of nodesLayer.querySelectorAll(":scope > g.node > .body")) {
+  const fixed = ":scope > g.node > .body, :scope > g.node > .node-id.under, :scope > g.node > .node-estimate, :scope > g.node > .node-grad";
+  for (const n of nodesLayer.querySelectorAll(fixed)) {
     const b = /** @type {SVGGraphicsElement} */ (n).getBBox();
     taken.push(new DOMRect(b.x - 2, b.y - 2, b.width + 4, b.height + 4));
   }
@@ -240,8 +432,25 @@ export function numberLines(value, mode) {
 }
 
 /**
- * A value drawn at (x, y): a number as text, a small tensor as its numbers, a larger one as
- * a small heatmap with its shape.
+ * How a value is drawn on an edge: "text" (a number), "numbers" (a small tensor written out,
+ * one row a line) or "chip" (its shape and a mini heatmap; its numbers open on demand).
+ * @param {Tensor} value
+ * @param {"auto" | "numbers" | "heatmap"} mode
+ * @param {Collapse} collapse
+ * @returns {"text" | "numbers" | "chip"}
+ */
+export function formOf(value, mode, collapse) {
+  if (isScalar(value)) return "text";
+  if (mode === "heatmap") return "chip";
+  if (mode === "numbers") return numberLines(value, "numbers") ? "numbers" : "chip";
+  if (collapse === 2 || (collapse === 1 && shapeOf(value).length > 1)) return "chip";
+  return numberLines(value, "auto") ? "numbers" : "chip";
+}
+
+/**
+ * A value drawn at (x, y): a number as text, a small tensor as its numbers, a larger one (or
+ * any, when the canvas has no room) as a chip: its shape and a mini heatmap, a button that
+ * opens its numbers.
  * @param {Element} parent
  * @param {Tensor} value
  * @param {number} x
@@ -249,18 +458,22 @@ export function numberLines(value, mode) {
  * @param {string} cls
  * @param {"above" | "below"} where
  * @param {"auto" | "numbers" | "heatmap"} [mode] how tensors are drawn
+ * @param {Collapse} [collapse]
+ * @param {string} [what] what the value is, for the chip's name ("W1 → Affine1")
  */
-function valueLabel(parent, value, x, y, cls, where, mode = "auto") {
+export function valueLabel(parent, value, x, y, cls, where, mode = "auto", collapse = 0, what = "") {
   const g = el("g", { class: `label ${cls}` }, parent);
-  g.dataset.tip = fullText(value);
-  if (isScalar(value)) {
+  const form = formOf(value, mode, collapse);
+  if (form === "text") {
+    g.dataset.tip = fullText(value);
     const text = el("text", { x, y: where === "above" ? y - 7 : y + 17, "text-anchor": "middle" }, g);
     text.textContent = short(Array.isArray(value) ? flatten(value)[0] : value);
     return g;
   }
-  const lines = numberLines(value, mode);
+  const lines = form === "numbers" ? numberLines(value, mode === "numbers" ? "numbers" : "auto") : null;
   if (lines) {
     // A small tensor as the book prints it, one row a line: [[1, 0], [0, 4]].
+    g.dataset.tip = fullText(value);
     g.classList.add("numbers");
     const top = where === "above" ? y - 7 - (lines.length - 1) * LINE : y + 17;
     lines.forEach((line, i) => {
@@ -269,13 +482,27 @@ function valueLabel(parent, value, x, y, cls, where, mode = "auto") {
     });
     return g;
   }
-  g.classList.add("heatmap");
-  const hm = heatmapUrl(value, 8, 40);
-  const top = where === "above" ? y - hm.height - 6 : y + 6;
-  el("rect", { x: x - hm.width / 2 - 1.5, y: top - 1.5, width: hm.width + 3, height: hm.height + 3, class: "hm-frame" }, g);
-  el("image", { href: hm.url, x: x - hm.width / 2, y: top, width: hm.width, height: hm.height, style: "image-rendering:pixelated" }, g);
-  const text = el("text", { x: x + hm.width / 2 + 4, y: where === "above" ? top + hm.height : top + 10, class: "shape" }, g);
-  text.textContent = `${short(value)}`;
+  // A chip: "2×3" beside a mini heatmap; hover, tap or focus opens its numbers.
+  g.classList.add("heatmap", "chip");
+  const hm = heatmapUrl(value, 4, 22);
+  const shape = shapeText(value);
+  const h = Math.max(hm.height, 14) + 6;
+  const w = hm.width + 10 + shape.length * 7.2 + 4;
+  const top = where === "above" ? y - 5 - h : y + 5;
+  const left = x - w / 2;
+  const kind = cls.includes("grad") ? "grad" : "value";
+  g.setAttribute("tabindex", "0");
+  g.setAttribute("role", "button");
+  g.setAttribute("aria-expanded", "false");
+  g.setAttribute("aria-haspopup", "dialog");
+  g.setAttribute("aria-label", t(kind === "grad" ? "graph.chipGrad" : "graph.chipValue", { what, shape }));
+  g.dataset.chip = `${kind}:${what}:${parent.getAttribute("data-port") ?? ""}`;
+  g.dataset.title = t(kind === "grad" ? "graph.chipGradTitle" : "graph.chipValueTitle", { what, shape });
+  g.dataset.numbers = fullText(value).split("\n").slice(1).join("\n");
+  el("rect", { x: left, y: top, width: w, height: h, rx: 4, class: "hm-frame chip-frame" }, g);
+  el("image", { href: hm.url, x: left + 4, y: top + (h - hm.height) / 2, width: hm.width, height: hm.height, style: "image-rendering:pixelated" }, g);
+  const text = el("text", { x: left + hm.width + 8, y: top + h / 2 + 4, class: "shape" }, g);
+  text.textContent = shape;
   return g;
 }
 
@@ -315,6 +542,7 @@ export function render(svg, graph, view) {
   const labelsLayer = el("g", { class: "labels" }, svg);
   const nodesLayer = el("g", { class: "nodes" }, svg);
   const result = view.result;
+  const collapse = view.layout ? view.layout.collapse : 0;
   /** @type {Map<string, EvaluatedEdge>} */
   const edgeResults = new Map();
   for (const e of result ? result.edges : []) edgeResults.set(`${e.from}>${e.to}>${e.port}`, e);
@@ -331,28 +559,26 @@ export function render(svg, graph, view) {
       const cls = `edge${selected ? " selected" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
       const g = el("g", { class: cls, "data-edge": key }, edgesLayer);
       if (checked) g.dataset.relError = String(checked.max_rel_error ?? "");
-      const via = detourPoint(a, b, graph.nodes, geos, [src, node.id]);
+      const route = routeOf(view.layout, byId, src, node.id, key);
+      const via = route ? null : detourPoint(a, b, graph.nodes, geos, [src, node.id]);
       /** @type {(end: Point) => string} */
-      const path = (end) => (via ? detourPath(a, via, end) : edgePath(a, end));
+      const path = (end) => (route ? routePath([a, ...route.points, end]) : via ? detourPath(a, via, end) : edgePath(a, end));
       el("path", { d: path(b), class: "hit" }, g);
       el("path", { d: path({ x: b.x - 2, y: b.y }), class: "line", "marker-end": "url(#arrow)" }, g);
       const r = edgeResults.get(key);
       if (!r) return;
-      const mid = via || bezierMid(a, b);
+      const mid = route ? route.label : via || bezierMid(a, b);
       const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
+      const what = `${src} → ${node.id}`;
       if (view.showValue(src)) {
-        valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above", view.tensors);
+        valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above", view.tensors, collapse, what);
       } else if (view.ask && view.ask("value", src, node.id)) askLabel(lg, mid.x, mid.y, "value");
       const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
       if (view.showGrad(node.id) && !labels) {
-        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below", view.tensors);
+        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below", view.tensors, collapse, what);
         // The estimate of the source's whole gradient: on its edge when it has only one.
-        const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === src).length, 0);
-        if (checked && uses === 1 && isScalar(r.grad)) {
-          const est = el("text", { x: mid.x, y: mid.y + 33, "text-anchor": "middle", class: `edge-estimate check-${verdict(checked)}` }, lg);
-          est.textContent = estimateText(checked);
-        }
+        if (checked && usesOf(graph, src) === 1 && isScalar(r.grad)) edgeEstimate(lg, checked, mid);
       } else if (view.ask && view.ask("grad", src, node.id)) askLabel(lg, mid.x, mid.y, "grad");
     });
   }
@@ -361,15 +587,18 @@ export function render(svg, graph, view) {
   const outNode = outId ? byId.get(outId) : undefined;
   if (outId && outNode) {
     const a = outPort(outNode, geo(outId));
-    const b = { x: a.x + STUB, y: a.y };
+    const laid = view.layout && view.layout.out && samePlace(view.layout, outNode) ? view.layout.out : null;
+    const b = { x: laid ? Math.max(a.x + 40, laid.x) : a.x + STUB, y: a.y };
     el("path", { d: `M${a.x},${a.y} L${b.x - 2},${b.y}`, class: "line output-line", "marker-end": "url(#arrow)" }, edgesLayer);
     const res = result ? result.nodes[outId] : null;
     if (res) {
       const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
-      if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above", view.tensors);
-      else if (view.ask && view.ask("value", outId, "")) askLabel(lg, (a.x + b.x) / 2, a.y, "value");
-      if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below", view.tensors);
+      const x = (a.x + b.x) / 2;
+      if (view.showValue(outId)) valueLabel(lg, res.value, x, a.y, "edge-value", "above", view.tensors, collapse, outId);
+      else if (view.ask && view.ask("value", outId, "")) askLabel(lg, x, a.y, "value");
+      if (view.showOutputGrad()) valueLabel(lg, res.grad, x, a.y, "edge-grad", "below", view.tensors, collapse, outId);
     }
+    lossCaption(edgesLayer, graph, outId, b);
   }
 
   for (const node of graph.nodes) {
@@ -416,9 +645,8 @@ export function render(svg, graph, view) {
       }
     }
     const checked = view.check ? view.check.params[node.id] : undefined;
-    const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === node.id).length, 0);
-    if (checked && (node.op === "input" || uses !== 1 || node.id === outId)) {
-      const below = shape.h / 2 + (node.op === "input" ? 32 : 30); // under an input's ∂L label
+    if (checked && nodeEstimated(graph, node, outId)) {
+      const below = shape.h / 2 + (node.op === "input" ? 37 : 34); // under an input's ∂L label
       const est = el("text", { x: node.x, y: node.y + below, "text-anchor": "middle", class: `node-estimate check-${verdict(checked)}`, "data-node-estimate": node.id }, g);
       est.textContent = estimateText(checked);
     }

@@ -7,6 +7,8 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { History, decodeFromUrl, emptyGraph, encodeForUrl, needsLayout, outputOf, toApi } from "./graph-model.js";
 import { bounds, render } from "./graph-render.js";
+import { asLaidOut, relayoutIfStale, tidy } from "./graph-layout.js";
+import { bindChips, syncChip } from "./graph-chips.js";
 import { afterStructuralChange, holdReevaluation, inspectorActions, layout } from "./graph-edit.js";
 import { loadPreset, renderPalette, renderPresets } from "./graph-palette.js";
 import { bindCanvas } from "./graph-pointer.js";
@@ -36,8 +38,10 @@ import { byId } from "./ui.js";
  */
 /** @typedef {"error" | "busy" | "ok"} StatusKind */
 
-/** The smallest zoom a large graph is shrunk to: still legible. */
-const MIN_ZOOM = 0.75;
+/** The smallest zoom a graph is shrunk to, to fit it to the canvas when opened. */
+const MIN_FIT_ZOOM = 0.1;
+/** Room kept free around the drawing, in canvas units. */
+const EDGE_ROOM = 6;
 
 export class GraphView {
   /** @param {{onUrlChange: () => void}} options called whenever the graph may have changed */
@@ -82,6 +86,12 @@ export class GraphView {
     this.playing = null;
     /** @type {Element | null} the element whose hover card is open */
     this.tipTarget = null;
+    /** @type {import("./graph-layout.js").Layout | null} the last tidy layout */
+    this.layout = null;
+    /** @type {unknown[] | null} what that layout's label sizes depended on */
+    this.layoutKey = null;
+    /** An opened link of an example: laid out anew once its labels' sizes are known. */
+    this.relayoutOnResult = false;
     /** @type {Map<string, Geometry>} each node's shape as last drawn */
     this.geos = new Map();
     /** @type {import("./exercise.js").Exercise | null} predict, then reveal (null: not on) */
@@ -105,6 +115,7 @@ export class GraphView {
   async init(encoded, presetId = null) {
     bindToolbar(this);
     bindCanvas(this);
+    bindChips(this);
     byId("g-exercise").addEventListener("click", () => startExercise(this, false));
     byId("g-tour").addEventListener("click", () => (this.tour === null ? openTour(this, 0) : closeTour(this)));
     const [ops, presets] = await Promise.allSettled([api.ops(), api.presets()]);
@@ -121,6 +132,8 @@ export class GraphView {
         if (needsLayout(this.graph)) layout(this);
         loaded = true;
         if (presetId && this.presets.some((p) => p.id === presetId)) this.presetId = presetId;
+        // An example as it was laid out: laid out here anew, for this screen, with its labels.
+        this.relayoutOnResult = this.presetId !== "";
         this.renderPresets();
       } catch {
         badLink = true;
@@ -238,25 +251,14 @@ export class GraphView {
       this.tipTarget = null;
       byId("tooltip").hidden = true;
     }
-    this.geos = render(this.svg, this.graph, {
-      ops: this.ops,
-      result: this.result,
-      selected: this.selected,
-      selectedEdge: this.selectedEdge,
-      current: vis.current,
-      phase: vis.phase,
-      errors: this.errors,
-      output,
-      pending: this.drag && this.drag.kind === "connect" ? this.drag : null,
-      showValue: vis.showValue,
-      showGrad: vis.showGrad,
-      showOutputGrad: vis.showOutputGrad,
-      check: this.check,
-      ask: vis.ask,
-      tensors: this.tensors,
-      moving: Boolean(this.drag && this.drag.kind === "move"),
-    });
+    if (this.relayoutOnResult && this.result && !this.drag) {
+      this.relayoutOnResult = false;
+      tidy(this);
+    } else relayoutIfStale(this);
+    this.draw(vis, output);
+    this.keepInside(vis, output);
     this.fitCanvas();
+    syncChip(this);
     byId("heat-legend").hidden = !this.svg.querySelector(".label.heatmap");
     this.renderErrors();
     byId("graph-empty").hidden = this.graph.nodes.length > 0;
@@ -280,7 +282,7 @@ export class GraphView {
     const dout = byId("g-dout", HTMLInputElement);
     if (document.activeElement !== dout) {
       dout.value = doutText(this.graph.dout);
-      dout.size = Math.max(4, Math.min(24, dout.value.length + 1));
+      dout.size = Math.max(4, Math.min(40, dout.value.length + 1));
       dout.title = dout.value;
     }
     byId("g-accumulate", HTMLSelectElement).value = this.graph.accumulate === "overwrite" ? "overwrite" : "sum";
@@ -294,16 +296,80 @@ export class GraphView {
     this.onUrlChange();
   }
 
-  /** Size the canvas to the graph; shrink a graph larger than it (down to 60 %), never enlarge. */
+  /**
+   * A graph as laid out whose labels, moved apart, reach past the top or left edge: moved
+   * right or down as far as needed, and drawn again.
+   * @param {ReturnType<typeof visibility>} vis
+   * @param {string | null} output
+   */
+  keepInside(vis, output) {
+    if (!this.layout || this.drag || !asLaidOut(this)) return;
+    const box = this.drawingBox();
+    if (!box) return;
+    const dx = Math.max(0, EDGE_ROOM - box.x);
+    const dy = Math.max(0, EDGE_ROOM - box.y);
+    if (dx < 0.5 && dy < 0.5) return;
+    const move = (/** @type {{x: number, y: number}} */ p) => ({ x: Math.round(p.x + dx), y: Math.round(p.y + dy) });
+    const layout = this.layout;
+    for (const n of this.graph.nodes) Object.assign(n, move(n));
+    for (const [id, p] of layout.nodes) layout.nodes.set(id, move(p));
+    for (const route of layout.edges.values()) {
+      route.points = route.points.map((p) => ({ x: p.x + Math.round(dx), y: p.y + Math.round(dy) }));
+      route.label = { x: route.label.x + Math.round(dx), y: route.label.y + Math.round(dy) };
+    }
+    if (layout.out) layout.out = move(layout.out);
+    this.draw(vis, output);
+  }
+
+  /** The box of everything drawn on the canvas (canvas units), or null when nothing shows. */
+  drawingBox() {
+    const b = this.svg.getBBox();
+    return b.width > 0 && b.height > 0 ? b : null;
+  }
+
+  /**
+   * Draw the graph on the canvas.
+   * @param {ReturnType<typeof visibility>} vis
+   * @param {string | null} output
+   */
+  draw(vis, output) {
+    this.geos = render(this.svg, this.graph, {
+      ops: this.ops,
+      result: this.result,
+      selected: this.selected,
+      selectedEdge: this.selectedEdge,
+      current: vis.current,
+      phase: vis.phase,
+      errors: this.errors,
+      output,
+      pending: this.drag && this.drag.kind === "connect" ? this.drag : null,
+      showValue: vis.showValue,
+      showGrad: vis.showGrad,
+      showOutputGrad: vis.showOutputGrad,
+      check: this.check,
+      ask: vis.ask,
+      tensors: this.tensors,
+      moving: Boolean(this.drag && this.drag.kind === "move"),
+      layout: this.layout,
+    });
+  }
+
+  /**
+   * Size the canvas to the graph. Until the learner zooms, the whole drawing (every label
+   * included, as measured) is fitted to the canvas: shrunk when larger, never enlarged.
+   */
   fitCanvas() {
-    const { maxX, maxY } = bounds(this.graph, this.geos);
-    const availW = Math.max(200, this.scroll.clientWidth - 2);
-    const availH = Math.max(200, this.scroll.clientHeight - 2);
+    const box = this.drawingBox();
+    const guess = bounds(this.graph, this.geos);
+    const maxX = box ? box.x + box.width + EDGE_ROOM : guess.maxX;
+    const maxY = box ? box.y + box.height + EDGE_ROOM : guess.maxY;
+    const availW = Math.max(200, this.scroll.clientWidth);
+    const availH = Math.max(200, this.scroll.clientHeight);
     if (!this.drag && this.autoZoom) {
-      // Text stays readable (node names at 9 px and up); a larger graph is panned, or shown
-      // whole with Fit.
-      const least = this.fitAll ? MIN_USER_ZOOM : MIN_ZOOM;
-      this.zoom = Math.max(least, Math.min(1, availW / Math.max(1, maxX), availH / Math.max(1, maxY)));
+      const least = this.fitAll ? Math.min(MIN_USER_ZOOM, MIN_FIT_ZOOM) : MIN_FIT_ZOOM;
+      // A hair under the exact fit: rounding must not leave a scroll bar (which takes room).
+      const fit = Math.min(availW / Math.max(1, maxX), availH / Math.max(1, maxY)) * 0.998;
+      this.zoom = Math.max(least, Math.min(1, fit));
     }
     const z = this.zoom;
     const width = Math.max(availW, maxX * z);
@@ -363,7 +429,10 @@ export class GraphView {
     this.presetId = presetId && this.presets.some((p) => p.id === presetId) ? presetId : "";
     this.selected = null;
     afterStructuralChange(this);
+    this.autoZoom = true; // a graph opened is fitted anew
+    this.fitAll = false;
     if (needsLayout(this.graph)) layout(this);
+    this.relayoutOnResult = this.presetId !== "";
     this.renderPresets();
     this.refresh();
     await run(this);
