@@ -419,7 +419,8 @@ class GradcheckReport(BaseModel):
         None,
         description="A graph's check: planted bugs (a broken layer, overwritten gradients) that "
         "change no gradient on this graph, so no check can see them here, each {node, variant, "
-        "reason}; node is null for 'overwrite'.",
+        "why, reason}; node is null for 'overwrite', why is 'one_row' when the layer's batch "
+        "has one row (N = 1), else null.",
     )
 
 

@@ -693,7 +693,10 @@ OPS: dict[str, Op] = {
             inputs=("y", "t"),
             doc="Mean cross-entropy of probabilities y against labels t (one-hot or indices).",
             formula="−Σ t · log(y) / N",
-            rules=(Rule("−dout · t / (N · y)", _cross_entropy_dy), Rule("0 (labels)", _labels)),
+            rules=(
+                Rule("−dout · t / (N · y)", _cross_entropy_dy),
+                Rule("none (labels)", _labels),
+            ),
             shape=_loss_shape,
             make=CrossEntropyStep,
             label_ports=_LABELS,
@@ -706,7 +709,7 @@ OPS: dict[str, Op] = {
             formula="−Σ t · log(softmax(x)) / N",
             rules=(
                 Rule("dout · (softmax(x) − t) / N", _softmax_loss_dx),
-                Rule("0 (labels)", _labels),
+                Rule("none (labels)", _labels),
             ),
             shape=_loss_shape,
             make=SoftmaxWithLossStep,
@@ -720,7 +723,7 @@ OPS: dict[str, Op] = {
                     lambda p: SoftmaxWithLossStep(p, SoftmaxWithLossNoDivide),
                     (
                         Rule("dout · (softmax(x) − t)", _softmax_loss_dx_undivided),
-                        Rule("0 (labels)", _labels),
+                        Rule("none (labels)", _labels),
                     ),
                 ),
             ),

@@ -224,8 +224,25 @@ def unseen_bugs(
             np.allclose(base.grads[c], right.grads[c], atol=atol, rtol=rtol, equal_nan=True)
             for c in checked
         ):
-            found.append({"node": node, "variant": variant, "reason": _unseen_reason(graph, node)})
+            why = "one_row" if node is not None and _one_row(graph, node) else None
+            found.append(
+                {
+                    "node": node,
+                    "variant": variant,
+                    "why": why,
+                    "reason": _unseen_reason(graph, node),
+                }
+            )
     return found
+
+
+def _one_row(graph: Graph, node: str) -> bool:
+    """Whether the node's first input is a batch of one row (a vector, or a matrix 1 × n)."""
+    spec = graph.nodes[node]
+    if not spec.inputs:
+        return False
+    shape = graph.nodes[spec.inputs[0]].shape
+    return len(shape) <= 1 or shape[0] == 1
 
 
 def _unseen_reason(graph: Graph, node: str | None) -> str:
@@ -237,9 +254,7 @@ def _unseen_reason(graph: Graph, node: str | None) -> str:
             "cannot see the bug on this graph. Use a value twice to see it."
         )
     spec = graph.nodes[node]
-    rows = [graph.nodes[s].shape for s in spec.inputs[:1]]
-    one_row = bool(rows) and (len(rows[0]) <= 1 or rows[0][0] == 1)
-    why = " (the batch has one row, N = 1)" if one_row else ""
+    why = " (the batch has one row, N = 1)" if _one_row(graph, node) else ""
     return (
         f"Node '{node}' is a broken {spec.op.name} ({spec.op.variant}), but on this graph its "
         f"bug changes no gradient{why}: the check agrees, and cannot see the bug here. "

@@ -37,6 +37,7 @@
  * @property {Tensor} [value]
  * @property {Record<string, unknown>} [params]
  * @property {string} [variant] a broken layer (one of the op's variants)
+ * @property {boolean} [label] an input node holding class labels: data, no gradient
  */
 
 /**
@@ -63,13 +64,13 @@
  * @property {string[]} inputs
  * @property {number[]} shape
  * @property {Tensor} value
- * @property {Tensor} grad dL/d(node), summed over every use
+ * @property {Tensor | null} grad dL/d(node), summed over every use; null for class labels (no gradient)
  * @property {boolean} [differentiable] false for a node used only as class labels
  * @property {{rule: string, scalar: boolean, ports: LocalPort[], text: string,
  *   terms?: {name: string, value: Tensor}[]} | null} local
  */
 
-/** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor}} EvaluatedEdge */
+/** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor | null}} EvaluatedEdge */
 
 /**
  * @typedef {object} Evaluation The answer of POST /graphs/evaluate.

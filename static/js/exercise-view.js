@@ -11,6 +11,7 @@ import { byId, h, toast } from "./ui.js";
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./exercise.js").Part} Part */
 /** @typedef {import("./exercise.js").Question} Question */
+/** @typedef {import("./api.js").Tensor} Tensor */
 /** @typedef {import("./graph-step.js").Visibility} Visibility */
 
 /**
@@ -191,11 +192,12 @@ function renderPart(view, q, p, j) {
   }
   if (!p.askable) {
     const why = p.why === "labels" ? t("ex.labels") : t("ex.tooLarge", { shape: p.shape.join("×") });
-    box.append(h("p", { className: "muted small ex-why", "data-why": p.why, text: why }),
-      h("p", { className: "ex-answer", text: compact(p.answer) }));
+    box.append(h("p", { className: "muted small ex-why", "data-why": p.why, text: why }));
+    if (p.answer !== null) box.append(h("p", { className: "ex-answer", text: compact(p.answer) }));
     return box;
   }
-  const truth = flatten(p.answer);
+  const answer = /** @type {Tensor} */ (p.answer); // askable parts always have one
+  const truth = flatten(answer);
   const rows = p.shape.length === 2 ? p.shape[0] : 1;
   const cols = p.shape.length === 2 ? p.shape[1] : p.shape.length === 1 ? p.shape[0] : 1;
   const grid = h("div", { className: "ex-grid", role: p.shape.length ? "group" : null });
@@ -221,7 +223,7 @@ function renderPart(view, q, p, j) {
   if (ex.checked) {
     const verdict = markOf ? (markOf.right ? "right" : "wrong") : "shown";
     box.append(h("p", { className: `ex-verdict ${verdict}`, "data-verdict": verdict,
-      text: verdict === "right" ? t("ex.right") : verdict === "wrong" ? t("ex.wrong", { answer: compact(p.answer, 16) }) : t("ex.shown", { answer: compact(p.answer, 16) }) }));
+      text: verdict === "right" ? t("ex.right") : verdict === "wrong" ? t("ex.wrong", { answer: compact(answer, 16) }) : t("ex.shown", { answer: compact(answer, 16) }) }));
   }
   return box;
 }
@@ -273,7 +275,7 @@ function renderSummary(view, panel) {
     list.append(h("li", { className: `ex-line ${verdict}`, "data-verdict": verdict },
       h("span", { className: "mark", "aria-hidden": "true", text: verdict === "right" ? "✓" : verdict === "wrong" ? "✗" : "–" }),
       ` ${name}: `,
-      h("span", { className: "ex-answer", text: compact(p.answer, 16) }),
+      h("span", { className: "ex-answer", text: compact(/** @type {Tensor} */ (p.answer), 16) }),
       m && !m.right ? h("span", { className: "muted", text: ` ${t("ex.youTyped", { typed: ex.typed[i][j].join(", ") })}` }) : null,
       h("span", { className: "sr-only", text: ` ${t(`ex.verdict.${verdict}`)}` })));
   }));

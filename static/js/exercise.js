@@ -20,7 +20,7 @@ import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
  * @property {string} from the edge's source (forward: the node itself)
  * @property {string} to the edge's target (forward: "")
  * @property {number} port
- * @property {Tensor} answer
+ * @property {Tensor | null} answer null for class labels: they get no gradient
  * @property {number[]} shape [] for a number
  * @property {boolean} askable small enough to type, and worth asking
  * @property {"large" | "labels" | ""} why why it is shown and not asked
@@ -104,17 +104,15 @@ export function buildQuestions(graph, ops, result, askForward) {
       /** @type {string[]} */
       const known = [];
       if (p.numbers === null) {
-        known.push(`dout = ${compact(res.grad, 16)}`);
+        known.push(`dout = ${compact(/** @type {Tensor} */ (res.grad), 16)}`);
         for (const q of res.local?.ports ?? []) {
           const src = result.nodes[q.from];
           if (src) known.push(`${q.input} = ${compact(src.value, 16)}`);
         }
         known.push(`out = ${compact(res.value, 16)}`);
       }
-      const made = part(`d${p.input}`, edge.from, id, p.port, edge.grad, hint, known);
-      // NOTE: labels (Softmax-with-Loss's t) get no gradient: shown, not asked cell by cell.
-      if (p.rule.startsWith("0 (")) Object.assign(made, { askable: false, why: "labels" });
-      return [made];
+      // NOTE: labels (Softmax-with-Loss's t) get no gradient (null): said, not asked.
+      return [part(`d${p.input}`, edge.from, id, p.port, p.label ? null : edge.grad, hint, known)];
     });
     if (parts.length) questions.push({ kind: "backward", node: id, op: res.op, parts });
   }
@@ -126,12 +124,15 @@ export function buildQuestions(graph, ops, result, askForward) {
  * @param {string} from
  * @param {string} to
  * @param {number} port
- * @param {Tensor} answer
+ * @param {Tensor | null} answer null: class labels, which get no gradient
  * @param {string} hint
  * @param {string[]} known
  * @returns {Part}
  */
 function part(label, from, to, port, answer, hint, known) {
+  if (answer === null) {
+    return { label, from, to, port, answer, shape: [], askable: false, why: "labels", hint, known: [] };
+  }
   const shape = isScalar(answer) ? [] : shapeOf(answer);
   const ok = askable(answer);
   return { label, from, to, port, answer, shape, askable: ok, why: ok ? "" : "large", hint, known: [...new Set(known)] };
@@ -149,7 +150,7 @@ function part(label, from, to, port, answer, hint, known) {
  * @returns {Mark}
  */
 export function mark(p, typed) {
-  const truth = flatten(p.answer);
+  const truth = p.answer === null ? [] : flatten(p.answer);
   const cells = truth.map((x, i) => close(parseAnswer(typed[i] ?? ""), x));
   return { cells, right: cells.every(Boolean) };
 }
@@ -172,7 +173,7 @@ export class Exercise {
     /** every answer is revealed: after the last question, or "Reveal all" */
     this.finished = false;
     /** @type {string[][][]} typed text per question, part, cell */
-    this.typed = questions.map((q) => q.parts.map((p) => flatten(p.answer).map(() => "")));
+    this.typed = questions.map((q) => q.parts.map((p) => (p.answer === null ? [] : flatten(p.answer)).map(() => "")));
     /** @type {(Mark | null)[][]} per question and part: null until checked; shown parts stay null */
     this.marks = questions.map((q) => q.parts.map(() => null));
     /** @type {boolean[]} questions whose answers were shown without being checked */

@@ -346,10 +346,11 @@ export function render(svg, graph, view) {
       } else if (view.ask && view.ask("value", src, node.id)) askLabel(lg, mid.x, mid.y, "value");
       const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
       if (view.showGrad(node.id) && !labels) {
-        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below", view.tensors);
+        const grad = /** @type {Tensor} */ (r.grad); // only labels' edges carry none
+        valueLabel(lg, grad, mid.x, mid.y, "edge-grad", "below", view.tensors);
         // The estimate of the source's whole gradient: on its edge when it has only one.
         const uses = graph.nodes.reduce((n, other) => n + other.inputs.filter((i) => i === src).length, 0);
-        if (checked && uses === 1 && isScalar(r.grad)) {
+        if (checked && uses === 1 && isScalar(grad)) {
           const est = el("text", { x: mid.x, y: mid.y + 33, "text-anchor": "middle", class: `edge-estimate check-${verdict(checked)}` }, lg);
           est.textContent = estimateText(checked);
         }
@@ -368,7 +369,7 @@ export function render(svg, graph, view) {
       const lg = el("g", { class: "edge-labels output-labels", "data-from": outId, "data-to": "" }, labelsLayer);
       if (view.showValue(outId)) valueLabel(lg, res.value, (a.x + b.x) / 2, a.y, "edge-value", "above", view.tensors);
       else if (view.ask && view.ask("value", outId, "")) askLabel(lg, (a.x + b.x) / 2, a.y, "value");
-      if (view.showOutputGrad()) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below", view.tensors);
+      if (view.showOutputGrad() && res.grad !== null) valueLabel(lg, res.grad, (a.x + b.x) / 2, a.y, "edge-grad", "below", view.tensors);
     }
   }
 
@@ -423,7 +424,7 @@ export function render(svg, graph, view) {
       est.textContent = estimateText(checked);
     }
     const res = result ? result.nodes[node.id] : null;
-    if (res && node.op === "input" && view.showGrad(node.id) && res.differentiable !== false) {
+    if (res && res.grad !== null && node.op === "input" && view.showGrad(node.id) && res.differentiable !== false) {
       const gl = el("g", { class: "label node-grad", "data-node-grad": node.id }, g);
       gl.dataset.tip = fullText(res.grad);
       const txt = el("text", { x: node.x, y: node.y + shape.h / 2 + 16, "text-anchor": "middle" }, gl);

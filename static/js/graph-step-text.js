@@ -68,16 +68,19 @@ export function forwardLines(node, meta, result) {
  * @returns {string[]}
  */
 export function backwardLines(node, result) {
-  const { local, grad, differentiable } = result.nodes[node.id];
-  if (differentiable === false) return [t("graph.labelsNoGrad", { id: node.id })];
+  const { local, grad: maybe, differentiable } = result.nodes[node.id];
+  if (differentiable === false || maybe === null) return [t("graph.labelsNoGrad", { id: node.id })];
+  const grad = maybe;
   if (!local) {
-    const uses = result.edges.filter((e) => e.from === node.id).map((e) => e.grad);
+    // Edges from a node that is not labels all carry a gradient.
+    const uses = result.edges.filter((e) => e.from === node.id).map((e) => /** @type {Tensor} */ (e.grad));
     if (uses.length > 1 && result.accumulate === "overwrite") {
       // In the order the backward pass sent them: each one replaced the one before.
       const order = result.backward_order;
       const sent = result.edges.filter((e) => e.from === node.id)
         .sort((a, b) => order.indexOf(a.to) - order.indexOf(b.to) || a.port - b.port)
-        .map((e) => (isScalar(e.grad) ? num(e.grad) : compact(e.grad)));
+        .map((e) => /** @type {Tensor} */ (e.grad))
+        .map((g) => (isScalar(g) ? num(g) : compact(g)));
       return [`∂L/∂${node.id} = ${compact(grad)}   ${t("graph.overwritten", { uses: sent.join(", ") })}`];
     }
     if (uses.length > 1) {
@@ -93,7 +96,7 @@ export function backwardLines(node, result) {
   const rules = ports.map((p) => `${p.text}   (${feeds})`);
   const tensors = ports.flatMap((p) => {
     const edge = result.edges.find((e) => e.to === node.id && e.port === p.port);
-    if (!edge || p.numbers !== null || compact(edge.grad) === short(edge.grad)) return [];
+    if (!edge || edge.grad === null || p.numbers !== null || compact(edge.grad) === short(edge.grad)) return [];
     return [`∂L/∂${p.from} = ${compact(edge.grad)}`];
   });
   return [...terms, ...rules, ...tensors];

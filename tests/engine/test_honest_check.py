@@ -94,7 +94,7 @@ def test_a_bug_that_cannot_show_on_this_graph_is_named() -> None:
     one = check_graph(parse_graph(_softmax(1)), scope="all")
     assert one["passed"]
     assert [(b["node"], b["variant"]) for b in one["unseen_bugs"]] == [("loss", "no_batch_divide")]
-    assert "N = 1" in one["unseen_bugs"][0]["reason"]
+    assert "N = 1" in one["unseen_bugs"][0]["reason"] and one["unseen_bugs"][0]["why"] == "one_row"
     assert one["unseen_bugs"][0]["reason"] in one["notes"]
     two = check_graph(parse_graph(_softmax(2)), scope="all")
     assert not two["passed"] and two["unseen_bugs"] == []
