@@ -152,11 +152,21 @@
  * @property {number} size
  * @property {number} checked
  * @property {number} [kinks]
- * @property {{index: number[], backprop: number, numerical: number, abs_diff: number}[]} [worst]
+ * @property {{index: number[], backprop: number, numerical: number, abs_diff: number,
+ *   formula?: Formula, central?: number | null}[]} [worst]
  *   the elements (fast mode: directions) that differ most
  * @property {number} [undefined] elements (directions) not checked: no finite value within eps
  * @property {{index: number[], reason: string}[]} [unchecked] the first of them, and why
  * @property {Tensor | null} [numerical] a graph's full check: the whole numerical gradient
+ * @property {unknown} [central] a graph's full check: the plain central difference of each element
+ * @property {unknown} [formula] a graph's full check: which formula gave each element's estimate
+ * @property {Record<Formula, number>} [formulas] how many estimates each formula gave
+ */
+
+/** @typedef {"central" | "central_half" | "richardson"} Formula which formula gave an estimate */
+/**
+ * @typedef {{node: string | null, variant: string, why: "one_row" | null, reason: string}} UnseenBug
+ *   a planted bug that changes no gradient on the checked graph (node null: overwrite)
  */
 
 /**
@@ -171,6 +181,8 @@
  * @property {number} [kinks]
  * @property {number} [undefined]
  * @property {string[]} [notes]
+ * @property {Record<Formula, number>} [formulas] a graph's check: how many estimates each formula gave
+ * @property {UnseenBug[]} [unseen_bugs] a graph's check: planted bugs this graph cannot show
  */
 
 /** @typedef {{label: number, probabilities: number[]}} Prediction */

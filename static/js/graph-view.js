@@ -34,7 +34,7 @@ import { byId } from "./ui.js";
  *   | {kind: "move", id: string, dx: number, dy: number, start: Point, moved: boolean}
  *   | {kind: "pan", x: number, y: number, left: number, top: number}} Drag
  */
-/** @typedef {"error" | "busy" | "ok"} StatusKind */
+/** @typedef {"error" | "busy" | "ok" | "warn"} StatusKind warn: all agree, but something cannot be seen */
 
 /** The smallest zoom a large graph is shrunk to: still legible. */
 const MIN_ZOOM = 0.75;
