@@ -247,6 +247,11 @@ def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
     expect(parts.nth(0).locator("input.ex-cell")).to_have_count(3)  # dx = y - t, 3 cells
     expect(parts.nth(1).locator("input")).to_have_count(0)
     expect(parts.nth(1).locator(".ex-why")).to_have_attribute("data-why", "labels")
+    # Labels get no gradient: said, never shown as a gradient of [0, 0, 0].
+    expect(parts.nth(1).locator(".ex-why")).to_have_text(
+        "Labels get no gradient: nothing to predict here."
+    )
+    expect(parts.nth(1).locator(".ex-answer")).to_have_count(0)
     page.click("#ex-show")
     expect(parts.nth(0).locator(".ex-verdict")).to_have_attribute("data-verdict", "shown")
     page.click("#ex-next")

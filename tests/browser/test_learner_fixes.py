@@ -31,7 +31,7 @@ def test_the_softmax_with_loss_step_shows_y_t_and_n_and_no_gradient_for_t(lab: L
     page.click("#g-step")  # t's own backward step
     expect(rule).to_contain_text("t holds class labels")
     page.locator('#graph-svg [data-node="t"] .body').click()
-    expect(page.locator("#inspector-body dd.grad")).to_have_text("none: class labels are data")
+    expect(page.locator("#inspector-body dd.grad")).to_have_text("none: labels get no gradient")
 
 
 def test_new_inputs_are_not_named_like_ports_and_rules_say_who_feeds_what(lab: Lab) -> None:
