@@ -4,7 +4,7 @@
 
 import { t } from "./i18n.js";
 import { run } from "./graph-run.js";
-import { Exercise, buildQuestions } from "./exercise.js";
+import { ATOL, RTOL, Exercise, buildQuestions, parseAnswer } from "./exercise.js";
 import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
 
@@ -140,6 +140,8 @@ function renderQuestion(view, panel) {
     h("p", { className: `ex-phase ${q.kind}`, id: "ex-phase",
       text: t(q.kind === "forward" ? "ex.askForward" : "ex.askBackward", { id: q.node, op: q.op }) }),
     h("p", { className: "hint", text: t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
+    h("p", { className: "hint small ex-tolerance", id: "ex-tolerance",
+      text: t("ex.tolerance", { atol: ATOL.toExponential(), rtol: `${Number((RTOL * 100).toPrecision(3))} %` }) }),
   );
   const form = h("form", { className: "ex-form", novalidate: true });
   form.addEventListener("submit", (e) => {
@@ -239,6 +241,17 @@ function check(view) {
       if (input instanceof HTMLInputElement && input.value.trim() === "") { input.focus(); break; }
     }
     return;
+  }
+  // NOTE: "abc" is not a wrong answer but no number at all: say so, and mark nothing.
+  for (const input of byId("exercise-panel").querySelectorAll("input.ex-cell:not([readonly])")) {
+    if (!(input instanceof HTMLInputElement)) continue;
+    const bad = Number.isNaN(parseAnswer(input.value));
+    input.setAttribute("aria-invalid", String(bad));
+    if (bad) {
+      byId("ex-error").textContent = t("ex.notNumber", { text: input.value.trim() });
+      input.focus();
+      return;
+    }
   }
   ex.check();
   view.exerciseFocus = "primary";

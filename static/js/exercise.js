@@ -48,13 +48,17 @@ export function askable(value) {
   return shape.length <= 2 && shape.every((d) => d >= 1 && d <= MAX_SIDE);
 }
 
+/** An answer is right within ATOL + RTOL·|answer| (the panel says so). */
+export const ATOL = 1e-6;
+export const RTOL = 1e-3;
+
 /**
- * Whether an answer is right: |a − b| ≤ 1e-6 + 1e-3·|b|.
+ * Whether an answer is right: |a − b| ≤ ATOL + RTOL·|b|.
  * @param {number} typed
  * @param {number} truth
  */
 export function close(typed, truth) {
-  return Number.isFinite(typed) && Math.abs(typed - truth) <= 1e-6 + 1e-3 * Math.abs(truth);
+  return Number.isFinite(typed) && Math.abs(typed - truth) <= ATOL + RTOL * Math.abs(truth);
 }
 
 /**
