@@ -70,19 +70,24 @@ export function exerciseVisibility(view) {
     const i = ex.questionOf("backward", id);
     if (i !== -1) return ex.revealed(i);
     if (ex.finished) return true;
+    // A reused input: its gradient once its branch question (the sum) is answered.
+    const sum = ex.questionOf("branch", id);
+    if (sum !== -1) return ex.revealed(sum);
     // An input: its gradient once every edge leaving it has been revealed.
     const uses = result.edges.filter((e) => e.from === id);
     return uses.length > 0 && uses.every((e) => ex.questionOf("backward", e.to) !== -1 && ex.revealed(ex.questionOf("backward", e.to)));
   };
-  const backwardStarted = ex.finished || (q !== null && q.kind === "backward");
+  const backwardStarted = ex.finished || (q !== null && q.kind !== "forward");
   return {
     showValue,
     showGrad,
     showOutputGrad: () => backwardStarted,
     current: q ? q.node : null,
-    phase: q ? q.kind : undefined,
+    phase: q ? (q.kind === "branch" ? "backward" : q.kind) : undefined,
+    // The branch rule: every edge leaving the reused value is lit, whose gradients add up.
+    lit: (from) => Boolean(q && q.kind === "branch" && from === q.node),
     ask: (kind, from, to) => {
-      if (!q || ex.checked) return false;
+      if (!q || ex.checked || q.kind === "branch") return false;
       if (q.kind === "backward") return kind === "grad" && to === q.node && q.parts.some((p) => p.from === from);
       return kind === "value" && from === q.node;
     },
@@ -138,8 +143,11 @@ function renderQuestion(view, panel) {
     h("p", { className: "ex-progress muted small", id: "ex-progress",
       text: t("ex.progress", { i: ex.index + 1, n: ex.questions.length, right, answered, asked }) }),
     h("p", { className: `ex-phase ${q.kind}`, id: "ex-phase",
-      text: t(q.kind === "forward" ? "ex.askForward" : "ex.askBackward", { id: q.node, op: q.op }) }),
-    h("p", { className: "hint", text: t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
+      text: t(q.kind === "forward" ? "ex.askForward" : q.kind === "branch" ? "ex.askBranch" : "ex.askBackward", {
+        id: q.node, op: q.op, n: ex.result.edges.filter((e) => e.from === q.node).length }) }),
+    h("p", { className: "hint", id: "ex-explain", text: q.kind === "branch"
+      ? t("ex.explainBranch", { id: q.node })
+      : t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
     h("p", { className: "hint small ex-tolerance", id: "ex-tolerance",
       text: t("ex.tolerance", { atol: ATOL.toExponential(), rtol: `${Number((RTOL * 100).toPrecision(3))} %` }) }),
   );
@@ -187,7 +195,8 @@ function renderPart(view, q, p, j) {
   const box = h("fieldset", { className: "ex-part", "data-from": p.from, "data-to": p.to, "data-port": p.port });
   const what = q.kind === "forward"
     ? t("ex.partForward", { id: p.from })
-    : t("ex.partBackward", { label: p.label, from: p.from, to: p.to });
+    : q.kind === "branch" ? t("ex.partBranch", { id: p.from })
+      : t("ex.partBackward", { label: p.label, from: p.from, to: p.to });
   box.append(h("legend", { text: what }));
   if (ex.hint && !ex.checked) {
     box.append(h("p", { className: "ex-hint", text: p.hint }));
@@ -284,7 +293,7 @@ function renderSummary(view, panel) {
     if (!p.askable) return;
     const m = ex.marks[i][j];
     const verdict = m ? (m.right ? "right" : "wrong") : "unanswered";
-    const name = q.kind === "forward" ? p.from : `${p.label} (${p.from} → ${p.to})`;
+    const name = q.kind === "forward" ? p.from : q.kind === "branch" ? p.label : `${p.label} (${p.from} → ${p.to})`;
     list.append(h("li", { className: `ex-line ${verdict}`, "data-verdict": verdict },
       h("span", { className: "mark", "aria-hidden": "true", text: verdict === "right" ? "✓" : verdict === "wrong" ? "✗" : "–" }),
       ` ${name}: `,

@@ -5,7 +5,7 @@
 // per operation node in forward order: its value. Small tensors (at most 4×4) are asked cell
 // by cell; larger ones are shown, not asked.
 
-import { forwardLines } from "./graph-step-text.js";
+import { forwardLines, portRule, portsClash } from "./graph-step-text.js";
 import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
 
 /** @typedef {import("./api.js").Evaluation} Evaluation */
@@ -30,7 +30,8 @@ import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
 
 /**
  * @typedef {object} Question
- * @property {"forward" | "backward"} kind
+ * @property {"forward" | "backward" | "branch"} kind branch: the sum of a reused value's
+ *   gradients (the branch rule), asked once every edge leaving it is revealed
  * @property {string} node
  * @property {string} op
  * @property {Part[]} parts
@@ -101,17 +102,21 @@ export function buildQuestions(graph, ops, result, askForward) {
   for (const id of result.backward_order) {
     const res = result.nodes[id];
     if (!res || !res.local) continue;
-    const parts = res.local.ports.flatMap((p) => {
+    const ports = res.local.ports;
+    // NOTE: a port named like another node ("y" fed by node x) is written in node names.
+    const clash = portsClash(ports, result);
+    const parts = ports.flatMap((p) => {
       const edge = result.edges.find((e) => e.to === id && e.port === p.port);
       if (!edge) return [];
-      const hint = p.numbers !== null ? `d${p.input} = ${p.rule} = ${p.numbers} = ?` : `d${p.input} = ${p.rule} = ?`;
+      const { lhs, rule } = portRule(p, ports, clash);
+      const hint = p.numbers !== null ? `${lhs} = ${rule} = ${p.numbers} = ?` : `${lhs} = ${rule} = ?`;
       /** @type {string[]} */
       const known = [];
       if (p.numbers === null) {
         known.push(`dout = ${compact(/** @type {Tensor} */ (res.grad), 16)}`);
         for (const q of res.local?.ports ?? []) {
           const src = result.nodes[q.from];
-          if (src) known.push(`${q.input} = ${compact(src.value, 16)}`);
+          if (src) known.push(`${clash ? q.from : q.input} = ${compact(src.value, 16)}`);
         }
         known.push(`out = ${compact(res.value, 16)}`);
       }
@@ -120,7 +125,30 @@ export function buildQuestions(graph, ops, result, askForward) {
     });
     if (parts.length) questions.push({ kind: "backward", node: id, op: res.op, parts });
   }
+  if (result.accumulate !== "overwrite") addBranchQuestions(questions, result);
   return questions;
+}
+
+/**
+ * For each value used more than once, a question on the sum of its gradients (the branch rule),
+ * right after the question that reveals the last edge leaving it.
+ * @param {Question[]} questions
+ * @param {Evaluation} result
+ */
+function addBranchQuestions(questions, result) {
+  for (const id of [...result.backward_order].reverse()) {
+    const res = result.nodes[id];
+    const uses = result.edges.filter((e) => e.from === id);
+    if (!res || res.grad === null || uses.length < 2 || uses.some((e) => e.grad === null)) continue;
+    const last = Math.max(...uses.map((e) => questions.findIndex((q) => q.kind === "backward" && q.node === e.to)));
+    if (last < 0 || uses.some((e) => questions.findIndex((q) => q.kind === "backward" && q.node === e.to) < 0)) continue;
+    const grads = uses.map((e) => /** @type {Tensor} */ (e.grad));
+    const scalar = grads.every(isScalar);
+    const sum = scalar ? grads.map((g) => compact(g)).join(" + ") : uses.map((e) => `d(${e.from} → ${e.to})`).join(" + ");
+    const known = scalar ? [] : uses.map((e) => `d(${e.from} → ${e.to}) = ${compact(/** @type {Tensor} */ (e.grad), 16)}`);
+    const made = part(`∂L/∂${id}`, id, "", -1, res.grad, `∂L/∂${id} = ${sum} = ?`, known);
+    questions.splice(last + 1, 0, { kind: "branch", node: id, op: res.op, parts: [made] });
+  }
 }
 
 /**
@@ -264,7 +292,7 @@ export class Exercise {
 
   /**
    * The index of the question about `node` of this kind, or -1.
-   * @param {"forward" | "backward"} kind
+   * @param {"forward" | "backward" | "branch"} kind
    * @param {string} node
    */
   questionOf(kind, node) {

@@ -26,6 +26,7 @@ import { t } from "./i18n.js";
  * @property {string | null} selectedEdge
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
+ * @property {(from: string, to: string) => boolean} [lit] edges an exercise's question is about
  * @property {Record<string, string>} errors
  * @property {string | null} output
  * @property {{a: Point, b: Point} | null} pending an edge being dragged
@@ -328,7 +329,8 @@ export function render(svg, graph, view) {
       const key = `${src}>${node.id}>${k}`;
       const selected = view.selectedEdge === key;
       const checked = view.check ? view.check.params[src] : undefined;
-      const cls = `edge${selected ? " selected" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
+      const lit = Boolean(view.lit && view.lit(src, node.id));
+      const cls = `edge${selected ? " selected" : ""}${lit ? " lit" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
       const g = el("g", { class: cls, "data-edge": key }, edgesLayer);
       if (checked) g.dataset.relError = String(checked.max_rel_error ?? "");
       const via = detourPoint(a, b, graph.nodes, geos, [src, node.id]);
@@ -339,7 +341,7 @@ export function render(svg, graph, view) {
       const r = edgeResults.get(key);
       if (!r) return;
       const mid = via || bezierMid(a, b);
-      const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
+      const active = lit || (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
       if (view.showValue(src)) {
         valueLabel(lg, r.value, mid.x, mid.y, "edge-value", "above", view.tensors);

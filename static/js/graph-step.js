@@ -20,6 +20,8 @@ import { exerciseVisibility } from "./exercise-view.js";
  * @property {() => boolean} showOutputGrad
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
+ * @property {(from: string, to: string) => boolean} [lit] edges drawn as the question's (the
+ *   branch rule's: every edge leaving a reused value)
  * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] where an
  *   exercise asks for the number: a "?" is drawn there
  */

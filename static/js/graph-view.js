@@ -245,6 +245,7 @@ export class GraphView {
       selectedEdge: this.selectedEdge,
       current: vis.current,
       phase: vis.phase,
+      lit: vis.lit,
       errors: this.errors,
       output,
       pending: this.drag && this.drag.kind === "connect" ? this.drag : null,
