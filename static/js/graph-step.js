@@ -8,6 +8,7 @@ import { renderCode } from "./graph-code.js";
 import { backwardLines, forwardLines } from "./graph-step-text.js";
 import { byId } from "./ui.js";
 import { exerciseVisibility } from "./exercise-view.js";
+import { tourHides, tourVisibility } from "./tour.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {{phase: "forward" | "backward", id: string}} Step */
@@ -83,6 +84,7 @@ export async function togglePlay(view) {
 export function visibility(view) {
   const asked = exerciseVisibility(view);
   if (asked) return asked;
+  if (tourHides(view)) return tourVisibility(view);
   const all = steps(view);
   if (view.step === null || !view.result || !all.length) {
     return { showValue: () => true, showGrad: () => true, showOutputGrad: () => true, current: null };

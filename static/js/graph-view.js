@@ -15,7 +15,7 @@ import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
 import { MIN_USER_ZOOM } from "./graph-zoom.js";
 import { renderExercise, startExercise } from "./exercise-view.js";
-import { PAGES, closeTour, openTour, pageFromUrl, renderTour } from "./tour.js";
+import { PAGES, closeTour, openTour, pageFromUrl, renderTour, tourHides } from "./tour.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
 
@@ -93,6 +93,8 @@ export class GraphView {
     /** @type {number | null} the tour's page (0-based), null: closed */
     this.tour = null;
     this.tourFocus = false;
+    /** @type {Set<number>} tour pages whose exercise was done or skipped: their answers show */
+    this.tourSeen = new Set();
     this.svg = byId("graph-svg", SVGSVGElement);
     this.scroll = byId("graph-scroll");
   }
@@ -225,6 +227,8 @@ export class GraphView {
     const active = document.activeElement;
     const focused = active ? active.closest("[data-node]") : null;
     const focusId = focused instanceof SVGElement && this.svg.contains(focused) ? focused.dataset.node : undefined;
+    // A tour page's exercise done: its answers show from now on.
+    if (this.exercise && this.exercise.finished && this.tour !== null) this.tourSeen.add(this.tour);
     // An edit (or a new Run) replaces the result the exercise was about: the exercise ends.
     if (this.exercise && this.exercise.result !== this.result) {
       this.exercise = null;
@@ -267,7 +271,7 @@ export class GraphView {
       graph: this.graph,
       node: this.selected ? this.node(this.selected) ?? null : null,
       ops: this.ops,
-      result: this.exercise && !this.exercise.finished ? null : this.result,
+      result: (this.exercise && !this.exercise.finished) || tourHides(this) ? null : this.result,
       output,
       actions: inspectorActions(this),
       nudge: this.nudge,
@@ -292,6 +296,13 @@ export class GraphView {
       const last = this.result.forward_order.length + this.result.backward_order.length - 1;
       byId("g-step", HTMLButtonElement).disabled = this.step !== null && this.step >= last;
     }
+    // A tour page hiding its answers: no explanation, stepping or check gives them away.
+    const hides = tourHides(this);
+    if (hides) {
+      byId("preset-explanation").hidden = true;
+      for (const id of ["g-step", "g-step-back", "g-play", "g-step-reset"]) byId(id, HTMLButtonElement).disabled = true;
+    } else if (!this.exercise) byId("preset-explanation").hidden = false;
+    byId("g-check", HTMLButtonElement).disabled = hides;
     this.onUrlChange();
   }
 
