@@ -39,6 +39,7 @@ function writeUrl() {
 async function restore() {
   const params = hashParams();
   await graph.openFromUrl(params.get("g"), params.get("p"));
+  await graph.followLearn(params);
   experiments.open(params.get("exp"), false);
   show(params.get("view") || "graph");
 }

@@ -192,7 +192,13 @@ export function decodeFromUrl(text) {
   return fromApi(JSON.parse(fromBase64Url(text)));
 }
 
-/** Undo and redo over snapshots of the graph. */
+/**
+ * One undo step: the graph and the example it was ("" for none), so an undo brings back the
+ * example's name, its explanation and the address with the graph.
+ * @typedef {{graph: EditGraph, preset: string}} Snapshot
+ */
+
+/** Undo and redo over snapshots of the graph and its example. */
 export class History {
   constructor() {
     /** @type {string[]} */
@@ -201,17 +207,20 @@ export class History {
     this.redoStack = [];
   }
 
-  /** @param {EditGraph} graph the state before an edit */
-  push(graph) {
-    this.undoStack.push(JSON.stringify(graph));
+  /**
+   * @param {EditGraph} graph the state before an edit
+   * @param {string} preset the example it was, or ""
+   */
+  push(graph, preset) {
+    this.undoStack.push(JSON.stringify({ graph, preset }));
     if (this.undoStack.length > MAX_UNDO) this.undoStack.shift();
     this.redoStack = [];
   }
 
   /**
    * The state before the last edit, or null.
-   * @param {EditGraph} current
-   * @returns {EditGraph | null}
+   * @param {Snapshot} current
+   * @returns {Snapshot | null}
    */
   undo(current) {
     const last = this.undoStack.pop();
@@ -222,8 +231,8 @@ export class History {
 
   /**
    * The state the last undo left, or null.
-   * @param {EditGraph} current
-   * @returns {EditGraph | null}
+   * @param {Snapshot} current
+   * @returns {Snapshot | null}
    */
   redo(current) {
     const next = this.redoStack.pop();

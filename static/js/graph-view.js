@@ -14,7 +14,7 @@ import { doutText, run } from "./graph-run.js";
 import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
 import { MIN_USER_ZOOM } from "./graph-zoom.js";
-import { renderExercise, startExercise } from "./exercise-view.js";
+import { leaveExercise, renderExercise, startExercise } from "./exercise-view.js";
 import { PAGES, closeTour, openTour, pageFromUrl, renderTour, tourHides } from "./tour.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
@@ -154,6 +154,22 @@ export class GraphView {
       const forward = params.get("ask") === "forward" || (page !== null && !params.get("g") && PAGES[page].forward);
       await startExercise(this, forward);
     }
+  }
+
+  /**
+   * Back or Forward to an address: its tour page and its exercise, on or off, as it says
+   * (after its graph is on the canvas), so the page and the address agree.
+   * @param {URLSearchParams} params
+   */
+  async followLearn(params) {
+    const page = pageFromUrl(params.get("tour"));
+    if (page === null && this.tour !== null) this.tour = null;
+    else if (page !== null && page !== this.tour) openTour(this, page, { load: false });
+    const wants = params.get("mode") === "exercise";
+    const forward = params.get("ask") === "forward";
+    if (wants && (!this.exercise || this.exercise.askForward !== forward)) await startExercise(this, forward);
+    else if (!wants && this.exercise) leaveExercise(this);
+    else this.refresh();
   }
 
   /** The tour and exercise state for the address: [key, value] pairs. */

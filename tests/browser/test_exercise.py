@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -335,3 +336,41 @@ def test_the_tolerance_is_said_and_text_is_not_a_number(lab: Lab) -> None:
     page.select_option("#lang-select", "zh")
     expect(page.locator("#ex-tolerance")).to_contain_text("1e-6 + 0.1 %")
     expect(page.locator("#ex-tolerance")).to_contain_text("即算答对")
+
+
+def test_undo_and_back_keep_example_explanation_address_and_exercise_together(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    explanation = page.locator("#preset-explanation")
+    apples_text = explanation.inner_text()
+    load_preset(page, "relu_mask")
+    relu_text = explanation.inner_text()
+    assert relu_text != apples_text
+    page.click("#g-exercise")
+    expect(page.locator("#exercise-panel")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)(?=.*p=relu_mask)"))
+    # Undo: the graph before the example, with its name, its explanation and its address;
+    # the exercise on the undone graph ends.
+    page.click("#g-undo")
+    expect(page.locator("#preset-select")).to_have_value("apples")
+    expect(page.locator('#graph-svg [data-node="apple"]')).to_have_count(1)
+    expect(explanation).to_have_text(apples_text)
+    expect(page.locator("#exercise-panel")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"^(?=.*p=apples)(?!.*mode=exercise)"))
+    page.click("#g-redo")
+    expect(page.locator("#preset-select")).to_have_value("relu_mask")
+    expect(explanation).to_have_text(relu_text)
+    expect(page).to_have_url(re.compile(r"^(?=.*p=relu_mask)"))
+    # Back from an exercise: the graph before, no exercise; Forward: the exercise again.
+    page.click("#g-exercise")
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)"))
+    page.go_back()
+    expect(page.locator("#preset-select")).to_have_value("apples")
+    expect(explanation).to_have_text(apples_text)
+    expect(page.locator("#exercise-panel")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"^(?!.*mode=exercise)"))
+    page.go_forward()
+    expect(page.locator("#preset-select")).to_have_value("relu_mask")
+    expect(page.locator("#exercise-panel")).to_be_visible()
+    expect(page.locator("#ex-phase")).to_have_text("Backward through out (relu)")
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)(?=.*p=relu_mask)"))
