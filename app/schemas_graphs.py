@@ -224,7 +224,9 @@ class NodePublic(BaseModel):
     inputs: list[str]
     shape: list[int]
     value: Tensor
-    grad: Tensor
+    grad: Tensor | None = Field(
+        description="dL/d(node), summed over every use; null for class labels (data: no gradient)."
+    )
     in_backward: bool = Field(description="Whether the output depends on this node.")
     differentiable: bool = Field(description="False for nodes used only as class labels.")
     local: LocalPublic | None
@@ -243,7 +245,9 @@ class EdgePublic(BaseModel):
     port: int
     input: str
     value: Tensor
-    grad: Tensor
+    grad: Tensor | None = Field(
+        description="The upstream gradient along the edge; null from class labels."
+    )
 
 
 class EvaluationPublic(BaseModel):
@@ -386,7 +390,9 @@ def _evaluation_body(ev: Evaluation, show: Callable[[Array], Any]) -> dict[str, 
             "inputs": list(node.inputs),
             "shape": list(node.shape),
             "value": show(ev.values[n]),
-            "grad": show(ev.grads[n]),
+            # NOTE: class labels are data: they get no gradient (null), never a 0 that reads
+            # like a computed one.
+            "grad": None if n in graph.label_nodes else show(ev.grads[n]),
             "in_backward": n in backward,
             "differentiable": n not in graph.label_nodes,
             "local": local,
@@ -400,7 +406,7 @@ def _evaluation_body(ev: Evaluation, show: Callable[[Array], Any]) -> dict[str, 
             "port": e.port,
             "input": e.input,
             "value": show(ev.values[e.source]),
-            "grad": show(ev.edge_grad(e)),
+            "grad": None if e.source in graph.label_nodes else show(ev.edge_grad(e)),
         }
         for e in graph.edges
     ]

@@ -392,6 +392,24 @@ class ParamCheck(BaseModel):
         description="A graph's full check: the numerical gradient of this node, element by "
         "element, in its shape (null where it could not be computed).",
     )
+    central: Any = Field(
+        None,
+        description="A graph's full check: the plain central difference (f(x+eps) - f(x-eps)) "
+        "/ 2eps of each element, in its shape, beside `numerical` (which may be a better "
+        "formula, see `formula`); null where it could not be computed.",
+    )
+    formula: Any = Field(
+        None,
+        description="A graph's full check: which formula gave each element of `numerical`, in "
+        "its shape: 'central' (the central difference at eps), 'central_half' (at eps/2, the "
+        "one-sided slopes disagreed at eps) or 'richardson' ((4 D(eps/2) - D(eps)) / 3, the "
+        "function curves within eps).",
+    )
+    formulas: dict[str, int] | None = Field(
+        None,
+        description="A graph's check: how many estimates each formula gave "
+        "(central, central_half, richardson).",
+    )
 
 
 class GradcheckReport(BaseModel):
@@ -409,6 +427,18 @@ class GradcheckReport(BaseModel):
     kinks: int = 0
     undefined: int = Field(0, description="Elements not checked in all (see each param's).")
     notes: list[str] = Field(default_factory=list)
+    formulas: dict[str, int] | None = Field(
+        None,
+        description="A graph's check: how many estimates each formula gave in all "
+        "(central, central_half, richardson); the network check uses central differences only.",
+    )
+    unseen_bugs: list[dict[str, Any]] | None = Field(
+        None,
+        description="A graph's check: planted bugs (a broken layer, overwritten gradients) that "
+        "change no gradient on this graph, so no check can see them here, each {node, variant, "
+        "why, reason}; node is null for 'overwrite', why is 'one_row' when the layer's batch "
+        "has one row (N = 1), else null.",
+    )
 
 
 # --------------------------------------------------------------------------- datasets

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,18 +61,33 @@ class Undefined(ArithmeticError):
         self.reason = reason
 
 
+#: Which formula gave a :class:`Difference`'s ``value``.
+Formula = Literal["central", "central_half", "richardson"]
+
+
 @dataclass(frozen=True)
 class Difference:
-    """One central difference along a direction, and whether it can be judged.
+    """One numerical derivative along a direction, the formula that gave it, and whether it
+    can be judged.
 
-    ``value`` is (f(x + eps·v) - f(x - eps·v)) / 2·eps, NaN when ``undefined`` says
-    why it could not be computed; ``kink`` is true when the one-sided differences
-    disagree, so a kink (ReLU at 0) lies within the step and no difference is meaningful.
+    ``value`` is the estimate: by ``formula``, the plain central difference
+    (f(x + eps·v) - f(x - eps·v)) / 2·eps, the same at eps/2 (``central_half``), or
+    Richardson's extrapolation (4·D(eps/2) - D(eps)) / 3 (``richardson``). ``central`` is
+    always the plain central difference at eps, so an extrapolation can be shown beside the
+    number it corrects. Both are NaN when ``undefined`` says why they could not be computed;
+    ``kink`` is true when the one-sided differences disagree, so a kink (ReLU at 0) lies
+    within the step and no difference is meaningful.
     """
 
     value: float
     kink: bool = False
     undefined: str | None = None
+    formula: Formula = "central"
+    central: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.central is None:
+            object.__setattr__(self, "central", self.value)
 
 
 def directional_difference(
@@ -89,7 +104,8 @@ def directional_difference(
     are taken element by element before they are weighted and summed, so a small change is
     not lost beside a large value elsewhere in the output. Where the one-sided differences
     disagree, the step is halved once: a kink is reported as such (``kink``), while a smooth
-    function that only curves within eps gets Richardson's extrapolation of the two steps.
+    function that only curves within eps gets Richardson's extrapolation of the two steps
+    (``formula`` says which; ``central`` keeps the plain central difference at eps).
     ``f`` may raise :class:`Undefined`, or return a non-finite value, where the perturbed
     point lies outside its domain (an overflow, a log of a negative number): the difference
     is then undefined, with the reason, never a number.
@@ -133,9 +149,10 @@ def directional_difference(
     half_value, half_gap = slopes(half, eps / 2)
     ratio = half_gap / gap
     if ratio < 0.25:
-        return Difference(half_value)
+        return Difference(half_value, formula="central_half", central=value)
     if ratio >= 0.75:
         return Difference(value, kink=True)
     # NOTE: curvature: Richardson's extrapolation from eps and eps/2 cancels the eps² error
     # of the central difference (what is left is O(eps⁴)), so a smooth function is judged.
-    return Difference((4 * half_value - value) / 3)
+    # The plain central difference goes with it (``central``): a large eps is wrong in it.
+    return Difference((4 * half_value - value) / 3, formula="richardson", central=value)

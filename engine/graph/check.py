@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ from engine.graph.errors import GraphError
 from engine.graph.evaluate import Evaluation, evaluate
 from engine.graph.limits import DEFAULT_LIMITS, Limits
 from engine.graph.op_types import Array
+from engine.graph.ops import OPS
 from engine.graph.parse import Graph
 
 Mode = Literal["full", "fast"]
@@ -72,9 +73,11 @@ def check_work(
 ) -> int:
     """What a check costs at worst, from shapes alone: for each checked node, its nudges times
     the evaluations of one nudge (eps halving included) times the work of running everything
-    downstream of it; plus the first evaluation."""
+    downstream of it; plus the first evaluation, and one more per planted bug."""
     base = 2 * sum(node_work(graph, n) for n in graph.forward_order)
-    total = base
+    # NOTE: each planted bug is repaired once and the graph evaluated again (``unseen_bugs``).
+    repairs = sum(graph.nodes[n].op.variant is not None for n in graph.forward_order)
+    total = base * (1 + repairs + (graph.accumulate == "overwrite"))
     for n in checked_nodes(graph, scope):
         size = math.prod(graph.nodes[n].shape)
         nudges = EVALUATIONS_PER_NUDGE * (size if mode == "full" else directions)
@@ -137,6 +140,8 @@ def check_graph(
         output = _forward_from(graph, base, node, downstream(graph, node))
         if mode == "full":
             numerical = np.zeros(x0.shape)
+            central = np.zeros(x0.shape)
+            formula = np.full(x0.shape, "central", dtype=object)
             kink = np.zeros(x0.shape, dtype=bool)
             undefined: dict[tuple[int, ...], str] = {}
             for idx in np.ndindex(*x0.shape):
@@ -145,6 +150,7 @@ def check_graph(
                 basis[idx] = 1.0
                 d = directional_difference(output, x0, basis, eps, out0, dout)
                 numerical[idx], kink[idx] = d.value, d.kink
+                central[idx], formula[idx] = d.central, d.formula
                 if d.undefined is not None:
                     undefined[idx] = d.undefined
             # NOTE: a kink is not judged only where it spoils the agreement.
@@ -162,17 +168,121 @@ def check_graph(
                 d = directional_difference(output, x0, v, eps, out0, dout)
                 projected = float(np.sum(grad * v))
                 if d.kink and abs(projected - d.value) <= atol + rtol * abs(d.value):
-                    d = Difference(d.value)  # a kink that does not spoil the agreement
+                    d = replace(d, kink=False)  # a kink that does not spoil the agreement
                 diffs.append(d)
                 projections.append(projected)
             report = compare_directions(projections, diffs, atol, rtol, x0.size)
+            central = np.array([d.central for d in diffs], dtype=np.float64)
+            formula = np.array([d.formula for d in diffs], dtype=object)
         params[node] = asdict(report)
+        # NOTE: each estimate says which formula gave it, with the plain central difference
+        # beside it: where eps is large for the function's curvature, the two differ.
+        for w in params[node]["worst"]:
+            at = tuple(w["index"])
+            w["formula"] = str(formula[at])
+            w["central"] = _json_number(central[at])
+        params[node]["formulas"] = _formula_counts(formula)
         if mode == "full":
-            # Every element's estimate (null where undefined), for drawing beside backprop's.
-            shown = numerical.astype(object)
-            shown[np.isnan(numerical)] = None
-            params[node]["numerical"] = shown.tolist()
-    return _summary(graph, base, params, mode, scope, eps, atol, rtol, directions, f0, start)
+            # Every element's estimate (null where undefined), for drawing beside backprop's,
+            # the formula that gave it and the plain central difference at eps.
+            params[node]["numerical"] = _json_tensor(numerical)
+            params[node]["central"] = _json_tensor(central)
+            params[node]["formula"] = formula.tolist()
+    summary = _summary(graph, base, params, mode, scope, eps, atol, rtol, directions, f0, start)
+    unseen = unseen_bugs(graph, base, scope, atol, rtol, limits)
+    summary["unseen_bugs"] = unseen
+    for bug in unseen:
+        summary["notes"].append(bug["reason"])
+    return summary
+
+
+def unseen_bugs(
+    graph: Graph,
+    base: Evaluation,
+    scope: Scope = "all",
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[dict[str, Any]]:
+    """The planted bugs that change no checked gradient on this graph, so no check sees them.
+
+    Each broken layer is repaired alone (and overwriting alone turned back into summing); if
+    every checked node's gradient stays within the check's tolerance, the bug cannot show
+    here: Softmax-with-Loss that forgets to divide by N, on a batch of one row, for example.
+    """
+    checked = checked_nodes(graph, scope)
+    repairs: list[tuple[str | None, str, Graph]] = []
+    for n in graph.forward_order:
+        spec = graph.nodes[n]
+        if spec.op.variant is not None:
+            fixed = replace(spec, op=OPS[spec.op.name])
+            repairs.append((n, spec.op.variant, replace(graph, nodes={**graph.nodes, n: fixed})))
+    if graph.accumulate == "overwrite":
+        repairs.append((None, "overwrite", replace(graph, accumulate="sum")))
+    found: list[dict[str, Any]] = []
+    for node, variant, repaired in repairs:
+        right = evaluate(repaired, limits=limits)
+        if all(
+            np.allclose(base.grads[c], right.grads[c], atol=atol, rtol=rtol, equal_nan=True)
+            for c in checked
+        ):
+            why = "one_row" if node is not None and _one_row(graph, node) else None
+            found.append(
+                {
+                    "node": node,
+                    "variant": variant,
+                    "why": why,
+                    "reason": _unseen_reason(graph, node),
+                }
+            )
+    return found
+
+
+def _one_row(graph: Graph, node: str) -> bool:
+    """Whether the node's first input is a batch of one row (a vector, or a matrix 1 × n)."""
+    spec = graph.nodes[node]
+    if not spec.inputs:
+        return False
+    shape = graph.nodes[spec.inputs[0]].shape
+    return len(shape) <= 1 or shape[0] == 1
+
+
+def _unseen_reason(graph: Graph, node: str | None) -> str:
+    """Why a planted bug passes every check on this graph, in a sentence."""
+    if node is None:
+        return (
+            "The graph overwrites gradients instead of summing them, but no value here reaches "
+            "the output along two paths, so nothing is overwritten: the check agrees, and "
+            "cannot see the bug on this graph. Use a value twice to see it."
+        )
+    spec = graph.nodes[node]
+    why = " (the batch has one row, N = 1)" if _one_row(graph, node) else ""
+    return (
+        f"Node '{node}' is a broken {spec.op.name} ({spec.op.variant}), but on this graph its "
+        f"bug changes no gradient{why}: the check agrees, and cannot see the bug here. "
+        "Change the graph so the bug matters" + (" (a batch of two rows or more)." if why else ".")
+    )
+
+
+def _json_number(v: Any) -> float | None:
+    """A float, or None where it is NaN (undefined)."""
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def _json_tensor(a: Array) -> Any:
+    """Nested lists of floats, None where NaN."""
+    shown = a.astype(object)
+    shown[np.isnan(a)] = None
+    return shown.tolist()
+
+
+def _formula_counts(formula: Any) -> dict[str, int]:
+    """How many estimates each formula gave (an element at a kink counts as central)."""
+    counts = {"central": 0, "central_half": 0, "richardson": 0}
+    for f in np.asarray(formula, dtype=object).ravel():
+        counts[str(f)] += 1
+    return counts
 
 
 def _summary(
@@ -190,7 +300,19 @@ def _summary(
 ) -> dict[str, Any]:
     kinks = sum(p["kinks"] for p in params.values())
     undefined = sum(p["undefined"] for p in params.values())
+    formulas = {
+        f: sum(p["formulas"][f] for p in params.values())
+        for f in ("central", "central_half", "richardson")
+    }
     notes = []
+    if formulas["richardson"] or formulas["central_half"]:
+        notes.append(
+            f"Not every estimate is a plain central difference at eps = {eps:g}: where the "
+            "one-sided slopes disagreed (the function curves within eps), "
+            f"{formulas['richardson']} came from Richardson's extrapolation (4·D(eps/2) − D(eps))"
+            f" / 3 and {formulas['central_half']} from the central difference at eps/2. Each "
+            "element's formula and its plain central difference are reported beside it."
+        )
     if kinks:
         notes.append(
             "Some elements were not judged: their one-sided differences disagree, so a kink "
@@ -230,5 +352,6 @@ def _summary(
         "kinks": kinks,
         "undefined": undefined,
         "notes": notes,
+        "formulas": formulas,
         "output": {"id": graph.output, "loss": f0},
     }

@@ -47,7 +47,12 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
     ):
         text = f"d{name} = {rule}"
         numbers = None
-        if scalar and port not in node.op.label_ports:
+        # NOTE: labels are data: backprop sends them nothing the step should show, whether a
+        # loss's label port reads them or the graph marks them (the primitive Softmax-with-Loss).
+        label = port in node.op.label_ports or src in evaluation.graph.label_nodes
+        if label:
+            text = f"d{name}: none ({src} holds class labels, which get no gradient)"
+        if scalar and not label:
             numbers = _symbols(tuple(numbers_of)).sub(
                 lambda m: _number(numbers_of[m.group(1)], operand=True), rule
             )
@@ -61,8 +66,7 @@ def explain(evaluation: Evaluation, node_id: str) -> dict[str, Any] | None:
                 "rule": rule,
                 "numbers": numbers,
                 "text": text,
-                # NOTE: labels are data: backprop sends them nothing the step should show.
-                "label": port in node.op.label_ports,
+                "label": label,
             }
         )
     return {

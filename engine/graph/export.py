@@ -31,6 +31,8 @@ Deep Learning from Scratch: each has forward() and backward(dout).
 
     python {filename}          prints each node's value and its gradient dL/d(node)
     python {filename} --json   prints {{"values": {{id: value}}, "grads": {{id: dL/d(node)}}}}
+
+Class labels get no gradient: their dL/d(node) is None (null in JSON), never 0.
 """
 
 import json
@@ -47,12 +49,15 @@ def main():
     if "--json" in sys.argv[1:]:
         print(json.dumps({
             "values": {n: np.asarray(v).tolist() for n, v in value.items()},
-            "grads": {n: np.asarray(g).tolist() for n, g in grad.items()},
+            "grads": {n: None if g is None else np.asarray(g).tolist() for n, g in grad.items()},
         }))
         return
     for n in value:
         print(f"{n} = {value[n]}")
-        print(f"dL/d{n} = {grad[n]}")
+        if grad[n] is None:
+            print(f"dL/d{n}: none ({n} holds class labels, which get no gradient)")
+        else:
+            print(f"dL/d{n} = {grad[n]}")
 
 
 if __name__ == "__main__":
@@ -167,7 +172,9 @@ def to_python(graph: Graph, title: str = "graph", filename: str = "graph.py") ->
         lines.append(f"    d = layer[{key}].backward(grad[{key}])")
         for port, src in enumerate(node.inputs):
             skey = json.dumps(src, ensure_ascii=False)
-            if overwrite:
+            if src in graph.label_nodes:
+                lines.append(f"    grad[{skey}] = None  # class labels: data, no gradient")
+            elif overwrite:
                 lines.append(f"    grad[{skey}] = np.asarray(d[{port}], dtype=float)")
             else:
                 lines.append(

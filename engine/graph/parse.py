@@ -184,6 +184,25 @@ def _parse_node(
     return node_id, op, tuple(inputs), params
 
 
+def _declares_label(raw: dict[str, Any], node_id: str, op: Op, i: int) -> bool:
+    """Whether an input node says it holds class labels (``"label": true``): data, no gradient."""
+    flag = raw.get("label", False)
+    if not isinstance(flag, bool):
+        raise _field_error(
+            f"nodes.{i}.label",
+            f"Field 'nodes.{i}.label' of node '{node_id}' must be true or false, not "
+            f"{describe(flag)}.",
+        )
+    if flag and op is not INPUT:
+        raise GraphError(
+            "unexpected_label",
+            f"Node '{node_id}' ({op.name}) computes its value; only 'input' nodes can hold "
+            'class labels ("label": true).',
+            {"node": node_id, "field": f"nodes.{i}.label"},
+        )
+    return flag
+
+
 ACCUMULATE = ("sum", "overwrite")
 """How a node used several times gets its gradient: summed (right) or the last one (the bug)."""
 
@@ -268,6 +287,7 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
     ops: dict[str, Op] = {}
     inputs: dict[str, tuple[str, ...]] = {}
     params: dict[str, dict[str, Any]] = {}
+    declared: set[str] = set()
     input_elements = 0
     for i, raw in enumerate(raw_nodes):
         node_id, op, node_inputs, node_params = _parse_node(raw, i, limits)
@@ -283,6 +303,8 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
         ids.append(node_id)
         index[node_id] = i
         ops[node_id], inputs[node_id], params[node_id] = op, node_inputs, node_params
+        if _declares_label(raw, node_id, op, i):
+            declared.add(node_id)
 
     for node_id in ids:
         for port, src in enumerate(inputs[node_id]):
@@ -328,7 +350,9 @@ def parse_graph(body: Any, *, limits: Limits = DEFAULT_LIMITS) -> Graph:
     uses: dict[str, list[bool]] = {}
     for e in edges:
         uses.setdefault(e.source, []).append(e.port in ops[e.target].label_ports)
-    labels = frozenset(n for n, is_label in uses.items() if all(is_label))
+    # NOTE: labels are the inputs used only as a loss's labels, and the inputs a graph marks
+    # "label": true (the primitive Softmax-with-Loss multiplies t in, but t is still data).
+    labels = frozenset(n for n, is_label in uses.items() if all(is_label)) | declared
     return Graph(
         nodes=nodes,
         edges=edges,

@@ -190,7 +190,7 @@ PRESETS: tuple[Preset, ...] = (
         {
             "nodes": [
                 _inp("x", SOFTMAX_SCORES),
-                _inp("t", ONE_HOT),
+                {**_inp("t", ONE_HOT), "label": True},
                 _inp("minus_one", -1.0),
                 _op("exp_x", "exp", "x"),
                 _op("S", "sum", "exp_x"),

@@ -49,6 +49,7 @@ import { language, t } from "./i18n.js";
  * @property {Tensor} [value]
  * @property {Record<string, unknown>} [params]
  * @property {string} [variant] a broken layer (one of the op's variants)
+ * @property {boolean} [label] an input node holding class labels: data, no gradient
  */
 
 /**
@@ -75,13 +76,13 @@ import { language, t } from "./i18n.js";
  * @property {string[]} inputs
  * @property {number[]} shape
  * @property {Tensor} value
- * @property {Tensor} grad dL/d(node), summed over every use
+ * @property {Tensor | null} grad dL/d(node), summed over every use; null for class labels (no gradient)
  * @property {boolean} [differentiable] false for a node used only as class labels
  * @property {{rule: string, scalar: boolean, ports: LocalPort[], text: string,
  *   terms?: {name: string, value: Tensor}[]} | null} local
  */
 
-/** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor}} EvaluatedEdge */
+/** @typedef {{from: string, to: string, port: number, input: string, value: Tensor, grad: Tensor | null}} EvaluatedEdge */
 
 /**
  * @typedef {object} Evaluation The answer of POST /graphs/evaluate.
@@ -163,11 +164,21 @@ import { language, t } from "./i18n.js";
  * @property {number} size
  * @property {number} checked
  * @property {number} [kinks]
- * @property {{index: number[], backprop: number, numerical: number, abs_diff: number}[]} [worst]
+ * @property {{index: number[], backprop: number, numerical: number, abs_diff: number,
+ *   formula?: Formula, central?: number | null}[]} [worst]
  *   the elements (fast mode: directions) that differ most
  * @property {number} [undefined] elements (directions) not checked: no finite value within eps
  * @property {{index: number[], reason: string}[]} [unchecked] the first of them, and why
  * @property {Tensor | null} [numerical] a graph's full check: the whole numerical gradient
+ * @property {unknown} [central] a graph's full check: the plain central difference of each element
+ * @property {unknown} [formula] a graph's full check: which formula gave each element's estimate
+ * @property {Record<Formula, number>} [formulas] how many estimates each formula gave
+ */
+
+/** @typedef {"central" | "central_half" | "richardson"} Formula which formula gave an estimate */
+/**
+ * @typedef {{node: string | null, variant: string, why: "one_row" | null, reason: string}} UnseenBug
+ *   a planted bug that changes no gradient on the checked graph (node null: overwrite)
  */
 
 /**
@@ -182,6 +193,8 @@ import { language, t } from "./i18n.js";
  * @property {number} [kinks]
  * @property {number} [undefined]
  * @property {string[]} [notes]
+ * @property {Record<Formula, number>} [formulas] a graph's check: how many estimates each formula gave
+ * @property {UnseenBug[]} [unseen_bugs] a graph's check: planted bugs this graph cannot show
  */
 
 /** @typedef {{label: number, probabilities: number[]}} Prediction */

@@ -34,6 +34,7 @@ function writeUrl() {
 async function restore() {
   const state = readUrl(location.hash);
   await graph.openFromUrl(state.g, state.p);
+  await graph.followLearn(state);
   experiments.open(state.exp, false);
   show(state.view);
 }

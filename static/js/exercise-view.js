@@ -4,7 +4,7 @@
 
 import { t } from "./i18n.js";
 import { run } from "./graph-run.js";
-import { Exercise, buildQuestions } from "./exercise.js";
+import { ATOL, RTOL, Exercise, buildQuestions, parseAnswer } from "./exercise.js";
 import { compact, flatten, fmt } from "./tensor.js";
 import { byId, h, toast } from "./ui.js";
 import { opName } from "./op-labels.js";
@@ -14,6 +14,7 @@ import { placeForLearning } from "./graph-phone.js";
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {import("./exercise.js").Part} Part */
 /** @typedef {import("./exercise.js").Question} Question */
+/** @typedef {import("./api.js").Tensor} Tensor */
 /** @typedef {import("./graph-step.js").Visibility} Visibility */
 
 /**
@@ -72,19 +73,24 @@ export function exerciseVisibility(view) {
     const i = ex.questionOf("backward", id);
     if (i !== -1) return ex.revealed(i);
     if (ex.finished) return true;
+    // A reused input: its gradient once its branch question (the sum) is answered.
+    const sum = ex.questionOf("branch", id);
+    if (sum !== -1) return ex.revealed(sum);
     // An input: its gradient once every edge leaving it has been revealed.
     const uses = result.edges.filter((e) => e.from === id);
     return uses.length > 0 && uses.every((e) => ex.questionOf("backward", e.to) !== -1 && ex.revealed(ex.questionOf("backward", e.to)));
   };
-  const backwardStarted = ex.finished || (q !== null && q.kind === "backward");
+  const backwardStarted = ex.finished || (q !== null && q.kind !== "forward");
   return {
     showValue,
     showGrad,
     showOutputGrad: () => backwardStarted,
     current: q ? q.node : null,
-    phase: q ? q.kind : undefined,
+    phase: q ? (q.kind === "branch" ? "backward" : q.kind) : undefined,
+    // The branch rule: every edge leaving the reused value is lit, whose gradients add up.
+    lit: (from) => Boolean(q && q.kind === "branch" && from === q.node),
     ask: (kind, from, to) => {
-      if (!q || ex.checked) return false;
+      if (!q || ex.checked || q.kind === "branch") return false;
       if (q.kind === "backward") return kind === "grad" && to === q.node && q.parts.some((p) => p.from === from);
       return kind === "value" && from === q.node;
     },
@@ -142,8 +148,13 @@ function renderQuestion(view, panel) {
     h("p", { className: "ex-progress muted small", id: "ex-progress",
       text: t("ex.progress", { i: ex.index + 1, n: ex.questions.length, right, answered, asked }) }),
     h("p", { className: `ex-phase ${q.kind}`, id: "ex-phase",
-      text: t(q.kind === "forward" ? "ex.askForward" : "ex.askBackward", { id: q.node, op: opName(q.op) }) }),
-    h("p", { className: "hint", text: t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
+      text: t(q.kind === "forward" ? "ex.askForward" : q.kind === "branch" ? "ex.askBranch" : "ex.askBackward", {
+        id: q.node, op: opName(q.op), n: ex.result.edges.filter((e) => e.from === q.node).length }) }),
+    h("p", { className: "hint", id: "ex-explain", text: q.kind === "branch"
+      ? t("ex.explainBranch", { id: q.node })
+      : t(q.kind === "forward" ? "ex.explainForward" : "ex.explainBackward") }),
+    h("p", { className: "hint small ex-tolerance", id: "ex-tolerance",
+      text: t("ex.tolerance", { atol: ATOL.toExponential(), rtol: `${Number((RTOL * 100).toPrecision(3))} %` }) }),
   );
   const form = h("form", { className: "ex-form", novalidate: true });
   form.addEventListener("submit", (e) => {
@@ -189,18 +200,20 @@ function renderPart(view, q, p, j) {
   const box = h("fieldset", { className: "ex-part", "data-from": p.from, "data-to": p.to, "data-port": p.port });
   const what = q.kind === "forward"
     ? t("ex.partForward", { id: p.from })
-    : t("ex.partBackward", { label: p.label, from: p.from, to: p.to });
+    : q.kind === "branch" ? t("ex.partBranch", { id: p.from })
+      : t("ex.partBackward", { label: p.label, from: p.from, to: p.to });
   box.append(h("legend", { text: what }));
   if (ex.hint && !ex.checked) {
     box.append(h("p", { className: "ex-hint", text: p.hint }));
   }
   if (!p.askable) {
     const why = p.why === "labels" ? t("ex.labels") : t("ex.tooLarge", { shape: p.shape.join("×") });
-    box.append(h("p", { className: "muted small ex-why", "data-why": p.why, text: why }),
-      h("p", { className: "ex-answer", text: compact(p.answer) }));
+    box.append(h("p", { className: "muted small ex-why", "data-why": p.why, text: why }));
+    if (p.answer !== null) box.append(h("p", { className: "ex-answer", text: compact(p.answer) }));
     return box;
   }
-  const truth = flatten(p.answer);
+  const answer = /** @type {Tensor} */ (p.answer); // askable parts always have one
+  const truth = flatten(answer);
   const rows = p.shape.length === 2 ? p.shape[0] : 1;
   const cols = p.shape.length === 2 ? p.shape[1] : p.shape.length === 1 ? p.shape[0] : 1;
   const grid = h("div", { className: "ex-grid", role: p.shape.length ? "group" : null });
@@ -226,7 +239,7 @@ function renderPart(view, q, p, j) {
   if (ex.checked) {
     const verdict = markOf ? (markOf.right ? "right" : "wrong") : "shown";
     box.append(h("p", { className: `ex-verdict ${verdict}`, "data-verdict": verdict,
-      text: verdict === "right" ? t("ex.right") : verdict === "wrong" ? t("ex.wrong", { answer: compact(p.answer, 16) }) : t("ex.shown", { answer: compact(p.answer, 16) }) }));
+      text: verdict === "right" ? t("ex.right") : verdict === "wrong" ? t("ex.wrong", { answer: compact(answer, 16) }) : t("ex.shown", { answer: compact(answer, 16) }) }));
   }
   return box;
 }
@@ -242,6 +255,17 @@ function check(view) {
       if (input instanceof HTMLInputElement && input.value.trim() === "") { input.focus(); break; }
     }
     return;
+  }
+  // NOTE: "abc" is not a wrong answer but no number at all: say so, and mark nothing.
+  for (const input of byId("exercise-panel").querySelectorAll("input.ex-cell:not([readonly])")) {
+    if (!(input instanceof HTMLInputElement)) continue;
+    const bad = Number.isNaN(parseAnswer(input.value));
+    input.setAttribute("aria-invalid", String(bad));
+    if (bad) {
+      byId("ex-error").textContent = t("ex.notNumber", { text: input.value.trim() });
+      input.focus();
+      return;
+    }
   }
   ex.check();
   view.exerciseFocus = "primary";
@@ -274,11 +298,11 @@ function renderSummary(view, panel) {
     if (!p.askable) return;
     const m = ex.marks[i][j];
     const verdict = m ? (m.right ? "right" : "wrong") : "unanswered";
-    const name = q.kind === "forward" ? p.from : `${p.label} (${p.from} → ${p.to})`;
+    const name = q.kind === "forward" ? p.from : q.kind === "branch" ? p.label : `${p.label} (${p.from} → ${p.to})`;
     list.append(h("li", { className: `ex-line ${verdict}`, "data-verdict": verdict },
       h("span", { className: "mark", "aria-hidden": "true", text: verdict === "right" ? "✓" : verdict === "wrong" ? "✗" : "–" }),
       ` ${name}: `,
-      h("span", { className: "ex-answer", text: compact(p.answer, 16) }),
+      h("span", { className: "ex-answer", text: compact(/** @type {Tensor} */ (p.answer), 16) }),
       m && !m.right ? h("span", { className: "muted", text: ` ${t("ex.youTyped", { typed: ex.typed[i][j].join(", ") })}` }) : null,
       h("span", { className: "sr-only", text: ` ${t(`ex.verdict.${verdict}`)}` })));
   }));

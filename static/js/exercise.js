@@ -5,7 +5,7 @@
 // per operation node in forward order: its value. Small tensors (at most 4×4) are asked cell
 // by cell; larger ones are shown, not asked.
 
-import { forwardLines } from "./graph-step-text.js";
+import { forwardLines, portRule, portsClash } from "./graph-step-text.js";
 import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
 
 /** @typedef {import("./api.js").Evaluation} Evaluation */
@@ -20,7 +20,7 @@ import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
  * @property {string} from the edge's source (forward: the node itself)
  * @property {string} to the edge's target (forward: "")
  * @property {number} port
- * @property {Tensor} answer
+ * @property {Tensor | null} answer null for class labels: they get no gradient
  * @property {number[]} shape [] for a number
  * @property {boolean} askable small enough to type, and worth asking
  * @property {"large" | "labels" | ""} why why it is shown and not asked
@@ -30,7 +30,8 @@ import { compact, flatten, isScalar, shapeOf } from "./tensor.js";
 
 /**
  * @typedef {object} Question
- * @property {"forward" | "backward"} kind
+ * @property {"forward" | "backward" | "branch"} kind branch: the sum of a reused value's
+ *   gradients (the branch rule), asked once every edge leaving it is revealed
  * @property {string} node
  * @property {string} op
  * @property {Part[]} parts
@@ -48,13 +49,17 @@ export function askable(value) {
   return shape.length <= 2 && shape.every((d) => d >= 1 && d <= MAX_SIDE);
 }
 
+/** An answer is right within ATOL + RTOL·|answer| (the panel says so). */
+export const ATOL = 1e-6;
+export const RTOL = 1e-3;
+
 /**
- * Whether an answer is right: |a − b| ≤ 1e-6 + 1e-3·|b|.
+ * Whether an answer is right: |a − b| ≤ ATOL + RTOL·|b|.
  * @param {number} typed
  * @param {number} truth
  */
 export function close(typed, truth) {
-  return Number.isFinite(typed) && Math.abs(typed - truth) <= 1e-6 + 1e-3 * Math.abs(truth);
+  return Number.isFinite(typed) && Math.abs(typed - truth) <= ATOL + RTOL * Math.abs(truth);
 }
 
 /**
@@ -97,28 +102,53 @@ export function buildQuestions(graph, ops, result, askForward) {
   for (const id of result.backward_order) {
     const res = result.nodes[id];
     if (!res || !res.local) continue;
-    const parts = res.local.ports.flatMap((p) => {
+    const ports = res.local.ports;
+    // NOTE: a port named like another node ("y" fed by node x) is written in node names.
+    const clash = portsClash(ports, result);
+    const parts = ports.flatMap((p) => {
       const edge = result.edges.find((e) => e.to === id && e.port === p.port);
       if (!edge) return [];
-      const hint = p.numbers !== null ? `d${p.input} = ${p.rule} = ${p.numbers} = ?` : `d${p.input} = ${p.rule} = ?`;
+      const { lhs, rule } = portRule(p, ports, clash);
+      const hint = p.numbers !== null ? `${lhs} = ${rule} = ${p.numbers} = ?` : `${lhs} = ${rule} = ?`;
       /** @type {string[]} */
       const known = [];
       if (p.numbers === null) {
-        known.push(`dout = ${compact(res.grad, 16)}`);
+        known.push(`dout = ${compact(/** @type {Tensor} */ (res.grad), 16)}`);
         for (const q of res.local?.ports ?? []) {
           const src = result.nodes[q.from];
-          if (src) known.push(`${q.input} = ${compact(src.value, 16)}`);
+          if (src) known.push(`${clash ? q.from : q.input} = ${compact(src.value, 16)}`);
         }
         known.push(`out = ${compact(res.value, 16)}`);
       }
-      const made = part(`d${p.input}`, edge.from, id, p.port, edge.grad, hint, known);
-      // NOTE: labels (Softmax-with-Loss's t) get no gradient: shown, not asked cell by cell.
-      if (p.rule.startsWith("0 (")) Object.assign(made, { askable: false, why: "labels" });
-      return [made];
+      // NOTE: labels (Softmax-with-Loss's t) get no gradient (null): said, not asked.
+      return [part(`d${p.input}`, edge.from, id, p.port, p.label ? null : edge.grad, hint, known)];
     });
     if (parts.length) questions.push({ kind: "backward", node: id, op: res.op, parts });
   }
+  if (result.accumulate !== "overwrite") addBranchQuestions(questions, result);
   return questions;
+}
+
+/**
+ * For each value used more than once, a question on the sum of its gradients (the branch rule),
+ * right after the question that reveals the last edge leaving it.
+ * @param {Question[]} questions
+ * @param {Evaluation} result
+ */
+function addBranchQuestions(questions, result) {
+  for (const id of [...result.backward_order].reverse()) {
+    const res = result.nodes[id];
+    const uses = result.edges.filter((e) => e.from === id);
+    if (!res || res.grad === null || uses.length < 2 || uses.some((e) => e.grad === null)) continue;
+    const last = Math.max(...uses.map((e) => questions.findIndex((q) => q.kind === "backward" && q.node === e.to)));
+    if (last < 0 || uses.some((e) => questions.findIndex((q) => q.kind === "backward" && q.node === e.to) < 0)) continue;
+    const grads = uses.map((e) => /** @type {Tensor} */ (e.grad));
+    const scalar = grads.every(isScalar);
+    const sum = scalar ? grads.map((g) => compact(g)).join(" + ") : uses.map((e) => `d(${e.from} → ${e.to})`).join(" + ");
+    const known = scalar ? [] : uses.map((e) => `d(${e.from} → ${e.to}) = ${compact(/** @type {Tensor} */ (e.grad), 16)}`);
+    const made = part(`∂L/∂${id}`, id, "", -1, res.grad, `∂L/∂${id} = ${sum} = ?`, known);
+    questions.splice(last + 1, 0, { kind: "branch", node: id, op: res.op, parts: [made] });
+  }
 }
 
 /**
@@ -126,12 +156,15 @@ export function buildQuestions(graph, ops, result, askForward) {
  * @param {string} from
  * @param {string} to
  * @param {number} port
- * @param {Tensor} answer
+ * @param {Tensor | null} answer null: class labels, which get no gradient
  * @param {string} hint
  * @param {string[]} known
  * @returns {Part}
  */
 function part(label, from, to, port, answer, hint, known) {
+  if (answer === null) {
+    return { label, from, to, port, answer, shape: [], askable: false, why: "labels", hint, known: [] };
+  }
   const shape = isScalar(answer) ? [] : shapeOf(answer);
   const ok = askable(answer);
   return { label, from, to, port, answer, shape, askable: ok, why: ok ? "" : "large", hint, known: [...new Set(known)] };
@@ -149,7 +182,7 @@ function part(label, from, to, port, answer, hint, known) {
  * @returns {Mark}
  */
 export function mark(p, typed) {
-  const truth = flatten(p.answer);
+  const truth = p.answer === null ? [] : flatten(p.answer);
   const cells = truth.map((x, i) => close(parseAnswer(typed[i] ?? ""), x));
   return { cells, right: cells.every(Boolean) };
 }
@@ -172,7 +205,7 @@ export class Exercise {
     /** every answer is revealed: after the last question, or "Reveal all" */
     this.finished = false;
     /** @type {string[][][]} typed text per question, part, cell */
-    this.typed = questions.map((q) => q.parts.map((p) => flatten(p.answer).map(() => "")));
+    this.typed = questions.map((q) => q.parts.map((p) => (p.answer === null ? [] : flatten(p.answer)).map(() => "")));
     /** @type {(Mark | null)[][]} per question and part: null until checked; shown parts stay null */
     this.marks = questions.map((q) => q.parts.map(() => null));
     /** @type {boolean[]} questions whose answers were shown without being checked */
@@ -259,7 +292,7 @@ export class Exercise {
 
   /**
    * The index of the question about `node` of this kind, or -1.
-   * @param {"forward" | "backward"} kind
+   * @param {"forward" | "backward" | "branch"} kind
    * @param {string} node
    */
   questionOf(kind, node) {

@@ -191,9 +191,12 @@ export class GradcheckView {
       h("p", { className: "small rule-words", text: t("gc.ruleWords", { atol: sci(r.atol), rtol: sci(r.rtol) }) }),
       ...(r.kinks ? [h("p", { className: "small", text: t("gc.kinkWords", { n: r.kinks }) })] : []),
       ...sideBySide(r),
+      ...formulaLines(r),
       ...bugLines(request),
+      ...unseenLines(r),
       ...(r.notes || []).filter((n) => !r.undefined || !n.includes("could not be checked"))
-        .filter((n) => !/^Node '.*' is a broken |^The graph overwrites gradients/.test(n))
+        // NOTE: said in the page's language above: broken layers, overwrite, formulas.
+        .filter((n) => !/^Node '.*' is a broken |^The graph overwrites gradients|^Not every estimate/.test(n))
         .map((n) => h("p", { className: "hint small", text: n })),
     );
     const entries = Object.entries(r.params || {});
@@ -325,6 +328,31 @@ function onlyUnchecked(r) {
 }
 
 /**
+ * Which formulas gave the estimates, when not all are plain central differences.
+ * @param {GradcheckReport} r
+ */
+function formulaLines(r) {
+  const f = r.formulas;
+  if (!f || (!f.richardson && !f.central_half)) return [];
+  return [h("p", { className: "small formulas", text: t("gc.formulasNote", { central: f.central, half: f.central_half, richardson: f.richardson }) })];
+}
+
+/**
+ * The planted bugs this graph cannot show (they change no gradient here), in words.
+ * @param {GradcheckReport} r
+ */
+function unseenLines(r) {
+  return (r.unseen_bugs ?? []).map((b) => h("p", {
+    className: "hint small unseen", "data-node": b.node ?? "",
+    text: t("gc.unseen", {
+      where: b.node === null ? t("graph.unseenOverwrite") : `${b.node} (${b.variant})`,
+      why: b.why === "one_row" ? t("graph.unseenOneRow") : "",
+      fix: b.why === "one_row" ? t("graph.unseenFixRows") : "",
+    }),
+  }));
+}
+
+/**
  * The bugs planted in a checked graph (broken layers, overwritten gradients), in words.
  * @param {GradcheckBody} request
  */
@@ -351,7 +379,13 @@ function sideBySide(r) {
   for (const [name, p] of rows) {
     for (const w of [...(p.worst || [])].sort((a, b) => (a.index.join() < b.index.join() ? -1 : 1))) {
       const at = w.index.length ? `${name}[${w.index.join(", ")}]` : name;
-      list.append(h("li", { "data-param": name, text: t("gc.sideBySide", { at, bp: fmt(w.backprop, 15), num: fmt(w.numerical, 15), d: sci(w.abs_diff) }) }));
+      const formula = w.formula ?? "central";
+      let text = t("gc.sideBySide", { at, bp: fmt(w.backprop, 15), num: fmt(w.numerical, 15), formula: t(`gc.formula.${formula}`), d: sci(w.abs_diff) });
+      // NOTE: an extrapolation comes with the plain central difference it corrects.
+      if (formula !== "central" && typeof w.central === "number") {
+        text += `; ${t("gc.centralBeside", { central: fmt(w.central, 15), d: sci(Math.abs(w.backprop - w.central)) })}`;
+      }
+      list.append(h("li", { "data-param": name, "data-formula": formula, text }));
     }
   }
   return [h("p", { className: "small", text: t("gc.sideBySideTitle") }), list];

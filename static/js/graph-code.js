@@ -113,5 +113,5 @@ export async function renderCode(view, node, phase) {
     ? t("graph.codeInputs", {
       values: node.inputs.filter(Boolean).map((s) => `${s} = ${compact(result[/** @type {string} */ (s)].value)}`).join(", "),
     })
-    : t("graph.codeDout", { dout: compact(result[node.id].grad) });
+    : t("graph.codeDout", { dout: compact(/** @type {import("./api.js").Tensor} */ (result[node.id].grad)) }); // only labels (inputs) have none
 }

@@ -20,7 +20,7 @@ const ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * @param {GraphView} view
  */
 export function checkpoint(view) {
-  view.history.push(view.graph);
+  view.history.push(view.graph, view.presetId);
 }
 
 /**
@@ -287,11 +287,15 @@ export function inspectorActions(view) {
  * @param {"undo" | "redo"} which
  */
 export function undoRedo(view, which) {
-  const g = view.history[which](view.graph);
-  if (!g) return;
-  view.graph = g;
+  const s = view.history[which]({ graph: view.graph, preset: view.presetId });
+  if (!s) return;
+  view.graph = s.graph;
+  // NOTE: the example comes back with its graph: its name in the menu, its explanation and
+  // the address (p=) agree with the canvas; an exercise on the undone graph ends.
+  view.presetId = s.preset;
   afterStructuralChange(view);
   if (view.selected && !view.node(view.selected)) view.selected = null;
+  view.renderPresets();
   view.refresh();
 }
 

@@ -14,6 +14,7 @@
  * @property {Tensor} [value] an input node's value
  * @property {Record<string, unknown>} [params]
  * @property {string} [variant] a broken layer, for teaching (one of the op's variants)
+ * @property {boolean} [label] an input node holding class labels: data, no gradient
  */
 
 /**
@@ -102,6 +103,7 @@ export function toApi(graph) {
     if (n.inputs.length) body.inputs = n.inputs.map((i) => i ?? "");
     if (n.params && Object.keys(n.params).length) body.params = { ...n.params };
     if (n.variant) body.variant = n.variant;
+    if (n.label && n.op === "input") body.label = true;
     return body;
   });
   /** @type {import("./api.js").GraphBody} */
@@ -118,6 +120,7 @@ export function toApi(graph) {
  * @property {Tensor} [value]
  * @property {Record<string, unknown>} [params]
  * @property {string} [variant]
+ * @property {boolean} [label]
  * @property {number} [x]
  * @property {number} [y]
  */
@@ -129,7 +132,7 @@ export function toApi(graph) {
  */
 export function fromApi(body) {
   const nodes = body.nodes.map((n) => {
-    const { id, op, value, inputs, params, variant, x, y, ...rest } = n;
+    const { id, op, value, inputs, params, variant, label, x, y, ...rest } = n;
     const placed = typeof x === "number" && typeof y === "number";
     /** @type {EditNode} */
     const node = { id: String(id), op: String(op), inputs: (inputs || []).map(String), x: placed ? x : NaN, y: placed ? y : NaN };
@@ -137,6 +140,7 @@ export function fromApi(body) {
     const extra = { ...(params || {}), ...rest };
     if (Object.keys(extra).length) node.params = extra;
     if (typeof variant === "string" && variant) node.variant = variant;
+    if (label === true) node.label = true;
     return node;
   });
   /** @type {EditGraph} */
@@ -188,7 +192,13 @@ export function decodeFromUrl(text) {
   return fromApi(JSON.parse(fromBase64Url(text)));
 }
 
-/** Undo and redo over snapshots of the graph. */
+/**
+ * One undo step: the graph and the example it was ("" for none), so an undo brings back the
+ * example's name, its explanation and the address with the graph.
+ * @typedef {{graph: EditGraph, preset: string}} Snapshot
+ */
+
+/** Undo and redo over snapshots of the graph and its example. */
 export class History {
   constructor() {
     /** @type {string[]} */
@@ -197,17 +207,20 @@ export class History {
     this.redoStack = [];
   }
 
-  /** @param {EditGraph} graph the state before an edit */
-  push(graph) {
-    this.undoStack.push(JSON.stringify(graph));
+  /**
+   * @param {EditGraph} graph the state before an edit
+   * @param {string} preset the example it was, or ""
+   */
+  push(graph, preset) {
+    this.undoStack.push(JSON.stringify({ graph, preset }));
     if (this.undoStack.length > MAX_UNDO) this.undoStack.shift();
     this.redoStack = [];
   }
 
   /**
    * The state before the last edit, or null.
-   * @param {EditGraph} current
-   * @returns {EditGraph | null}
+   * @param {Snapshot} current
+   * @returns {Snapshot | null}
    */
   undo(current) {
     const last = this.undoStack.pop();
@@ -218,8 +231,8 @@ export class History {
 
   /**
    * The state the last undo left, or null.
-   * @param {EditGraph} current
-   * @returns {EditGraph | null}
+   * @param {Snapshot} current
+   * @returns {Snapshot | null}
    */
   redo(current) {
     const next = this.redoStack.pop();

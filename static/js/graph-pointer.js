@@ -96,7 +96,7 @@ export function bindCanvas(view) {
       const x = Math.max(60, Math.round(p.x - drag.dx));
       const y = Math.max(40, Math.round(p.y - drag.dy));
       if (!drag.moved && Math.hypot(x - drag.start.x, y - drag.start.y) < 3) return;
-      if (!drag.moved) view.history.push(graphWithPosition(view, n.id, drag.start));
+      if (!drag.moved) view.history.push(graphWithPosition(view, n.id, drag.start), view.presetId);
       drag.moved = true;
       n.x = x;
       n.y = y;

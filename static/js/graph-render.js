@@ -27,6 +27,7 @@ import { outputOf } from "./graph-model.js";
  * @property {string | null} selectedEdge
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
+ * @property {(from: string, to: string) => boolean} [lit] edges an exercise's question is about
  * @property {Record<string, string>} errors
  * @property {string | null} output
  * @property {{a: Point, b: Point} | null} pending an edge being dragged
@@ -365,11 +366,12 @@ export function measureLabels(svg, graph, o) {
   for (const e of result ? result.edges : []) {
     const labels = result && result.nodes[e.from] && result.nodes[e.from].differentiable === false;
     const checked = o.check ? o.check.params[e.from] : undefined;
-    const est = checked && !labels && usesOf(graph, e.from) === 1 && isScalar(e.grad) ? estimateText(checked) : "";
-    measure(`${e.from}>${e.to}>${e.port}`, e.value, labels ? undefined : e.grad, est, `${e.from} → ${e.to}`);
+    const grad = labels || e.grad === null ? undefined : e.grad; // labels get no gradient
+    const est = checked && grad !== undefined && usesOf(graph, e.from) === 1 && isScalar(grad) ? estimateText(checked) : "";
+    measure(`${e.from}>${e.to}>${e.port}`, e.value, grad, est, `${e.from} → ${e.to}`);
   }
   const res = outId && result ? result.nodes[outId] : null;
-  if (outId && res) measure(`${outId}>>0`, res.value, res.grad, "", outId);
+  if (outId && res) measure(`${outId}>>0`, res.value, res.grad ?? undefined, "", outId);
   const outWidth = outId ? textWidth("", lossText(graph, outId), "loss-caption") + 12 : 0;
   box.remove();
   return { nodes, edges, output: outId, outWidth, tensors };
@@ -556,7 +558,8 @@ export function render(svg, graph, view) {
       const key = `${src}>${node.id}>${k}`;
       const selected = view.selectedEdge === key;
       const checked = view.check ? view.check.params[src] : undefined;
-      const cls = `edge${selected ? " selected" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
+      const lit = Boolean(view.lit && view.lit(src, node.id));
+      const cls = `edge${selected ? " selected" : ""}${lit ? " lit" : ""}${checked ? ` check-${verdict(checked)}` : ""}`;
       const g = el("g", { class: cls, "data-edge": key }, edgesLayer);
       if (checked) g.dataset.relError = String(checked.max_rel_error ?? "");
       const route = routeOf(view.layout, byId, src, node.id, key);
@@ -568,7 +571,7 @@ export function render(svg, graph, view) {
       const r = edgeResults.get(key);
       if (!r) return;
       const mid = route ? route.label : via || bezierMid(a, b);
-      const active = (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
+      const active = lit || (view.phase === "forward" && view.current === src) || (view.phase === "backward" && view.current === node.id);
       const lg = el("g", { class: `edge-labels${active ? ` active ${view.phase}` : ""}`, "data-from": src, "data-to": node.id, "data-port": k }, labelsLayer);
       const what = `${src} → ${node.id}`;
       if (view.showValue(src)) {
@@ -576,9 +579,10 @@ export function render(svg, graph, view) {
       } else if (view.ask && view.ask("value", src, node.id)) askLabel(lg, mid.x, mid.y, "value");
       const labels = result && result.nodes[src] && result.nodes[src].differentiable === false;
       if (view.showGrad(node.id) && !labels) {
-        valueLabel(lg, r.grad, mid.x, mid.y, "edge-grad", "below", view.tensors, collapse, what);
+        const grad = /** @type {Tensor} */ (r.grad); // only labels' edges carry none
+        valueLabel(lg, grad, mid.x, mid.y, "edge-grad", "below", view.tensors, collapse, what);
         // The estimate of the source's whole gradient: on its edge when it has only one.
-        if (checked && usesOf(graph, src) === 1 && isScalar(r.grad)) edgeEstimate(lg, checked, mid);
+        if (checked && usesOf(graph, src) === 1 && isScalar(grad)) edgeEstimate(lg, checked, mid);
       } else if (view.ask && view.ask("grad", src, node.id)) askLabel(lg, mid.x, mid.y, "grad");
     });
   }
@@ -596,7 +600,7 @@ export function render(svg, graph, view) {
       const x = (a.x + b.x) / 2;
       if (view.showValue(outId)) valueLabel(lg, res.value, x, a.y, "edge-value", "above", view.tensors, collapse, outId);
       else if (view.ask && view.ask("value", outId, "")) askLabel(lg, x, a.y, "value");
-      if (view.showOutputGrad()) valueLabel(lg, res.grad, x, a.y, "edge-grad", "below", view.tensors, collapse, outId);
+      if (view.showOutputGrad() && res.grad !== null) valueLabel(lg, res.grad, x, a.y, "edge-grad", "below", view.tensors, collapse, outId);
     }
     lossCaption(edgesLayer, graph, outId, b);
   }
@@ -651,7 +655,7 @@ export function render(svg, graph, view) {
       est.textContent = estimateText(checked);
     }
     const res = result ? result.nodes[node.id] : null;
-    if (res && node.op === "input" && view.showGrad(node.id) && res.differentiable !== false) {
+    if (res && res.grad !== null && node.op === "input" && view.showGrad(node.id) && res.differentiable !== false) {
       const gl = el("g", { class: "label node-grad", "data-node-grad": node.id }, g);
       gl.dataset.tip = fullText(res.grad);
       const txt = el("text", { x: node.x, y: node.y + shape.h / 2 + 16, "text-anchor": "middle" }, gl);

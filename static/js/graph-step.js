@@ -9,6 +9,7 @@ import { backwardLines, forwardLines } from "./graph-step-text.js";
 import { byId } from "./ui.js";
 import { opName } from "./op-labels.js";
 import { exerciseVisibility } from "./exercise-view.js";
+import { tourHides, tourVisibility } from "./tour.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
 /** @typedef {{phase: "forward" | "backward", id: string}} Step */
@@ -21,6 +22,8 @@ import { exerciseVisibility } from "./exercise-view.js";
  * @property {() => boolean} showOutputGrad
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
+ * @property {(from: string, to: string) => boolean} [lit] edges drawn as the question's (the
+ *   branch rule's: every edge leaving a reused value)
  * @property {(kind: "value" | "grad", from: string, to: string) => boolean} [ask] where an
  *   exercise asks for the number: a "?" is drawn there
  */
@@ -82,6 +85,7 @@ export async function togglePlay(view) {
 export function visibility(view) {
   const asked = exerciseVisibility(view);
   if (asked) return asked;
+  if (tourHides(view)) return tourVisibility(view);
   const all = steps(view);
   if (view.step === null || !view.result || !all.length) {
     return { showValue: () => true, showGrad: () => true, showOutputGrad: () => true, current: null };

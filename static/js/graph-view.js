@@ -16,8 +16,8 @@ import { doutText, run } from "./graph-run.js";
 import { currentStep, renderStepPanel, visibility } from "./graph-step.js";
 import { bindToolbar } from "./graph-toolbar.js";
 import { MIN_USER_ZOOM } from "./graph-zoom.js";
-import { renderExercise, startExercise } from "./exercise-view.js";
-import { PAGES, closeTour, openTour, pageFromUrl, renderTour } from "./tour.js";
+import { leaveExercise, renderExercise, startExercise } from "./exercise-view.js";
+import { PAGES, closeTour, openTour, pageFromUrl, renderTour, tourHides } from "./tour.js";
 import { renderInspector } from "./inspector.js";
 import { byId } from "./ui.js";
 
@@ -36,7 +36,7 @@ import { byId } from "./ui.js";
  *   | {kind: "move", id: string, dx: number, dy: number, start: Point, moved: boolean}
  *   | {kind: "pan", x: number, y: number, left: number, top: number}} Drag
  */
-/** @typedef {"error" | "busy" | "ok"} StatusKind */
+/** @typedef {"error" | "busy" | "ok" | "warn"} StatusKind warn: all agree, but something cannot be seen */
 
 /** The smallest zoom a graph is shrunk to, to fit it to the canvas when opened. */
 const MIN_FIT_ZOOM = 0.1;
@@ -103,6 +103,8 @@ export class GraphView {
     /** @type {number | null} the tour's page (0-based), null: closed */
     this.tour = null;
     this.tourFocus = false;
+    /** @type {Set<number>} tour pages whose exercise was done or skipped: their answers show */
+    this.tourSeen = new Set();
     this.svg = byId("graph-svg", SVGSVGElement);
     this.scroll = byId("graph-scroll");
   }
@@ -179,6 +181,22 @@ export class GraphView {
     };
   }
 
+  /**
+   * Back or Forward to an address: its tour page and its exercise, on or off, as it says
+   * (after its graph is on the canvas), so the page and the address agree.
+   * @param {import("./url-state.js").UrlState} state
+   */
+  async followLearn(state) {
+    const page = pageFromUrl(state.tour === null ? null : String(state.tour));
+    if (page === null && this.tour !== null) this.tour = null;
+    else if (page !== null && page !== this.tour) openTour(this, page, { load: false });
+    const wants = state.mode === "exercise";
+    const forward = state.ask === "forward";
+    if (wants && (!this.exercise || this.exercise.askForward !== forward)) await startExercise(this, forward);
+    else if (!wants && this.exercise) leaveExercise(this);
+    else this.refresh();
+  }
+
   /** The step shown now ({phase, id}), or null when not stepping. */
   currentStep() {
     return currentStep(this);
@@ -238,6 +256,8 @@ export class GraphView {
     const active = document.activeElement;
     const focused = active ? active.closest("[data-node]") : null;
     const focusId = focused instanceof SVGElement && this.svg.contains(focused) ? focused.dataset.node : undefined;
+    // A tour page's exercise done: its answers show from now on.
+    if (this.exercise && this.exercise.finished && this.tour !== null) this.tourSeen.add(this.tour);
     // An edit (or a new Run) replaces the result the exercise was about: the exercise ends.
     if (this.exercise && this.exercise.result !== this.result) {
       this.exercise = null;
@@ -268,7 +288,7 @@ export class GraphView {
       graph: this.graph,
       node: this.selected ? this.node(this.selected) ?? null : null,
       ops: this.ops,
-      result: this.exercise && !this.exercise.finished ? null : this.result,
+      result: (this.exercise && !this.exercise.finished) || tourHides(this) ? null : this.result,
       output,
       actions: inspectorActions(this),
       nudge: this.nudge,
@@ -293,6 +313,13 @@ export class GraphView {
       const last = this.result.forward_order.length + this.result.backward_order.length - 1;
       byId("g-step", HTMLButtonElement).disabled = this.step !== null && this.step >= last;
     }
+    // A tour page hiding its answers: no explanation, stepping or check gives them away.
+    const hides = tourHides(this);
+    if (hides) {
+      byId("preset-explanation").hidden = true;
+      for (const id of ["g-step", "g-step-back", "g-play", "g-step-reset"]) byId(id, HTMLButtonElement).disabled = true;
+    } else if (!this.exercise) byId("preset-explanation").hidden = false;
+    byId("g-check", HTMLButtonElement).disabled = hides;
     this.onUrlChange();
   }
 
@@ -340,6 +367,7 @@ export class GraphView {
       selectedEdge: this.selectedEdge,
       current: vis.current,
       phase: vis.phase,
+      lit: vis.lit,
       errors: this.errors,
       output,
       pending: this.drag && this.drag.kind === "connect" ? this.drag : null,

@@ -299,7 +299,7 @@ export function renderInspector(container, ctx) {
     const known = !showGrad || showGrad(node.id);
     dl.append(h("dt", { className: "grad", text: t("inspector.gradient", { id: node.id }) }),
       data ? h("dd", { className: "grad muted", text: t("inspector.labelsNoGrad") })
-        : known ? h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) })
+        : known && res.grad !== null ? h("dd", { className: "grad", text: short(res.grad), title: fullText(res.grad) })
           : h("dd", { className: "grad muted", text: t("inspector.gradientLater") }));
     if (Array.isArray(res.value)) {
       dl.append(h("dt", { text: t("inspector.shape") }), h("dd", { text: `(${shapeOf(res.value).join(", ")})` }));
@@ -312,7 +312,8 @@ export function renderInspector(container, ctx) {
     }
     container.append(dl);
   }
-  if (res && node.op === "input") container.append(nudgeSlider(node, res.grad, nudge ?? null, actions));
+  // NOTE: class labels get no gradient: nothing to nudge against.
+  if (res && res.grad !== null && node.op === "input") container.append(nudgeSlider(node, res.grad, nudge ?? null, actions));
   container.append(h("div", { className: "row" },
     h("button", { type: "button", className: "danger", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
   if (focusKey) {

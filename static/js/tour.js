@@ -34,6 +34,33 @@ export const PAGES = [
 ];
 
 /**
+ * Whether the canvas hides the tour page's answers (its gradients; its values too when the
+ * exercise asks them): the page's figure is on, no exercise runs, and the page's exercise has
+ * not been done or skipped yet.
+ * @param {GraphView} view
+ */
+export function tourHides(view) {
+  if (view.tour === null || view.exercise) return false;
+  return view.presetId === PAGES[view.tour].preset && !view.tourSeen.has(view.tour);
+}
+
+/**
+ * What the canvas shows while a tour page hides its answers: the inputs (and every value when
+ * the page's exercise asks only gradients), no gradient.
+ * @param {GraphView} view
+ * @returns {import("./graph-step.js").Visibility}
+ */
+export function tourVisibility(view) {
+  const forward = view.tour !== null && PAGES[view.tour].forward;
+  return {
+    showValue: (id) => !forward || view.node(id)?.op === "input",
+    showGrad: () => false,
+    showOutputGrad: () => false,
+    current: null,
+  };
+}
+
+/**
  * A page number from the address (1-based), or null when it names none.
  * @param {number | string | null} text
  */
@@ -104,6 +131,7 @@ export function renderTour(view) {
       text: t("tour.also", { title: presetText(also, "title") }),
       onclick: () => { loadPreset(view, also.id); view.setStatus(null); view.refresh(); } }));
   }
+  const hidden = tourHides(view);
   const task = h("div", { className: "tour-task", hidden: busy },
     h("p", { text: t(`tour.${page.key}.task`) }),
     h("button", { type: "button", className: "primary", id: "tour-exercise", text: t("tour.tryExercise"),
@@ -111,6 +139,13 @@ export function renderTour(view) {
         if (view.presetId !== page.preset) loadPreset(view, page.preset);
         await startExercise(view, page.forward);
       } }));
+  // NOTE: the page's answers stay hidden until its exercise is done or skipped.
+  if (hidden) {
+    task.append(
+      h("p", { className: "muted small", id: "tour-hidden", text: t("tour.answersHidden") }),
+      h("button", { type: "button", id: "tour-skip", text: t("tour.skip"),
+        onclick: () => { view.tourSeen.add(index); view.refresh(); byId("tour-exercise").focus(); } }));
+  }
   for (const v of page.views ?? []) {
     task.append(h("button", { type: "button", className: "tour-view", "data-view": v, text: t(`tour.open.${v}`),
       onclick: () => byId(`tab-${v}`).click() }));

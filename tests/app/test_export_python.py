@@ -52,6 +52,9 @@ def assert_same(printed: dict[str, Any], answer: dict[str, Any]) -> None:
     assert set(printed["values"]) == set(answer["nodes"])
     for n, node in answer["nodes"].items():
         np.testing.assert_allclose(printed["values"][n], node["value"], rtol=1e-13, atol=1e-300)
+        if node["grad"] is None:  # class labels: no gradient, in both
+            assert printed["grads"][n] is None, n
+            continue
         np.testing.assert_allclose(printed["grads"][n], node["grad"], rtol=1e-13, atol=1e-300)
 
 
@@ -64,6 +67,22 @@ def test_every_presets_script_prints_what_the_api_answers(
     assert "import numpy as np" in script and "from engine" not in script
     printed = json.loads(run(script, tmp_path, "--json"))
     assert_same(printed, client.post("/graphs/evaluate", json=graph).json())
+
+
+@pytest.mark.parametrize("preset", ["softmax_with_loss", "softmax_with_loss_primitives"])
+def test_labels_get_no_gradient_null_in_the_script_and_the_api(
+    client: httpx.Client, preset: str, tmp_path: Path
+) -> None:
+    """t is class labels: null in --json, said so in print, null in /graphs/evaluate."""
+    graph = next(p for p in PRESETS if p.id == preset).public()["graph"]
+    script = export(client, graph)
+    printed = json.loads(run(script, tmp_path, "--json"))
+    assert printed["grads"]["t"] is None
+    assert printed["grads"]["x"] is not None
+    answer = client.post("/graphs/evaluate", json=graph).json()
+    assert answer["nodes"]["t"]["grad"] is None and not answer["nodes"]["t"]["differentiable"]
+    assert all(e["grad"] is None for e in answer["edges"] if e["from"] == "t")
+    assert "dL/dt: none (t holds class labels, which get no gradient)" in run(script, tmp_path)
 
 
 def test_the_apples_script_reads_as_the_book(client: httpx.Client, tmp_path: Path) -> None:

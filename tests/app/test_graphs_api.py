@@ -163,11 +163,36 @@ def test_tensor_values_and_bias_gradient(client: httpx.Client) -> None:
 
 
 def test_labels_are_marked_not_differentiable(client: httpx.Client) -> None:
-    """The label input of Softmax-with-Loss is shown with gradient 0 and differentiable false."""
+    """The label input of Softmax-with-Loss gets no gradient (null, not 0), differentiable false;
+    so does t of the primitive graph, which marks it "label": true."""
     body = evaluate(client, PRESETS_BY_ID["softmax_with_loss"].graph)
     assert body["nodes"]["t"]["differentiable"] is False
-    assert body["nodes"]["t"]["grad"] == [0.0, 0.0, 0.0]
+    assert body["nodes"]["t"]["grad"] is None
     assert body["nodes"]["x"]["differentiable"] is True
+    port = body["nodes"]["loss"]["local"]["ports"][1]
+    assert port["label"] and "no gradient" in port["text"] and port["numbers"] is None
+    primitive = evaluate(client, PRESETS_BY_ID["softmax_with_loss_primitives"].graph)
+    assert primitive["nodes"]["t"]["grad"] is None
+    assert primitive["nodes"]["t"]["differentiable"] is False
+    assert [e["grad"] for e in primitive["edges"] if e["from"] == "t"] == [None]
+    t_port = primitive["nodes"]["t_log_y"]["local"]["ports"][0]
+    assert t_port["label"] and "no gradient" in t_port["text"]
+    assert primitive["nodes"]["x"]["grad"] == body["nodes"]["x"]["grad"]  # still y − t
+
+
+def test_a_label_mark_is_checked(client: httpx.Client) -> None:
+    """ "label" is true or false, and only on an input node: 422 naming the node otherwise."""
+    nodes = [{"id": "a", "op": "input", "value": 1.0}, {"id": "b", "op": "exp", "inputs": ["a"]}]
+    for bad, code in (({"label": "yes"}, "invalid_field"), ({"label": True}, "unexpected_label")):
+        at = 0 if code == "invalid_field" else 1
+        graph = {
+            "nodes": [{**n, **bad} if i == at else n for i, n in enumerate(nodes)],
+            "output": "b",
+        }
+        r = client.post("/graphs/evaluate", json=graph)
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == code and error["details"]["field"] == f"nodes.{at}.label"
 
 
 def raw(text: str) -> bytes:

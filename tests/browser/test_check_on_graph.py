@@ -25,7 +25,7 @@ def test_every_edge_of_the_apples_agrees_and_says_so(lab: Lab) -> None:
     estimate = page.locator('.edge-labels[data-from="apple_price"] .edge-estimate')
     expect(estimate).to_contain_text("≈ 1.1")
     page.select_option("#lang-select", "zh")
-    expect(page.locator("#graph-status")).to_contain_text("全部 5 个梯度都与中心差分一致")
+    expect(page.locator("#graph-status")).to_contain_text("全部 5 个梯度都与数值微分的估计值一致")
     lab.screenshot("check-on-graph")
 
 
@@ -35,7 +35,7 @@ def test_a_broken_layer_turns_exactly_its_edges_red(lab: Lab) -> None:
     page.click('#graph-svg [data-node="price"]')
     page.select_option("#node-variant", "no_swap")
     page.click("#g-check")
-    expect(page.locator("#graph-status")).to_contain_text("disagree with central differences")
+    expect(page.locator("#graph-status")).to_contain_text("disagree with the numerical estimates")
     # price = apple_price · tax without the swap: both of its inputs get a wrong gradient,
     # and apple_price passes its wrong gradient on to apple and apple_num.
     for edge in ("tax>price>1", "apple_price>price>0", "apple>apple_price>0"):
@@ -73,3 +73,48 @@ def test_the_nudge_slider_takes_one_element_of_a_tensor(lab: Lab) -> None:
     expect(page.locator("#nudge-estimate")).to_contain_text("∂L/∂x[0, 1] = 0")
     page.select_option("#nudge-index", "0")
     expect(page.locator("#nudge-estimate")).to_contain_text("∂L/∂x[0, 0] = 1")
+
+
+def test_a_bug_this_graph_cannot_show_is_named_not_called_agreement(lab: Lab) -> None:
+    """no_batch_divide on one row (N = 1) changes nothing: the page says so, in both languages."""
+    page = lab.open()
+    load_preset(page, "softmax_with_loss")
+    page.click('#graph-svg [data-node="loss"]')
+    page.select_option("#node-variant", "no_batch_divide")
+    page.click("#g-check")
+    status = page.locator("#graph-status")
+    expect(status).to_contain_text("loss (no_batch_divide)")
+    expect(status).to_contain_text("the batch has one row, N = 1")
+    expect(status).not_to_contain_text("All 2 gradients agree with")
+    expect(status).to_have_class(re.compile(r"\bwarn\b"))
+    page.select_option("#lang-select", "zh")
+    expect(status).to_contain_text("批量只有一行，N = 1")
+
+
+def test_an_extrapolated_estimate_shows_the_plain_central_difference_beside_it(lab: Lab) -> None:
+    """Sigmoid at x = 1, h = 1 on the gradient check page: Richardson's 0.196687… is named and
+    the central difference (σ(2) − σ(0)) / 2 = 0.190398… is shown beside it; the check fails."""
+    import math
+
+    sigma = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    central = (sigma(2) - sigma(0)) / 2
+    shown = repr(float(f"{central:.15g}"))  # as the page writes it: 15 significant digits
+    page = lab.open()
+    load_preset(page, "sigmoid_node")
+    page.click("#tab-gradcheck")
+    page.check('input[name="gc-target"][value="graph"]')
+    page.select_option("#gc-eps", "1")
+    page.click("#gc-run")
+    expect(page.locator('#gc-table tr[data-param="x"] td.result')).to_have_attribute(
+        "data-passed", "false"
+    )
+    line = page.locator('#gc-summary .side-by-side li[data-param="x"]')
+    expect(line).to_have_attribute("data-formula", "richardson")
+    expect(line).to_contain_text("numerical 0.196687346992738 by Richardson's extrapolation")
+    expect(line).to_contain_text(
+        f"the plain central difference (f(x + h) − f(x − h)) / 2h is {shown}"
+    )
+    expect(page.locator("#gc-summary .formulas")).to_contain_text("1 by Richardson's extrapolation")
+    page.select_option("#lang-select", "zh")
+    expect(line).to_contain_text("理查森外推")
+    expect(line).to_contain_text("普通中心差分")

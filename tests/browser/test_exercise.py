@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -247,6 +248,11 @@ def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
     expect(parts.nth(0).locator("input.ex-cell")).to_have_count(3)  # dx = y - t, 3 cells
     expect(parts.nth(1).locator("input")).to_have_count(0)
     expect(parts.nth(1).locator(".ex-why")).to_have_attribute("data-why", "labels")
+    # Labels get no gradient: said, never shown as a gradient of [0, 0, 0].
+    expect(parts.nth(1).locator(".ex-why")).to_have_text(
+        "Labels get no gradient: nothing to predict here."
+    )
+    expect(parts.nth(1).locator(".ex-answer")).to_have_count(0)
     page.click("#ex-show")
     expect(parts.nth(0).locator(".ex-verdict")).to_have_attribute("data-verdict", "shown")
     page.click("#ex-next")
@@ -275,3 +281,96 @@ def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
     lab.open(f"#view=graph&g={link(graph)}&mode=exercise")
     expect(page.locator("#graph-status")).to_contain_text("Nothing on this graph can be asked")
     expect(page.locator("#exercise-panel")).to_be_hidden()
+
+
+def test_the_branch_rule_is_asked_with_its_edges_lit_and_its_reason(lab: Lab) -> None:
+    """x · x + x at x = 3: after the edges leaving x are revealed, the learner adds them (7)."""
+    from tests.browser.conftest import reused_x
+
+    page = lab.open(f"#view=graph&g={link(reused_x())}&mode=exercise")
+    panel = page.locator("#exercise-panel")
+    expect(page.locator("#ex-phase")).to_have_text("Backward through s (add)")
+    answer(page, ["1", "1"])
+    next_question(page)
+    answer(page, ["3", "3"])
+    next_question(page)
+    expect(page.locator("#ex-phase")).to_have_text("The branch rule: x is used 3 times")
+    expect(page.locator("#ex-explain")).to_contain_text("the gradients, add up")
+    lit = page.locator("#graph-svg g.edge.lit")
+    expect(lit).to_have_count(3)
+    assert sorted(lit.evaluate_all("els => els.map(e => e.dataset.edge)")) == [
+        "x>m>0",
+        "x>m>1",
+        "x>s>1",
+    ]
+    expect(page.locator('[data-node-grad="x"]')).to_have_count(0)  # not given away
+    page.click("#ex-hint")
+    expect(panel.locator(".ex-hint")).to_have_text("∂L/∂x = 3 + 3 + 1 = ?")
+    answer(page, ["7"])
+    expect(panel.locator(".ex-verdict")).to_have_attribute("data-verdict", "right")
+    expect(page.locator('[data-node-grad="x"]')).to_have_text("∂L/∂x = 7")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#ex-phase")).to_have_text("分支规则：x 被使用了 3 次")
+    page.select_option("#lang-select", "en")
+    next_question(page)
+    expect(page.locator("#ex-score")).to_have_text("5 of 5 right")
+    expect(page.locator("#graph-svg g.edge.lit")).to_have_count(0)
+
+
+def test_the_tolerance_is_said_and_text_is_not_a_number(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    page.click("#g-exercise")
+    tolerance = page.locator("#ex-tolerance")
+    expect(tolerance).to_contain_text("within 1e-6 + 0.1 % of the true value")
+    cells = page.locator("#exercise-panel input.ex-cell")
+    cells.nth(0).fill("abc")
+    cells.nth(1).fill("200")
+    page.click("#ex-check")
+    expect(page.locator("#ex-error")).to_have_text(
+        "“abc” is not a number: type one such as 2.2, -0.5 or 1e-3."
+    )
+    expect(cells.nth(0)).to_have_attribute("aria-invalid", "true")
+    expect(cells.nth(0)).to_be_focused()
+    expect(page.locator("#exercise-panel")).to_have_attribute("data-state", "asking")
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#ex-tolerance")).to_contain_text("1e-6 + 0.1 %")
+    expect(page.locator("#ex-tolerance")).to_contain_text("即算答对")
+
+
+def test_undo_and_back_keep_example_explanation_address_and_exercise_together(lab: Lab) -> None:
+    page = lab.open()
+    load_preset(page, "apples")
+    explanation = page.locator("#preset-explanation")
+    apples_text = explanation.inner_text()
+    load_preset(page, "relu_mask")
+    relu_text = explanation.inner_text()
+    assert relu_text != apples_text
+    page.click("#g-exercise")
+    expect(page.locator("#exercise-panel")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)(?=.*p=relu_mask)"))
+    # Undo: the graph before the example, with its name, its explanation and its address;
+    # the exercise on the undone graph ends.
+    page.click("#g-undo")
+    expect(page.locator("#preset-select")).to_have_value("apples")
+    expect(page.locator('#graph-svg [data-node="apple"]')).to_have_count(1)
+    expect(explanation).to_have_text(apples_text)
+    expect(page.locator("#exercise-panel")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"^(?=.*p=apples)(?!.*mode=exercise)"))
+    page.click("#g-redo")
+    expect(page.locator("#preset-select")).to_have_value("relu_mask")
+    expect(explanation).to_have_text(relu_text)
+    expect(page).to_have_url(re.compile(r"^(?=.*p=relu_mask)"))
+    # Back from an exercise: the graph before, no exercise; Forward: the exercise again.
+    page.click("#g-exercise")
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)"))
+    page.go_back()
+    expect(page.locator("#preset-select")).to_have_value("apples")
+    expect(explanation).to_have_text(apples_text)
+    expect(page.locator("#exercise-panel")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"^(?!.*mode=exercise)"))
+    page.go_forward()
+    expect(page.locator("#preset-select")).to_have_value("relu_mask")
+    expect(page.locator("#exercise-panel")).to_be_visible()
+    expect(page.locator("#ex-phase")).to_have_text("Backward through out (relu)")
+    expect(page).to_have_url(re.compile(r"^(?=.*mode=exercise)(?=.*p=relu_mask)"))

@@ -31,7 +31,7 @@ def test_the_softmax_with_loss_step_shows_y_t_and_n_and_no_gradient_for_t(lab: L
     page.click("#g-step")  # t's own backward step
     expect(rule).to_contain_text("t holds class labels")
     page.locator('#graph-svg [data-node="t"] .body').click()
-    expect(page.locator("#inspector-body dd.grad")).to_have_text("none: class labels are data")
+    expect(page.locator("#inspector-body dd.grad")).to_have_text("none: labels get no gradient")
 
 
 def test_new_inputs_are_not_named_like_ports_and_rules_say_who_feeds_what(lab: Lab) -> None:
@@ -357,3 +357,31 @@ def test_an_error_bubble_never_covers_the_node_at_fault(lab: Lab) -> None:
         n = page.locator(f'#graph-svg [data-node="{node}"] .body').bounding_box()
         assert b is not None and n is not None
         assert not boxes_overlap(b, n), (node, b, n)  # type: ignore[arg-type]
+
+
+def test_port_names_never_read_as_other_nodes_in_rules_and_hints(lab: Lab) -> None:
+    """mul(w, x): port y is fed by node x, so "dy = dout · x (x = w, y = x)" read as nonsense;
+    the rule and the exercise's hint are written in node names alone."""
+    from tests.browser.conftest import link
+
+    graph = {
+        "nodes": [
+            {"id": "w", "op": "input", "value": 2},
+            {"id": "x", "op": "input", "value": 3},
+            {"id": "m", "op": "mul", "inputs": ["w", "x"]},
+        ],
+        "output": "m",
+    }
+    page = lab.open(f"#view=graph&g={link(graph)}")
+    run(page)
+    for _ in range(4):  # w, x, m forward; m backward
+        page.click("#g-step")
+    rule = page.locator("#step-rule")
+    expect(rule).to_contain_text("∂L/∂w = dout · x = 1 · 3 = 3")
+    expect(rule).to_contain_text("∂L/∂x = dout · w = 1 · 2 = 2")
+    expect(rule).not_to_contain_text("dy")
+    page.click("#g-exercise")
+    page.click("#ex-hint")
+    expect(page.locator("#exercise-panel .ex-hint")).to_have_text(
+        ["∂L/∂w = dout · x = 1 · 3 = ?", "∂L/∂x = dout · w = 1 · 2 = ?"]
+    )

@@ -142,3 +142,38 @@ def test_the_relu_page_and_its_exercise_under_the_real_policy(strict_lab: Lab) -
     first, second, third = (cells.nth(i).bounding_box() for i in range(3))
     assert first and second and third
     assert second["y"] == first["y"] and third["y"] > first["y"]
+
+
+def test_a_page_hides_its_answers_until_its_exercise_is_done_or_skipped(lab: Lab) -> None:
+    page = lab.open("#view=graph&tour=2")
+    expect(page.locator("#tour-title")).to_have_text("2. The chain rule")
+    expect(page.locator("#graph-svg .edge-value").first).to_be_visible()  # values show
+    expect(page.locator("#graph-svg .edge-grad")).to_have_count(0)  # gradients do not
+    expect(page.locator("#graph-svg [data-node-grad]")).to_have_count(0)
+    expect(page.locator("#preset-explanation")).to_be_hidden()
+    expect(page.locator("#tour-hidden")).to_contain_text("stay hidden")
+    for control in ("#g-step", "#g-play", "#g-check"):
+        expect(page.locator(control)).to_be_disabled()
+    page.locator('#graph-svg [data-node="x"] .body').click()
+    expect(page.locator("#inspector-body .node-result")).to_have_count(0)
+    page.select_option("#lang-select", "zh")
+    expect(page.locator("#tour-skip")).to_have_text("跳过：显示答案")
+    page.select_option("#lang-select", "en")
+    # Done: the exercise's last answer reveals the page for good.
+    page.click("#tour-exercise")
+    page.click("#ex-reveal-all")
+    page.click("#ex-leave")
+    expect(page.locator("#graph-svg .edge-grad").first).to_be_visible()
+    expect(page.locator("#tour-skip")).to_have_count(0)
+    expect(page.locator("#g-step")).to_be_enabled()
+    # The next page hides its own answers; skipping shows them.
+    page.click("#tour-next")
+    expect(page.locator("#tour-title")).to_have_text("3. Backward through + and ×")
+    expect(page.locator("#graph-svg .edge-grad")).to_have_count(0)
+    page.click("#tour-skip")
+    expect(page.locator("#graph-svg .edge-grad").first).to_be_visible()
+    expect(page.locator("#preset-explanation")).to_be_visible()
+    expect(page.locator("#g-check")).to_be_enabled()
+    # Back on page 2: already done, still shown.
+    page.click("#tour-back")
+    expect(page.locator("#graph-svg .edge-grad").first).to_be_visible()

@@ -377,7 +377,7 @@ def test_errors_keep_their_type_and_code_across_processes() -> None:
 
 
 def test_label_inputs_are_not_differentiable() -> None:
-    """Nodes used only as class labels are marked, and get gradient 0."""
+    """Nodes used only as class labels are marked (the answer says null: no gradient)."""
     body = {
         "nodes": [
             inp("x", [[1.0, 2.0], [0.5, 0.1]]),

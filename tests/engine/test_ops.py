@@ -266,11 +266,11 @@ _AS_PYTHON = {"·": "*", "−": "-", "²": "**2"}
 @pytest.mark.parametrize("name", GRADIENT_OPS)
 def test_rule_texts_use_only_the_ops_symbols(name: str) -> None:
     """Every name in a rule's text is one the explanation fills in (or N, softmax, labels, or
-    dropout's mask, which the step shows among its terms)."""
+    dropout's mask, which the step shows among its terms; "none" for labels)."""
     op = OPS[name]
     for rule in op.rules:
         names = set(re.findall(r"[A-Za-z_]+", rule))
-        assert names <= {*op.symbols, "N", "softmax", "labels", "mask"}, f"{name}: {rule}"
+        assert names <= {*op.symbols, "N", "softmax", "labels", "mask", "none"}, f"{name}: {rule}"
 
 
 @pytest.mark.parametrize("name", SCALAR_OPS)
