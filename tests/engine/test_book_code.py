@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine.code import op_code
-from engine.ops import OPS
 
 from engine import layers
 from engine.book_code import BOOK_LAYERS, book_code
 from engine.functions import cross_entropy_error, softmax
+from engine.graph.code import op_code
+from engine.graph.ops import OPS
 
 
 def book_class(op: str) -> Any:
