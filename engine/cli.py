@@ -396,33 +396,33 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--optimizer",
         choices=tuple(OPTIMIZERS),
-        default=next(iter(OPTIMIZERS)),
+        default=_RUN.optimizer,
         help="update rule (default %(default)s)",
     )
     tr.add_argument(
         "--sampling",
         choices=("replacement", "shuffle"),
-        default="replacement",
+        default=_RUN.sampling,
         help="batches drawn with replacement as the book does, or by epoch shuffling",
     )
     tr.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="BLAS threads for the training products (default 1; try 2 on an idle machine)",
+        default=_RUN.blas_threads,
+        help="BLAS threads for the training products (default %(default)s; 2 on an idle machine)",
     )
     tr.add_argument(
         "--step",
         choices=("fused", "layers"),
-        default="fused",
+        default=_RUN.step,
         help="fused: the layers' gradients in one function, all-zero pixels skipped (default); "
         "layers: through the chapter's layer objects, as TwoLayerNet.gradient",
     )
     tr.add_argument(
         "--dtype",
         choices=("float32", "float64"),
-        default="float32",
-        help="float type (default float32)",
+        default=_RUN.dtype,
+        help="float type (default %(default)s)",
     )
     add_chapter6_options(tr)
     tr.add_argument("--save", metavar="FILE.npz", help="save the trained weights to this file")

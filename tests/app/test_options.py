@@ -7,9 +7,10 @@ import re
 import httpx
 
 from engine.optimizers import OPTIMIZERS
+from engine.trainer import TrainConfig
 
 SELECT = re.compile(r'<select id="t-optimizer"[^>]*>(.*?)</select>', re.S)
-OPTION = re.compile(r'<option value="([^"]+)">([^<]+)</option>')
+OPTION = re.compile(r'<option value="([^"]+)"(?: selected)?>([^<]+)</option>')
 
 
 def test_the_page_offers_every_optimizer_with_its_title(app_client: httpx.Client) -> None:
@@ -32,3 +33,39 @@ def test_an_unknown_optimizer_is_refused_naming_the_choices(app_client: httpx.Cl
     err = r.json()["error"]
     assert err["details"]["field"] == "optimizer"
     assert all(f"'{name}'" in err["message"] for name in OPTIMIZERS)
+
+
+#: Each form field's name, and its option's name in the CLI's namespace.
+FORM_FIELDS = {
+    "hidden_size": "hidden_size",
+    "learning_rate": "lr",
+    "batch_size": "batch_size",
+    "iterations": "iterations",
+    "seed": "seed",
+}
+
+
+def test_the_form_the_api_and_the_cli_start_from_the_engine_defaults(
+    app_client: httpx.Client,
+) -> None:
+    """One home for a run's defaults: TrainConfig fills the page's form, the API's and the CLI's."""
+    from engine.cli import build_parser
+
+    defaults = TrainConfig()
+    page = app_client.get("/").text
+    spec = app_client.get("/openapi.json").json()["components"]["schemas"]["TrainRequest"]
+    cli = build_parser().parse_args(["train"])
+    for name, option in FORM_FIELDS.items():
+        expected = getattr(defaults, name)
+        field = re.search(rf'<input id="[^"]+" name="{name}"[^>]*value="([^"]*)"', page)
+        assert field is not None, name
+        assert float(field.group(1)) == expected, name
+        assert spec["properties"][name]["default"] == expected, name
+        assert getattr(cli, option) == expected, name
+    chosen = re.search(r'<option value="([^"]+)" selected>', SELECT.search(page).group(1))  # type: ignore[union-attr]
+    assert chosen is not None and chosen.group(1) == defaults.optimizer
+    assert (cli.optimizer, cli.step, cli.dtype) == (
+        defaults.optimizer,
+        defaults.step,
+        defaults.dtype,
+    )
