@@ -180,6 +180,9 @@ def to_python(graph: Graph, title: str = "graph", filename: str = "graph.py") ->
                 lines.append(
                     f"    grad[{skey}] = grad.get({skey}, 0) + np.asarray(d[{port}], dtype=float)"
                 )
+    for n in sorted(graph.label_nodes):  # off the output's path too: no gradient, not 0
+        skey = json.dumps(n, ensure_ascii=False)
+        lines.append(f"    grad[{skey}] = None  # class labels: data, no gradient")
     lines.append("    for n, v in value.items():  # nodes the output does not depend on")
     lines.append("        grad.setdefault(n, np.zeros(np.shape(v)))")
     lines.append("    return value, {n: grad[n] for n in value}")

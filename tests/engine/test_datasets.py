@@ -349,7 +349,7 @@ def test_full_mnist_sha_is_checked(
     d = tmp_path / "tampered"
     d.mkdir()
     for stem in STEMS[:3]:
-        os.symlink(source / f"{stem}.gz", d / f"{stem}.gz")
+        os.symlink(source.resolve() / f"{stem}.gz", d / f"{stem}.gz")  # MNIST_DIR may be relative
     labels = read_idx(source / "t10k-labels-idx1-ubyte.gz")
     labels[7] = (labels[7] + 1) % 10
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
