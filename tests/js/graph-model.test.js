@@ -142,30 +142,30 @@ test("URL text: URL-safe, round trips (non-ASCII ids too), refuses anything else
   assert.throws(() => decodeFromUrl("bm90IGpzb24"));
 });
 
-test("History: undo and redo walk the snapshots, an edit clears redo, 100 steps are kept", () => {
+test("History: undo and redo walk the snapshots (graph and example), an edit clears redo, 100 steps are kept", () => {
   const h = new History();
   assert.equal(h.canUndo, false);
-  assert.equal(h.undo(emptyGraph()), null);
-  const states = Array.from({ length: 3 }, (_, i) => ({ nodes: [], output: null, dout: i }));
-  h.push(states[0]);
-  h.push(states[1]);
+  assert.equal(h.undo({ graph: emptyGraph(), preset: "" }), null);
+  const states = Array.from({ length: 3 }, (_, i) => ({ graph: { nodes: [], output: null, dout: i }, preset: i ? "" : "apples" }));
+  h.push(states[0].graph, states[0].preset);
+  h.push(states[1].graph, states[1].preset);
   assert.deepEqual(h.undo(states[2]), states[1]);
-  assert.deepEqual(h.undo(states[1]), states[0]);
+  assert.deepEqual(h.undo(states[1]), states[0], "the example it was comes back with its graph");
   assert.equal(h.undo(states[0]), null);
   assert.deepEqual(h.redo(states[0]), states[1]);
   assert.equal(h.canRedo, true);
-  h.push(states[1]);
+  h.push(states[1].graph, states[1].preset);
   assert.equal(h.canRedo, false);
   assert.equal(h.redo(states[2]), null);
 
   const long = new History();
-  for (let i = 0; i < 105; i++) long.push({ nodes: [], output: null, dout: i });
+  for (let i = 0; i < 105; i++) long.push({ nodes: [], output: null, dout: i }, "");
   let undone = 0;
   let last = null;
-  for (let s = long.undo(emptyGraph()); s; s = long.undo(s)) {
+  for (let s = long.undo({ graph: emptyGraph(), preset: "" }); s; s = long.undo(s)) {
     undone += 1;
     last = s;
   }
   assert.equal(undone, 100);
-  assert.equal(last?.dout, 5, "the oldest five were dropped");
+  assert.equal(last?.graph.dout, 5, "the oldest five were dropped");
 });

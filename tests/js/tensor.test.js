@@ -1,6 +1,6 @@
 // static/js/tensor.js: shapes, formatting, parsing and reshaping of numbers and nested lists.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { before, test } from "node:test";
 
 import {
   asGrid,
@@ -19,6 +19,9 @@ import {
   short,
   valueProblem,
 } from "../../static/js/tensor.js";
+import { useCatalogue } from "./catalogue.js";
+
+before(() => useCatalogue("en")); // fullText's head is the catalogue's sentence
 
 const M23 = [
   [1, 2, 3],
