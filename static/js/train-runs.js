@@ -78,7 +78,8 @@ export class RunsList {
     const openId = this.host.openId();
     for (const run of this.runs) {
       const open = openId === run.id;
-      const tr = h("tr", { className: open ? "open" : "", "data-run": run.id });
+      // A name a person gave is theirs, in their language: marked, so tools (and tests) tell it from the page's words.
+      const tr = h("tr", { className: open ? "open" : "", "data-run": run.id, "data-user-text": run.named ? run.name : "" });
       tr.append(
         h("td", {}, h("input", {
           type: "checkbox", checked: this.overlay.has(run.id) || open, disabled: open,

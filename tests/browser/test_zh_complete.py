@@ -3,7 +3,8 @@
 Every text node shown and every aria-label, title and placeholder is read; words of Latin
 letters are allowed only when they are names or code: the allow-list below (layers, the
 dataset, libraries, symbols of the formulas), the ids of the graph's nodes and their ports,
-and what is marked as code (``<code>``, ``<pre>``, ``translate="no"``).
+the names learners gave their runs, and what is marked as code (``<code>``, ``<pre>``,
+``translate="no"``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ WORDS = """(allowed) => {
   const ok = new Set(allowed);
   for (const el of document.querySelectorAll("[data-node], [data-port-name]")) {
     for (const w of (el.getAttribute("data-node") || "").match(/[A-Za-z]+/g) || []) ok.add(w);
+  }
+  // what learners typed (a run's name) is theirs, not the page's
+  for (const el of document.querySelectorAll("[data-user-text]")) {
+    for (const w of (el.getAttribute("data-user-text") || "").match(/[A-Za-z]+/g) || []) ok.add(w);
   }
   const code = (el) => !el || el.closest("pre, code, script, style, [translate=no], #lang-select");
   const shown = (el) =>
