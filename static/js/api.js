@@ -315,6 +315,23 @@ async function request(method, path, body) {
 
 const enc = encodeURIComponent;
 
+/** @type {Map<string, Promise<any>>} */
+const pending = new Map();
+
+/**
+ * GET `path`, one request for the views that ask at once (they all start on load); a later
+ * call asks again, so a dataset's state is never stale.
+ * @param {string} path
+ */
+function inFlight(path) {
+  let answer = pending.get(path);
+  if (!answer) {
+    answer = request("GET", path).finally(() => pending.delete(path));
+    pending.set(path, answer);
+  }
+  return answer;
+}
+
 export const api = {
   /** @returns {Promise<OpsAnswer>} */
   ops: () => request("GET", "/graphs/ops"),
@@ -345,9 +362,9 @@ export const api = {
   /** @param {object} body @returns {Promise<GradcheckReport>} */
   gradcheck: (body) => request("POST", "/gradcheck", body),
   /** @returns {Promise<{datasets: Dataset[], default: string}>} */
-  datasets: () => request("GET", "/datasets"),
+  datasets: () => inFlight("/datasets"),
   /** @returns {Promise<Record<string, number>>} */
-  limits: () => request("GET", "/limits"),
+  limits: () => inFlight("/limits"),
   /** @param {TrainConfig} config @returns {Promise<{id: string, status: RunStatus, events: string, owner_token: string}>} */
   train: (config) => request("POST", "/train", config),
   /** @param {string} id @returns {Promise<Run>} */

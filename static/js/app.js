@@ -6,8 +6,6 @@ import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
 import { TrainView } from "./train-view.js";
 import { GradcheckView } from "./gradcheck-view.js";
-import { ExperimentsView } from "./experiments-view.js";
-import { Chapter6View } from "./ch6-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 import { VIEWS, readUrl, urlHash } from "./url-state.js";
 import { loadUPlot } from "./charts.js";
@@ -21,7 +19,7 @@ function writeUrl() {
   const g = graph.urlState();
   const next = urlHash({
     view: currentView, g, p: g ? graph.presetId : "", ...graph.learnState(),
-    exp: currentView === "experiments" ? experiments.page : null,
+    exp: currentView === "experiments" && lab ? lab.experiments.page : null,
   });
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
@@ -35,24 +33,49 @@ async function restore() {
   const state = readUrl(location.hash);
   await graph.openFromUrl(state.g, state.p);
   await graph.followLearn(state);
-  experiments.open(state.exp, false);
+  if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
   show(state.view);
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
 const train = new TrainView();
 const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
-// The chapter-6 runs on MNIST (ch6-view.js) are pages of the Experiments view.
-const ch6 = new Chapter6View({
-  openRun: async (id, flow) => {
-    show("train");
-    await train.open(id);
-    if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
-  },
-});
-const experiments = new ExperimentsView({ onUrlChange: writeUrl, ch6 });
+
+/** @typedef {{experiments: import("./experiments-view.js").ExperimentsView, ch6: import("./ch6-view.js").Chapter6View}} ExperimentsLab */
+/** @type {ExperimentsLab | null} */
+let lab = null;
+/** @type {Promise<ExperimentsLab> | null} */
+let labLoading = null;
+
+/**
+ * The Experiments view, its modules fetched the first time it is needed (the graph view's
+ * first load stays light). The chapter-6 runs on MNIST (ch6-view.js) are pages of it.
+ */
+/** @returns {Promise<ExperimentsLab>} */
+function experimentsView() {
+  labLoading ??= Promise.all([import("./experiments-view.js"), import("./ch6-view.js")]).then(async ([e, c]) => {
+    const ch6 = new c.Chapter6View({
+      openRun: async (id, flow) => {
+        show("train");
+        await train.open(id);
+        if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
+      },
+    });
+    const experiments = new e.ExperimentsView({ onUrlChange: writeUrl, ch6 });
+    await ch6.init();
+    experiments.init();
+    lab = { experiments, ch6 };
+    return lab;
+  });
+  return labLoading;
+}
 // The tour's vanishing-gradient page opens the two runs.
-document.addEventListener("ch6:vanishing", () => { experiments.open("vanishing"); ch6.startVanishing(); show("experiments"); });
+document.addEventListener("ch6:vanishing", async () => {
+  const { experiments, ch6 } = await experimentsView();
+  experiments.open("vanishing");
+  ch6.startVanishing();
+  show("experiments");
+});
 
 /**
  * Show one view (graph, train, gradcheck or experiments; an unknown name shows the graph).
@@ -68,7 +91,10 @@ function show(view) {
   // The charts' library loads when a view that draws charts first opens.
   if (view === "train" || view === "experiments") loadUPlot();
   if (view === "train") train.onShow();
-  if (view === "experiments") experiments.onShow();
+  if (view === "experiments") {
+    if (lab) lab.experiments.onShow();
+    else experimentsView().then((loaded) => { if (currentView === "experiments") { loaded.experiments.onShow(); writeUrl(); } });
+  }
   writeUrl();
 }
 
@@ -82,14 +108,13 @@ async function main() {
     graph.relabel();
     train.relabel();
     gradcheck.relabel();
-    experiments.relabel();
-    ch6.relabel();
+    lab?.experiments.relabel();
+    lab?.ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const state = readUrl(location.hash);
-  await Promise.all([graph.init(state.g, state.p), train.init(), gradcheck.init(), ch6.init()]);
-  experiments.init();
-  experiments.open(state.exp, false);
+  await Promise.all([graph.init(state.g, state.p), train.init(), gradcheck.init()]);
+  if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
   await graph.initLearn(state);
   ready = true;
   show(state.view);
