@@ -22,7 +22,7 @@ from app.settings import Settings
 from app.training.celery import TASK, make_celery
 from app.training.store import RunStore
 from harness.cluster import ROOT, free_port
-from tests.app.sse_client import stream
+from tests.app.sse_client import Event, iter_events, read_until, stream
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_cluster import get, start, wait_for
 from tests.conftest import OPERATOR
@@ -64,15 +64,19 @@ def test_no_worker_makes_the_lab_unready_and_the_queued_run_says_so(cluster: Clu
     run = get(a, run_id)
     assert run["status"] == "queued" and run["no_worker"] is True
     assert "No worker" in run["message"]
-    fields: dict[str, str] = {}
+    # the stream opens with the run's place (``queued``), then says no worker lives at each
+    # ping (``no_worker``): neither has an id, as neither is part of the run's log
+    seen: list[Event] = []
     with httpx.stream("GET", f"{a.url}/train/{run_id}/events", timeout=30) as r:
-        for line in r.iter_lines():  # the event has no id: it is not part of the run's log
-            key, _, value = line.partition(": ")
-            fields[key] = value
-            if line == "" and "data" in fields:
+        for ev in iter_events(r, unstored=True):
+            seen.append(ev)
+            if ev.event == "no_worker":
                 break
-    assert fields["event"] == "no_worker" and "id" not in fields
-    assert "No worker" in json.loads(fields["data"])["message"]
+    assert [e.event for e in seen] == ["queued", "no_worker"], seen
+    assert seen[0].data == {"queue_position": 0}
+    assert all(e.id is None for e in seen)
+    assert "No worker" in seen[-1].data["message"]
+    assert seen[-1].data["queue_position"] == 0
     cluster.worker()
     assert stream(a.url, run_id)[-1].data["status"] == "completed"
     wait_for(lambda: httpx.get(f"{a.url}/readyz").status_code == 200, "ready again", 20)
@@ -238,15 +242,19 @@ def test_runs_start_in_the_order_their_queue_positions_told(cluster: Cluster) ->
 def test_a_killed_training_process_retries_as_attempt_2_while_six_runs_wait(
     cluster: Cluster,
 ) -> None:
-    """The redelivered run waits behind the queue longer than the heartbeat timeout."""
+    """The run put back is not lost behind six waiting runs that take longer than the heartbeat
+    timeout: it is retried as attempt 2 and completes, and so do they."""
     worker = cluster.worker(concurrency=1)
     a = cluster.server(BACKPROP_LAB_HEARTBEAT_TIMEOUT="8")
-    run_id = start(a, iterations=3000)
+    # NOTE: long enough to be killed mid-run: at 3000 iterations (about 1 s of training on a
+    # 2-core machine) the run often completed before the kill, and there was no retry to see.
+    run_id = start(a, iterations=10_000)
     wait_for(lambda: get(a, run_id)["status"] == "running", "the run trains")
-    # six runs of about 2 s each: the run put back waits behind them longer than the timeout
-    waiting = [start(a, iterations=1500) for _ in range(6)]
-    time.sleep(1)
+    # six runs of about 2 s each, queued before the kill: together longer than the timeout
+    waiting = [start(a, iterations=5000) for _ in range(6)]
+    read_until(a.url, run_id, lambda seen: seen[-1].event == "progress")  # in its loop
     (pool,) = worker.pool()
+    assert get(a, run_id)["status"] == "running"  # still training: the kill cuts it off
     os.kill(pool, signal.SIGKILL)  # the process training the run, as the OOM killer would
     log = stream(a.url, run_id)
     starts = [e.data["attempt"] for e in log if e.event == "running"]
