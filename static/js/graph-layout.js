@@ -26,6 +26,9 @@ import { language } from "./i18n.js";
 const MARGIN = 16;
 /** The zoom below which a graph is laid out again with its tensors collapsed. */
 const READABLE = 0.8;
+/** dagre's spacing between nodes of a rank and between ranks: roomy first, then tighter ones
+ * for a graph that does not fit the canvas (a tighter one is taken when it draws it larger). */
+const SPACINGS = /** @type {const} */ ([[18, 44], [14, 30], [10, 18]]);
 
 /**
  * Lay the graph out (positions of `view.graph`'s nodes change) and remember the layout.
@@ -42,9 +45,13 @@ export function tidy(view) {
   for (const collapse of /** @type {(0 | 1 | 2)[]} */ ([0, 1, 2])) {
     if (collapse > 0 && view.tensors !== "auto") break;
     const sizes = measureLabels(view.svg, view.graph, labelOptions(view, collapse));
-    const made = run(view.graph, sizes, collapse);
-    const zoom = Math.min(1, availW / made.width, availH / made.height);
-    if (!best || zoom > best.zoom + 0.02) best = { zoom, layout: made.layout };
+    let zoom = 0;
+    for (const [nodesep, ranksep] of SPACINGS) {
+      const made = run(view.graph, sizes, collapse, nodesep, ranksep);
+      zoom = Math.max(zoom, Math.min(1, availW / made.width, availH / made.height));
+      if (!best || zoom > best.zoom + 0.02) best = { zoom, layout: made.layout };
+      if (zoom >= 1) break; // drawn at full size: no need to pack it closer
+    }
     if (zoom >= READABLE || !sizes.tensors) break;
   }
   if (!best) return;
@@ -111,11 +118,13 @@ function labelOptions(view, collapse) {
  * @param {EditGraph} graph
  * @param {ReturnType<typeof measureLabels>} sizes
  * @param {0 | 1 | 2} collapse
+ * @param {number} nodesep
+ * @param {number} ranksep
  */
-function run(graph, sizes, collapse) {
+function run(graph, sizes, collapse, nodesep, ranksep) {
   const dagre = /** @type {NonNullable<typeof window.dagre>} */ (window.dagre);
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 44, edgesep: 12, marginx: MARGIN, marginy: MARGIN });
+  g.setGraph({ rankdir: "LR", nodesep, ranksep, edgesep: 12, marginx: MARGIN, marginy: MARGIN });
   /** @type {Map<string, number>} how far below its box's centre a node's shape is drawn */
   const drop = new Map();
   const ids = new Set(graph.nodes.map((n) => n.id));

@@ -26,17 +26,21 @@ export function renderPalette(view) {
     const sym = document.createElement("span");
     sym.className = "sym";
     sym.textContent = paletteSymbol(op.name);
-    // A symbol, not a word (the button's name is said by its aria-label).
+    // A symbol, not a word (the button's name is said by its visually hidden text).
     sym.setAttribute("translate", "no");
     sym.setAttribute("aria-hidden", "true");
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = opName(op.name);
-    // The name said is the text shown ("Add node:" for screen readers first), so speech
-    // input can press the button by what it reads (WCAG 2.5.3).
+    name.setAttribute("aria-hidden", "true");
+    // The name said holds the text shown ("Add node: mul"), so speech input can press the
+    // button by what it reads (WCAG 2.5.3). NOTE: one visually hidden text says it all: the
+    // button's children are flex items (blocks), and a browser puts a space between blocks
+    // when it reads them as one name ("添加节点： 乘法"); an aria-label would not hold the
+    // symbol shown ("ln" of log), which axe's label-content-name-mismatch reports.
     const sr = document.createElement("span");
     sr.className = "sr-only";
-    sr.textContent = `${t("graph.addNode")} `;
+    sr.textContent = t("graph.addNode", { op: opName(op.name) });
     b.append(sr, sym, name);
     b.title = [opDoc(op), opFormula(op)].filter(Boolean).join("\n");
     b.addEventListener("click", () => addNode(view, op.name));

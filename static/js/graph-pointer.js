@@ -59,7 +59,9 @@ export function bindCanvas(view) {
     const nodeEl = target.closest("[data-node]");
     const edgeEl = target.closest("[data-edge]");
     const from = out ? view.node(data(out, "portOut")) : undefined;
-    const n = nodeEl && !target.closest("[data-port-in]") ? view.node(data(nodeEl, "node")) : undefined;
+    // An input port takes no press of its own (connections are dropped on it): a press there,
+    // where a finger's touch is often moved to on a small fitted node, selects its node.
+    const n = nodeEl ? view.node(data(nodeEl, "node")) : undefined;
     if (from) {
       view.drag = { kind: "connect", from: from.id, a: outPort(from, view.geo(from.id)), b: p };
     } else if (n) {

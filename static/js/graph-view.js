@@ -412,6 +412,16 @@ export class GraphView {
   renderErrors() {
     const box = byId("graph-errors");
     box.replaceChildren();
+    const z = this.zoom;
+    // Every node's box on the screen, and the bubbles placed so far: a bubble covers none.
+    /** @type {{x: number, y: number, w: number, h: number}[]} */
+    const taken = [];
+    for (const n of this.graph.nodes) {
+      const g = this.geo(n.id);
+      if (g) taken.push({ x: (n.x - g.w / 2) * z, y: (n.y - g.h / 2) * z, w: g.w * z, h: g.h * z });
+    }
+    const clear = (/** @type {{x: number, y: number, w: number, h: number}} */ r) =>
+      taken.every((t) => r.x >= t.x + t.w || t.x >= r.x + r.w || r.y >= t.y + t.h || t.y >= r.y + r.h);
     for (const [id, message] of Object.entries(this.errors)) {
       const n = this.node(id);
       if (!n) continue;
@@ -420,9 +430,29 @@ export class GraphView {
       div.dataset.node = id;
       div.setAttribute("role", "alert");
       div.textContent = message;
-      div.style.left = `${Math.max(0, n.x * this.zoom - 110)}px`;
-      div.style.top = `${(n.y + this.geo(id).h / 2 + 22) * this.zoom}px`;
       box.append(div);
+      const w = div.offsetWidth;
+      const h = div.offsetHeight;
+      const geo = this.geo(id);
+      const below = (n.y + geo.h / 2 + 22) * z; // under the node's name
+      const above = (n.y - geo.h / 2 - 6) * z - h;
+      const left = (n.x - geo.w / 2) * z;
+      const right = (n.x + geo.w / 2) * z;
+      // Under the node (centred, then reaching right, then left), above it, then beside it:
+      // the first place that covers no node; under it, centred, when every place does.
+      const places = [
+        { x: n.x * z - w / 2, y: below },
+        { x: left, y: below },
+        { x: right - w, y: below },
+        { x: n.x * z - w / 2, y: above },
+        { x: left, y: above },
+        { x: right - w, y: above },
+        { x: right + 8, y: n.y * z - h / 2 },
+      ].map((p) => ({ x: Math.max(0, p.x), y: Math.max(0, p.y), w, h }));
+      const place = places.find(clear) ?? places[0];
+      div.style.left = `${place.x}px`;
+      div.style.top = `${place.y}px`;
+      taken.push(place);
     }
   }
 

@@ -33,7 +33,7 @@ def test_a_broken_mul_gives_wrong_gradients_and_the_check_names_the_bug(lab: Lab
     bug = page.locator('#gc-summary .bug[data-node="price"]')
     expect(bug).to_contain_text("Node price is a broken mul (no_swap)")
     page.select_option("#lang-select", "zh")
-    expect(bug).to_contain_text("有错误的 mul（no_swap）")
+    expect(bug).to_contain_text("节点 price 是有错误的乘法（no_swap）")  # the op named in Chinese
     expect(bug).to_contain_text("忘了交换输入")
     lab.screenshot("broken-layer-gradcheck")
 

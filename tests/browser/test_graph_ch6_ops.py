@@ -39,7 +39,9 @@ def test_batchnorm_and_dropout_are_in_the_palette_and_step_through_in_both_langu
     page = lab.open(f"#g={link(GRAPH)}")
     run(page)
     step_until(page, "mask = random(seed) > ratio")
-    expect(page.locator("#step-rule")).to_contain_text("dx = dout · mask")
+    # Dropout's port x is fed by bn, not by the node x: the rule names the node it is about.
+    expect(page.locator("#step-rule")).to_contain_text("∂L/∂bn = dout · mask")
+    expect(page.locator("#step-rule")).not_to_contain_text("dx")
     step_until(page, "dgamma = Σₙ dout · x̂")
     rule = page.locator("#step-rule")
     expect(rule).to_contain_text("dx = gamma / σ · (dout − Σₙ dout / N − x̂ · Σₙ (dout · x̂) / N)")

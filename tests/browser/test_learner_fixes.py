@@ -117,9 +117,15 @@ def test_small_tensors_show_their_numbers_and_the_relu_mask_reads_true_false(lab
     expect(db).to_have_class("label edge-grad numbers")
     expect(db).to_have_text("[5, 7, 9]")
     expect(page.locator("#heat-legend")).to_be_hidden()
+    # Heatmaps asked for: every tensor is a chip (its shape and a mini heatmap), its numbers
+    # a click away.
     page.select_option("#g-tensors", "heatmap")
-    expect(db).to_have_class("label edge-grad heatmap")
+    expect(db).to_have_class("label edge-grad heatmap chip")
     expect(page.locator("#heat-legend")).to_be_visible()
+    db.click()
+    expect(page.locator("#chip-pop")).to_contain_text("5  7  9")
+    page.keyboard.press("Escape")
+    expect(page.locator("#chip-pop")).to_be_hidden()
     page.select_option("#g-tensors", "auto")
     load_preset(page, "relu_mask")
     run(page)
@@ -316,6 +322,9 @@ def test_the_layout_packs_a_tall_graph_so_it_is_drawn_larger(lab: Lab) -> None:
     """Apples and oranges was laid out taller than the canvas and shrunk to 81 %."""
     page = lab.open()
     load_preset(page, "apples_oranges")
+    # Laid out again once the answer's labels are measured: the zoom of the settled drawing.
+    expect(page.locator("#graph-status")).to_have_class("status ok")
+    expect(page.locator("#graph-svg .edge-labels").first).to_be_attached()
     zoom = float(page.locator("#graph-svg").get_attribute("data-zoom") or 0)
     assert zoom >= 0.9, zoom
     page.click("#g-layout")

@@ -40,7 +40,14 @@ def touch(browser: Browser, ui_server: Server) -> Iterator[Callable[..., Lab]]:
 
 
 def box_of(page: Page, selector: str) -> Box:
-    box = page.locator(selector).first.bounding_box()
+    """The element's box; a panel drawn anew as the page settles (the tour's, on each answer)
+    may replace the element between finding and measuring it: measured again then."""
+    box = None
+    for _ in range(20):
+        box = page.locator(selector).first.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(50)
     assert box is not None, selector
     return box
 
@@ -272,6 +279,9 @@ def test_the_code_panel_shows_the_lit_lines_and_the_books_beside_them(
     with lab_on(browser, ui_server.url, viewport, has_touch=width < 900) as lab:
         lab.page.add_init_script(f"localStorage.setItem('backprop-lab.lang', '{lang}')")
         page = lab.open("#view=graph&tour=3")  # "Add and multiply": the apples
+        # The page hides its answers (stepping too) until its exercise is done or skipped.
+        expect(page.locator("#g-step")).to_be_disabled()
+        page.locator("#tour-skip").click()
         for _ in range(6):  # to price's backward step: MulLayer.backward
             page.locator("#g-step").click()
         expect(page.locator("#step-code-title")).to_contain_text("MulLayer.backward()")
