@@ -109,6 +109,8 @@ def test_no_label_overlaps_or_leaves_the_canvas(
             page.select_option("#preset-select", preset)
             _settled(page)
             _collect(page, f"{preset} run", found)
+            if preset == "two_layer_net" and width == 1280:
+                lab.screenshot("two-layer-net")  # the chapter's finale, for the README
             page.click("#g-check")
             estimates = page.locator("#graph-svg .edge-estimate, #graph-svg .node-estimate")
             expect(estimates.first).to_be_attached()
@@ -118,6 +120,8 @@ def test_no_label_overlaps_or_leaves_the_canvas(
             expect(page.locator("#tour-panel")).to_have_attribute("data-page", str(i))
             _settled(page)
             _collect(page, f"tour {i}", found)
+            if i == 7 and width == 1280:
+                lab.screenshot("tour-page-7")
             page.click("#tour-exercise")
             page.click("#ex-reveal-all")
             expect(page.locator("#graph-svg .edge-ask")).to_have_count(0)
