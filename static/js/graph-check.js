@@ -24,6 +24,15 @@ export function verdict(p) {
 }
 
 /**
+ * The verdict as a mark, so agreement is never told by colour alone: ✓ agrees, ✗ does not.
+ * @param {ParamCheck} p
+ */
+function mark(p) {
+  const v = verdict(p);
+  return v === "pass" ? "✓ " : v === "fail" ? "✗ " : "";
+}
+
+/**
  * Run the graph if needed, then check every node's gradient on the server and draw the result.
  * @param {GraphView} view
  */
@@ -80,11 +89,11 @@ export function estimateText(p) {
   if (values.length === 1) {
     const name = formulaName(String(formulas[0] ?? "central"));
     const beside = name && typeof central[0] === "number" ? ` (${name}; ${t("graph.estCentral", { v: fmt(central[0], 6) })})` : "";
-    return `≈ ${fmt(values[0], 10)}${beside}`;
+    return `${mark(p)}≈ ${fmt(values[0], 10)}${beside}`;
   }
   const other = formulas.filter((f) => String(f) !== "central");
   const note = other.length ? ` (${t("graph.estSome", { formula: formulaName(String(other[0])), n: other.length, size: values.length })})` : "";
-  return `≈ [${values.slice(0, 3).map((v) => fmt(v, 6)).join(", ")}${values.length > 3 ? ", …" : ""}]${note}`;
+  return `${mark(p)}≈ [${values.slice(0, 3).map((v) => fmt(v, 6)).join(", ")}${values.length > 3 ? ", …" : ""}]${note}`;
 }
 
 /**

@@ -19,7 +19,7 @@ def test_every_edge_of_the_apples_agrees_and_says_so(lab: Lab) -> None:
     expect(edges).to_have_count(4)
     expect(page.locator("#graph-svg g.edge.check-pass")).to_have_count(4)
     tax = page.locator('[data-node-estimate="tax"]')
-    expect(tax).to_have_text(re.compile(r"^≈ (200|199\.99)"))
+    expect(tax).to_have_text(re.compile(r"^✓ ≈ (200|199\.99)"))
     expect(page.locator('[data-node-estimate="apple"]')).to_contain_text("≈ 2.2")
     # apple_price has one use: its estimate sits on its edge, under backprop's 1.1.
     estimate = page.locator('.edge-labels[data-from="apple_price"] .edge-estimate')
@@ -42,6 +42,8 @@ def test_a_broken_layer_turns_exactly_its_edges_red(lab: Lab) -> None:
         expect(page.locator(f'#graph-svg [data-edge="{edge}"]')).to_have_class(
             re.compile(r"\bcheck-fail\b")
         )
+    # Not told by colour alone: each estimate is marked ✗ where it disagrees.
+    expect(page.locator('[data-node-estimate="tax"]')).to_have_text(re.compile(r"^✗ ≈ "))
     lab.screenshot("broken-layer-check")
     page.click("#g-run")  # a new result forgets the old check
     expect(page.locator("#graph-svg g.edge.check-fail")).to_have_count(0)
