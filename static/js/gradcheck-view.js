@@ -6,7 +6,7 @@ import { opName, variantDoc } from "./op-labels.js";
 import { t } from "./i18n.js";
 import { fmt } from "./tensor.js";
 import { datasetOptions } from "./train-form.js";
-import { byId as $, fieldMessage, h } from "./ui.js";
+import { byId as $, fieldMessage, h, isBusy, setBusy } from "./ui.js";
 
 /** @typedef {import("./api.js").GradcheckReport} GradcheckReport */
 /** @typedef {import("./api.js").ParamCheck} ParamCheck */
@@ -141,6 +141,8 @@ export class GradcheckView {
   }
 
   async run() {
+    const button = $("gc-run", HTMLButtonElement);
+    if (isBusy(button)) return; // a check is already running
     $("gc-error").textContent = "";
     let body;
     try {
@@ -149,8 +151,7 @@ export class GradcheckView {
       $("gc-error").textContent = /** @type {Error} */ (err).message;
       return;
     }
-    const button = $("gc-run", HTMLButtonElement);
-    button.disabled = true;
+    setBusy(button, true);
     $("gc-summary").replaceChildren(h("p", { className: "muted busy", text: t("gc.running") }));
     try {
       this.report = await api.gradcheck(body);
@@ -159,7 +160,7 @@ export class GradcheckView {
       this.report = null;
       $("gc-error").textContent = /** @type {Error} */ (err).message;
     } finally {
-      button.disabled = false;
+      setBusy(button, false);
     }
     this.render();
   }

@@ -6,7 +6,7 @@ import { centralDifference } from "./graph-check.js";
 import { run } from "./graph-run.js";
 import { t } from "./i18n.js";
 import { clone, freshId } from "./graph-model.js";
-import { arityOf } from "./graph-render.js";
+import { arityOf } from "./graph-geometry.js";
 import { tidy } from "./graph-layout.js";
 
 /** @typedef {import("./graph-view.js").GraphView} GraphView */
@@ -166,7 +166,8 @@ export function addNode(view, op) {
  * @param {string} id
  */
 export function remove(view, id) {
-  if (!view.node(id)) return;
+  const gone = view.node(id);
+  if (!gone) return;
   checkpoint(view);
   view.graph.nodes = view.graph.nodes.filter((n) => n.id !== id);
   for (const n of view.graph.nodes) n.inputs = n.inputs.map((i) => (i === id ? null : i));
@@ -174,6 +175,15 @@ export function remove(view, id) {
   if (view.selected === id) view.selected = null;
   afterStructuralChange(view);
   view.refresh();
+  // The focus was on the node (Delete) or on the inspector's button, both gone: it goes to the
+  // nearest node left, or to the palette on an empty canvas, never to the page's body.
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (!lost) return;
+  const dist = (/** @type {import("./graph-model.js").EditNode} */ n) => Math.hypot(n.x - gone.x, n.y - gone.y);
+  const near = [...view.graph.nodes].sort((a, b) => dist(a) - dist(b))[0];
+  const first = document.querySelector("#palette button");
+  if (near) view.focusNode(near.id);
+  else if (first instanceof HTMLElement) first.focus();
 }
 
 /**

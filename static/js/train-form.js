@@ -10,7 +10,7 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { runErrorText } from "./run-owner.js";
 import { fillDeepForm, readDeepForm } from "./train-layers.js";
-import { byId as $, fieldMessage, h, oneColumn } from "./ui.js";
+import { byId as $, fieldMessage, h, isBusy, oneColumn, setBusy, setDisabled } from "./ui.js";
 
 /** @typedef {import("./api.js").TrainConfig} TrainConfig */
 /** @typedef {import("./api.js").Dataset} Dataset */
@@ -202,8 +202,11 @@ export class TrainForm {
    * @param {TrainConfig} config
    */
   async start(config) {
-    $("t-start", HTMLButtonElement).disabled = true;
-    $("t-again", HTMLButtonElement).disabled = true;
+    const start = $("t-start", HTMLButtonElement);
+    const again = $("t-again", HTMLButtonElement);
+    if (isBusy(start) || isBusy(again)) return; // one start at a time
+    setBusy(start, true);
+    setBusy(again, true);
     try {
       const accepted = await api.train(config);
       await this.host.started(accepted.id, config);
@@ -223,8 +226,10 @@ export class TrainForm {
   /** Start is always there; "Train again with these" once a run with settings is open. */
   updateButtons() {
     const config = this.host.openConfig();
-    $("t-start", HTMLButtonElement).disabled = false;
-    $("t-again", HTMLButtonElement).disabled = !(config && config.iterations);
+    const again = $("t-again", HTMLButtonElement);
+    setBusy($("t-start", HTMLButtonElement), false);
+    setBusy(again, false);
+    setDisabled(again, !(config && config.iterations));
   }
 }
 

@@ -17,7 +17,7 @@ import { ACTIVE, RunFollower, newRun, rate, takeRecord } from "./train-follow.js
 import { LayerPanel } from "./train-layers.js";
 import { duration, optimizerLabel, pct, queueText, runLabel } from "./train-text.js";
 import { fmt } from "./tensor.js";
-import { byId as $, h, toast } from "./ui.js";
+import { byId as $, h, setDisabled, toast } from "./ui.js";
 
 /** @typedef {import("./api.js").Run} Run */
 /** @typedef {import("./api.js").RunSummary} RunSummary */
@@ -57,7 +57,7 @@ export class LiveRunView {
     this.bindRename();
     $("t-stop").addEventListener("click", async () => {
       if (!this.run) return;
-      $("t-stop", HTMLButtonElement).disabled = true;
+      setDisabled($("t-stop", HTMLButtonElement), true);
       try {
         await api.cancel(this.run.id);
       } catch (err) {
@@ -201,7 +201,7 @@ export class LiveRunView {
     $("view-train").dataset.runId = run ? run.id : "";
     this.renderStats();
     this.drawCharts();
-    $("t-stop", HTMLButtonElement).disabled = !(run && ACTIVE.includes(run.status));
+    setDisabled($("t-stop", HTMLButtonElement), !(run && ACTIVE.includes(run.status)));
     $("t-stop").hidden = Boolean(run && !run.mine); // only the owner stops it
     this.host.rendered();
   }

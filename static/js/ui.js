@@ -106,3 +106,49 @@ export const ONE_COLUMN = "(max-width: 900px)";
 export function oneColumn() {
   return window.matchMedia(ONE_COLUMN).matches;
 }
+
+/**
+ * Whether a button can be pressed now (enabled, shown, not busy).
+ * @param {HTMLButtonElement} b
+ */
+function usable(b) {
+  return !b.disabled && b.getAttribute("aria-disabled") !== "true" && b.getClientRects().length > 0;
+}
+
+/**
+ * Enable or disable a button. Disabling the focused one first hands the focus to the nearest
+ * usable button of its group (the one before it first), so that the keyboard's place is never
+ * lost to the page's body (WCAG 2.4.3).
+ * @param {HTMLButtonElement} button
+ * @param {boolean} disabled
+ */
+export function setDisabled(button, disabled) {
+  if (disabled && !button.disabled && document.activeElement === button) {
+    const group = button.closest("[role=toolbar], [role=group], form, .row") ?? button.parentElement;
+    const buttons = group ? [...group.querySelectorAll("button")] : [];
+    const i = buttons.indexOf(button);
+    const next = [...buttons.slice(0, i).reverse(), ...buttons.slice(i + 1)].find(usable);
+    if (next) next.focus();
+  }
+  button.disabled = disabled;
+}
+
+/**
+ * A button busy with the work it started: it keeps the focus (aria-disabled rather than
+ * disabled, which would drop it) and says it is busy; its action checks `isBusy` first.
+ * @param {HTMLButtonElement} button
+ * @param {boolean} busy
+ */
+export function setBusy(button, busy) {
+  if (busy) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+/**
+ * Whether a button is busy (see `setBusy`).
+ * @param {HTMLButtonElement} button
+ */
+export function isBusy(button) {
+  return button.getAttribute("aria-disabled") === "true";
+}
