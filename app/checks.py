@@ -26,7 +26,7 @@ from app.checkqueue import FairQueue, graph_seconds, network_seconds
 from app.datasets import require_dataset
 from app.errors import AppError, TooLarge, Unprocessable, graph_app_error
 from app.lifeline import exit_with_parent
-from app.schemas_service import GradcheckRequest
+from app.schemas_gradcheck import GradcheckRequest
 from app.settings import Settings
 
 _datasets: dict[str, Any] = {}

@@ -100,7 +100,7 @@ def plan_check(body: bytes, settings: Any) -> tuple[Any, tuple[Any, ...] | None]
 
     from app.checks import plan
     from app.errors import describe_validation
-    from app.schemas_service import GradcheckRequest
+    from app.schemas_gradcheck import GradcheckRequest
 
     try:
         with _collector_paused():

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from app.body import JSONRoute
 from app.checks import GradcheckRunner
 from app.metrics import GRADCHECKS_WAITING
-from app.schemas_service import GradcheckReport, GradcheckRequest, error_responses
+from app.schemas_gradcheck import GradcheckReport, GradcheckRequest
+from app.schemas_service import error_responses
 
 router = APIRouter(tags=["gradcheck"], route_class=JSONRoute)
 

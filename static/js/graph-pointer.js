@@ -2,7 +2,7 @@
 // The canvas under the pointer and keyboard: select, drag nodes, drag from an output port to
 // an input to connect, arrow keys and Delete on a focused node, Ctrl+Z/Y/Enter, hover cards.
 
-import { arityOf, outPort } from "./graph-render.js";
+import { arityOf, outPort } from "./graph-geometry.js";
 import { checkpoint, closesCycle, connect, graphWithPosition, remove, removeEdge, undoRedo } from "./graph-edit.js";
 import { t } from "./i18n.js";
 import { run } from "./graph-run.js";

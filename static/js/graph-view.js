@@ -6,7 +6,9 @@
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { History, decodeFromUrl, emptyGraph, encodeForUrl, needsLayout, outputOf, toApi } from "./graph-model.js";
-import { bounds, render } from "./graph-render.js";
+import { renderErrors } from "./graph-errors.js";
+import { bounds } from "./graph-geometry.js";
+import { render } from "./graph-render.js";
 import { asLaidOut, relayoutIfStale, tidy } from "./graph-layout.js";
 import { bindChips, syncChip } from "./graph-chips.js";
 import { afterStructuralChange, holdReevaluation, inspectorActions, layout } from "./graph-edit.js";
@@ -19,7 +21,7 @@ import { MIN_USER_ZOOM } from "./graph-zoom.js";
 import { leaveExercise, renderExercise, startExercise } from "./exercise-view.js";
 import { PAGES, closeTour, openTour, pageFromUrl, renderTour, tourHides } from "./tour.js";
 import { renderInspector } from "./inspector.js";
-import { byId } from "./ui.js";
+import { byId, setDisabled } from "./ui.js";
 
 /**
  * The nudge slider of an input: which element, h = 10^exp, and the estimate once computed.
@@ -28,7 +30,7 @@ import { byId } from "./ui.js";
 /** @typedef {import("./api.js").Op} Op */
 /** @typedef {import("./api.js").Preset} Preset */
 /** @typedef {import("./api.js").Evaluation} Evaluation */
-/** @typedef {import("./graph-render.js").Geometry} Geometry */
+/** @typedef {import("./graph-geometry.js").Geometry} Geometry */
 /** @typedef {{x: number, y: number}} Point */
 /**
  * A drag in progress: a new edge from a node's output port, or a node being moved.
@@ -280,7 +282,7 @@ export class GraphView {
     this.fitCanvas();
     syncChip(this);
     byId("heat-legend").hidden = !this.svg.querySelector(".label.heatmap");
-    this.renderErrors();
+    renderErrors(this);
     byId("graph-empty").hidden = this.graph.nodes.length > 0;
     if (focusId) this.focusNode(focusId);
     if (this.drag && this.drag.kind === "move") return;
@@ -296,9 +298,9 @@ export class GraphView {
     });
     renderStepPanel(this);
     this.refreshStatus();
-    byId("g-undo", HTMLButtonElement).disabled = !this.history.canUndo;
-    byId("g-redo", HTMLButtonElement).disabled = !this.history.canRedo;
-    byId("g-step-reset", HTMLButtonElement).disabled = this.step === null;
+    setDisabled(byId("g-undo", HTMLButtonElement), !this.history.canUndo);
+    setDisabled(byId("g-redo", HTMLButtonElement), !this.history.canRedo);
+    setDisabled(byId("g-step-reset", HTMLButtonElement), this.step === null);
     const dout = byId("g-dout", HTMLInputElement);
     if (document.activeElement !== dout) {
       dout.value = doutText(this.graph.dout);
@@ -311,15 +313,15 @@ export class GraphView {
     if (!this.exercise && this.result) {
       // At the last step there is nothing further to step to (Show all or ◀ Step go on).
       const last = this.result.forward_order.length + this.result.backward_order.length - 1;
-      byId("g-step", HTMLButtonElement).disabled = this.step !== null && this.step >= last;
+      setDisabled(byId("g-step", HTMLButtonElement), this.step !== null && this.step >= last);
     }
     // A tour page hiding its answers: no explanation, stepping or check gives them away.
     const hides = tourHides(this);
     if (hides) {
       byId("preset-explanation").hidden = true;
-      for (const id of ["g-step", "g-step-back", "g-play", "g-step-reset"]) byId(id, HTMLButtonElement).disabled = true;
+      for (const id of ["g-step", "g-step-back", "g-play", "g-step-reset"]) setDisabled(byId(id, HTMLButtonElement), true);
     } else if (!this.exercise) byId("preset-explanation").hidden = false;
-    byId("g-check", HTMLButtonElement).disabled = hides;
+    setDisabled(byId("g-check", HTMLButtonElement), hides);
     this.onUrlChange();
   }
 
@@ -406,54 +408,6 @@ export class GraphView {
     this.svg.setAttribute("height", String(height));
     this.svg.setAttribute("viewBox", `0 0 ${width / z} ${height / z}`);
     this.svg.dataset.zoom = z.toFixed(3);
-  }
-
-  /** The error bubbles under the nodes they name. */
-  renderErrors() {
-    const box = byId("graph-errors");
-    box.replaceChildren();
-    const z = this.zoom;
-    // Every node's box on the screen, and the bubbles placed so far: a bubble covers none.
-    /** @type {{x: number, y: number, w: number, h: number}[]} */
-    const taken = [];
-    for (const n of this.graph.nodes) {
-      const g = this.geo(n.id);
-      if (g) taken.push({ x: (n.x - g.w / 2) * z, y: (n.y - g.h / 2) * z, w: g.w * z, h: g.h * z });
-    }
-    const clear = (/** @type {{x: number, y: number, w: number, h: number}} */ r) =>
-      taken.every((t) => r.x >= t.x + t.w || t.x >= r.x + r.w || r.y >= t.y + t.h || t.y >= r.y + r.h);
-    for (const [id, message] of Object.entries(this.errors)) {
-      const n = this.node(id);
-      if (!n) continue;
-      const div = document.createElement("div");
-      div.className = "node-error";
-      div.dataset.node = id;
-      div.setAttribute("role", "alert");
-      div.textContent = message;
-      box.append(div);
-      const w = div.offsetWidth;
-      const h = div.offsetHeight;
-      const geo = this.geo(id);
-      const below = (n.y + geo.h / 2 + 22) * z; // under the node's name
-      const above = (n.y - geo.h / 2 - 6) * z - h;
-      const left = (n.x - geo.w / 2) * z;
-      const right = (n.x + geo.w / 2) * z;
-      // Under the node (centred, then reaching right, then left), above it, then beside it:
-      // the first place that covers no node; under it, centred, when every place does.
-      const places = [
-        { x: n.x * z - w / 2, y: below },
-        { x: left, y: below },
-        { x: right - w, y: below },
-        { x: n.x * z - w / 2, y: above },
-        { x: left, y: above },
-        { x: right - w, y: above },
-        { x: right + 8, y: n.y * z - h / 2 },
-      ].map((p) => ({ x: Math.max(0, p.x), y: Math.max(0, p.y), w, h }));
-      const place = places.find(clear) ?? places[0];
-      div.style.left = `${place.x}px`;
-      div.style.top = `${place.y}px`;
-      taken.push(place);
-    }
   }
 
   /** @param {string} id */

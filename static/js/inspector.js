@@ -4,7 +4,7 @@
 import { t } from "./i18n.js";
 import { opDoc, opFormula, opName, variantDoc } from "./op-labels.js";
 import { h } from "./ui.js";
-import { arityOf, portNames } from "./graph-render.js";
+import { arityOf, portNames } from "./graph-geometry.js";
 import { asGrid, flatten, fmt, fullText, parseValue, reshape, shapeOf, short, valueProblem } from "./tensor.js";
 
 const MAX_GRID = 10;

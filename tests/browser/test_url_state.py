@@ -85,7 +85,8 @@ def test_the_page_writes_its_address_through_the_table(lab: Lab) -> None:
     state = url_state(lab, "return u.readUrl(location.hash);")
     assert state["view"] == "graph" and state["tour"] == 3 and state["g"]
     graph = structure(lab, state["g"])
-    assert [n["id"] for n in graph["nodes"]] == ["apple", "apple_num", "tax", "apple_price", "price"]
+    ids = [n["id"] for n in graph["nodes"]]
+    assert ids == ["apple", "apple_num", "tax", "apple_price", "price"]
 
     page.click("[role=tab][data-view=train]")
     page.wait_for_function("location.hash.includes('view=train')")
