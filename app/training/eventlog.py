@@ -238,6 +238,35 @@ class EventLog:
         with self._reading() as db:
             return [StoredEvent(int(r.seq), r.kind, r.data) for r in db.execute(query)]
 
+    def events_between(
+        self, ranges: dict[str, tuple[int, int]], chunk: int = 100
+    ) -> dict[str, list[StoredEvent]]:
+        """Events of many runs at once: for each run, those with ``after < seq <= last`` of its
+        ``(after, last)``, in order; a run with none is left out. One query per ``chunk`` runs
+        (a server listening to 30 learners reads what a notification announced in one)."""
+        found: dict[str, list[StoredEvent]] = {}
+        items = list(ranges.items())
+        for start in range(0, len(items), chunk):
+            wanted = sa.or_(
+                *(
+                    sa.and_(
+                        event_log.c.run_id == run_id,
+                        event_log.c.seq > after,
+                        event_log.c.seq <= last,
+                    )
+                    for run_id, (after, last) in items[start : start + chunk]
+                )
+            )
+            query = (
+                sa.select(event_log.c.run_id, event_log.c.seq, event_log.c.kind, event_log.c.data)
+                .where(wanted)
+                .order_by(event_log.c.run_id, event_log.c.seq)
+            )
+            with self._reading() as db:
+                for r in db.execute(query):
+                    found.setdefault(r.run_id, []).append(StoredEvent(int(r.seq), r.kind, r.data))
+        return found
+
     def weights(self, run_id: str) -> bytes | None:
         """The trained weights of a run as an .npz payload, or None."""
         query = sa.select(weights_table.c.npz).where(weights_table.c.run_id == run_id)

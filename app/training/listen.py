@@ -96,13 +96,17 @@ class LogListener:
             for run_id in unwatched:
                 self._delivered.pop(run_id, None)
             self.forget(unwatched)
-        for run_id, (first, last) in announced.items():
-            if run_id in unwatched:
-                continue
-            after = self._delivered.get(run_id, first - 1)
-            if after >= last:
-                continue
-            new = self.store.events_after(run_id, after, last - after)
+        ranges = {
+            run_id: (self._delivered.get(run_id, first - 1), last)
+            for run_id, (first, last) in announced.items()
+            if run_id not in unwatched
+        }
+        ranges = {run_id: (after, last) for run_id, (after, last) in ranges.items() if after < last}
+        # One query for every run announced together: with a class streaming, a read per run
+        # made the last run of a batch wait for all the others.
+        found = self.store.events_between(ranges) if ranges else {}
+        for run_id in ranges:
+            new = found.get(run_id)
             if new:
                 written[run_id] = new
                 self._delivered[run_id] = new[-1].seq

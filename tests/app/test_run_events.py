@@ -112,3 +112,21 @@ def test_a_database_from_before_warnings_gains_the_column(tmp_path: Path) -> Non
     run = store.get_run("r")
     assert run is not None and run.warning == "it diverged"
     store.close()
+
+
+def test_events_of_many_runs_are_read_at_once_as_one_by_one(store: RunStore) -> None:
+    store.create_run("s", {"iterations": 10})
+    for i in range(1, 6):
+        for run_id in ("r", "s"):
+            data = {"iteration": i, "loss": 1.0 / i, "first_iteration": i, "losses": [1.0 / i]}
+            store.append([NewEvent(run_id, "progress", data)])
+    ranges = {"r": (1, 4), "s": (0, 2), "nobody": (0, 3), "s-later": (5, 9)}
+    want = {
+        "r": store.events_after("r", 1, 3),
+        "s": store.events_after("s", 0, 2),
+    }
+    assert [e.seq for e in want["r"]] == [2, 3, 4] and [e.seq for e in want["s"]] == [1, 2]
+    assert store.events_between(ranges) == want
+    assert store.events_between(ranges, chunk=1) == want  # a query per run, the same answer
+    assert store.events_between({"r": (5, 5)}) == {}
+    store.close()
