@@ -4,11 +4,8 @@
 
 import { preferredLanguage, setLanguage, language } from "./i18n.js";
 import { GraphView } from "./graph-view.js";
-import { TrainView } from "./train-view.js";
-import { GradcheckView } from "./gradcheck-view.js";
 import { bindTabs, byId, selectTab } from "./ui.js";
 import { VIEWS, readUrl, urlHash } from "./url-state.js";
-import { loadUPlot } from "./charts.js";
 
 const tabs = [...document.querySelectorAll(".tabs [role=tab]")].filter((b) => b instanceof HTMLElement);
 let currentView = "graph";
@@ -31,6 +28,7 @@ function writeUrl() {
 /** The address changed under the page (Back, Forward, another link): show what it names. */
 async function restore() {
   const state = readUrl(location.hash);
+  await load(state.view);
   await graph.openFromUrl(state.g, state.p);
   await graph.followLearn(state);
   if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
@@ -38,8 +36,54 @@ async function restore() {
 }
 
 const graph = new GraphView({ onUrlChange: writeUrl });
-const train = new TrainView();
-const gradcheck = new GradcheckView({ graphBody: () => graph.apiBody() });
+
+// NOTE: the Training and Gradient check views (and the charts' library) are fetched the first
+// time they are needed, so the graph view's first load stays light. Until a view is ready its
+// form's submit button stays disabled (in the page's HTML), so nothing is sent half-wired.
+
+/** @type {import("./train-view.js").TrainView | null} */
+let train = null;
+/** @type {Promise<import("./train-view.js").TrainView> | null} */
+let trainLoading = null;
+
+/** The Training view, loaded and started once. */
+function trainView() {
+  trainLoading ??= import("./train-view.js").then(async (m) => {
+    const view = new m.TrainView();
+    await view.init();
+    byId("t-start", HTMLButtonElement).disabled = false;
+    train = view;
+    return view;
+  });
+  return trainLoading;
+}
+
+/** @type {import("./gradcheck-view.js").GradcheckView | null} */
+let gradcheck = null;
+/** @type {Promise<import("./gradcheck-view.js").GradcheckView> | null} */
+let gradcheckLoading = null;
+
+/** The Gradient check view, loaded and started once. */
+function gradcheckView() {
+  gradcheckLoading ??= import("./gradcheck-view.js").then(async (m) => {
+    const view = new m.GradcheckView({ graphBody: () => graph.apiBody() });
+    await view.init();
+    byId("gc-run", HTMLButtonElement).disabled = false;
+    gradcheck = view;
+    return view;
+  });
+  return gradcheckLoading;
+}
+
+/**
+ * A view's modules, loaded (for the views loaded on first use).
+ * @param {string} view
+ */
+async function load(view) {
+  if (view === "train") await trainView();
+  if (view === "gradcheck") await gradcheckView();
+  if (view === "experiments") await experimentsView();
+}
 
 /** @typedef {{experiments: import("./experiments-view.js").ExperimentsView, ch6: import("./ch6-view.js").Chapter6View}} ExperimentsLab */
 /** @type {ExperimentsLab | null} */
@@ -57,7 +101,7 @@ function experimentsView() {
     const ch6 = new c.Chapter6View({
       openRun: async (id, flow) => {
         show("train");
-        await train.open(id);
+        await (await trainView()).open(id);
         if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
       },
     });
@@ -89,8 +133,12 @@ function show(view) {
   document.body.dataset.view = view;
   if (view === "graph") graph.onShow();
   // The charts' library loads when a view that draws charts first opens.
-  if (view === "train" || view === "experiments") loadUPlot();
-  if (view === "train") train.onShow();
+  if (view === "train" || view === "experiments") import("./charts.js").then((m) => m.loadUPlot());
+  if (view === "train") {
+    if (train) train.onShow();
+    else trainView().then((loaded) => { if (currentView === "train") loaded.onShow(); });
+  }
+  if (view === "gradcheck" && !gradcheck) gradcheckView();
   if (view === "experiments") {
     if (lab) lab.experiments.onShow();
     else experimentsView().then((loaded) => { if (currentView === "experiments") { loaded.experiments.onShow(); writeUrl(); } });
@@ -106,14 +154,14 @@ async function main() {
   document.addEventListener("langchange", () => {
     select.value = language();
     graph.relabel();
-    train.relabel();
-    gradcheck.relabel();
+    train?.relabel();
+    gradcheck?.relabel();
     lab?.experiments.relabel();
     lab?.ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const state = readUrl(location.hash);
-  await Promise.all([graph.init(state.g, state.p), train.init(), gradcheck.init()]);
+  await Promise.all([graph.init(state.g, state.p), load(state.view)]);
   if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
   await graph.initLearn(state);
   ready = true;

@@ -51,6 +51,10 @@ class Lab:
     problems: list[str] = field(default_factory=list)
     allowed: list[tuple[int, str]] = field(default_factory=list)
     may_fail: list[str] = field(default_factory=list)
+    #: Requests sent and not yet answered (event streams left out: they stay open).
+    in_flight: set[Request] = field(default_factory=set)
+    #: The test is over and its page is closing: what that cuts off is no failure of the page.
+    closing: bool = False
 
     def allow(self, status: int, path: str) -> None:
         """Expect an answer with ``status`` from a URL containing ``path`` (provoked on purpose)."""
@@ -65,6 +69,28 @@ class Lab:
         self.page.goto(self.url + "/" + fragment)
         self.page.wait_for_selector("body[data-ready=true]")
         return self.page
+
+    def quiet(self, ms: int = 500, timeout: float = 15.0) -> None:
+        """Wait until no request has been in flight for ``ms`` milliseconds (event streams
+        aside). Playwright's "networkidle" is reached once per document, so after a click it
+        returns at once; this waits for what the click started."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        still = 0
+        while still < ms:
+            if time.monotonic() > deadline:
+                urls = sorted(r.url for r in self.in_flight)
+                raise AssertionError(f"requests still in flight after {timeout} s: {urls}")
+            self.page.wait_for_timeout(50)
+            still = 0 if self.in_flight else still + 50
+
+    def on_request(self, request: Request) -> None:
+        if "/events" not in request.url:
+            self.in_flight.add(request)
+
+    def on_done(self, request: Request) -> None:
+        self.in_flight.discard(request)
 
     def screenshot(self, name: str) -> None:
         """Write <name>.png into SCREENSHOTS (build/screenshots; docs/ via make screenshots)."""
@@ -89,9 +115,10 @@ class Lab:
             self.problems.append(f"HTTP {response.status} {response.request.method} {response.url}")
 
     def on_failed(self, request: Request) -> None:
+        self.in_flight.discard(request)
         failure = request.failure or ""
-        if "ERR_ABORTED" in failure and "/events" in request.url:
-            return  # an event stream the page closed on purpose
+        if "ERR_ABORTED" in failure and ("/events" in request.url or self.closing):
+            return  # an event stream the page closed on purpose, or the test's end
         if any(p in request.url for p in self.may_fail):
             return
         self.problems.append(f"request failed: {request.method} {request.url} ({failure})")
@@ -114,7 +141,10 @@ def lab_on(
     page.on("pageerror", lambda e: lab.problems.append(f"page error: {e}"))
     page.on("response", lab.on_response)
     page.on("requestfailed", lab.on_failed)
+    page.on("request", lab.on_request)
+    page.on("requestfinished", lab.on_done)
     yield lab
+    lab.closing = True
     page.close()
     context.close()
     assert not lab.problems, "\n".join(lab.problems)

@@ -17,7 +17,8 @@ def test_the_menus_offer_only_what_the_server_accepts(
     page = lab.open("#view=train")
     body = httpx.get(f"{ui_server.url}/datasets").json()
     assert body["default"] == digits.name
-    for select in ("#t-dataset", "#gc-dataset"):
+    for tab, select in (("train", "#t-dataset"), ("gradcheck", "#gc-dataset")):
+        page.click(f"#tab-{tab}")  # the gradient check's view loads when first opened
         expect(page.locator(select)).to_have_value(body["default"])
         for d in body["datasets"]:
             option = page.locator(f'{select} option[value="{d["name"]}"]')

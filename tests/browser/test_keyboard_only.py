@@ -158,6 +158,7 @@ def test_a_busy_button_keeps_the_focus_and_a_stopped_run_hands_it_on(lab: Lab) -
 
     press(page, "#tab-train")
     page.fill("#t-iters", "20000")
+    expect(page.locator("#t-start")).to_be_enabled()  # the view loads when first opened
     assert press(page, "#t-start") == "t-start"
     page.wait_for_function(
         "document.querySelector('#view-train').dataset.runStatus === 'running'", timeout=60_000
