@@ -355,13 +355,60 @@ def main() -> None:
     print(f"figures written to {out.relative_to(ROOT)}")
 
 
+_TRAINING = """
+import sys, time
+from threadpoolctl import threadpool_limits
+from engine.data import load_dataset
+from engine.trainer import TrainConfig, Trainer
+runs, config = int(sys.argv[1]), dict(zip(sys.argv[2::2], map(float, sys.argv[3::2])))
+config = {k: int(v) if v.is_integer() and k != "learning_rate" else v for k, v in config.items()}
+data = load_dataset("mnist", download=False, progress=False)
+with threadpool_limits(limits=1):
+    t0 = time.perf_counter()
+    for seed in range(runs):
+        for _ in Trainer(TrainConfig(**config, seed=seed, eval_threads=1), data).run():
+            pass
+print(time.perf_counter() - t0)
+"""
+
+
+def ceiling(runs: int, processes: int) -> float:
+    """Runs per second of the engine alone (no server, database or broker): ``processes``
+    processes at once, each training ``runs / processes`` of the throughput test's runs."""
+    args = [str(x) for kv in RUN.items() for x in kv]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TRAINING, str(runs // processes), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    seconds = [float(p.communicate()[0]) for p in procs]
+    return (runs // processes) * processes / max(seconds)
+
+
 def measure_throughput(c: Cluster, args: Any, results: dict[str, Any]) -> None:
-    """1. Runs per second on one worker node, then on two."""
+    """1. Runs per second on one worker node, then on two; and the same runs trained by the
+    engine alone in one process, then in two at once: the most two cores give here."""
     print(f"1. throughput: {args.runs} runs of 2,000 iterations")
     one = throughput(c, 1, args.runs)
     two = throughput(c, 2, args.runs)
-    results["throughput"] = {"one": one, "two": two, "ratio": two / one}
+    alone_one, alone_two = ceiling(args.runs, 1), ceiling(args.runs, 2)
+    results["throughput"] = {
+        "one": one,
+        "two": two,
+        "ratio": two / one,
+        "engine_one": alone_one,
+        "engine_two": alone_two,
+        "engine_ratio": alone_two / alone_one,
+    }
     print(f"   1 worker {one:.3f} runs/s, 2 workers {two:.3f} runs/s: {two / one:.2f}x")
+    print(
+        f"   the engine alone (no service): 1 process {alone_one:.3f} runs/s, "
+        f"2 at once {alone_two:.3f} runs/s: {alone_two / alone_one:.2f}x, this machine's ceiling"
+    )
 
 
 def measure_same_run(c: Cluster, args: Any, results: dict[str, Any]) -> None:

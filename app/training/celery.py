@@ -35,7 +35,7 @@ from app.logs import Outage, set_worker
 from app.metrics import RUNS_FINISHED
 from app.settings import Settings
 from app.training import events
-from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train
+from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train, warm_up
 from app.training.records import NewEvent, RunRecord
 from app.training.store import RunStore
 
@@ -197,6 +197,11 @@ def init_worker_process(settings: Settings) -> None:
     except Exception:
         log.exception("could not preload datasets")
     _process["datasets"] = datasets
+    try:
+        warm = warm_up(datasets)
+        log.info("training process %d warmed up in %.2f s", os.getpid(), warm)
+    except Exception:
+        log.exception("could not warm up")
     # NOTE: the objects inherited from the worker's main process (Celery, SQLAlchemy, …) are
     # kept out of the garbage collector's way, as a spawned local worker has none of them.
     gc.freeze()

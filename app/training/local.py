@@ -27,7 +27,7 @@ from typing import Any
 
 from app.lifeline import exit_with_parent
 from app.training import events
-from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train
+from app.training.attempt import Sink, WorkerMessage, WorkerOptions, train, warm_up
 
 log = logging.getLogger("backprop_lab.executor")
 
@@ -99,6 +99,10 @@ def worker_main(
                 datasets[name] = load_dataset(name, download=False, progress=False)
     except Exception:
         log.exception("worker %d could not preload datasets", index)
+    try:
+        warm_up(datasets)
+    except Exception:
+        log.exception("worker %d could not warm up", index)
     reporter = _QueueReporter(index, results, stop_flag, parent)
     while os.getppid() == parent:
         try:
