@@ -242,6 +242,13 @@ def describe_validation(exc: RequestValidationError) -> tuple[int, str, str, dic
     return 422, "invalid_field", f"{where}: {msg}.", details
 
 
+def out_of_resources(exc: BaseException) -> bool:
+    """Whether an error says the process ran out of memory or could not start a thread."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+    )
+
+
 def database_unavailable(request: Request, exc: BaseException) -> JSONResponse:
     """The 503 of a request made while the database does not answer."""
     from app.db import describe
@@ -307,6 +314,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in unavailable_errors():
         app.add_exception_handler(error, _database_down)
+
+    async def _exhausted(request: Request, exc: Exception) -> JSONResponse:
+        # NOTE: many heavy requests at once can leave the process no memory or no room for
+        # one more thread (a thread's stack is address space too): that request is told to
+        # come back, as a full slot would tell it; the server goes on.
+        if not out_of_resources(exc):
+            return await _unexpected(request, exc)
+        log.warning("out of resources on %s %s: %r", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "out_of_memory",
+            "The server has no room for this request now (memory or threads); nothing else "
+            "was affected. Try again in a few seconds.",
+            headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(MemoryError, _exhausted)
+    app.add_exception_handler(RuntimeError, _exhausted)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

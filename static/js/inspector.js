@@ -315,7 +315,7 @@ export function renderInspector(container, ctx) {
   // NOTE: class labels get no gradient: nothing to nudge against.
   if (res && res.grad !== null && node.op === "input") container.append(nudgeSlider(node, res.grad, nudge ?? null, actions));
   container.append(h("div", { className: "row" },
-    h("button", { type: "button", className: "danger", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
+    h("button", { type: "button", className: "danger", "data-focus-key": "delete", text: t("inspector.delete"), onclick: () => actions.remove(node.id) })));
   if (focusKey) {
     const again = container.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
     if (again instanceof HTMLElement) again.focus({ preventScroll: true });

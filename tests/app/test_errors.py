@@ -52,3 +52,35 @@ def test_every_route_with_a_body_documents_the_413_it_can_answer(client: httpx.C
     assert posts, "the API has routes that take a body"
     for path, op in posts.items():
         assert "413" in op["responses"], f"{path} does not document 413"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RuntimeError("can't start new thread"), 503, "out_of_memory"),
+        (MemoryError(), 503, "out_of_memory"),
+        (RuntimeError("something else"), 500, "internal_error"),
+    ],
+)
+def test_a_process_out_of_threads_or_memory_answers_503_not_500(
+    error: Exception, status: int, code: str
+) -> None:
+    """What 24 heavy requests at once did in CI: a thread the server could not start."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from app.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise error
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    body = assert_error_shape(r, status, code)
+    if status == 503:
+        assert r.headers["retry-after"] == "5"
+        assert "Try again" in body["message"]
