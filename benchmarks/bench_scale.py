@@ -358,12 +358,11 @@ def main() -> None:
 
 
 _TRAINING = """
-import sys, time
+import json, sys, time
 from threadpoolctl import threadpool_limits
 from engine.data import load_dataset
 from engine.trainer import TrainConfig, Trainer
-runs, config = int(sys.argv[1]), dict(zip(sys.argv[2::2], map(float, sys.argv[3::2])))
-config = {k: int(v) if v.is_integer() and k != "learning_rate" else v for k, v in config.items()}
+runs, config = int(sys.argv[1]), json.loads(sys.argv[2])
 data = load_dataset("mnist", download=False, progress=False)
 with threadpool_limits(limits=1):
     t0 = time.perf_counter()
@@ -377,10 +376,9 @@ print(time.perf_counter() - t0)
 def ceiling(runs: int, processes: int) -> float:
     """Runs per second of the engine alone (no server, database or broker): ``processes``
     processes at once, each training ``runs / processes`` of the throughput test's runs."""
-    args = [str(x) for kv in RUN.items() for x in kv]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _TRAINING, str(runs // processes), *args],
+            [sys.executable, "-c", _TRAINING, str(runs // processes), json.dumps(RUN)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,

@@ -96,12 +96,11 @@ class LogListener:
             for run_id in unwatched:
                 self._delivered.pop(run_id, None)
             self.forget(unwatched)
-        ranges = {
-            run_id: (self._delivered.get(run_id, first - 1), last)
-            for run_id, (first, last) in announced.items()
-            if run_id not in unwatched
-        }
-        ranges = {run_id: (after, last) for run_id, (after, last) in ranges.items() if after < last}
+        ranges: dict[str, tuple[int, int]] = {}
+        for run_id, (first, last) in announced.items():
+            after = self._delivered.get(run_id, first - 1)
+            if run_id not in unwatched and after < last:
+                ranges[run_id] = (after, last)
         # One query for every run announced together: with a class streaming, a read per run
         # made the last run of a batch wait for all the others.
         found = self.store.events_between(ranges) if ranges else {}

@@ -16,7 +16,7 @@ function writeUrl() {
   const g = graph.urlState();
   const next = urlHash({
     view: currentView, g, p: g ? graph.presetId : "", ...graph.learnState(),
-    exp: currentView === "experiments" && lab ? lab.experiments.page : null,
+    exp: currentView === "experiments" && lab.now ? lab.now.experiments.page : null,
   });
   if (location.hash === next) return;
   // A new graph is a new history entry, so Back returns to the one before; edits are not.
@@ -31,7 +31,7 @@ async function restore() {
   await load(state.view);
   await graph.openFromUrl(state.g, state.p);
   await graph.followLearn(state);
-  if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
+  if (state.view === "experiments") (await lab.get()).experiments.open(state.exp, false);
   show(state.view);
 }
 
@@ -41,81 +41,71 @@ const graph = new GraphView({ onUrlChange: writeUrl });
 // time they are needed, so the graph view's first load stays light. Until a view is ready its
 // form's submit button stays disabled (in the page's HTML), so nothing is sent half-wired.
 
-/** @type {import("./train-view.js").TrainView | null} */
-let train = null;
-/** @type {Promise<import("./train-view.js").TrainView> | null} */
-let trainLoading = null;
-
-/** The Training view, loaded and started once. */
-function trainView() {
-  trainLoading ??= import("./train-view.js").then(async (m) => {
-    const view = new m.TrainView();
-    await view.init();
-    byId("t-start", HTMLButtonElement).disabled = false;
-    train = view;
-    return view;
-  });
-  return trainLoading;
+/**
+ * A view loaded and started the first time it is needed: `get()` starts it once (later calls
+ * share that promise), `now` is the view once it is ready (null before).
+ * @template T
+ * @param {() => Promise<T>} start
+ */
+function onFirstUse(start) {
+  /** @type {Promise<T> | null} */
+  let loading = null;
+  /** @type {{now: T | null, get: () => Promise<T>}} */
+  const lazy = {
+    now: null,
+    get: () => (loading ??= start().then((view) => (lazy.now = view))),
+  };
+  return lazy;
 }
 
-/** @type {import("./gradcheck-view.js").GradcheckView | null} */
-let gradcheck = null;
-/** @type {Promise<import("./gradcheck-view.js").GradcheckView> | null} */
-let gradcheckLoading = null;
+const train = onFirstUse(async () => {
+  const { TrainView } = await import("./train-view.js");
+  const view = new TrainView();
+  await view.init();
+  byId("t-start", HTMLButtonElement).disabled = false;
+  return view;
+});
 
-/** The Gradient check view, loaded and started once. */
-function gradcheckView() {
-  gradcheckLoading ??= import("./gradcheck-view.js").then(async (m) => {
-    const view = new m.GradcheckView({ graphBody: () => graph.apiBody() });
-    await view.init();
-    byId("gc-run", HTMLButtonElement).disabled = false;
-    gradcheck = view;
-    return view;
+const gradcheck = onFirstUse(async () => {
+  const { GradcheckView } = await import("./gradcheck-view.js");
+  const view = new GradcheckView({ graphBody: () => graph.apiBody() });
+  await view.init();
+  byId("gc-run", HTMLButtonElement).disabled = false;
+  return view;
+});
+
+/**
+ * The Experiments view; the chapter-6 runs on MNIST (ch6-view.js) are pages of it.
+ * @typedef {{experiments: import("./experiments-view.js").ExperimentsView, ch6: import("./ch6-view.js").Chapter6View}} ExperimentsLab
+ */
+const lab = onFirstUse(async () => {
+  const [e, c] = await Promise.all([import("./experiments-view.js"), import("./ch6-view.js")]);
+  const ch6 = new c.Chapter6View({
+    openRun: async (id, flow) => {
+      show("train");
+      await (await train.get()).open(id);
+      if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
+    },
   });
-  return gradcheckLoading;
-}
+  const experiments = new e.ExperimentsView({ onUrlChange: writeUrl, ch6 });
+  await ch6.init();
+  experiments.init();
+  return /** @type {ExperimentsLab} */ ({ experiments, ch6 });
+});
 
 /**
  * A view's modules, loaded (for the views loaded on first use).
  * @param {string} view
  */
 async function load(view) {
-  if (view === "train") await trainView();
-  if (view === "gradcheck") await gradcheckView();
-  if (view === "experiments") await experimentsView();
+  if (view === "train") await train.get();
+  if (view === "gradcheck") await gradcheck.get();
+  if (view === "experiments") await lab.get();
 }
 
-/** @typedef {{experiments: import("./experiments-view.js").ExperimentsView, ch6: import("./ch6-view.js").Chapter6View}} ExperimentsLab */
-/** @type {ExperimentsLab | null} */
-let lab = null;
-/** @type {Promise<ExperimentsLab> | null} */
-let labLoading = null;
-
-/**
- * The Experiments view, its modules fetched the first time it is needed (the graph view's
- * first load stays light). The chapter-6 runs on MNIST (ch6-view.js) are pages of it.
- */
-/** @returns {Promise<ExperimentsLab>} */
-function experimentsView() {
-  labLoading ??= Promise.all([import("./experiments-view.js"), import("./ch6-view.js")]).then(async ([e, c]) => {
-    const ch6 = new c.Chapter6View({
-      openRun: async (id, flow) => {
-        show("train");
-        await (await trainView()).open(id);
-        if (flow) document.getElementById("layers-panel")?.scrollIntoView({ block: "start" });
-      },
-    });
-    const experiments = new e.ExperimentsView({ onUrlChange: writeUrl, ch6 });
-    await ch6.init();
-    experiments.init();
-    lab = { experiments, ch6 };
-    return lab;
-  });
-  return labLoading;
-}
 // The tour's vanishing-gradient page opens the two runs.
 document.addEventListener("ch6:vanishing", async () => {
-  const { experiments, ch6 } = await experimentsView();
+  const { experiments, ch6 } = await lab.get();
   experiments.open("vanishing");
   ch6.startVanishing();
   show("experiments");
@@ -135,13 +125,13 @@ function show(view) {
   // The charts' library loads when a view that draws charts first opens.
   if (view === "train" || view === "experiments") import("./charts.js").then((m) => m.loadUPlot());
   if (view === "train") {
-    if (train) train.onShow();
-    else trainView().then((loaded) => { if (currentView === "train") loaded.onShow(); });
+    if (train.now) train.now.onShow();
+    else train.get().then((loaded) => { if (currentView === "train") loaded.onShow(); });
   }
-  if (view === "gradcheck" && !gradcheck) gradcheckView();
+  if (view === "gradcheck") gradcheck.get();
   if (view === "experiments") {
-    if (lab) lab.experiments.onShow();
-    else experimentsView().then((loaded) => { if (currentView === "experiments") { loaded.experiments.onShow(); writeUrl(); } });
+    if (lab.now) lab.now.experiments.onShow();
+    else lab.get().then((loaded) => { if (currentView === "experiments") { loaded.experiments.onShow(); writeUrl(); } });
   }
   writeUrl();
 }
@@ -154,15 +144,15 @@ async function main() {
   document.addEventListener("langchange", () => {
     select.value = language();
     graph.relabel();
-    train?.relabel();
-    gradcheck?.relabel();
-    lab?.experiments.relabel();
-    lab?.ch6.relabel();
+    train.now?.relabel();
+    gradcheck.now?.relabel();
+    lab.now?.experiments.relabel();
+    lab.now?.ch6.relabel();
   });
   bindTabs(tabs, "view", show);
   const state = readUrl(location.hash);
   await Promise.all([graph.init(state.g, state.p), load(state.view)]);
-  if (state.view === "experiments") (await experimentsView()).experiments.open(state.exp, false);
+  if (state.view === "experiments") (await lab.get()).experiments.open(state.exp, false);
   await graph.initLearn(state);
   ready = true;
   show(state.view);
