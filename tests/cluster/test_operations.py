@@ -200,6 +200,7 @@ def test_a_worker_or_celery_server_without_the_lab_dataset_refuses_to_start(
         "BACKPROP_LAB_CACHE_DIR": str(empty),
         "BACKPROP_LAB_OFFLINE": "1",
         "BACKPROP_LAB_DATA_DIR": str(tmp_path / "data"),
+        "BACKPROP_LAB_DEFAULT_DATASET": "mnist",  # the lab's dataset, which this machine lacks
     }
 
     def refused(*args: str) -> str:
