@@ -73,7 +73,7 @@ class _QueueReporter:
 
 
 def worker_main(
-    index: int, tasks: Any, results: Any, stop_flag: Any, options: WorkerOptions
+    index: int, tasks: Any, results: Any, stop_flag: Any, options: WorkerOptions, parent: int
 ) -> None:
     """Entry point of a worker process: one BLAS thread, datasets kept, runs one task at a time.
 
@@ -84,8 +84,10 @@ def worker_main(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    parent = os.getppid()
     # A worker outlives its server by at most a second, even one blocked writing its pipe.
+    # NOTE: ``parent`` is the server's pid as the server gave it: one read here with
+    # getppid() would be init's if the server died while this process started (it then
+    # waited on a queue it holds both ends of, forever; seen in CI).
     exit_with_parent(parent)
     if options.nice:
         os.nice(options.nice)
@@ -176,7 +178,7 @@ class LocalExecutor:
         stop_flag = self._ctx.RawValue("b", 0)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(index, tasks, results, stop_flag, self.options),
+            args=(index, tasks, results, stop_flag, self.options, os.getpid()),
             name=f"backprop-lab-worker-{index}",
             daemon=True,
         )

@@ -54,6 +54,14 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def command(pid: int) -> str:
+    """A process's command line (what it is, when a test says it outlived its server)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
 def alive(pid: int) -> bool:
     """Whether ``pid`` is a process that has not exited (a zombie counts as exited)."""
     try:
@@ -144,7 +152,7 @@ def test_check_processes_exit_when_the_server_is_killed(
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(alive(p) for p in left):
         time.sleep(0.2)
-    orphans = [p for p in left if alive(p)]
+    orphans = {p: command(p) for p in left if alive(p)}
     for p in orphans:  # leave no orphan behind even when this test fails
         os.kill(p, signal.SIGKILL)
-    assert not orphans, "processes outlived their server"
+    assert not orphans, f"processes outlived their server: {orphans}"

@@ -93,3 +93,41 @@ def test_sigkill_of_the_server_ends_its_training_and_check_processes(
     for p in left:  # do not leave them behind for the next tests
         os.kill(p, signal.SIGKILL)
     assert not left, f"processes outlived their server by 5 s: {left}"
+
+
+#: A server that starts one training process and dies at once, before that process is up.
+DIES_WHILE_ITS_WORKER_STARTS = """
+import os
+from app.training.local import LocalExecutor
+
+worker = LocalExecutor(1)._spawn(0)
+print(worker.process.pid, flush=True)
+os._exit(0)
+"""
+
+
+def test_a_worker_whose_server_died_while_it_started_exits(tmp_path: Path) -> None:
+    """The worker learns its server's pid from the server, not from getppid() once started
+    (by then init's, and the worker waited forever on a queue it holds both ends of)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    with out.open("w") as stdout:  # a file, not a pipe an orphan would hold open
+        done = subprocess.run(
+            [sys.executable, "-c", DIES_WHILE_ITS_WORKER_STARTS],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "BACKPROP_LAB_CACHE_DIR": str(tmp_path)},
+        )
+    assert done.returncode == 0, out.read_text()
+    pid = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.1)
+    orphan = alive(pid)
+    if orphan:  # leave no orphan behind even when this test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not orphan, "the worker outlived the server that started it"
