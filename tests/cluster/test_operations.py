@@ -92,10 +92,13 @@ def test_metrics_of_servers_and_workers_name_every_metric_the_dashboard_uses(
     before = samples(httpx.get(f"{a.url}/metrics").text)
     for _ in range(3):
         assert httpx.get(f"{a.url}/train/no-such-run").status_code == 404
-    run_id = start(b, iterations=3000)
+    # NOTE: long enough to still train after a beat or two: a warmed-up worker ran 3,000
+    # iterations in about a second (CI scraped a finished run, and no live worker).
+    run_id = start(b, iterations=20_000)
     wait_for(lambda: get(a, run_id)["status"] == "running", "the run trains")
     time.sleep(1)  # a beat or two
     training = samples(httpx.get(f"{b.url}/metrics").text)
+    assert get(a, run_id)["status"] == "running", "the run ended before the scrape"
     assert training["backprop_lab_live_workers{}"] == 1
     assert training["backprop_lab_runs{status=running}"] == 1
     assert training["backprop_lab_stale_beats{}"] == 0
