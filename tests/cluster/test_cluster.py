@@ -52,6 +52,11 @@ def trains(log: list[Event]) -> bool:
     return log[-1].event == "progress"
 
 
+#: Iterations of a run whose training process is killed after its first progress: a warm
+#: process trains 2,000 in about 0.65 s, which left little room to kill it still training.
+KILLED_RUN = 6000
+
+
 def watch(server: Server, run_id: str) -> tuple[threading.Thread, list[Event]]:
     """Stream a run in a thread until it ends; returns once three events have arrived."""
     seen: list[Event] = []
@@ -125,7 +130,7 @@ def test_queued_and_running_runs_are_cancelled_through_another_server(cluster: C
 def test_a_worker_process_killed_mid_run_restarts_it_as_attempt_2(cluster: Cluster) -> None:
     worker = cluster.worker(concurrency=1)
     a, b = cluster.server(), cluster.server()
-    run_id = start(a, iterations=2000)
+    run_id = start(a, iterations=KILLED_RUN)
     read_until(b.url, run_id, trains)
     (pool,) = worker.pool()
     os.kill(pool, signal.SIGKILL)  # the process training the run, as the OOM killer would
@@ -138,7 +143,7 @@ def test_a_worker_process_killed_mid_run_restarts_it_as_attempt_2(cluster: Clust
     assert any(e.event == "progress" for e in log[:cut])  # attempt 1's record is kept
     assert log[-1].data["status"] == "completed"
     # the history is attempt 2's, whole and from the beginning: the same as a clean run
-    clean = start(a, iterations=2000)
+    clean = start(a, iterations=KILLED_RUN)
     stream(a.url, clean)
     assert get(a, run_id)["history"] == get(a, clean)["history"]
 
@@ -148,7 +153,7 @@ def test_a_lost_attempt_goes_ahead_of_six_waiting_runs_and_completes_as_attempt_
 ) -> None:
     worker = cluster.worker(concurrency=1)
     a = cluster.server()
-    run_id = start(a, iterations=2000)
+    run_id = start(a, iterations=KILLED_RUN)
     read_until(a.url, run_id, trains)
     waiting = [start(a, iterations=300, seed=2) for _ in range(6)]
     assert [get(a, q)["queue_position"] for q in waiting] == list(range(6))
@@ -165,7 +170,7 @@ def test_a_lost_attempt_goes_ahead_of_six_waiting_runs_and_completes_as_attempt_
         assert run["started_at"] is None or run["started_at"] >= done, run
     for q in waiting:
         httpx.delete(f"{a.url}/train/{q}", headers=OPERATOR)
-    clean = start(a, iterations=2000)
+    clean = start(a, iterations=KILLED_RUN)
     stream(a.url, clean)
     assert get(a, run_id)["history"] == get(a, clean)["history"]
 
@@ -225,7 +230,7 @@ def test_a_silent_worker_machine_interrupts_its_run_keeping_its_record(
 def test_killing_one_api_server_leaves_the_other_streaming(cluster: Cluster) -> None:
     cluster.worker(concurrency=1)
     a, b = cluster.server(), cluster.server()
-    run_id = start(a, iterations=3000)
+    run_id = start(a, iterations=10_000)
     reader, seen = watch(b, run_id)
     a.kill()
     assert seen[-1].event != "done"  # A died mid-run
