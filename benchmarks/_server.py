@@ -20,6 +20,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: This one process plays every learner: the per-client limits a lab sets for its learners
+#: (runs, requests, streams, connections) are raised for it.
+ONE_CLIENT = {
+    "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "100",
+    "BACKPROP_LAB_RATE_LIMIT": "100000/minute",
+    "BACKPROP_LAB_MAX_STREAMS_PER_CLIENT": "200",
+    "BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT": "2000",
+}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

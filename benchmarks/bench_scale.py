@@ -42,7 +42,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._server import serve
+from benchmarks._server import ONE_CLIENT, serve
 from benchmarks.bench_service import fan_out, parse_stream
 from harness.cluster import ROOT, Postgres, Redis, Worker
 
@@ -102,16 +102,6 @@ def run_to_end(url: str, config: dict[str, Any]) -> float:
             if line.startswith("event: done"):
                 break
     return time.perf_counter() - t0
-
-
-#: This one process plays every learner: the per-client limits a lab sets for its learners
-#: (runs, requests, streams, connections) are raised for it.
-ONE_CLIENT = {
-    "BACKPROP_LAB_MAX_ACTIVE_RUNS_PER_CLIENT": "100",
-    "BACKPROP_LAB_RATE_LIMIT": "100000/minute",
-    "BACKPROP_LAB_MAX_STREAMS_PER_CLIENT": "200",
-    "BACKPROP_LAB_MAX_CONNECTIONS_PER_CLIENT": "2000",
-}
 
 
 class Cluster:

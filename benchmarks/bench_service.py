@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import serve  # noqa: E402
+from benchmarks._server import ONE_CLIENT, serve  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -41,7 +41,7 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def server(workers: int, nice: int | None = None) -> Iterator[tuple[str, int]]:
     """A uvicorn server on a free loopback port with a fresh data directory."""
-    settings = {"BACKPROP_LAB_WORKERS": str(workers)}
+    settings = {"BACKPROP_LAB_WORKERS": str(workers), **ONE_CLIENT}
     if nice is not None:
         settings["BACKPROP_LAB_WORKER_NICE"] = str(nice)
     with serve(settings) as (url, pid):
@@ -49,13 +49,16 @@ def server(workers: int, nice: int | None = None) -> Iterator[tuple[str, int]]:
 
 
 def events(url: str, run_id: str) -> list[dict[str, Any]]:
-    """Every event of a run's stream, until done."""
+    """Every recorded event of a run's stream (those with an id), until done.
+
+    A queued run's stream also sends ``queued`` events, which are not recorded and have no id.
+    """
     out: list[dict[str, Any]] = []
     fields: dict[str, str] = {}
     with httpx.stream("GET", f"{url}/train/{run_id}/events", timeout=300) as r:
         for line in r.iter_lines():
             if line == "":
-                if "data" in fields:
+                if "data" in fields and "id" in fields:
                     out.append(
                         {
                             "id": int(fields["id"]),
@@ -293,16 +296,20 @@ def main() -> None:
     with server(workers=2) as (url, _):
         service_run(url, {**config, "iterations": 50})
         for label, training in (("idle", False), ("2 runs training", True)):
-            ids = []
+            ids: list[tuple[str, str]] = []  # (run id, owner token)
             if training:
                 long = {**config, "iterations": 100_000}
                 for seed in (1, 2):
-                    ids.append(httpx.post(f"{url}/train", json={**long, "seed": seed}).json()["id"])
-                while any(httpx.get(f"{url}/train/{i}").json()["status"] != "running" for i in ids):
+                    run = httpx.post(f"{url}/train", json={**long, "seed": seed}).json()
+                    ids.append((run["id"], run["owner_token"]))
+                while any(
+                    httpx.get(f"{url}/train/{i}").json()["status"] != "running" for i, _ in ids
+                ):
                     time.sleep(0.05)
             lat = latencies(url)
-            for i in ids:
-                httpx.delete(f"{url}/train/{i}")
+            for i, token in ids:  # cancelling needs the run's owner token
+                r = httpx.delete(f"{url}/train/{i}", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 202, r.text
             for path, values in lat.items():
                 values.sort()
                 p50, p99 = values[len(values) // 2], values[int(len(values) * 0.99) - 1]
