@@ -104,6 +104,9 @@ def setup_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     pool.propagate = False
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
+    # Alembic names each of its plugins as it loads them, a dozen lines per start-up that say
+    # nothing to an operator; its migrations ("Running upgrade ...") are still logged.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for name in _FOREIGN:
         logger = logging.getLogger(name)
         if name == "uvicorn.access" and not logger.handlers and not logger.propagate:

@@ -97,6 +97,10 @@ def test_server_logs_are_timestamped_levelled_lines_or_json(tmp_path: Path) -> N
     access = [m for m in parsed if m.group(3) == "uvicorn.access"]
     assert any("GET /train/missing" in m.group(5) and "404" in m.group(5) for m in access)
     assert any(m.group(3) == "uvicorn.error" and m.group(2) == "INFO" for m in parsed)
+    # the database's migrations are said; alembic's loading of its plugins is not
+    migrations = [m for m in parsed if m.group(3) == "alembic.runtime.migration"]
+    assert any("Running upgrade" in m.group(5) for m in migrations), text
+    assert not [m.group(0) for m in parsed if m.group(3) == "alembic.runtime.plugins"]
 
     lines = [
         json.loads(ln) for ln in _serve(tmp_path, {"BACKPROP_LAB_LOG_FORMAT": "json"}).splitlines()
