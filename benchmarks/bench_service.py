@@ -155,11 +155,18 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--fanout-pairs", type=int, default=3)
     parser.add_argument("--pings", type=int, default=1000)
+    parser.add_argument("--dataset", default="mnist", help="what both the engine and runs train on")
     args = parser.parse_args()
     from engine.data import load_dataset
 
-    data = load_dataset("mnist", download=False, progress=False)
-    config = {"iterations": args.iterations, "hidden_size": 50, "batch_size": 100, "seed": 0}
+    data = load_dataset(args.dataset, download=False, progress=False)
+    config = {
+        "iterations": args.iterations,
+        "hidden_size": 50,
+        "batch_size": 100,
+        "seed": 0,
+        "dataset": args.dataset,
+    }
     rows: list[tuple[str, str, str]] = []
 
     # NOTE: niceness 0 here, as the engine alone runs at 0: like is compared with like.
