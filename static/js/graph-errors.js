@@ -27,7 +27,7 @@ export function renderErrors(view) {
     div.className = "node-error";
     div.dataset.node = id;
     div.setAttribute("role", "alert");
-    div.textContent = message;
+    div.textContent = message();
     box.append(div);
     const w = div.offsetWidth;
     const h = div.offsetHeight;

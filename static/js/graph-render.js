@@ -29,7 +29,7 @@ import {
  * @property {string | null} current the node of the current step
  * @property {"forward" | "backward"} [phase]
  * @property {(from: string, to: string) => boolean} [lit] edges an exercise's question is about
- * @property {Record<string, string>} errors
+ * @property {Record<string, () => string>} errors
  * @property {string | null} output
  * @property {{a: Point, b: Point} | null} pending an edge being dragged
  * @property {(id: string) => boolean} showValue

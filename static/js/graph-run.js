@@ -56,7 +56,7 @@ async function evaluateNow(view) {
     const missing = n.inputs.findIndex((i) => !i);
     if (n.op !== "input" && missing !== -1) {
       const names = view.ops.get(n.op)?.inputs ?? [];
-      view.errors[n.id] = t("graph.unconnected", { port: missing, name: names[missing] ?? "" });
+      view.errors[n.id] = () => t("graph.unconnected", { port: missing, name: names[missing] ?? "" });
     }
   }
   if (Object.keys(view.errors).length) {
@@ -117,7 +117,7 @@ function showError(view, err) {
   if (id && view.node(id)) {
     const named = err.message.includes(`'${id}'`);
     const node = id;
-    view.errors[node] = err.message;
+    view.errors[node] = () => err.message; // said again in the language of the moment
     view.selected = node;
     // The API's message usually names the node already ("Node 'x' (mul) …"): don't say it twice.
     view.setStatus("error", () => (named ? err.message : t("graph.errorOnNode", { id: node, message: err.message })));

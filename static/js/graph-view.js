@@ -67,7 +67,7 @@ export class GraphView {
     this.check = null;
     /** @type {Nudge | null} the nudge slider of the selected input */
     this.nudge = null;
-    /** @type {Record<string, string>} an error message per node id */
+    /** @type {Record<string, () => string>} an error message per node id, read in the page's language when drawn */
     this.errors = {};
     /** @type {{kind: StatusKind, message: string | (() => string)} | null} a function is re-read after a language switch */
     this.status = null;

@@ -78,10 +78,14 @@ def test_no_english_word_reaches_the_page_in_chinese(lab: Lab) -> None:
             # The server's refusal, said from its code and details.
             status = page.locator("#graph-status")
             expect(status).to_contain_text("节点 's'（加法）的输入形状 x (2, 3)、y (2,) 不相容")
+            bubble = page.locator("#graph-errors")  # the same refusal under the node
+            expect(bubble).to_contain_text("节点 's'（加法）")
             page.select_option("#lang-select", "en")
             expect(status).to_contain_text("x of shape (2, 3) and y of shape (2,) do not broadcast")
+            expect(bubble).to_contain_text("x of shape (2, 3) and y of shape (2,) do not broadcast")
             page.select_option("#lang-select", "zh")
             expect(status).to_contain_text("节点 's'（加法）")
+            expect(bubble).to_contain_text("节点 's'（加法）")
         words = page.evaluate(WORDS, sorted(ALLOWED))
         if words:
             found[name] = words
