@@ -10,12 +10,14 @@ import base64
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -26,7 +28,7 @@ from playwright.sync_api import (
     ViewportSize,
 )
 
-from tests.conftest import ROOT, Digits, Server
+from tests.conftest import OPERATOR, ROOT, Digits, Server
 
 # NOTE: tests leave the tree as they found it; `make screenshots` points this at docs/screenshots.
 SCREENSHOTS = Path(os.environ.get("BACKPROP_LAB_SCREENSHOTS") or ROOT / "build" / "screenshots")
@@ -155,6 +157,31 @@ def lab(browser: Browser, ui_server: Server) -> Iterator[Lab]:
     """A fresh 1280x800 page; fails the test on console errors or unexpected failed requests."""
     with lab_on(browser, ui_server.url) as lab:
         yield lab
+
+
+@pytest.fixture(autouse=True)
+def no_run_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the shared server, its runs still queued or training are cancelled.
+
+    The server has one training worker: a long run a test left behind (a CI run once trained
+    100,000 iterations for 7 minutes) would keep the next tests' runs waiting past their time.
+    """
+    yield
+    if "ui_server" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("ui_server").url
+    runs = httpx.get(f"{url}/runs", params={"limit": 1000}, timeout=30).json()["runs"]
+    active = [r["id"] for r in runs if r["status"] in ("queued", "running")]
+    for run_id in active:
+        httpx.delete(f"{url}/train/{run_id}", headers=OPERATOR, timeout=30)
+    for run_id in active:  # the worker is free again when each has ended
+        for _ in range(300):
+            if httpx.get(f"{url}/train/{run_id}", timeout=30).json()["status"] not in (
+                "queued",
+                "running",
+            ):
+                break
+            time.sleep(0.1)
 
 
 def link(graph: dict[str, Any]) -> str:
