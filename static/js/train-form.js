@@ -38,10 +38,20 @@ export class TrainForm {
     this.datasets = [];
     /** @type {string | null} the server's default dataset (the best one here) */
     this.defaultDataset = null;
+    /** Whether the learner has changed a field since this code bound the form */
+    this.touched = false;
+  }
+
+  /** Whether the learner has typed in the form (before this code was loaded too). */
+  get edited() {
+    const fields = $("train-form").querySelectorAll("input");
+    return this.touched || [...fields].some((el) => el.value !== el.defaultValue || el.checked !== el.defaultChecked);
   }
 
   /** Bind the form, then ask the server for its datasets and limits. */
   async init() {
+    // What the learner typed before the lab's newest run was shown stays (see TrainView.init).
+    $("train-form").addEventListener("input", () => (this.touched = true));
     $("t-dataset").addEventListener("change", () => this.renderDatasetInfo());
     $("train-form").addEventListener("submit", async (e) => {
       e.preventDefault();

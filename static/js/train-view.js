@@ -54,7 +54,7 @@ export class TrainView {
     this.insights.bind();
     await Promise.all([this.form.init(), this.runs.init()]);
     const latest = this.runs.runs[0];
-    if (latest) await this.open(latest.id);
+    if (latest) await this.open(latest.id, undefined, true);
     else this.live.drawCharts();
   }
 
@@ -63,13 +63,15 @@ export class TrainView {
    * the list, and what it learned once it has ended.
    * @param {string} id
    * @param {TrainConfig} [config] what was just posted, shown until the run's record arrives
+   * @param {boolean} [first] the lab's newest run, shown as the view opens: its settings do not
+   *   replace what the learner has typed in the form meanwhile
    */
-  async open(id, config) {
+  async open(id, config, first = false) {
     this.runs.opened(id);
     const run = await this.live.open(id, config, this.runs.find(id));
     if (!run) return; // another run was opened meanwhile
     // The form follows the run that is open: its settings, ready to train again.
-    if (run.config.iterations) this.form.fill(run.config);
+    if (run.config.iterations && !(first && this.form.edited)) this.form.fill(run.config);
     this.runs.render();
     this.insights.show();
   }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+import httpx
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import Lab
 from tests.browser.test_graph_view import connect, edge, load_preset, run, set_value
+from tests.conftest import Server
 
 
 def inside(page: Page, inner: str, outer: str) -> bool:
@@ -244,3 +247,41 @@ def test_opening_a_file_that_is_not_a_graph_says_why_in_plain_words(
     page.set_input_files("#g-load-file", str(bad))
     expect(status).to_have_text("bad.json is not a graph file: it is not JSON")
     expect(page.locator("#graph-svg [data-node]")).to_have_count(5)
+
+
+def test_what_a_learner_types_before_the_newest_run_shows_is_kept(
+    lab: Lab, ui_server: Server
+) -> None:
+    # The lab's newest run, finished: the Training view shows it when first opened.
+    started = httpx.post(
+        f"{ui_server.url}/train", json={"iterations": 30, "hidden_size": 7}, timeout=30
+    ).json()
+    newest = started["id"]
+    for _ in range(600):
+        if httpx.get(f"{ui_server.url}/train/{newest}").json()["status"] == "completed":
+            break
+        time.sleep(0.1)
+    page = lab.open()
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # its record waits until the learner has typed
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(f"**/train/{newest}", hold)
+    page.click("#tab-train")
+    page.fill("#t-iters", "123")
+    page.fill("#t-hidden", "9")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the view did not ask for the newest run's record"
+    held[0].continue_()
+    expect(page.locator("#view-train")).to_have_attribute("data-run-id", newest)
+    expect(page.locator("#s-status")).to_have_class(re.compile("status-completed"))
+    # Its settings did not replace what was typed (CI once trained 100,000 iterations so).
+    expect(page.locator("#t-iters")).to_have_value("123")
+    expect(page.locator("#t-hidden")).to_have_value("9")
