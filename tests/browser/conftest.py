@@ -72,6 +72,21 @@ class Lab:
         self.page.wait_for_selector("body[data-ready=true]")
         return self.page
 
+    def reload(self) -> Page:
+        """Load the same address again once what the page is loading has arrived (a reload
+        cuts off the old document's requests, which is no failure of the page), then wait
+        until every view is ready."""
+        self.quiet()
+        self.page.reload()
+        self.page.wait_for_selector("body[data-ready=true]")
+        return self.page
+
+    def leave(self) -> None:
+        """Go to a blank page once what the page is loading has arrived (so that the next
+        ``open`` loads a new document: a change of the hash alone would not)."""
+        self.quiet()
+        self.page.goto("about:blank")
+
     def quiet(self, ms: int = 500, timeout: float = 15.0) -> None:
         """Wait until no request has been in flight for ``ms`` milliseconds (event streams
         aside). Playwright's "networkidle" is reached once per document, so after a click it

@@ -267,7 +267,7 @@ def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
         "output": "m",
         "dout": [1, 1, 1, 1, 1],
     }
-    page.goto("about:blank")  # a new document: a change of the hash alone would not reload
+    lab.leave()
     lab.open(f"#view=graph&g={link(graph)}&mode=exercise")
     expect(page.locator("#exercise-panel .ex-why")).to_have_text(
         "Too large to type (5): shown, not asked."
@@ -277,7 +277,7 @@ def test_labels_and_large_tensors_are_shown_not_asked(lab: Lab) -> None:
     # Nothing small enough at all: no exercise, and the status line says why.
     graph["nodes"] = [*graph["nodes"][:1], {"id": "e", "op": "exp", "inputs": ["x"]}]
     graph["output"] = "e"
-    page.goto("about:blank")  # a new document: a change of the hash alone would not reload
+    lab.leave()
     lab.open(f"#view=graph&g={link(graph)}&mode=exercise")
     expect(page.locator("#graph-status")).to_contain_text("Nothing on this graph can be asked")
     expect(page.locator("#exercise-panel")).to_be_hidden()

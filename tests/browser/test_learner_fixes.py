@@ -86,8 +86,7 @@ def test_the_address_is_the_state_back_and_a_second_link_restore_graphs(lab: Lab
     expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_attribute(
         "data-tip", re.compile(r"0\.0182113")
     )
-    page.reload()  # and a reopened link keeps it all
-    page.wait_for_selector("body[data-ready=true]")
+    lab.reload()  # and a reopened link keeps it all
     expect(page.locator("#preset-select")).to_have_value("softmax_with_loss")
     expect(page.locator('#graph-svg [data-node-grad="x"]')).to_have_attribute(
         "data-tip", re.compile(r"0\.0182113")

@@ -142,7 +142,7 @@ def _shared_exercise_link(lab: Lab, found: dict[str, list[str]]) -> None:
     page.select_option("#preset-select", "two_layer_net")
     _settled(page)
     fragment = page.evaluate("location.hash")
-    page.goto("about:blank")
+    lab.leave()
     lab.open(f"{fragment}&mode=exercise")
     expect(page.locator("#exercise-panel")).to_be_visible()
     page.click("#ex-reveal-all")

@@ -63,8 +63,7 @@ def test_graph_view_first_load_is_light(lab: Lab) -> None:
     assert any(url.endswith("uPlot.esm.js") for url in loaded), loaded
     assert any(url.endswith("/train-view.js") for url in loaded), loaded
     # A second load revalidates: every static file is a body-less 304 (headers only).
-    page.reload()
-    page.wait_for_selector("body[data-ready=true]")
+    lab.reload()
     lab.quiet()
     again = page.evaluate(ENTRIES)
     static = [e for e in again if "/static/" in e[0] or "/vendor/" in e[0]]

@@ -270,8 +270,7 @@ def test_the_page_takes_running_from_the_event_not_from_progress(lab: Lab) -> No
     assert status(page) == "queued"  # losses arrived, but no worker said it started
 
     shown[:] = [blocks[0]]
-    page.reload()  # the same address: goto would not load the page again
-    page.wait_for_selector("body[data-ready=true]")
+    lab.reload()  # the same address: goto would not load the page again
     wait_status(page, "running")
 
 
@@ -369,6 +368,5 @@ def test_a_diverging_run_shows_its_warning_in_both_languages(lab: Lab) -> None:
     expect(mark).to_have_attribute("title", "损失发散")
     page.select_option("#lang-select", "en")
     # reopened from its record (not from the stream), it still carries the warning
-    page.reload()
-    page.wait_for_selector("body[data-ready=true]")
+    lab.reload()
     expect(page.locator("#run-warning")).to_contain_text("The loss diverged")
