@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from playwright.sync_api import (
     ViewportSize,
 )
 
+from app.training.events import ACTIVE, TERMINAL
+from tests.app.sse_client import wait_status
 from tests.conftest import OPERATOR, ROOT, Digits, Server
 
 # NOTE: tests leave the tree as they found it; `make screenshots` points this at docs/screenshots.
@@ -186,17 +187,11 @@ def no_run_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     url = request.getfixturevalue("ui_server").url
     runs = httpx.get(f"{url}/runs", params={"limit": 1000}, timeout=30).json()["runs"]
-    active = [r["id"] for r in runs if r["status"] in ("queued", "running")]
+    active = [r["id"] for r in runs if r["status"] in ACTIVE]
     for run_id in active:
         httpx.delete(f"{url}/train/{run_id}", headers=OPERATOR, timeout=30)
     for run_id in active:  # the worker is free again when each has ended
-        for _ in range(300):
-            if httpx.get(f"{url}/train/{run_id}", timeout=30).json()["status"] not in (
-                "queued",
-                "running",
-            ):
-                break
-            time.sleep(0.1)
+        wait_status(url, run_id, set(TERMINAL), timeout=30)
 
 
 def link(graph: dict[str, Any]) -> str:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, Route, expect
 
+from tests.app.sse_client import finished_run
 from tests.browser.conftest import Lab
 from tests.browser.test_graph_view import connect, edge, load_preset, run, set_value
 from tests.conftest import Server
@@ -253,14 +252,7 @@ def test_what_a_learner_types_before_the_newest_run_shows_is_kept(
     lab: Lab, ui_server: Server
 ) -> None:
     # The lab's newest run, finished: the Training view shows it when first opened.
-    started = httpx.post(
-        f"{ui_server.url}/train", json={"iterations": 30, "hidden_size": 7}, timeout=30
-    ).json()
-    newest = started["id"]
-    for _ in range(600):
-        if httpx.get(f"{ui_server.url}/train/{newest}").json()["status"] == "completed":
-            break
-        time.sleep(0.1)
+    newest = finished_run(ui_server.url, {"iterations": 30, "hidden_size": 7})
     page = lab.open()
     held: list[Route] = []
 
